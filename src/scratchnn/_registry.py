@@ -1,0 +1,74 @@
+"""Look-up of components by name, so that ``"relu"``, ``"adam"`` or ``"glorot_uniform"`` work
+everywhere a user would type them, and so that a model's configuration is plain JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+def normalize_name(name: str) -> str:
+    """``"Leaky-ReLU"``, ``"leaky_relu"`` and ``"leakyrelu"`` all name the same thing."""
+    return name.lower().replace("-", "").replace("_", "").replace(" ", "")
+
+
+class Registry(Generic[T]):
+    """Maps names to classes (or functions) of one kind: layers, losses, optimizers, ...
+
+    Example:
+        >>> losses = Registry("loss")
+        >>> @losses.register("mse", "mean_squared_error")
+        ... class MSE: ...
+        >>> losses.lookup("MSE") is MSE
+        True
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, T] = {}
+        self._canonical: dict[str, str] = {}
+
+    def register(self, *aliases: str) -> Callable[[T], T]:
+        """Decorator: register an entry under its own ``__name__`` and any ``aliases``."""
+
+        def decorator(entry: T) -> T:
+            canonical = entry.__name__  # type: ignore[attr-defined]
+            for name in (canonical, *aliases):
+                self._entries[normalize_name(name)] = entry
+            self._canonical[canonical] = canonical
+            return entry
+
+        return decorator
+
+    def names(self) -> list[str]:
+        """The canonical names, sorted, for error messages and documentation."""
+        return sorted(self._canonical)
+
+    def lookup(self, name: str) -> T:
+        """The entry registered as ``name`` (case, ``-`` and ``_`` are ignored)."""
+        try:
+            return self._entries[normalize_name(name)]
+        except KeyError:
+            raise ValueError(
+                f"Unknown {self.kind} {name!r}. Known {self.kind}s: {', '.join(self.names())}."
+            ) from None
+
+    def create(self, spec: Any, base: type, **kwargs: Any) -> Any:
+        """Turn ``spec`` into an instance of ``base``.
+
+        ``spec`` may be an instance (returned as is), a registered name (instantiated with
+        ``kwargs``), or a config dict ``{"class_name": ..., "config": {...}}``.
+        """
+        if isinstance(spec, base):
+            return spec
+        if isinstance(spec, str):
+            return self.lookup(spec)(**kwargs)  # type: ignore[operator]
+        if isinstance(spec, dict) and "class_name" in spec:
+            entry = self.lookup(spec["class_name"])
+            return entry.from_config(spec.get("config", {}))  # type: ignore[attr-defined]
+        raise TypeError(
+            f"Expected a {self.kind} name (one of {', '.join(self.names())}) or a "
+            f"{base.__name__} instance. Received: {spec!r} of type {type(spec).__name__}."
+        )

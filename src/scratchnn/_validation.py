@@ -1,0 +1,107 @@
+"""Input validation, done once at the boundary of ``fit``/``predict``/``evaluate``.
+
+Nothing inside the training loop checks types or shapes again. Each message says what was
+received and what is allowed, so a user can fix the call without reading the source.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_dtype(dtype: Any) -> np.dtype:
+    """The model dtype: float32 or float64."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        resolved = None
+    if resolved not in FLOAT_DTYPES:
+        raise ValueError(f"dtype must be float32 or float64. Received: dtype={dtype!r}.")
+    return resolved
+
+
+def as_float_array(values: Any, name: str, dtype: np.dtype) -> np.ndarray:
+    """``values`` as an array of ``dtype`` (no copy if it already is one), non-empty and finite."""
+    array = np.asarray(values)
+    if array.dtype == object or not (
+        np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_
+    ):
+        raise ValueError(
+            f"{name} must hold numbers; received an array of dtype {array.dtype}. "
+            "Encode categories as integers first."
+        )
+    if array.size == 0 or array.shape[0] == 0:
+        raise ValueError(f"{name} is empty (shape {array.shape}); pass at least one sample.")
+    array = np.ascontiguousarray(array, dtype=dtype)
+    if not np.isfinite(array).all():
+        bad = np.argwhere(~np.isfinite(array))[0]
+        raise ValueError(
+            f"{name} contains NaN or infinity (first at index {tuple(int(i) for i in bad)}). "
+            "Remove or impute those values before training."
+        )
+    return array
+
+
+def check_features(X: Any, n_features: int, dtype: np.dtype, first_layer: Any) -> np.ndarray:
+    """``X`` as a ``(n_samples, n_features)`` array of the model's dtype."""
+    X = as_float_array(X, "X", dtype)
+    if X.ndim == 1:
+        raise ValueError(
+            f"X must be 2-D (n_samples, n_features); received a 1-D array of shape {X.shape}. "
+            "Use X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single sample."
+        )
+    if X.ndim != 2:
+        raise ValueError(
+            f"X must be 2-D (n_samples, n_features); received shape {X.shape}. "
+            "Flatten each sample first, e.g. X.reshape(len(X), -1)."
+        )
+    if X.shape[1] != n_features:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but the model expects {n_features} "
+            f"({first_layer!r} is the first layer)."
+        )
+    return X
+
+
+def as_class_labels(y: Any, n_classes: int) -> np.ndarray:
+    """Integer class labels ``(n_samples,)`` in ``[0, n_classes)``."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.ravel()
+    if y.ndim != 1:
+        raise ValueError(
+            f"Class targets must be integer labels of shape (n_samples,) or one-hot rows of shape "
+            f"(n_samples, {n_classes}); received shape {y.shape}."
+        )
+    if y.size == 0:
+        raise ValueError("y is empty; pass at least one sample.")
+    if np.issubdtype(y.dtype, np.floating):
+        if not np.isfinite(y).all() or not np.array_equal(y, np.round(y)):
+            raise ValueError(
+                "Class labels must be whole numbers 0, 1, 2, ...; y holds non-integer floats "
+                f"(e.g. {y[~np.isfinite(y) | (y != np.round(y))][0]!r})."
+            )
+    elif not np.issubdtype(y.dtype, np.integer) and y.dtype != np.bool_:
+        raise ValueError(
+            f"Class labels must be integers 0..{n_classes - 1}; received dtype {y.dtype}. "
+            "Encode string labels as integers first (e.g. np.unique(y, return_inverse=True))."
+        )
+    labels = y.astype(np.intp)
+    low, high = labels.min(), labels.max()
+    if low < 0 or high >= n_classes:
+        raise ValueError(
+            f"Class labels must lie in [0, {n_classes - 1}] for a model with {n_classes} "
+            f"outputs; y ranges over [{low}, {high}]."
+        )
+    return labels
+
+
+def check_lengths(X: np.ndarray, y: np.ndarray) -> None:
+    if len(X) != len(y):
+        raise ValueError(
+            f"X and y have different numbers of samples: {len(X)} and {len(y)}."
+        )

@@ -1,0 +1,36 @@
+"""Layers: the building blocks of a model, each a small class with ``forward`` and ``backward``."""
+
+from .activations import (
+    ELU,
+    GELU,
+    Activation,
+    Identity,
+    LeakyReLU,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Tanh,
+    activations,
+    get_activation,
+)
+from .base import Layer, layers
+from .dense import Dense
+
+__all__ = [
+    "ELU",
+    "GELU",
+    "Activation",
+    "Dense",
+    "Identity",
+    "Layer",
+    "LeakyReLU",
+    "ReLU",
+    "SiLU",
+    "Sigmoid",
+    "Softmax",
+    "Tanh",
+    "activations",
+    "get_activation",
+    "layers",
+]

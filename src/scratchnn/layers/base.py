@@ -1,0 +1,85 @@
+"""The layer protocol that every layer follows."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .._registry import Registry
+from ..parameters import ArrayDict
+
+layers: Registry[type[Layer]] = Registry("layer")
+
+
+class Layer:
+    """A differentiable function of a batch, with optional parameters.
+
+    The protocol is two methods that mirror each other:
+
+    - ``forward(x, training)`` computes the output and caches what ``backward`` needs;
+    - ``backward(grad_out)`` takes ``∂L/∂output`` and returns ``∂L/∂input`` by the chain rule,
+      and *overwrites* ``self.grads`` with ``∂L/∂param`` for each parameter. It never
+      accumulates, so calling it twice with the same ``grad_out`` gives the same result.
+
+    Parameters and gradients are named arrays: ``layer.params["W"]``, ``layer.grads["W"]``.
+    Assigning ``layer.params["W"] = values`` copies the values in place (shapes must match).
+
+    Writing your own layer: subclass, create parameters in ``build`` (if any), implement
+    ``forward`` and ``backward``, register it with ``@layers.register()`` so that models
+    containing it can be saved, and check it with :func:`scratchnn.gradcheck`.
+    """
+
+    #: The weight initializer that suits a Dense layer *feeding* this layer (see Dense's
+    #: ``init="auto"``): He for the ReLU family, Glorot otherwise. None for non-activations.
+    recommended_init: ClassVar[str | None] = None
+
+    def __init__(self) -> None:
+        self.params = ArrayDict(owner=self)
+        self.grads = ArrayDict(owner=self)
+        self.built = False
+        self.dtype: np.dtype | None = None
+
+    def build(
+        self,
+        rng: np.random.Generator | None = None,
+        dtype: np.dtype | type = np.float32,
+        init_hint: str | None = None,
+    ) -> None:
+        """Create and initialize the parameters (none here), drawing from ``rng``.
+
+        A model calls this with its seeded generator and dtype; ``init_hint`` names the
+        initializer that suits the layer that follows (see ``recommended_init``).
+        """
+        self.dtype = np.dtype(dtype)
+        self.built = True
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def __call__(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        return self.forward(x, training)
+
+    @property
+    def in_features(self) -> int | None:
+        """Number of input features this layer requires, or None if it takes any."""
+        return None
+
+    def output_features(self, in_features: int) -> int:
+        """Number of output features given ``in_features`` inputs (unchanged by default)."""
+        return in_features
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, as JSON-compatible values."""
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
+        return f"{type(self).__name__}({args})"

@@ -1,0 +1,138 @@
+"""The fully connected layer, ``z = x·W + b``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import initializers
+from .activations import Activation, get_activation
+from .base import Layer, layers
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}.")
+    return int(value)
+
+
+@layers.register()
+class Dense(Layer):
+    r"""Fully connected (affine) layer, optionally followed by an activation.
+
+    .. math::
+        z = x W + b, \qquad a = f(z)
+
+    Shapes:
+        x: ``(batch, in_features)``, W: ``(in_features, out_features)``,
+        b: ``(out_features,)``, z and a: ``(batch, out_features)``.
+
+    Backward, given ``g = ∂L/∂z`` (after the activation's own backward, if any):
+
+    .. math::
+        ∂L/∂W = x^T g, \qquad ∂L/∂b = \sum_{batch} g, \qquad ∂L/∂x = g W^T
+
+    Args:
+        in_features: size of each input row.
+        out_features: size of each output row.
+        activation: optional activation applied after the affine map, by name (``"relu"``)
+            or as an activation layer; ``Dense(4, 8, activation="relu")`` is shorthand for
+            ``Dense(4, 8), ReLU()``.
+        init: initializer of ``W`` by name or callable. ``"auto"`` (the default) picks He
+            initialization when a ReLU-family activation follows and Glorot otherwise.
+        bias: whether to add the bias ``b``.
+        bias_init: initializer of ``b`` (zeros by default).
+
+    Example:
+        >>> layer = Dense(3, 2)
+        >>> layer.build(np.random.default_rng(0), np.float64)
+        >>> layer.forward(np.ones((5, 3))).shape
+        (5, 2)
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        activation: str | Activation | None = None,
+        init: str | Any = "auto",
+        bias: bool = True,
+        bias_init: str | Any = "zeros",
+    ) -> None:
+        super().__init__()
+        self._in = _positive_int("in_features", in_features)
+        self.out_features = _positive_int("out_features", out_features)
+        self.activation = None if activation is None else get_activation(activation)
+        if init != "auto":
+            initializers.get(init)  # fail now, not at build time, on an unknown name
+        self.init = init
+        self.bias = bool(bias)
+        self.bias_init = bias_init
+        self._x: np.ndarray | None = None
+
+    @property
+    def in_features(self) -> int:
+        return self._in
+
+    def output_features(self, in_features: int) -> int:
+        return self.out_features
+
+    def build(
+        self,
+        rng: np.random.Generator | None = None,
+        dtype: np.dtype | type = np.float32,
+        init_hint: str | None = None,
+    ) -> None:
+        super().build(rng, dtype, init_hint)
+        rng = np.random.default_rng() if rng is None else rng
+        init = self.init
+        if init == "auto":
+            own = self.activation.recommended_init if self.activation is not None else None
+            init = own or init_hint or "glorot_uniform"
+        shape = (self._in, self.out_features)
+        self.params["W"] = initializers.get(init)(shape, rng, self.dtype)
+        self.grads["W"] = np.zeros(shape, dtype=self.dtype)
+        if self.bias:
+            self.params["b"] = initializers.get(self.bias_init)((self.out_features,), rng, self.dtype)
+            self.grads["b"] = np.zeros(self.out_features, dtype=self.dtype)
+        if self.activation is not None:
+            self.activation.build(rng, dtype)
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        if not self.built:
+            self.build(dtype=x.dtype)
+        self._x = x
+        z = x @ self.params["W"]
+        if self.bias:
+            z += self.params["b"]
+        if self.activation is not None:
+            return self.activation.forward(z, training)
+        return z
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        g = grad_out if self.activation is None else self.activation.backward(grad_out)
+        # out= writes straight into the model's flat gradient vector: no temporary, no accumulation.
+        np.matmul(self._x.T, g, out=self.grads["W"])
+        if self.bias:
+            np.sum(g, axis=0, out=self.grads["b"])
+        return g @ self.params["W"].T
+
+    def get_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {"in_features": self._in, "out_features": self.out_features}
+        if self.activation is not None:
+            config["activation"] = self.activation.get_spec()
+        if not isinstance(self.init, str) or self.init != "auto":
+            config["init"] = self.init if isinstance(self.init, str) else self.init.__name__
+        if not self.bias:
+            config["bias"] = False
+        if self.bias_init != "zeros":
+            config["bias_init"] = self.bias_init
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Dense:
+        config = dict(config)
+        if isinstance(config.get("activation"), dict):
+            config["activation"] = get_activation(config["activation"])
+        return cls(**config)

@@ -1,0 +1,298 @@
+"""Loss functions: a scalar ``L(prediction, target)`` and its gradient ``∂L/∂prediction``.
+
+Every loss is a mean (PyTorch's default ``reduction="mean"``): over all elements for the
+regression losses and binary cross-entropy, over the batch for cross-entropy. So the gradient
+of each element carries a factor ``1/n``. The protocol mirrors a layer's::
+
+    value = loss(prediction, target)   # forward: a Python float, caches what backward needs
+    grad = loss.backward()             # ∂L/∂prediction, same shape as prediction
+
+Shapes: prediction ``(batch, outputs)``; target the same shape, except integer class labels
+``(batch,)`` for cross-entropy.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ._registry import Registry
+from ._validation import as_class_labels, as_float_array
+from .functional import log_softmax, sigmoid, softmax, softplus
+
+losses: Registry[type[Loss]] = Registry("loss")
+
+__all__ = ["MAE", "MSE", "BinaryCrossEntropy", "CrossEntropy", "Huber", "Loss", "get", "losses"]
+
+
+def _check_same_shape(prediction: np.ndarray, target: np.ndarray, loss: Loss) -> None:
+    if prediction.shape != target.shape:
+        raise ValueError(
+            f"{loss!r}: prediction has shape {prediction.shape} but target has shape "
+            f"{target.shape}; they must match (reshape the target, e.g. y.reshape(-1, 1))."
+        )
+
+
+class Loss:
+    """Base class of losses. Subclasses implement ``forward`` and ``backward``."""
+
+    #: Whether targets are classes (enables accuracy as a metric).
+    is_classification: ClassVar[bool] = False
+
+    def __call__(self, prediction: np.ndarray, target: np.ndarray) -> float:
+        return self.forward(prediction, target)
+
+    def forward(self, prediction: np.ndarray, target: np.ndarray) -> float:
+        raise NotImplementedError
+
+    def backward(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def prepare_targets(self, y: Any, n_outputs: int, dtype: np.dtype) -> np.ndarray:
+        """Validate targets once, at the boundary of ``fit``/``evaluate``, and convert them to
+        the array ``forward`` expects: ``(n, n_outputs)`` in the model's dtype."""
+        y = as_float_array(y, "y", dtype)
+        if y.ndim == 1 and n_outputs == 1:
+            y = y.reshape(-1, 1)
+        if y.ndim != 2 or y.shape[1] != n_outputs:
+            raise ValueError(
+                f"y has shape {y.shape}, but the model has {n_outputs} output(s): y must have "
+                f"shape (n_samples, {n_outputs})"
+                + (" or (n_samples,)." if n_outputs == 1 else ".")
+            )
+        return y
+
+    def output_transform(self, output: np.ndarray) -> np.ndarray:
+        """Map raw network outputs to predictions in the target's units (identity here;
+        softmax or sigmoid for losses that take logits)."""
+        return output
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Loss:
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+@losses.register("mean_squared_error", "l2")
+class MSE(Loss):
+    r"""Mean squared error, :math:`L = \frac1n \sum (p - y)^2`, :math:`∂L/∂p = \frac2n (p - y)`."""
+
+    def forward(self, prediction: np.ndarray, target: np.ndarray) -> float:
+        _check_same_shape(prediction, target, self)
+        self._diff = prediction - target
+        flat = self._diff.ravel()
+        return float(np.dot(flat, flat)) / flat.size
+
+    def backward(self) -> np.ndarray:
+        return self._diff * self._diff.dtype.type(2 / self._diff.size)
+
+
+@losses.register("mean_absolute_error", "l1")
+class MAE(Loss):
+    r"""Mean absolute error, :math:`L = \frac1n \sum |p - y|`,
+    :math:`∂L/∂p = \frac1n \operatorname{sign}(p - y)` (0 where ``p == y``, as PyTorch)."""
+
+    def forward(self, prediction: np.ndarray, target: np.ndarray) -> float:
+        _check_same_shape(prediction, target, self)
+        self._diff = prediction - target
+        return float(np.abs(self._diff).mean())
+
+    def backward(self) -> np.ndarray:
+        return np.sign(self._diff) * self._diff.dtype.type(1 / self._diff.size)
+
+
+@losses.register("smooth_l1")
+class Huber(Loss):
+    r"""Huber loss: quadratic near zero, linear in the tails. With :math:`d = p - y`,
+
+    .. math::
+        ℓ(d) = \begin{cases} \tfrac12 d^2 & |d| ≤ δ \\ δ(|d| - \tfrac12 δ) & |d| > δ \end{cases},
+        \qquad ∂L/∂p = \tfrac1n \operatorname{clip}(d, -δ, δ)
+
+    Args:
+        delta: where the loss turns from quadratic to linear (1.0, as PyTorch).
+    """
+
+    def __init__(self, delta: float = 1.0) -> None:
+        if not delta > 0:
+            raise ValueError(f"delta must be positive. Received: delta={delta!r}.")
+        self.delta = float(delta)
+
+    def forward(self, prediction: np.ndarray, target: np.ndarray) -> float:
+        _check_same_shape(prediction, target, self)
+        self._diff = d = prediction - target
+        size = np.abs(d)
+        quadratic = 0.5 * d * d
+        linear = self.delta * (size - 0.5 * self.delta)
+        return float(np.where(size <= self.delta, quadratic, linear).mean())
+
+    def backward(self) -> np.ndarray:
+        d = self._diff
+        return np.clip(d, -self.delta, self.delta) * d.dtype.type(1 / d.size)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"delta": self.delta}
+
+
+@losses.register("bce", "binary_crossentropy", "binary_cross_entropy")
+class BinaryCrossEntropy(Loss):
+    r"""Binary cross-entropy for one or more independent yes/no outputs.
+
+    From probabilities :math:`p` (after a Sigmoid layer):
+    :math:`L = -\frac1n \sum y \log p + (1-y) \log(1-p)`,
+    :math:`∂L/∂p = \frac1n \frac{p - y}{p(1-p)}`. As in PyTorch each log is clamped at -100
+    and the denominator at 1e-12, so saturated probabilities give large but finite values.
+
+    From logits :math:`z` (``from_logits=True``, a linear output layer): the same loss with
+    :math:`p = σ(z)`, computed as :math:`\operatorname{softplus}(z) - y z`, which never takes
+    the log of 0; the sigmoid's derivative cancels the denominator, leaving
+    :math:`∂L/∂z = \frac1n (σ(z) - y)`.
+
+    Targets: shape ``(batch, outputs)`` (or ``(batch,)`` for one output), values in [0, 1].
+    """
+
+    is_classification = True
+
+    def __init__(self, from_logits: bool = False) -> None:
+        self.from_logits = bool(from_logits)
+
+    def forward(self, prediction: np.ndarray, target: np.ndarray) -> float:
+        _check_same_shape(prediction, target, self)
+        self._prediction, self._target = prediction, target
+        if self.from_logits:
+            return float((softplus(prediction) - target * prediction).mean())
+        # log(max(p, e^-100)) == max(log p, -100) for p > 0, and -100 (not -inf) for p == 0.
+        floor = prediction.dtype.type(np.exp(-100.0))
+        log_p = np.log(np.maximum(prediction, floor))
+        log_1mp = np.log(np.maximum(1 - prediction, floor))
+        return float(-(target * log_p + (1 - target) * log_1mp).mean())
+
+    def backward(self) -> np.ndarray:
+        p, y = self._prediction, self._target
+        scale = p.dtype.type(1 / p.size)
+        if self.from_logits:
+            return (sigmoid(p) - y) * scale
+        return (p - y) / np.maximum(p * (1 - p), p.dtype.type(1e-12)) * scale
+
+    def prepare_targets(self, y: Any, n_outputs: int, dtype: np.dtype) -> np.ndarray:
+        y = super().prepare_targets(y, n_outputs, dtype)
+        if y.size and (y.min() < 0 or y.max() > 1):
+            raise ValueError(
+                f"BinaryCrossEntropy needs targets in [0, 1]; y ranges over "
+                f"[{y.min():g}, {y.max():g}]. Encode the two classes as 0 and 1."
+            )
+        return y
+
+    def output_transform(self, output: np.ndarray) -> np.ndarray:
+        return sigmoid(output) if self.from_logits else output
+
+    def get_config(self) -> dict[str, Any]:
+        return {"from_logits": self.from_logits}
+
+
+@losses.register("ce", "cross_entropy", "categorical_crossentropy", "sparse_categorical_crossentropy")
+class CrossEntropy(Loss):
+    r"""Cross-entropy between a categorical target and the predicted class distribution.
+
+    From logits :math:`z` (``from_logits=True``, the default; a linear output layer), with
+    :math:`p = \operatorname{softmax}(z)` and target distribution :math:`y` (one-hot for a
+    class label):
+
+    .. math::
+        L = -\frac1N \sum_{i} \sum_c y_{ic} \log p_{ic}, \qquad
+        ∂L/∂z = \frac1N \bigl(p \textstyle\sum_c y_c - y\bigr) = \frac1N (p - y)
+
+    The softmax Jacobian and the log's :math:`1/p` cancel, which is why softmax and the
+    log-loss are fused here: the gradient is simply *predicted minus true*, and
+    :math:`\log p` comes from the log-sum-exp trick, finite for any logits.
+
+    From probabilities (``from_logits=False``, after a Softmax layer):
+    :math:`∂L/∂p = -\frac1N\, y / p`, with :math:`p` clipped to at least the dtype's
+    machine epsilon.
+
+    Targets: integer class labels ``(batch,)`` in ``[0, classes)``, or one-hot/probability
+    rows ``(batch, classes)``.
+    """
+
+    is_classification = True
+
+    def __init__(self, from_logits: bool = True) -> None:
+        self.from_logits = bool(from_logits)
+
+    def forward(self, prediction: np.ndarray, target: np.ndarray) -> float:
+        n = prediction.shape[0]
+        self._prediction, self._target = prediction, target
+        if self.from_logits:
+            self._log_p = log_p = log_softmax(prediction)
+        else:
+            log_p = np.log(self._clipped(prediction))
+        if target.ndim == 1:
+            if target.shape[0] != n:
+                raise ValueError(
+                    f"{self!r}: {n} predictions but {target.shape[0]} labels; they must match."
+                )
+            return float(-log_p[np.arange(n), target].sum() / n)
+        _check_same_shape(prediction, target, self)
+        return float(-(target * log_p).sum() / n)
+
+    def backward(self) -> np.ndarray:
+        z, y = self._prediction, self._target
+        n = z.shape[0]
+        scale = z.dtype.type(1 / n)
+        labels = y.ndim == 1
+        if self.from_logits:
+            grad = np.exp(self._log_p)  # softmax(z)
+            if labels:
+                grad[np.arange(n), y] -= 1  # p - onehot(y)
+            else:
+                grad *= y.sum(axis=1, keepdims=True)
+                grad -= y
+        else:
+            grad = np.zeros_like(z)
+            p = self._clipped(z)
+            if labels:
+                rows = np.arange(n)
+                grad[rows, y] = -1 / p[rows, y]
+            else:
+                grad = -y / p
+        grad *= scale
+        return grad
+
+    @staticmethod
+    def _clipped(p: np.ndarray) -> np.ndarray:
+        return np.clip(p, np.finfo(p.dtype).eps, 1)
+
+    def prepare_targets(self, y: Any, n_outputs: int, dtype: np.dtype) -> np.ndarray:
+        if n_outputs < 2:
+            raise ValueError(
+                "CrossEntropy needs one output per class (at least 2), but the model has 1 "
+                "output. For two classes with one output use BinaryCrossEntropy."
+            )
+        array = np.asarray(y)
+        if array.ndim == 2 and array.shape[1] == n_outputs and n_outputs > 1:
+            targets = as_float_array(array, "y", dtype)
+            if targets.size and targets.min() < 0:
+                raise ValueError(
+                    "CrossEntropy with 2-D targets needs one-hot or probability rows "
+                    f"(values >= 0); y has a minimum of {targets.min():g}."
+                )
+            return targets
+        return as_class_labels(array, n_outputs)
+
+    def output_transform(self, output: np.ndarray) -> np.ndarray:
+        return softmax(output) if self.from_logits else output
+
+    def get_config(self) -> dict[str, Any]:
+        return {"from_logits": self.from_logits}
+
+
+def get(spec: str | dict | Loss) -> Loss:
+    """A loss from its name (``"mse"``, ``"cross_entropy"``, ...), a config dict, or an instance."""
+    return losses.create(spec, Loss)

@@ -1,0 +1,301 @@
+"""The model: a sequence of layers, trained end to end."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from . import losses as losses_module
+from . import training
+from ._validation import check_dtype, check_features
+from .layers import Dense, Layer, get_activation, layers
+from .losses import Loss
+from .optim import Optimizer
+from .parameters import Parameters, ParameterStore
+
+
+class ModelRNGs(NamedTuple):
+    """Independent random streams, all derived from the model's one ``seed``: adding dropout
+    (which draws from ``layers``) does not change the initial weights or the batch order."""
+
+    init: np.random.Generator
+    shuffle: np.random.Generator
+    layers: np.random.Generator
+
+
+class Sequential:
+    """A stack of layers applied one after the other: ``y = f_L(... f_2(f_1(x)))``.
+
+    Args:
+        layers: the layers, first to last. The first layer with a fixed input size (e.g.
+            ``Dense``) sets the number of input features.
+        seed: seeds every random choice the model makes (initial weights, batch order,
+            dropout masks): the same seed gives bit-identical training. None draws fresh
+            entropy from the operating system.
+        dtype: ``np.float32`` (default, fast) or ``np.float64`` (for gradient checks); kept
+            end to end.
+
+    Example:
+        >>> import numpy as np, scratchnn as snn
+        >>> X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
+        >>> y = np.array([0, 1, 1, 0])
+        >>> model = snn.Sequential([snn.Dense(2, 4), snn.Tanh(), snn.Dense(4, 1), snn.Sigmoid()], seed=0)
+        >>> history = model.fit(X, y, loss="mse", optimizer=snn.optim.Adam(lr=0.05), epochs=500,
+        ...                     batch_size=None, verbose=0)
+        >>> bool(np.all(np.abs(model.predict(X).ravel() - y) < 0.2))
+        True
+
+    All of the model's parameters live in one flat vector (``model.parameters().flat``); each
+    layer's ``params`` are named views into it.
+    """
+
+    def __init__(
+        self, layers: Iterable[Layer], seed: int | None = None, dtype: Any = np.float32
+    ) -> None:
+        self.layers: list[Layer] = list(layers)
+        if not self.layers:
+            raise ValueError("A Sequential model needs at least one layer.")
+        for layer in self.layers:
+            if not isinstance(layer, Layer):
+                raise TypeError(
+                    f"Sequential takes Layer instances; received {layer!r} of type "
+                    f"{type(layer).__name__}."
+                )
+            if getattr(layer, "_in_model", False):
+                raise ValueError(
+                    f"{layer!r} already belongs to a model; a layer's parameters live in its "
+                    "model's store, so create a new layer (or use model.clone())."
+                )
+        self.dtype = check_dtype(dtype)
+        self.seed = seed
+        sequence = np.random.SeedSequence(seed)
+        init_seq, shuffle_seq, layer_seq = sequence.spawn(3)
+        self.rngs = ModelRNGs(*(np.random.default_rng(s) for s in (init_seq, shuffle_seq, layer_seq)))
+        self.in_features, self.out_features = self._check_feature_chain()
+        self._build(init_seq.spawn(len(self.layers)))
+        self.loss: Loss | None = None
+        self.optimizer: Optimizer | None = None
+        self.history: training.History | None = None
+
+    def _check_feature_chain(self) -> tuple[int, int]:
+        first = next((layer for layer in self.layers if layer.in_features is not None), None)
+        if first is None:
+            raise ValueError(
+                "The model's input size is unknown: no layer declares in_features. "
+                "Start with a layer such as Dense(in_features, out_features)."
+            )
+        width = first.in_features
+        previous = "the input"
+        for layer in self.layers:
+            if layer.in_features is not None and layer.in_features != width:
+                raise ValueError(
+                    f"{layer!r} expects {layer.in_features} input features, but {previous} "
+                    f"gives {width}."
+                )
+            width = layer.output_features(width)
+            previous = repr(layer)
+        return first.in_features, width
+
+    def _build(self, seeds: list[np.random.SeedSequence]) -> None:
+        for i, layer in enumerate(self.layers):
+            following = self.layers[i + 1] if i + 1 < len(self.layers) else None
+            if not layer.built:
+                hint = following.recommended_init if following is not None else None
+                layer.build(np.random.default_rng(seeds[i]), self.dtype, init_hint=hint)
+            layer.dtype = self.dtype
+            layer._in_model = True
+        named = [(f"{type(layer).__name__.lower()}_{i}", layer) for i, layer in enumerate(self.layers)]
+        self._store = ParameterStore(named, self.dtype)
+
+    # The four steps of training, for learners who write their own loop.
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """Apply every layer in turn. ``training=True`` caches what ``backward`` needs and
+        enables training-only behaviour (dropout). Shapes: ``(batch, in)`` → ``(batch, out)``."""
+        x = np.asarray(x, dtype=self.dtype)
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        """Backpropagate ``∂L/∂output`` through every layer, last to first, filling each
+        layer's ``grads``; returns ``∂L/∂input``."""
+        for layer in reversed(self.layers):
+            grad = layer.backward(grad)
+        return grad
+
+    def parameters(self) -> Parameters:
+        """All parameters by name (``"dense_0.W"``, ...), plus ``.flat``: the one vector of
+        values and one of gradients that back them, which optimizers update."""
+        return self._store.parameters
+
+    # Keras-style conveniences.
+
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        loss: Loss | str | None = None,
+        optimizer: Optimizer | str | None = None,
+        epochs: int = 1,
+        batch_size: int | None = 32,
+        shuffle: bool = True,
+        validation_data: tuple[Any, Any] | None = None,
+        metrics: Sequence[Any] | str | None = None,
+        verbose: int | str = "auto",
+    ) -> training.History:
+        """Train with mini-batch gradient descent.
+
+        Args:
+            X: inputs, ``(n_samples, in_features)``.
+            y: targets, as ``loss`` expects them (class labels ``(n_samples,)`` for
+                cross-entropy; ``(n_samples, outputs)`` or ``(n_samples,)`` otherwise).
+            loss: a Loss or its name. Remembered: later calls may leave it out.
+            optimizer: an Optimizer or its name. Remembered with its state, so a second
+                ``fit`` continues where the first stopped.
+            epochs: passes over the data.
+            batch_size: samples per gradient step; None uses the whole set (full batch).
+            shuffle: reshuffle the samples every epoch (from the model's seeded stream).
+            validation_data: ``(X_val, y_val)`` evaluated after every epoch.
+            metrics: names or functions, e.g. ``["accuracy"]``.
+            verbose: 0 silent, 1 one line per epoch; "auto" is 1 in a terminal.
+
+        Returns:
+            The :class:`History` of per-epoch loss and metrics (also ``model.history``).
+
+        Raises:
+            ValueError: on bad input (wrong shapes, NaN/inf, labels out of range, empty
+                arrays), before any weight changes.
+        """
+        return training.fit(
+            self, X, y, loss, optimizer, epochs, batch_size, shuffle, validation_data,
+            metrics, verbose,
+        )
+
+    def predict(self, X: Any, batch_size: int | None = None) -> np.ndarray:
+        """The network's output for each row of ``X``: ``(n_samples, out_features)``.
+
+        These are raw outputs: logits if the last layer is linear. ``model.loss``
+        ``.output_transform`` turns them into probabilities (softmax/sigmoid)."""
+        X = check_features(X, self.in_features, self.dtype, self.layers[0])
+        return self._predict_prepared(X, batch_size)
+
+    def _predict_prepared(self, X: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        batch = batch_size or training.PREDICT_BATCH
+        if len(X) <= batch:
+            return self.forward(X).copy()
+        out = np.empty((len(X), self.out_features), dtype=self.dtype)
+        for start in range(0, len(X), batch):
+            out[start : start + batch] = self.forward(X[start : start + batch])
+        return out
+
+    def evaluate(
+        self,
+        X: Any,
+        y: Any,
+        loss: Loss | str | None = None,
+        metrics: Sequence[Any] | str | None = None,
+    ) -> dict[str, float]:
+        """``{"loss": ..., metric: ...}`` on ``(X, y)``; the loss defaults to the one ``fit``
+        used."""
+        loss = self.loss if loss is None else losses_module.get(loss)
+        if loss is None:
+            raise ValueError("evaluate() needs a loss (none was used by fit yet).")
+        X, y = training.prepare(self, X, y, loss)
+        return training.evaluate_prepared(self, X, y, loss, training.resolve_metrics(metrics))
+
+    def summary(self) -> str:
+        """A table of layers, output shapes and parameter counts, with the total."""
+        rows = [("Layer", "Output shape", "Params")]
+        width = self.in_features
+        for i, layer in enumerate(self.layers):
+            width = layer.output_features(width)
+            count = sum(array.size for array in layer.params.values())
+            rows.append((f"{i}: {layer!r}", f"(None, {width})", f"{count:,}"))
+        widths = [max(len(row[c]) for row in rows) for c in range(3)]
+        line = "-" * (sum(widths) + 4)
+
+        def fmt(row: tuple[str, str, str]) -> str:
+            return f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}"
+
+        total = self.parameters().flat.value.size
+        body = [fmt(rows[0]), line, *map(fmt, rows[1:]), line]
+        body.append(f"Total parameters: {total:,} ({self.dtype.name}, input features: "
+                    f"{self.in_features})")
+        return "\n".join(body)
+
+    def get_config(self) -> dict[str, Any]:
+        """The architecture as JSON-compatible data (weights excluded)."""
+        return {
+            "layers": [
+                {"class_name": type(layer).__name__, "config": layer.get_config()}
+                for layer in self.layers
+            ],
+            "seed": self.seed,
+            "dtype": self.dtype.name,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Sequential:
+        """A new, freshly initialized model with the architecture of ``config``."""
+        built = [layers.create(spec, Layer) for spec in config["layers"]]
+        return cls(built, seed=config.get("seed"), dtype=config.get("dtype", "float32"))
+
+    def clone(self, dtype: Any = None) -> Sequential:
+        """An independent copy with the same architecture and weights, optionally in another
+        dtype (optimizer state is not copied)."""
+        config = self.get_config()
+        if dtype is not None:
+            config["dtype"] = check_dtype(dtype).name
+        copy = Sequential.from_config(config)
+        copy.parameters().flat.value[...] = self.parameters().flat.value
+        return copy
+
+    def __repr__(self) -> str:
+        inner = ", ".join(repr(layer) for layer in self.layers)
+        return f"Sequential([{inner}], dtype={self.dtype.name})"
+
+
+def MLP(  # noqa: N802 - a factory that reads like a class, as Keras's and PyTorch's do
+    sizes: Sequence[int],
+    activation: str | Sequence[str] = "relu",
+    output: str | None = None,
+    seed: int | None = None,
+    dtype: Any = np.float32,
+    init: str = "auto",
+) -> Sequential:
+    """A multi-layer perceptron: ``Dense`` layers of the given sizes with activations between.
+
+    Args:
+        sizes: ``[inputs, hidden..., outputs]``, e.g. ``[784, 256, 128, 10]``.
+        activation: the hidden layers' activation, or one per hidden layer.
+        output: activation after the last layer; None (default) leaves it linear (logits, for
+            ``CrossEntropy(from_logits=True)`` or regression).
+        seed, dtype: as for :class:`Sequential`.
+        init: weight initializer; "auto" picks He for the ReLU family, Glorot otherwise.
+
+    Example:
+        >>> MLP([784, 256, 128, 10]).summary().splitlines()[-1]
+        'Total parameters: 235,146 (float32, input features: 784)'
+    """
+    sizes = list(sizes)
+    if len(sizes) < 2:
+        raise ValueError(f"MLP needs at least [inputs, outputs] sizes. Received: {sizes!r}.")
+    hidden = len(sizes) - 2
+    if isinstance(activation, str):
+        activation = [activation] * hidden
+    activation = list(activation)
+    if len(activation) != hidden:
+        raise ValueError(
+            f"{len(activation)} activations given for {hidden} hidden layers: give one name, "
+            "or one per hidden layer."
+        )
+    stack: list[Layer] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        stack.append(Dense(n_in, n_out, init=init))
+        name = activation[i] if i < hidden else output
+        if name is not None:
+            stack.append(get_activation(name))
+    return Sequential(stack, seed=seed, dtype=dtype)

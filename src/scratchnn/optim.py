@@ -1,0 +1,467 @@
+"""Optimizers: rules that turn gradients into parameter updates, ``W ← W − η·∇W`` and its
+refinements. Update formulas and defaults follow ``torch.optim`` so results can be compared
+step by step.
+
+An optimizer updates parameters in place::
+
+    optimizer.step(model.parameters())
+
+A model's parameters live in one flat vector (see :mod:`scratchnn.parameters`), so each rule
+below is a handful of vectorised in-place passes over that vector, whatever the model's depth.
+Per-parameter state (momentum buffers, running averages) is created on the first step and is
+saved and restored exactly by ``state_dict()`` / ``load_state_dict()``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from ._registry import Registry
+from .parameters import Parameter, Parameters
+
+optimizers: Registry[type[Optimizer]] = Registry("optimizer")
+
+__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSProp", "get", "optimizers"]
+
+
+def _check(name: str, value: float, low: float, high: float = math.inf, *, open_high=False) -> float:
+    value = float(value)
+    inside = low <= value < high if open_high else low <= value <= high
+    if not inside:
+        allowed = f">= {low}" if high == math.inf else f"in [{low}, {high}{')' if open_high else ']'}"
+        raise ValueError(f"{name} must be {allowed}. Received: {name}={value!r}.")
+    return value
+
+
+def _tensors(parameters: Parameters | Parameter | Iterable[Parameter]) -> list[Parameter]:
+    """What an optimizer iterates over: a model's single flat parameter, when there is one."""
+    if isinstance(parameters, Parameters):
+        return [parameters.flat]
+    if isinstance(parameters, Parameter):
+        return [parameters]
+    tensors = list(parameters)
+    for item in tensors:
+        if not isinstance(item, Parameter):
+            raise TypeError(
+                "Optimizer.step expects model.parameters() or Parameter objects. "
+                f"Received an item of type {type(item).__name__}."
+            )
+    return tensors
+
+
+class Optimizer:
+    """Base class. Subclasses define ``_state_names`` and ``_update``.
+
+    Args:
+        lr: the learning rate η. It may be changed between steps (schedules do).
+        weight_decay: L2 penalty coefficient λ, added to the gradient as ``g + λ·W``
+            (AdamW instead decays the weights directly; see there).
+    """
+
+    #: Names of the per-parameter state arrays, created as zeros on the first step.
+    _state_names: tuple[str, ...] = ()
+
+    def __init__(self, lr: float, weight_decay: float = 0.0) -> None:
+        self.lr = _check("lr", lr, 0.0)
+        self.weight_decay = _check("weight_decay", weight_decay, 0.0)
+        self.step_count = 0
+        self.state: list[dict[str, np.ndarray]] = []
+        self._shapes: list[tuple[int, ...]] = []
+        self._scratch: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def step(self, parameters: Parameters | Parameter | Iterable[Parameter]) -> None:
+        """Update every parameter in place from its gradient."""
+        tensors = _tensors(parameters)
+        shapes = [p.value.shape for p in tensors]
+        if not self.state:
+            self.state = [{name: np.zeros_like(p.value) for name in self._state_names} for p in tensors]
+            self._shapes = shapes
+        elif shapes != self._shapes:
+            raise ValueError(
+                f"{self!r} holds state for parameters of shapes {self._shapes}, but received "
+                f"{shapes}. Use one optimizer per model, or call reset() first."
+            )
+        if len(self._scratch) != len(tensors):
+            # Two work buffers per parameter so that no update allocates memory.
+            self._scratch = [(np.empty_like(p.value), np.empty_like(p.value)) for p in tensors]
+        self.step_count += 1
+        for parameter, state, scratch in zip(tensors, self.state, self._scratch, strict=True):
+            self._update(parameter.value, parameter.grad, state, scratch)
+
+    def _decayed_grad(self, value: np.ndarray, grad: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """``g + λ·W`` written into ``out`` when λ > 0, else ``g`` itself (never modified)."""
+        if not self.weight_decay:
+            return grad
+        np.multiply(value, self.weight_decay, out=out)
+        out += grad
+        return out
+
+    def _update(
+        self,
+        value: np.ndarray,
+        grad: np.ndarray,
+        state: dict[str, np.ndarray],
+        scratch: tuple[np.ndarray, np.ndarray],
+    ) -> None:
+        """Update ``value`` in place from ``grad``; ``scratch`` holds two work arrays."""
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Forget all state (step count, moments), as if freshly constructed."""
+        self.step_count = 0
+        self.state = []
+        self._shapes = []
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly: hyperparameters, step count, state arrays."""
+        return {
+            "class_name": type(self).__name__,
+            "config": self.get_config(),
+            "step_count": self.step_count,
+            "shapes": [list(shape) for shape in self._shapes],
+            "state": [{name: array.copy() for name, array in s.items()} for s in self.state],
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore what ``state_dict()`` returned (hyperparameters included)."""
+        if state_dict.get("class_name") != type(self).__name__:
+            raise ValueError(
+                f"This state belongs to a {state_dict.get('class_name')!r} optimizer, not "
+                f"{type(self).__name__}."
+            )
+        for key, value in state_dict["config"].items():
+            setattr(self, key, tuple(value) if isinstance(value, list) else value)
+        self.step_count = int(state_dict["step_count"])
+        self.state = [
+            {name: np.array(array, copy=True) for name, array in s.items()}
+            for s in state_dict["state"]
+        ]
+        self._shapes = [tuple(shape) for shape in state_dict["shapes"]]
+
+    def get_config(self) -> dict[str, Any]:
+        return {"lr": self.lr, "weight_decay": self.weight_decay}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Optimizer:
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+@optimizers.register("gd", "gradient_descent")
+class SGD(Optimizer):
+    r"""Stochastic gradient descent, with optional (Nesterov) momentum.
+
+    With gradient :math:`g` (plus :math:`λW` when ``weight_decay`` > 0):
+
+    .. math::
+        b_t = μ b_{t-1} + (1 - τ) g \quad (b_1 = g), \qquad
+        d = \begin{cases} g + μ b_t & \text{nesterov} \\ b_t & \text{momentum} \\
+        g & μ = 0 \end{cases}, \qquad W ← W - η d
+
+    Args:
+        lr: learning rate η (PyTorch's default, 1e-3).
+        momentum: μ, 0 for plain gradient descent.
+        dampening: τ, scales the gradient added to the momentum buffer.
+        nesterov: use Nesterov's look-ahead form (needs momentum > 0 and no dampening).
+        weight_decay: L2 penalty λ.
+    """
+
+    _state_names = ("momentum_buffer",)
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(lr, weight_decay)
+        self.momentum = _check("momentum", momentum, 0.0)
+        self.dampening = _check("dampening", dampening, 0.0, 1.0)
+        self.nesterov = bool(nesterov)
+        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
+            raise ValueError(
+                "Nesterov momentum needs momentum > 0 and dampening = 0. Received: "
+                f"momentum={momentum!r}, dampening={dampening!r}."
+            )
+        if not self.momentum:
+            self._state_names = ()
+
+    def _update(self, value, grad, state, scratch) -> None:
+        work, step = scratch
+        g = self._decayed_grad(value, grad, work)
+        direction = g
+        if self.momentum:
+            buffer = state["momentum_buffer"]
+            if self.step_count == 1:
+                buffer[...] = g
+            else:
+                buffer *= self.momentum
+                if self.dampening:
+                    np.multiply(g, 1 - self.dampening, out=step)
+                    buffer += step
+                else:
+                    buffer += g
+            if self.nesterov:
+                np.multiply(buffer, self.momentum, out=step)
+                step += g
+                direction = step
+            else:
+                direction = buffer
+        np.multiply(direction, self.lr, out=step)
+        value -= step
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "momentum": self.momentum,
+            "dampening": self.dampening,
+            "nesterov": self.nesterov,
+        }
+
+
+@optimizers.register()
+class Adam(Optimizer):
+    r"""Adam: gradient descent with running averages of the gradient and its square.
+
+    .. math::
+        m_t = β_1 m_{t-1} + (1-β_1) g, \qquad v_t = β_2 v_{t-1} + (1-β_2) g^2, \\
+        W ← W - \frac{η}{1-β_1^t} \cdot \frac{m_t}{\sqrt{v_t / (1-β_2^t)} + ε}
+
+    The factors :math:`1/(1-β^t)` undo the bias of averages that start at zero.
+
+    Args:
+        lr: learning rate η (1e-3).
+        betas: :math:`(β_1, β_2)`, the decay rates of the two averages ((0.9, 0.999)).
+        eps: ε, keeps the denominator away from 0 (1e-8).
+        weight_decay: L2 penalty λ added to the gradient (for decoupled decay use AdamW).
+        amsgrad: use the running maximum of :math:`v_t` in the denominator.
+    """
+
+    _state_names = ("exp_avg", "exp_avg_sq")
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+    ) -> None:
+        super().__init__(lr, weight_decay)
+        beta1, beta2 = betas
+        self.betas = (
+            _check("betas[0]", beta1, 0.0, 1.0, open_high=True),
+            _check("betas[1]", beta2, 0.0, 1.0, open_high=True),
+        )
+        self.eps = _check("eps", eps, 0.0)
+        self.amsgrad = bool(amsgrad)
+        if self.amsgrad:
+            self._state_names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+
+    def _update(self, value, grad, state, scratch) -> None:
+        work, step = scratch
+        g = self._decayed_grad(value, grad, work)
+        beta1, beta2 = self.betas
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m *= beta1  # m ← β1·m + (1-β1)·g
+        np.multiply(g, 1 - beta1, out=step)
+        m += step
+        v *= beta2  # v ← β2·v + (1-β2)·g²
+        np.multiply(g, g, out=step)
+        step *= 1 - beta2
+        v += step
+        if self.amsgrad:
+            np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+            v = state["max_exp_avg_sq"]
+        t = self.step_count
+        step_size = self.lr / (1 - beta1**t)
+        np.sqrt(v, out=step)  # denominator √(v / (1-β2^t)) + ε
+        step /= math.sqrt(1 - beta2**t)
+        step += self.eps
+        np.divide(m, step, out=step)
+        step *= step_size
+        value -= step
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "betas": self.betas,
+            "eps": self.eps,
+            "amsgrad": self.amsgrad,
+        }
+
+
+@optimizers.register()
+class AdamW(Adam):
+    r"""Adam with *decoupled* weight decay: before the Adam step the weights shrink,
+    :math:`W ← W (1 - ηλ)`, instead of adding :math:`λW` to the gradient, so the decay is not
+    rescaled by Adam's per-parameter denominators.
+
+    Args are Adam's, with ``weight_decay`` λ defaulting to 0.01 (as PyTorch).
+    """
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+    ) -> None:
+        super().__init__(lr, betas, eps, weight_decay, amsgrad)
+
+    def _decayed_grad(self, value, grad, out):
+        value *= 1 - self.lr * self.weight_decay
+        return grad
+
+
+@optimizers.register("rmsprop")
+class RMSProp(Optimizer):
+    r"""RMSProp: divide the gradient by a running root-mean-square of recent gradients.
+
+    .. math::
+        s_t = α s_{t-1} + (1-α) g^2, \qquad
+        W ← W - η \frac{g}{\sqrt{s_t} + ε}
+
+    ``centered=True`` subtracts the squared running mean of :math:`g` inside the root (an
+    estimate of the variance); ``momentum`` μ > 0 accumulates :math:`b ← μ b + g/(\sqrt{s}+ε)`
+    and steps by :math:`η b`.
+
+    Args:
+        lr: learning rate η (0.01, as PyTorch).
+        alpha: α, the decay of the running average (0.99).
+        eps: ε (1e-8).
+        weight_decay: L2 penalty λ.
+        momentum: μ (0).
+        centered: see above.
+    """
+
+    def __init__(
+        self,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+    ) -> None:
+        super().__init__(lr, weight_decay)
+        self.alpha = _check("alpha", alpha, 0.0, 1.0)
+        self.eps = _check("eps", eps, 0.0)
+        self.momentum = _check("momentum", momentum, 0.0)
+        self.centered = bool(centered)
+        names = ["square_avg"]
+        if self.momentum:
+            names.append("momentum_buffer")
+        if self.centered:
+            names.append("grad_avg")
+        self._state_names = tuple(names)
+
+    def _update(self, value, grad, state, scratch) -> None:
+        work, step = scratch
+        g = self._decayed_grad(value, grad, work)
+        square_avg = state["square_avg"]
+        square_avg *= self.alpha  # s ← α·s + (1-α)·g²
+        np.multiply(g, g, out=step)
+        step *= 1 - self.alpha
+        square_avg += step
+        if self.centered:
+            grad_avg = state["grad_avg"]
+            grad_avg *= self.alpha
+            np.multiply(g, 1 - self.alpha, out=step)
+            grad_avg += step
+            np.multiply(grad_avg, grad_avg, out=step)
+            np.subtract(square_avg, step, out=step)
+            np.sqrt(step, out=step)
+        else:
+            np.sqrt(square_avg, out=step)
+        step += self.eps
+        np.divide(g, step, out=step)  # g / (√s + ε)
+        if self.momentum:
+            buffer = state["momentum_buffer"]
+            buffer *= self.momentum
+            buffer += step
+            np.multiply(buffer, self.lr, out=step)
+        else:
+            step *= self.lr
+        value -= step
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "alpha": self.alpha,
+            "eps": self.eps,
+            "momentum": self.momentum,
+            "centered": self.centered,
+        }
+
+
+@optimizers.register()
+class Adagrad(Optimizer):
+    r"""Adagrad: each parameter's step shrinks with the sum of its squared gradients.
+
+    .. math::
+        s_t = s_{t-1} + g^2, \qquad
+        W ← W - \frac{η}{1 + (t-1)\,δ} \cdot \frac{g}{\sqrt{s_t} + ε}
+
+    Args:
+        lr: learning rate η (0.01).
+        lr_decay: δ (0).
+        weight_decay: L2 penalty λ.
+        initial_accumulator_value: the starting value of :math:`s` (0).
+        eps: ε (1e-10).
+    """
+
+    _state_names = ("sum",)
+
+    def __init__(
+        self,
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+    ) -> None:
+        super().__init__(lr, weight_decay)
+        self.lr_decay = _check("lr_decay", lr_decay, 0.0)
+        self.initial_accumulator_value = _check(
+            "initial_accumulator_value", initial_accumulator_value, 0.0
+        )
+        self.eps = _check("eps", eps, 0.0)
+
+    def _update(self, value, grad, state, scratch) -> None:
+        work, step = scratch
+        g = self._decayed_grad(value, grad, work)
+        total = state["sum"]
+        if self.step_count == 1 and self.initial_accumulator_value:
+            total += self.initial_accumulator_value
+        np.multiply(g, g, out=step)  # s ← s + g²
+        total += step
+        np.sqrt(total, out=step)
+        step += self.eps
+        np.divide(g, step, out=step)
+        step *= self.lr / (1 + (self.step_count - 1) * self.lr_decay)
+        value -= step
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "lr_decay": self.lr_decay,
+            "initial_accumulator_value": self.initial_accumulator_value,
+            "eps": self.eps,
+        }
+
+
+def get(spec: str | dict | Optimizer, **kwargs: Any) -> Optimizer:
+    """An optimizer from its name (``"adam"``, ``"sgd"``, ...), a config dict or an instance.
+    ``kwargs`` (e.g. ``lr=0.1``) go to the constructor when ``spec`` is a name."""
+    return optimizers.create(spec, Optimizer, **kwargs)
