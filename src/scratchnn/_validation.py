@@ -102,6 +102,4 @@ def as_class_labels(y: Any, n_classes: int) -> np.ndarray:
 
 def check_lengths(X: np.ndarray, y: np.ndarray) -> None:
     if len(X) != len(y):
-        raise ValueError(
-            f"X and y have different numbers of samples: {len(X)} and {len(y)}."
-        )
+        raise ValueError(f"X and y have different numbers of samples: {len(X)} and {len(y)}.")

@@ -58,8 +58,7 @@ class Loss:
         if y.ndim != 2 or y.shape[1] != n_outputs:
             raise ValueError(
                 f"y has shape {y.shape}, but the model has {n_outputs} output(s): y must have "
-                f"shape (n_samples, {n_outputs})"
-                + (" or (n_samples,)." if n_outputs == 1 else ".")
+                f"shape (n_samples, {n_outputs})" + (" or (n_samples,)." if n_outputs == 1 else ".")
             )
         return y
 
@@ -197,7 +196,9 @@ class BinaryCrossEntropy(Loss):
         return {"from_logits": self.from_logits}
 
 
-@losses.register("ce", "cross_entropy", "categorical_crossentropy", "sparse_categorical_crossentropy")
+@losses.register(
+    "ce", "cross_entropy", "categorical_crossentropy", "sparse_categorical_crossentropy"
+)
 class CrossEntropy(Loss):
     r"""Cross-entropy between a categorical target and the predicted class distribution.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from itertools import pairwise
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -41,7 +42,8 @@ class Sequential:
         >>> import numpy as np, scratchnn as snn
         >>> X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
         >>> y = np.array([0, 1, 1, 0])
-        >>> model = snn.Sequential([snn.Dense(2, 4), snn.Tanh(), snn.Dense(4, 1), snn.Sigmoid()], seed=0)
+        >>> layers = [snn.Dense(2, 4), snn.Tanh(), snn.Dense(4, 1), snn.Sigmoid()]
+        >>> model = snn.Sequential(layers, seed=0)
         >>> history = model.fit(X, y, loss="mse", optimizer=snn.optim.Adam(lr=0.05), epochs=500,
         ...                     batch_size=None, verbose=0)
         >>> bool(np.all(np.abs(model.predict(X).ravel() - y) < 0.2))
@@ -72,7 +74,9 @@ class Sequential:
         self.seed = seed
         sequence = np.random.SeedSequence(seed)
         init_seq, shuffle_seq, layer_seq = sequence.spawn(3)
-        self.rngs = ModelRNGs(*(np.random.default_rng(s) for s in (init_seq, shuffle_seq, layer_seq)))
+        self.rngs = ModelRNGs(
+            *(np.random.default_rng(s) for s in (init_seq, shuffle_seq, layer_seq))
+        )
         self.in_features, self.out_features = self._check_feature_chain()
         self._build(init_seq.spawn(len(self.layers)))
         self.loss: Loss | None = None
@@ -106,7 +110,9 @@ class Sequential:
                 layer.build(np.random.default_rng(seeds[i]), self.dtype, init_hint=hint)
             layer.dtype = self.dtype
             layer._in_model = True
-        named = [(f"{type(layer).__name__.lower()}_{i}", layer) for i, layer in enumerate(self.layers)]
+        named = [
+            (f"{type(layer).__name__.lower()}_{i}", layer) for i, layer in enumerate(self.layers)
+        ]
         self._store = ParameterStore(named, self.dtype)
 
     # The four steps of training, for learners who write their own loop.
@@ -170,8 +176,17 @@ class Sequential:
                 arrays), before any weight changes.
         """
         return training.fit(
-            self, X, y, loss, optimizer, epochs, batch_size, shuffle, validation_data,
-            metrics, verbose,
+            self,
+            X,
+            y,
+            loss,
+            optimizer,
+            epochs,
+            batch_size,
+            shuffle,
+            validation_data,
+            metrics,
+            verbose,
         )
 
     def predict(self, X: Any, batch_size: int | None = None) -> np.ndarray:
@@ -222,8 +237,9 @@ class Sequential:
 
         total = self.parameters().flat.value.size
         body = [fmt(rows[0]), line, *map(fmt, rows[1:]), line]
-        body.append(f"Total parameters: {total:,} ({self.dtype.name}, input features: "
-                    f"{self.in_features})")
+        body.append(
+            f"Total parameters: {total:,} ({self.dtype.name}, input features: {self.in_features})"
+        )
         return "\n".join(body)
 
     def get_config(self) -> dict[str, Any]:
@@ -293,7 +309,7 @@ def MLP(  # noqa: N802 - a factory that reads like a class, as Keras's and PyTor
             "or one per hidden layer."
         )
     stack: list[Layer] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+    for i, (n_in, n_out) in enumerate(pairwise(sizes)):
         stack.append(Dense(n_in, n_out, init=init))
         name = activation[i] if i < hidden else output
         if name is not None:

@@ -28,11 +28,15 @@ optimizers: Registry[type[Optimizer]] = Registry("optimizer")
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSProp", "get", "optimizers"]
 
 
-def _check(name: str, value: float, low: float, high: float = math.inf, *, open_high=False) -> float:
+def _check(
+    name: str, value: float, low: float, high: float = math.inf, *, open_high=False
+) -> float:
     value = float(value)
     inside = low <= value < high if open_high else low <= value <= high
     if not inside:
-        allowed = f">= {low}" if high == math.inf else f"in [{low}, {high}{')' if open_high else ']'}"
+        allowed = (
+            f">= {low}" if high == math.inf else f"in [{low}, {high}{')' if open_high else ']'}"
+        )
         raise ValueError(f"{name} must be {allowed}. Received: {name}={value!r}.")
     return value
 
@@ -78,7 +82,9 @@ class Optimizer:
         tensors = _tensors(parameters)
         shapes = [p.value.shape for p in tensors]
         if not self.state:
-            self.state = [{name: np.zeros_like(p.value) for name in self._state_names} for p in tensors]
+            self.state = [
+                {name: np.zeros_like(p.value) for name in self._state_names} for p in tensors
+            ]
             self._shapes = shapes
         elif shapes != self._shapes:
             raise ValueError(

@@ -48,8 +48,8 @@ class ArrayDict(dict):
 
     def __missing__(self, name: str) -> np.ndarray:
         hint = (
-            f" It has no arrays until it is built: a model builds its layers, a layer builds "
-            f"itself on its first forward, or call .build() yourself."
+            " It has no arrays until it is built: a model builds its layers, a layer builds "
+            "itself on its first forward, or call .build() yourself."
             if not self
             else f" It has: {', '.join(self)}."
         )

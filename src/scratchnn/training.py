@@ -52,7 +52,9 @@ class History:
         try:
             return self.history[key]
         except KeyError:
-            raise KeyError(f"No {key!r} in this history. Keys: {', '.join(self.history)}.") from None
+            raise KeyError(
+                f"No {key!r} in this history. Keys: {', '.join(self.history)}."
+            ) from None
 
     def __contains__(self, key: str) -> bool:
         return key in self.history

@@ -51,9 +51,10 @@ def load_idx(path: str | os.PathLike) -> np.ndarray:
         DataFileError: if the file is not IDX, is truncated, or has extra bytes.
 
     Example:
-        >>> images = load_idx("train-images-idx3-ubyte.gz")   # doctest: +SKIP
+        >>> from scratchnn.datasets.mnist import DATA_DIR
+        >>> images = load_idx(DATA_DIR / "t10k-images-idx3-ubyte.gz")
         >>> images.shape, images.dtype
-        ((60000, 28, 28), dtype('uint8'))
+        ((10000, 28, 28), dtype('uint8'))
     """
     path = Path(path)
     data = _read_bytes(path)

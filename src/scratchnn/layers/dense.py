@@ -94,7 +94,9 @@ class Dense(Layer):
         self.params["W"] = initializers.get(init)(shape, rng, self.dtype)
         self.grads["W"] = np.zeros(shape, dtype=self.dtype)
         if self.bias:
-            self.params["b"] = initializers.get(self.bias_init)((self.out_features,), rng, self.dtype)
+            self.params["b"] = initializers.get(self.bias_init)(
+                (self.out_features,), rng, self.dtype
+            )
             self.grads["b"] = np.zeros(self.out_features, dtype=self.dtype)
         if self.activation is not None:
             self.activation.build(rng, dtype)
