@@ -25,8 +25,9 @@ class Registry(Generic[T]):
         True
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, plural: str | None = None) -> None:
         self.kind = kind
+        self.plural = plural or f"{kind}s"
         self._entries: dict[str, T] = {}
         self._canonical: dict[str, str] = {}
 
@@ -52,7 +53,7 @@ class Registry(Generic[T]):
             return self._entries[normalize_name(name)]
         except KeyError:
             raise ValueError(
-                f"Unknown {self.kind} {name!r}. Known {self.kind}s: {', '.join(self.names())}."
+                f"Unknown {self.kind} {name!r}. Known {self.plural}: {', '.join(self.names())}."
             ) from None
 
     def create(self, spec: Any, base: type, **kwargs: Any) -> Any:

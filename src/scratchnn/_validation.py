@@ -24,6 +24,13 @@ def check_dtype(dtype: Any) -> np.dtype:
     return resolved
 
 
+def check_positive_int(name: str, value: Any) -> int:
+    """``value`` as an int >= 1 (bools and floats are refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}.")
+    return int(value)
+
+
 def as_float_array(values: Any, name: str, dtype: np.dtype) -> np.ndarray:
     """``values`` as an array of ``dtype`` (no copy if it already is one), non-empty and finite."""
     array = np.asarray(values)
@@ -34,16 +41,28 @@ def as_float_array(values: Any, name: str, dtype: np.dtype) -> np.ndarray:
             f"{name} must hold numbers; received an array of dtype {array.dtype}. "
             "Encode categories as integers first."
         )
+    if array.ndim == 0:
+        raise ValueError(
+            f"{name} must be 2-D (n_samples, n_features); received the single value "
+            f"{array.item()!r}."
+        )
     if array.size == 0 or array.shape[0] == 0:
         raise ValueError(f"{name} is empty (shape {array.shape}); pass at least one sample.")
-    array = np.ascontiguousarray(array, dtype=dtype)
-    if not np.isfinite(array).all():
-        bad = np.argwhere(~np.isfinite(array))[0]
-        raise ValueError(
-            f"{name} contains NaN or infinity (first at index {tuple(int(i) for i in bad)}). "
-            "Remove or impute those values before training."
-        )
-    return array
+    if array.dtype.kind == "f":
+        finite = np.isfinite(array)
+        if not finite.all():
+            bad = np.argwhere(~finite)[0]
+            raise ValueError(
+                f"{name} contains NaN or infinity (first at index {tuple(int(i) for i in bad)}). "
+                "Remove or impute those values before training."
+            )
+        largest, limit = float(np.abs(array).max()), float(np.finfo(dtype).max)
+        if largest > limit:
+            raise ValueError(
+                f"{name} holds values up to {largest:.3g}, beyond the range of {dtype.name} "
+                f"(max {limit:.3g}). Scale the data, or use dtype=np.float64."
+            )
+    return np.ascontiguousarray(array, dtype=dtype)
 
 
 def check_features(X: Any, n_features: int, dtype: np.dtype, first_layer: Any) -> np.ndarray:
@@ -80,10 +99,20 @@ def as_class_labels(y: Any, n_classes: int) -> np.ndarray:
     if y.size == 0:
         raise ValueError("y is empty; pass at least one sample.")
     if np.issubdtype(y.dtype, np.floating):
-        if not np.isfinite(y).all() or not np.array_equal(y, np.round(y)):
+        if not np.isfinite(y).all():
+            raise ValueError(
+                "Class labels must be whole numbers 0, 1, 2, ...; y contains non-finite values "
+                "(nan or inf)."
+            )
+        if not np.array_equal(y, np.round(y)):
             raise ValueError(
                 "Class labels must be whole numbers 0, 1, 2, ...; y holds non-integer floats "
-                f"(e.g. {y[~np.isfinite(y) | (y != np.round(y))][0]!r})."
+                f"(e.g. {y[y != np.round(y)][0]!r})."
+            )
+        if y.min() < 0 or y.max() >= n_classes:
+            raise ValueError(
+                f"Class labels must lie in [0, {n_classes - 1}] for a model with {n_classes} "
+                f"outputs; y ranges over [{y.min():g}, {y.max():g}]."
             )
     elif not np.issubdtype(y.dtype, np.integer) and y.dtype != np.bool_:
         raise ValueError(

@@ -20,7 +20,10 @@ def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     ``np.logaddexp(0, -z)``, which never overflows: ``exp(1000)`` is never formed, and
     the result keeps full relative precision in both tails (unlike ``0.5 + 0.5 tanh(z/2)``).
     """
-    out = np.negative(z, out=out)
+    z = np.asarray(z)
+    if out is None:
+        out = np.empty(z.shape, dtype=np.result_type(z, 1.0))
+    np.negative(z, out=out)
     np.logaddexp(0, out, out=out)
     np.negative(out, out=out)
     return np.exp(out, out=out)
@@ -49,7 +52,10 @@ def softmax(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     Subtracting the row maximum first leaves the result unchanged (it cancels between numerator
     and denominator) and keeps every ``exp`` in ``(0, 1]``.
     """
-    out = np.subtract(z, z.max(axis=-1, keepdims=True), out=out)
+    z = np.asarray(z)
+    if out is None:
+        out = np.empty(z.shape, dtype=np.result_type(z, 1.0))
+    np.subtract(z, z.max(axis=-1, keepdims=True), out=out)
     np.exp(out, out=out)
     out /= out.sum(axis=-1, keepdims=True)
     return out

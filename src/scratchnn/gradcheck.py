@@ -98,7 +98,7 @@ def gradcheck(
     loss: Loss | str,
     X: Any,
     y: Any,
-    eps: float = 1e-6,
+    eps: float = 1e-5,
     tolerance: float = 1e-6,
     check_input: bool = True,
     max_entries: int | None = None,
@@ -112,7 +112,8 @@ def gradcheck(
         model: the model to check.
         loss: the loss (instance or name).
         X, y: a small batch (a few samples is enough).
-        eps: the finite-difference step ε.
+        eps: the finite-difference step ε. 1e-5 balances the truncation error of the
+            difference, O(ε²), against the rounding error of the loss, O(1e-16 / ε).
         tolerance: the largest relative error that counts as agreement.
         check_input: also check ``∂L/∂X`` (what ``backward`` returns).
         max_entries: check at most this many randomly chosen entries per parameter

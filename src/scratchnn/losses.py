@@ -21,7 +21,7 @@ from ._registry import Registry
 from ._validation import as_class_labels, as_float_array
 from .functional import log_softmax, sigmoid, softmax, softplus
 
-losses: Registry[type[Loss]] = Registry("loss")
+losses: Registry[type[Loss]] = Registry("loss", plural="losses")
 
 __all__ = ["MAE", "MSE", "BinaryCrossEntropy", "CrossEntropy", "Huber", "Loss", "get", "losses"]
 

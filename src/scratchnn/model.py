@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
 from typing import Any, NamedTuple
@@ -10,7 +11,7 @@ import numpy as np
 
 from . import losses as losses_module
 from . import training
-from ._validation import check_dtype, check_features
+from ._validation import check_dtype, check_features, check_positive_int
 from .layers import Dense, Layer, get_activation, layers
 from .losses import Loss
 from .optim import Optimizer
@@ -91,15 +92,16 @@ class Sequential:
                 "Start with a layer such as Dense(in_features, out_features)."
             )
         width = first.in_features
-        previous = "the input"
+        source = "the input"  # the last layer that set the width
         for layer in self.layers:
             if layer.in_features is not None and layer.in_features != width:
                 raise ValueError(
-                    f"{layer!r} expects {layer.in_features} input features, but {previous} "
-                    f"gives {width}."
+                    f"{layer!r} expects {layer.in_features} input features, but {source} "
+                    f"before it gives {width}."
                 )
+            if layer.output_features(width) != width:
+                source = repr(layer)
             width = layer.output_features(width)
-            previous = repr(layer)
         return first.in_features, width
 
     def _build(self, seeds: list[np.random.SeedSequence]) -> None:
@@ -195,6 +197,8 @@ class Sequential:
         These are raw outputs: logits if the last layer is linear. ``model.loss``
         ``.output_transform`` turns them into probabilities (softmax/sigmoid)."""
         X = check_features(X, self.in_features, self.dtype, self.layers[0])
+        if batch_size is not None:
+            batch_size = check_positive_int("batch_size", batch_size)
         return self._predict_prepared(X, batch_size)
 
     def _predict_prepared(self, X: np.ndarray, batch_size: int | None = None) -> np.ndarray:
@@ -260,14 +264,12 @@ class Sequential:
         return cls(built, seed=config.get("seed"), dtype=config.get("dtype", "float32"))
 
     def clone(self, dtype: Any = None) -> Sequential:
-        """An independent copy with the same architecture and weights, optionally in another
-        dtype (optimizer state is not copied)."""
-        config = self.get_config()
-        if dtype is not None:
-            config["dtype"] = check_dtype(dtype).name
-        copy = Sequential.from_config(config)
-        copy.parameters().flat.value[...] = self.parameters().flat.value
-        return copy
+        """An independent copy with the same layers and weights, optionally in another dtype
+        (loss, optimizer and history are not copied). Works for unregistered custom layers."""
+        layers = copy.deepcopy(self.layers)
+        for layer in layers:
+            layer._in_model = False  # the copies join the new model's own parameter store
+        return Sequential(layers, seed=self.seed, dtype=self.dtype if dtype is None else dtype)
 
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)

@@ -32,10 +32,12 @@ def _check(
     name: str, value: float, low: float, high: float = math.inf, *, open_high=False
 ) -> float:
     value = float(value)
-    inside = low <= value < high if open_high else low <= value <= high
+    inside = math.isfinite(value) and (low <= value < high if open_high else low <= value <= high)
     if not inside:
         allowed = (
-            f">= {low}" if high == math.inf else f"in [{low}, {high}{')' if open_high else ']'}"
+            f">= {low} and finite"
+            if high == math.inf
+            else f"in [{low}, {high}{')' if open_high else ']'}"
         )
         raise ValueError(f"{name} must be {allowed}. Received: {name}={value!r}.")
     return value
@@ -263,6 +265,8 @@ class Adam(Optimizer):
         amsgrad: bool = False,
     ) -> None:
         super().__init__(lr, weight_decay)
+        if len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2). Received: betas={betas!r}.")
         beta1, beta2 = betas
         self.betas = (
             _check("betas[0]", beta1, 0.0, 1.0, open_high=True),

@@ -23,7 +23,7 @@ import numpy as np
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optim
-from ._validation import check_features, check_lengths
+from ._validation import check_features, check_lengths, check_positive_int
 
 if TYPE_CHECKING:
     from .losses import Loss
@@ -79,12 +79,6 @@ def resolve_metrics(metrics: Sequence[Any] | str | None) -> list[tuple[str, Metr
     return [metrics_module.get(metric) for metric in metrics]
 
 
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}.")
-    return int(value)
-
-
 def prepare(model: Sequential, X: Any, y: Any, loss: Loss) -> tuple[np.ndarray, np.ndarray]:
     """Validate ``(X, y)`` for ``model`` and ``loss``, returning arrays ready for the loop."""
     X = check_features(X, model.in_features, model.dtype, model.layers[0])
@@ -128,9 +122,9 @@ def fit(
             f"fit() needs {missing} the first time, e.g. "
             "model.fit(X, y, loss='cross_entropy', optimizer='adam')."
         )
-    epochs = _positive_int("epochs", epochs)
+    epochs = check_positive_int("epochs", epochs)
     if batch_size is not None:
-        batch_size = _positive_int("batch_size", batch_size)
+        batch_size = check_positive_int("batch_size", batch_size)
     metric_fns = resolve_metrics(metrics)
     X, y = prepare(model, X, y, loss)
     if validation_data is not None:

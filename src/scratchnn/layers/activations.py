@@ -135,9 +135,11 @@ class LeakyReLU(Activation):
 @activations.register()
 class ELU(Activation):
     r"""Exponential linear unit: :math:`a = z` for :math:`z > 0`, :math:`a = α(e^z - 1)`
-    otherwise. Derivative 1 for :math:`z > 0`, else :math:`α e^z = a + α`.
+    otherwise. Derivative 1 for :math:`z > 0`, else :math:`α e^z`.
 
     ``expm1`` of ``min(z, 0)`` keeps precision near 0 and never overflows for large ``z``.
+    The slope :math:`α e^z` is cached rather than rewritten as :math:`a + α`, which would
+    cancel and lose relative precision far in the negative tail.
 
     Args:
         alpha: the value the output saturates to for very negative inputs is ``-alpha``.
@@ -152,14 +154,14 @@ class ELU(Activation):
         self.alpha = float(alpha)
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        self._positive = x > 0
         alpha = x.dtype.type(self.alpha)
-        self._a = np.where(self._positive, x, alpha * np.expm1(np.minimum(x, 0)))
-        return self._a
+        negative = np.minimum(x, 0)
+        self._positive = x > 0
+        self._negative_slope = alpha * np.exp(negative)
+        return np.where(self._positive, x, alpha * np.expm1(negative))
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        alpha = grad_out.dtype.type(self.alpha)
-        return np.where(self._positive, grad_out, grad_out * (self._a + alpha))
+        return np.where(self._positive, grad_out, grad_out * self._negative_slope)
 
     def get_config(self) -> dict[str, Any]:
         return {"alpha": self.alpha}

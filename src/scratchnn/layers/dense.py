@@ -7,14 +7,9 @@ from typing import Any
 import numpy as np
 
 from .. import initializers
+from .._validation import check_positive_int
 from .activations import Activation, get_activation
 from .base import Layer, layers
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}.")
-    return int(value)
 
 
 @layers.register()
@@ -61,8 +56,8 @@ class Dense(Layer):
         bias_init: str | Any = "zeros",
     ) -> None:
         super().__init__()
-        self._in = _positive_int("in_features", in_features)
-        self.out_features = _positive_int("out_features", out_features)
+        self._in = check_positive_int("in_features", in_features)
+        self.out_features = check_positive_int("out_features", out_features)
         self.activation = None if activation is None else get_activation(activation)
         if init != "auto":
             initializers.get(init)  # fail now, not at build time, on an unknown name
