@@ -616,19 +616,27 @@ def test_gradcheck_result_prints_a_table():
     result = snn.gradcheck(model, "mse", X, y)
     text = str(result)
     lines = text.splitlines()
-    assert re.match(r"parameter\s+max relative error$", lines[0])
+    assert re.match(r"parameter\s+relative\s+absolute$", lines[0])
     names = [*model.parameters().names(), "input"]
     assert len(lines) == len(names) + 2
+    number = r"\d\.\d\de[+-]\d\d"
     for name, line in zip(names, lines[1:-1], strict=True):
-        assert re.match(rf"{re.escape(name)}\s+\d\.\d\de[+-]\d\d\s+ok$", line), line
-    assert lines[-1] == "gradcheck passed (tolerance 1e-06)"
+        assert re.match(rf"{re.escape(name)}\s+{number}\s+{number}\s+ok$", line), line
+    assert lines[-1] == "gradcheck passed (tolerance 1e-06, atol 1e-08)"
 
 
 def test_gradcheck_result_properties():
-    result = snn.GradcheckResult({"a.W": 1e-9, "input": 3e-6}, tolerance=1e-6)
+    result = snn.GradcheckResult(
+        {"a.W": 1e-9, "a.b": 1.0, "input": 3e-6},
+        {"a.W": 1e-9, "a.b": 1e-11, "input": 2e-5},
+        tolerance=1e-6,
+        atol=1e-8,
+    )
     assert not result.passed
-    assert result.max_error == 3e-6
-    assert "input  3.00e-06  MISMATCH" in str(result)
+    assert result.agrees("a.b")  # zero gradient: relative error meaningless, absolute tiny
+    assert not result.agrees("input")
+    assert result.max_error == 1.0
+    assert "input  3.00e-06  2.00e-05  MISMATCH" in str(result)
 
 
 # --------------------------------------------------------------------------------------------

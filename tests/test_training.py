@@ -31,7 +31,7 @@ def test_history_has_one_entry_per_epoch_with_metrics(blobs):
         verbose=0,
     )
     assert len(history) == 5 and history.epoch == [0, 1, 2, 3, 4]
-    assert set(history.to_dict()) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert set(history.to_dict()) == {"loss", "accuracy", "val_loss", "val_accuracy", "lr"}
     assert history["loss"][-1] < history["loss"][0]
     assert history["val_accuracy"][-1] > 0.9
     assert model.history is history
@@ -99,10 +99,10 @@ def test_shuffle_false_is_order_deterministic(blobs):
     assert not np.array_equal(a.parameters().flat.value, b.parameters().flat.value)
 
 
-def test_verbose_prints_one_line_per_epoch(blobs, capsys):
+def test_verbose_2_prints_one_line_per_epoch(blobs, capsys):
     X, y = blobs
     snn.MLP([4, 5, 3], seed=0).fit(
-        X, y, loss="ce", optimizer="sgd", epochs=2, metrics="acc", verbose=1
+        X, y, loss="ce", optimizer="sgd", epochs=2, metrics="acc", verbose=2
     )
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and lines[1].startswith("Epoch 2/2 - loss: ")

@@ -242,7 +242,7 @@ def test_validation_data_not_a_pair(validation_data):
         model,
         good_x(),
         np.zeros(N_SAMPLES),
-        r"validation_data must be a pair",
+        r"validation_data must be \(X_val, y_val\)",
         validation_data=validation_data,
     )
 

@@ -4,16 +4,19 @@
 >>> model = snn.MLP([2, 4, 1], activation="sigmoid", output="sigmoid", seed=0)
 """
 
-from . import datasets, functional, initializers, losses, metrics, optim
-from .errors import DataFileError, ScratchnnError
+from . import callbacks, datasets, functional, initializers, losses, metrics, optim, schedules
+from .errors import DataFileError, ScratchnnError, TrainingDivergedError
 from .gradcheck import GradcheckResult, gradcheck
 from .layers import (
     ELU,
     GELU,
     Activation,
+    BatchNorm1d,
     Dense,
+    Dropout,
     Identity,
     Layer,
+    LayerNorm,
     LeakyReLU,
     ReLU,
     Sigmoid,
@@ -27,17 +30,22 @@ from .training import History
 
 __version__ = "0.1.0"
 
+from .io import load
+
 __all__ = [
     "ELU",
     "GELU",
     "MLP",
     "Activation",
+    "BatchNorm1d",
     "DataFileError",
     "Dense",
+    "Dropout",
     "GradcheckResult",
     "History",
     "Identity",
     "Layer",
+    "LayerNorm",
     "LeakyReLU",
     "Parameter",
     "Parameters",
@@ -48,11 +56,15 @@ __all__ = [
     "Sigmoid",
     "Softmax",
     "Tanh",
+    "TrainingDivergedError",
+    "callbacks",
     "datasets",
     "functional",
     "gradcheck",
     "initializers",
+    "load",
     "losses",
     "metrics",
     "optim",
+    "schedules",
 ]

@@ -9,3 +9,7 @@ class ScratchnnError(Exception):
 
 class DataFileError(ScratchnnError, ValueError):
     """A data or model file is corrupt, truncated, or not in the format it claims to be."""
+
+
+class TrainingDivergedError(ScratchnnError, FloatingPointError):
+    """The training loss became NaN or infinite. The model keeps its last finite weights."""

@@ -38,19 +38,31 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class GradcheckResult:
-    """Largest relative error per parameter (and for the input, under ``"input"``).
+    """How far each analytic gradient is from its finite-difference estimate.
 
-    The relative error of a parameter is ``max |analytic - numeric|`` divided by the largest
-    magnitude of either gradient over that parameter (so entries whose gradient is nearly zero
-    do not inflate it).
+    For each parameter (and the input, under ``"input"``):
+
+    - ``errors[name]``: the relative error, ``max |analytic - numeric|`` divided by the largest
+      magnitude of either gradient over that parameter (so entries whose gradient is nearly
+      zero do not inflate it);
+    - ``abs_errors[name]``: ``max |analytic - numeric|``.
+
+    A parameter agrees when its relative error is at most ``tolerance``, or its absolute error
+    is at most ``atol`` (a gradient that is exactly zero, such as a bias feeding BatchNorm,
+    has no meaningful relative error: its estimate is pure rounding noise, ~1e-11).
     """
 
     errors: dict[str, float]
+    abs_errors: dict[str, float]
     tolerance: float
+    atol: float
+
+    def agrees(self, name: str) -> bool:
+        return self.errors[name] <= self.tolerance or self.abs_errors[name] <= self.atol
 
     @property
     def passed(self) -> bool:
-        return all(error <= self.tolerance for error in self.errors.values())
+        return all(self.agrees(name) for name in self.errors)
 
     @property
     def max_error(self) -> float:
@@ -58,18 +70,22 @@ class GradcheckResult:
 
     def __str__(self) -> str:
         width = max(len(name) for name in self.errors)
-        lines = [f"{'parameter':<{width}}  max relative error"]
-        for name, error in self.errors.items():
-            mark = "ok" if error <= self.tolerance else "MISMATCH"
-            lines.append(f"{name:<{width}}  {error:.2e}  {mark}")
+        lines = [f"{'parameter':<{width}}  relative  absolute"]
+        for name in self.errors:
+            mark = "ok" if self.agrees(name) else "MISMATCH"
+            lines.append(
+                f"{name:<{width}}  {self.errors[name]:.2e}  {self.abs_errors[name]:.2e}  {mark}"
+            )
         verdict = "passed" if self.passed else "FAILED"
-        lines.append(f"gradcheck {verdict} (tolerance {self.tolerance:.0e})")
+        lines.append(f"gradcheck {verdict} (tolerance {self.tolerance:.0e}, atol {self.atol:.0e})")
         return "\n".join(lines)
 
 
-def _relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
-    scale = max(np.abs(analytic).max(), np.abs(numeric).max(), 1e-12)
-    return float(np.abs(analytic - numeric).max() / scale)
+def _errors(analytic: np.ndarray, numeric: np.ndarray) -> tuple[float, float]:
+    """(relative, absolute) error of one parameter's gradient."""
+    difference = float(np.abs(analytic - numeric).max())
+    scale = max(np.abs(analytic).max(), np.abs(numeric).max(), 1e-300)
+    return difference / scale, difference
 
 
 def _numeric_gradient(values: np.ndarray, indices: np.ndarray, loss_at, eps: float) -> np.ndarray:
@@ -100,13 +116,16 @@ def gradcheck(
     y: Any,
     eps: float = 1e-5,
     tolerance: float = 1e-6,
+    atol: float = 1e-8,
     check_input: bool = True,
     max_entries: int | None = None,
     seed: int = 0,
 ) -> GradcheckResult:
     """Compare every analytic gradient of ``loss(model(X), y)`` with central differences.
 
-    The check runs on a float64 copy of ``model``; the model itself is not changed.
+    The check runs on a float64 copy of ``model``, in training mode (batch statistics, the
+    same dropout mask for every evaluation), with the layers' L1/L2 penalties included; the
+    model itself is not changed.
 
     Args:
         model: the model to check.
@@ -115,6 +134,8 @@ def gradcheck(
         eps: the finite-difference step ε. 1e-5 balances the truncation error of the
             difference, O(ε²), against the rounding error of the loss, O(1e-16 / ε).
         tolerance: the largest relative error that counts as agreement.
+        atol: the largest absolute error that counts as agreement (for gradients that are
+            zero or nearly so).
         check_input: also check ``∂L/∂X`` (what ``backward`` returns).
         max_entries: check at most this many randomly chosen entries per parameter
             (None: all of them). Use it for larger models; each entry costs two forward passes.
@@ -129,19 +150,26 @@ def gradcheck(
     y = loss.prepare_targets(y, model64.out_features, model64.dtype)
     rng = np.random.default_rng(seed)
 
+    # Random layers (dropout) must draw the same mask in every evaluation, or the finite
+    # differences would compare different functions: rewind their generators each time.
+    rng_states = [layer.rng.bit_generator.state for layer in model64.layers]
+
     def loss_at() -> float:
-        return loss.forward(model64.forward(X, training=True), y)
+        for layer, state in zip(model64.layers, rng_states, strict=True):
+            layer.rng.bit_generator.state = state
+        out = model64.forward(X, training=True)
+        return loss.forward(out, y) + model64.penalty()
 
     loss_at()
     grad_input = model64.backward(loss.backward())
     errors: dict[str, float] = {}
-    for parameter in model64.parameters():
-        indices = _sample(parameter.value.size, max_entries, rng)
-        analytic = parameter.grad.reshape(-1)[indices].copy()
-        numeric = _numeric_gradient(parameter.value, indices, loss_at, eps)
-        errors[parameter.name] = _relative_error(analytic, numeric)
+    abs_errors: dict[str, float] = {}
+    targets = [(p.name, p.value, p.grad) for p in model64.parameters()]
     if check_input:
-        indices = _sample(X.size, max_entries, rng)
-        analytic = grad_input.reshape(-1)[indices].copy()
-        errors["input"] = _relative_error(analytic, _numeric_gradient(X, indices, loss_at, eps))
-    return GradcheckResult(errors, tolerance)
+        targets.append(("input", X, grad_input))
+    for name, values, grad in targets:
+        indices = _sample(values.size, max_entries, rng)
+        analytic = grad.reshape(-1)[indices].copy()
+        numeric = _numeric_gradient(values, indices, loss_at, eps)
+        errors[name], abs_errors[name] = _errors(analytic, numeric)
+    return GradcheckResult(errors, abs_errors, tolerance, atol)

@@ -1,4 +1,4 @@
-"""Loss functions: a scalar ``L(prediction, target)`` and its gradient ``∂L/∂prediction``.
+r"""Loss functions: a scalar ``L(prediction, target)`` and its gradient ``∂L/∂prediction``.
 
 Every loss is a mean (PyTorch's default ``reduction="mean"``): over all elements for the
 regression losses and binary cross-entropy, over the batch for cross-entropy. So the gradient
@@ -6,6 +6,12 @@ of each element carries a factor ``1/n``. The protocol mirrors a layer's::
 
     value = loss(prediction, target)   # forward: a Python float, caches what backward needs
     grad = loss.backward()             # ∂L/∂prediction, same shape as prediction
+
+With ``sample_weight`` w (one non-negative weight per sample) the mean becomes a weighted mean,
+:math:`L = \sum_i w_i ℓ_i / \sum_i w_i` (per-element losses averaged over each sample's
+outputs first), and each sample's gradient is scaled by :math:`w_i / \sum w`. Class weights
+are sample weights ``w_i = class_weight[y_i]``; for cross-entropy this is exactly PyTorch's
+``CrossEntropyLoss(weight=...)``.
 
 Shapes: prediction ``(batch, outputs)``; target the same shape, except integer class labels
 ``(batch,)`` for cross-entropy.
@@ -40,11 +46,29 @@ class Loss:
     #: Whether targets are classes (enables accuracy as a metric).
     is_classification: ClassVar[bool] = False
 
-    def __call__(self, prediction: np.ndarray, target: np.ndarray) -> float:
-        return self.forward(prediction, target)
+    def __call__(
+        self, prediction: np.ndarray, target: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> float:
+        return self.forward(prediction, target, sample_weight)
 
-    def forward(self, prediction: np.ndarray, target: np.ndarray) -> float:
+    def forward(
+        self, prediction: np.ndarray, target: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> float:
         raise NotImplementedError
+
+    def _reduce(self, values: np.ndarray, sample_weight: np.ndarray | None) -> float:
+        """The (weighted) mean of per-element or per-sample ``values``; remembers in
+        ``self._scale`` the factor that ``backward`` applies to each element's derivative."""
+        if sample_weight is None:
+            self._scale = values.dtype.type(1 / values.size)
+            return float(values.sum() / values.size)
+        w = sample_weight.reshape(-1, *([1] * (values.ndim - 1))).astype(values.dtype, copy=False)
+        total = float(sample_weight.sum()) * (values.size // len(values))
+        if total == 0:  # a batch whose samples all have weight 0 contributes nothing
+            self._scale = np.zeros_like(w)
+            return 0.0
+        self._scale = w / values.dtype.type(total)
+        return float((values * w).sum() / total)
 
     def backward(self) -> np.ndarray:
         raise NotImplementedError
@@ -83,14 +107,17 @@ class Loss:
 class MSE(Loss):
     r"""Mean squared error, :math:`L = \frac1n \sum (p - y)^2`, :math:`∂L/∂p = \frac2n (p - y)`."""
 
-    def forward(self, prediction: np.ndarray, target: np.ndarray) -> float:
+    def forward(self, prediction, target, sample_weight=None) -> float:
         _check_same_shape(prediction, target, self)
-        self._diff = prediction - target
-        flat = self._diff.ravel()
-        return float(np.dot(flat, flat)) / flat.size
+        self._diff = d = prediction - target
+        if sample_weight is None:  # the common case in one BLAS dot product
+            flat = d.ravel()
+            self._scale = d.dtype.type(1 / flat.size)
+            return float(np.dot(flat, flat)) / flat.size
+        return self._reduce(d * d, sample_weight)
 
     def backward(self) -> np.ndarray:
-        return self._diff * self._diff.dtype.type(2 / self._diff.size)
+        return self._diff * (2 * self._scale)
 
 
 @losses.register("mean_absolute_error", "l1")
@@ -98,13 +125,13 @@ class MAE(Loss):
     r"""Mean absolute error, :math:`L = \frac1n \sum |p - y|`,
     :math:`∂L/∂p = \frac1n \operatorname{sign}(p - y)` (0 where ``p == y``, as PyTorch)."""
 
-    def forward(self, prediction: np.ndarray, target: np.ndarray) -> float:
+    def forward(self, prediction, target, sample_weight=None) -> float:
         _check_same_shape(prediction, target, self)
         self._diff = prediction - target
-        return float(np.abs(self._diff).mean())
+        return self._reduce(np.abs(self._diff), sample_weight)
 
     def backward(self) -> np.ndarray:
-        return np.sign(self._diff) * self._diff.dtype.type(1 / self._diff.size)
+        return np.sign(self._diff) * self._scale
 
 
 @losses.register("smooth_l1")
@@ -124,17 +151,16 @@ class Huber(Loss):
             raise ValueError(f"delta must be positive. Received: delta={delta!r}.")
         self.delta = float(delta)
 
-    def forward(self, prediction: np.ndarray, target: np.ndarray) -> float:
+    def forward(self, prediction, target, sample_weight=None) -> float:
         _check_same_shape(prediction, target, self)
         self._diff = d = prediction - target
         size = np.abs(d)
         quadratic = 0.5 * d * d
         linear = self.delta * (size - 0.5 * self.delta)
-        return float(np.where(size <= self.delta, quadratic, linear).mean())
+        return self._reduce(np.where(size <= self.delta, quadratic, linear), sample_weight)
 
     def backward(self) -> np.ndarray:
-        d = self._diff
-        return np.clip(d, -self.delta, self.delta) * d.dtype.type(1 / d.size)
+        return np.clip(self._diff, -self.delta, self.delta) * self._scale
 
     def get_config(self) -> dict[str, Any]:
         return {"delta": self.delta}
@@ -162,23 +188,22 @@ class BinaryCrossEntropy(Loss):
     def __init__(self, from_logits: bool = False) -> None:
         self.from_logits = bool(from_logits)
 
-    def forward(self, prediction: np.ndarray, target: np.ndarray) -> float:
+    def forward(self, prediction, target, sample_weight=None) -> float:
         _check_same_shape(prediction, target, self)
         self._prediction, self._target = prediction, target
         if self.from_logits:
-            return float((softplus(prediction) - target * prediction).mean())
+            return self._reduce(softplus(prediction) - target * prediction, sample_weight)
         # log(max(p, e^-100)) == max(log p, -100) for p > 0, and -100 (not -inf) for p == 0.
         floor = prediction.dtype.type(np.exp(-100.0))
         log_p = np.log(np.maximum(prediction, floor))
         log_1mp = np.log(np.maximum(1 - prediction, floor))
-        return float(-(target * log_p + (1 - target) * log_1mp).mean())
+        return self._reduce(-(target * log_p + (1 - target) * log_1mp), sample_weight)
 
     def backward(self) -> np.ndarray:
         p, y = self._prediction, self._target
-        scale = p.dtype.type(1 / p.size)
         if self.from_logits:
-            return (sigmoid(p) - y) * scale
-        return (p - y) / np.maximum(p * (1 - p), p.dtype.type(1e-12)) * scale
+            return (sigmoid(p) - y) * self._scale
+        return (p - y) / np.maximum(p * (1 - p), p.dtype.type(1e-12)) * self._scale
 
     def prepare_targets(self, y: Any, n_outputs: int, dtype: np.dtype) -> np.ndarray:
         y = super().prepare_targets(y, n_outputs, dtype)
@@ -227,7 +252,7 @@ class CrossEntropy(Loss):
     def __init__(self, from_logits: bool = True) -> None:
         self.from_logits = bool(from_logits)
 
-    def forward(self, prediction: np.ndarray, target: np.ndarray) -> float:
+    def forward(self, prediction, target, sample_weight=None) -> float:
         n = prediction.shape[0]
         self._prediction, self._target = prediction, target
         if self.from_logits:
@@ -239,14 +264,19 @@ class CrossEntropy(Loss):
                 raise ValueError(
                     f"{self!r}: {n} predictions but {target.shape[0]} labels; they must match."
                 )
-            return float(-log_p[np.arange(n), target].sum() / n)
-        _check_same_shape(prediction, target, self)
-        return float(-(target * log_p).sum() / n)
+            per_sample = -log_p[np.arange(n), target]
+        else:
+            _check_same_shape(prediction, target, self)
+            per_sample = -np.einsum("ij,ij->i", target, log_p)
+        value = self._reduce(per_sample, sample_weight)
+        if np.ndim(self._scale):
+            self._scale = self._scale[:, None]  # one factor per row of the gradient
+        return value
 
     def backward(self) -> np.ndarray:
         z, y = self._prediction, self._target
         n = z.shape[0]
-        scale = z.dtype.type(1 / n)
+        scale = self._scale
         labels = y.ndim == 1
         if self.from_logits:
             grad = np.exp(self._log_p)  # softmax(z)

@@ -1,8 +1,10 @@
-"""Metrics: how good predictions are, in units a person reads (accuracy, mean absolute error).
+"""Metrics: how good predictions are, in units a person reads (accuracy, F1, R², ...).
 
 A metric is a function ``metric(prediction, target) -> float``, where ``prediction`` has been
 mapped to the target's units by the loss's ``output_transform`` (probabilities for the
-cross-entropy losses) and ``target`` is what the loss's ``prepare_targets`` returned.
+cross-entropy losses) and ``target`` is what the loss's ``prepare_targets`` returned: integer
+labels ``(n,)`` or rows ``(n, outputs)``. ``fit`` evaluates metrics over a whole epoch at once,
+so that non-additive ones (F1, R²) are exact.
 """
 
 from __future__ import annotations
@@ -16,7 +18,28 @@ from ._registry import Registry
 Metric = Callable[[np.ndarray, np.ndarray], float]
 metrics: Registry[Metric] = Registry("metric")
 
-__all__ = ["accuracy", "get", "mae", "metrics", "mse"]
+__all__ = [
+    "TopKAccuracy",
+    "accuracy",
+    "binary_accuracy",
+    "f1",
+    "get",
+    "mae",
+    "metrics",
+    "mse",
+    "precision",
+    "r2",
+    "recall",
+    "top_k_accuracy",
+]
+
+
+def _labels(prediction: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted and true class labels: arg-max over several outputs, ``>= 0.5`` for one."""
+    if prediction.shape[1] == 1:
+        return (prediction[:, 0] >= 0.5).astype(np.intp), (target[:, 0] >= 0.5).astype(np.intp)
+    true = target if target.ndim == 1 else target.argmax(axis=1)
+    return prediction.argmax(axis=1), true
 
 
 @metrics.register("acc")
@@ -26,11 +49,76 @@ def accuracy(prediction: np.ndarray, target: np.ndarray) -> float:
     Several outputs: the class is the arg-max (the target is a label or a one-hot/probability
     row). One output: the class is ``prediction >= 0.5`` against ``target >= 0.5``.
     """
-    if prediction.shape[1] == 1:
-        return float(np.mean((prediction >= 0.5) == (target >= 0.5)))
-    predicted = prediction.argmax(axis=1)
-    true = target if target.ndim == 1 else target.argmax(axis=1)
+    predicted, true = _labels(prediction, target)
     return float(np.mean(predicted == true))
+
+
+@metrics.register("binary_acc")
+def binary_accuracy(prediction: np.ndarray, target: np.ndarray) -> float:
+    """Fraction of *outputs* on the right side of 0.5 (for one or several yes/no outputs)."""
+    return float(np.mean((prediction >= 0.5) == (target >= 0.5)))
+
+
+def top_k_accuracy(prediction: np.ndarray, target: np.ndarray, k: int = 5) -> float:
+    """Fraction of samples whose true class is among the ``k`` highest predictions."""
+    true = target if target.ndim == 1 else target.argmax(axis=1)
+    k = min(k, prediction.shape[1])
+    top = np.argpartition(-prediction, k - 1, axis=1)[:, :k]
+    return float(np.mean((top == true[:, None]).any(axis=1)))
+
+
+@metrics.register("top_5_accuracy")
+def top_5_accuracy(prediction: np.ndarray, target: np.ndarray) -> float:
+    """:func:`top_k_accuracy` with k = 5."""
+    return top_k_accuracy(prediction, target, 5)
+
+
+def _per_class_counts(prediction: np.ndarray, target: np.ndarray):
+    predicted, true = _labels(prediction, target)
+    classes = np.union1d(predicted, true)
+    hits = np.array([np.sum((predicted == c) & (true == c)) for c in classes], dtype=float)
+    predicted_count = np.array([np.sum(predicted == c) for c in classes], dtype=float)
+    true_count = np.array([np.sum(true == c) for c in classes], dtype=float)
+    return hits, predicted_count, true_count
+
+
+def _safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator, with 0 where the denominator is 0 (scikit-learn's default)."""
+    return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator > 0)
+
+
+@metrics.register("precision_macro")
+def precision(prediction: np.ndarray, target: np.ndarray) -> float:
+    """Macro-averaged precision: for each class, correct / predicted as that class."""
+    hits, predicted_count, _ = _per_class_counts(prediction, target)
+    return float(_safe_ratio(hits, predicted_count).mean())
+
+
+@metrics.register("recall_macro")
+def recall(prediction: np.ndarray, target: np.ndarray) -> float:
+    """Macro-averaged recall: for each class, correct / truly of that class."""
+    hits, _, true_count = _per_class_counts(prediction, target)
+    return float(_safe_ratio(hits, true_count).mean())
+
+
+@metrics.register("f1_score", "f1_macro")
+def f1(prediction: np.ndarray, target: np.ndarray) -> float:
+    """Macro-averaged F1: the mean over classes of 2·precision·recall / (precision + recall)."""
+    hits, predicted_count, true_count = _per_class_counts(prediction, target)
+    return float(_safe_ratio(2 * hits, predicted_count + true_count).mean())
+
+
+@metrics.register("r2_score", "r_squared")
+def r2(prediction: np.ndarray, target: np.ndarray) -> float:
+    """Coefficient of determination, ``1 - Σ(y - p)² / Σ(y - ȳ)²``, averaged over outputs.
+    A constant target scores 1 if predicted exactly, else 0 (as scikit-learn)."""
+    residual = ((target - prediction) ** 2).sum(axis=0)
+    total = ((target - target.mean(axis=0)) ** 2).sum(axis=0)
+    constant = total == 0
+    scores = np.where(
+        constant, (residual == 0).astype(float), 1 - residual / np.where(constant, 1, total)
+    )
+    return float(scores.mean())
 
 
 @metrics.register("mean_absolute_error")
@@ -45,13 +133,43 @@ def mse(prediction: np.ndarray, target: np.ndarray) -> float:
     return float(np.mean((prediction - target) ** 2))
 
 
+class TopKAccuracy:
+    """Top-k accuracy as a named metric object: ``metrics=[TopKAccuracy(3)]`` logs
+    ``"top_3_accuracy"``."""
+
+    def __init__(self, k: int = 5) -> None:
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"k must be a positive integer. Received: k={k!r}.")
+        self.k = k
+        self.__name__ = f"top_{k}_accuracy"
+
+    def __call__(self, prediction: np.ndarray, target: np.ndarray) -> float:
+        return top_k_accuracy(prediction, target, self.k)
+
+
 def get(spec: str | Metric) -> tuple[str, Metric]:
-    """``(name, function)`` for a metric name or a callable (named by its ``__name__``)."""
+    """``(name, function)`` for a metric name or a callable (named by its ``__name__``).
+
+    Names like ``"top_3_accuracy"`` give top-k accuracy for that k.
+    """
     if isinstance(spec, str):
+        parts = spec.lower().split("_")
+        if (
+            len(parts) == 3
+            and parts[0] == "top"
+            and parts[1].isdigit()
+            and parts[2]
+            in (
+                "accuracy",
+                "acc",
+            )
+        ):
+            metric = TopKAccuracy(int(parts[1]))
+            return metric.__name__, metric
         function = metrics.lookup(spec)
         return function.__name__, function
     if callable(spec):
-        return getattr(spec, "__name__", "metric"), spec
+        return getattr(spec, "__name__", type(spec).__name__), spec
     raise TypeError(
         f"A metric must be a name ({', '.join(metrics.names())}) or a callable "
         f"(prediction, target) -> float. Received: {spec!r}."

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -15,6 +16,10 @@ from ._validation import check_dtype, check_features, check_positive_int
 from .layers import Dense, Layer, get_activation, layers
 from .losses import Loss
 from .optim import Optimizer
+from .schedules import Schedule
+
+if TYPE_CHECKING:
+    from .callbacks import Callback
 from .parameters import Parameters, ParameterStore
 
 
@@ -79,10 +84,15 @@ class Sequential:
             *(np.random.default_rng(s) for s in (init_seq, shuffle_seq, layer_seq))
         )
         self.in_features, self.out_features = self._check_feature_chain()
-        self._build(init_seq.spawn(len(self.layers)))
+        self._build(init_seq.spawn(len(self.layers)), layer_seq.spawn(len(self.layers)))
+        # What fit() used last, remembered so that a later fit() continues with the same ones
+        # (as Keras's compile), and saved with the model.
         self.loss: Loss | None = None
         self.optimizer: Optimizer | None = None
+        self.schedule: Schedule | None = None
         self.history: training.History | None = None
+        self.epochs_trained = 0
+        self.stop_training = False
 
     def _check_feature_chain(self) -> tuple[int, int]:
         first = next((layer for layer in self.layers if layer.in_features is not None), None)
@@ -104,18 +114,24 @@ class Sequential:
             width = layer.output_features(width)
         return first.in_features, width
 
-    def _build(self, seeds: list[np.random.SeedSequence]) -> None:
+    def _build(
+        self, init_seeds: list[np.random.SeedSequence], layer_seeds: list[np.random.SeedSequence]
+    ) -> None:
         for i, layer in enumerate(self.layers):
             following = self.layers[i + 1] if i + 1 < len(self.layers) else None
             if not layer.built:
                 hint = following.recommended_init if following is not None else None
-                layer.build(np.random.default_rng(seeds[i]), self.dtype, init_hint=hint)
+                layer.build(np.random.default_rng(init_seeds[i]), self.dtype, init_hint=hint)
             layer.dtype = self.dtype
+            for name, buffer in list(layer.buffers.items()):
+                layer.buffers.bind(name, buffer.astype(self.dtype))
+            layer.rng = np.random.default_rng(layer_seeds[i])
             layer._in_model = True
         named = [
             (f"{type(layer).__name__.lower()}_{i}", layer) for i, layer in enumerate(self.layers)
         ]
         self._store = ParameterStore(named, self.dtype)
+        self._regularized = [layer for layer in self.layers if layer.has_penalty]
 
     # The four steps of training, for learners who write their own loop.
 
@@ -134,6 +150,10 @@ class Sequential:
             grad = layer.backward(grad)
         return grad
 
+    def penalty(self) -> float:
+        """The sum of the layers' regularization terms (L1/L2), added to the training loss."""
+        return sum(layer.penalty() for layer in self._regularized)
+
     def parameters(self) -> Parameters:
         """All parameters by name (``"dense_0.W"``, ...), plus ``.flat``: the one vector of
         values and one of gradients that back them, which optimizers update."""
@@ -150,9 +170,15 @@ class Sequential:
         epochs: int = 1,
         batch_size: int | None = 32,
         shuffle: bool = True,
-        validation_data: tuple[Any, Any] | None = None,
+        validation_data: tuple[Any, ...] | None = None,
         metrics: Sequence[Any] | str | None = None,
         verbose: int | str = "auto",
+        *,
+        schedule: Schedule | str | None = None,
+        validation_split: float = 0.0,
+        callbacks: Sequence[Callback] | None = None,
+        sample_weight: Any = None,
+        class_weight: Any = None,
     ) -> training.History:
         """Train with mini-batch gradient descent.
 
@@ -166,29 +192,47 @@ class Sequential:
             epochs: passes over the data.
             batch_size: samples per gradient step; None uses the whole set (full batch).
             shuffle: reshuffle the samples every epoch (from the model's seeded stream).
-            validation_data: ``(X_val, y_val)`` evaluated after every epoch.
-            metrics: names or functions, e.g. ``["accuracy"]``.
-            verbose: 0 silent, 1 one line per epoch; "auto" is 1 in a terminal.
+            validation_data: ``(X_val, y_val)`` (or with weights) evaluated after every epoch.
+            metrics: names or functions, e.g. ``["accuracy", "f1"]``, computed over each
+                epoch's training predictions and on the validation data.
+            verbose: 0 silent, 1 a progress bar (tqdm), 2 one line per epoch; "auto" is 1 in
+                a terminal and 0 otherwise.
+            schedule: a learning-rate Schedule (or its name), stepped after every epoch.
+                Remembered like the optimizer.
+            validation_split: hold out this fraction of the samples (the last ones, before
+                shuffling) as validation data.
+            callbacks: Callback objects (EarlyStopping, ModelCheckpoint, ...).
+            sample_weight: one weight >= 0 per sample; the loss becomes a weighted mean.
+            class_weight: ``{class: weight}`` or ``"balanced"``, multiplied into the sample
+                weights (classification losses only).
 
         Returns:
-            The :class:`History` of per-epoch loss and metrics (also ``model.history``).
+            The :class:`History` of per-epoch loss, metrics and learning rate (also
+            ``model.history``).
 
         Raises:
             ValueError: on bad input (wrong shapes, NaN/inf, labels out of range, empty
                 arrays), before any weight changes.
+            TrainingDivergedError: if the loss becomes NaN or infinite; the model keeps its
+                last finite weights.
         """
         return training.fit(
             self,
             X,
             y,
-            loss,
-            optimizer,
-            epochs,
-            batch_size,
-            shuffle,
-            validation_data,
-            metrics,
-            verbose,
+            loss=loss,
+            optimizer=optimizer,
+            schedule=schedule,
+            epochs=epochs,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            validation_data=validation_data,
+            validation_split=validation_split,
+            metrics=metrics,
+            callbacks=callbacks,
+            sample_weight=sample_weight,
+            class_weight=class_weight,
+            verbose=verbose,
         )
 
     def predict(self, X: Any, batch_size: int | None = None) -> np.ndarray:
@@ -216,14 +260,49 @@ class Sequential:
         y: Any,
         loss: Loss | str | None = None,
         metrics: Sequence[Any] | str | None = None,
+        sample_weight: Any = None,
     ) -> dict[str, float]:
-        """``{"loss": ..., metric: ...}`` on ``(X, y)``; the loss defaults to the one ``fit``
-        used."""
+        """``{"loss": ..., metric: ...}`` on ``(X, y)`` in inference mode; the loss defaults to
+        the one ``fit`` used. The loss includes the layers' L1/L2 penalties, as in ``fit``."""
         loss = self.loss if loss is None else losses_module.get(loss)
         if loss is None:
             raise ValueError("evaluate() needs a loss (none was used by fit yet).")
         X, y = training.prepare(self, X, y, loss)
-        return training.evaluate_prepared(self, X, y, loss, training.resolve_metrics(metrics))
+        weights = training.prepare_weights(sample_weight, None, y, loss, len(X))
+        return training.evaluate_prepared(
+            self, X, y, loss, training.resolve_metrics(metrics), weights
+        )
+
+    def get_weights(self) -> np.ndarray:
+        """A copy of all parameters and buffers as one flat vector (see ``set_weights``)."""
+        pieces = [self.parameters().flat.value]
+        pieces += [b.ravel() for layer in self.layers for b in layer.buffers.values()]
+        return np.concatenate(pieces)
+
+    def set_weights(self, weights: np.ndarray) -> None:
+        """Restore what ``get_weights`` returned (same architecture)."""
+        weights = np.asarray(weights)
+        expected = self.parameters().flat.value.size + sum(
+            b.size for layer in self.layers for b in layer.buffers.values()
+        )
+        if weights.shape != (expected,):
+            raise ValueError(f"Expected {expected} weights; received shape {weights.shape}.")
+        flat = self.parameters().flat.value
+        flat[...] = weights[: flat.size]
+        offset = flat.size
+        for layer in self.layers:
+            for buffer in layer.buffers.values():
+                buffer.reshape(-1)[...] = weights[offset : offset + buffer.size]
+                offset += buffer.size
+
+    def save(self, path: str | os.PathLike, include_optimizer: bool = True) -> None:
+        """Write the model to one ``.npz`` file, atomically: every parameter and buffer, the
+        architecture as JSON, and (with ``include_optimizer``) the loss, optimizer and schedule
+        state, random-generator states and training position, so training resumes exactly.
+        Load it with :func:`scratchnn.load`."""
+        from .io import save
+
+        save(self, path, include_optimizer=include_optimizer)
 
     def summary(self) -> str:
         """A table of layers, output shapes and parameter counts, with the total."""

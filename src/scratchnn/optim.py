@@ -25,7 +25,18 @@ from .parameters import Parameter, Parameters
 
 optimizers: Registry[type[Optimizer]] = Registry("optimizer")
 
-__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSProp", "get", "optimizers"]
+__all__ = [
+    "SGD",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "Optimizer",
+    "RMSProp",
+    "clip_grad_norm",
+    "clip_grad_value",
+    "get",
+    "optimizers",
+]
 
 
 def _check(
@@ -59,21 +70,57 @@ def _tensors(parameters: Parameters | Parameter | Iterable[Parameter]) -> list[P
     return tensors
 
 
+def clip_grad_norm(parameters: Parameters | Iterable[Parameter], max_norm: float) -> float:
+    """Rescale gradients in place so that their global L2 norm is at most ``max_norm``.
+
+    As PyTorch's ``clip_grad_norm_``: with total norm ‖g‖ over all parameters, every gradient
+    is multiplied by ``min(1, max_norm / (‖g‖ + 1e-6))``. Returns ‖g‖ before clipping.
+    """
+    tensors = _tensors(parameters)
+    total = math.sqrt(sum(float(np.dot(p.grad.ravel(), p.grad.ravel())) for p in tensors))
+    factor = max_norm / (total + 1e-6)
+    if factor < 1:
+        for p in tensors:
+            p.grad *= factor
+    return total
+
+
+def clip_grad_value(parameters: Parameters | Iterable[Parameter], clip_value: float) -> None:
+    """Clip every gradient entry to ``[-clip_value, clip_value]`` in place."""
+    for p in _tensors(parameters):
+        np.clip(p.grad, -clip_value, clip_value, out=p.grad)
+
+
 class Optimizer:
     """Base class. Subclasses define ``_state_names`` and ``_update``.
 
     Args:
         lr: the learning rate η. It may be changed between steps (schedules do).
-        weight_decay: L2 penalty coefficient λ, added to the gradient as ``g + λ·W``
-            (AdamW instead decays the weights directly; see there).
+        weight_decay: weight decay coefficient λ. By default it is an L2 penalty added to the
+            gradient, ``g + λ·W``.
+        decoupled_weight_decay: instead shrink the weights directly, ``W ← W(1 - ηλ)``, before
+            the update (as AdamW; PyTorch's ``decoupled_weight_decay=True``).
+        clip_norm: if set, rescale the gradient so that its global L2 norm (over all
+            parameters together) is at most this, before the update.
+        clip_value: if set, clip every gradient entry to ``[-clip_value, clip_value]`` first.
     """
 
     #: Names of the per-parameter state arrays, created as zeros on the first step.
     _state_names: tuple[str, ...] = ()
 
-    def __init__(self, lr: float, weight_decay: float = 0.0) -> None:
+    def __init__(
+        self,
+        lr: float,
+        weight_decay: float = 0.0,
+        decoupled_weight_decay: bool = False,
+        clip_norm: float | None = None,
+        clip_value: float | None = None,
+    ) -> None:
         self.lr = _check("lr", lr, 0.0)
         self.weight_decay = _check("weight_decay", weight_decay, 0.0)
+        self.decoupled_weight_decay = bool(decoupled_weight_decay)
+        self.clip_norm = None if clip_norm is None else _check("clip_norm", clip_norm, 0.0)
+        self.clip_value = None if clip_value is None else _check("clip_value", clip_value, 0.0)
         self.step_count = 0
         self.state: list[dict[str, np.ndarray]] = []
         self._shapes: list[tuple[int, ...]] = []
@@ -96,13 +143,21 @@ class Optimizer:
         if len(self._scratch) != len(tensors):
             # Two work buffers per parameter so that no update allocates memory.
             self._scratch = [(np.empty_like(p.value), np.empty_like(p.value)) for p in tensors]
+        if self.clip_value is not None:
+            clip_grad_value(tensors, self.clip_value)
+        if self.clip_norm is not None:
+            clip_grad_norm(tensors, self.clip_norm)
         self.step_count += 1
         for parameter, state, scratch in zip(tensors, self.state, self._scratch, strict=True):
             self._update(parameter.value, parameter.grad, state, scratch)
 
     def _decayed_grad(self, value: np.ndarray, grad: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """``g + λ·W`` written into ``out`` when λ > 0, else ``g`` itself (never modified)."""
+        """Apply weight decay: decoupled, shrink ``value`` in place and return ``g``; coupled,
+        return ``g + λ·W`` written into ``out``. ``g`` itself is never modified."""
         if not self.weight_decay:
+            return grad
+        if self.decoupled_weight_decay:
+            value *= 1 - self.lr * self.weight_decay
             return grad
         np.multiply(value, self.weight_decay, out=out)
         out += grad
@@ -151,7 +206,14 @@ class Optimizer:
         self._shapes = [tuple(shape) for shape in state_dict["shapes"]]
 
     def get_config(self) -> dict[str, Any]:
-        return {"lr": self.lr, "weight_decay": self.weight_decay}
+        config: dict[str, Any] = {"lr": self.lr, "weight_decay": self.weight_decay}
+        if self.decoupled_weight_decay:
+            config["decoupled_weight_decay"] = True
+        if self.clip_norm is not None:
+            config["clip_norm"] = self.clip_norm
+        if self.clip_value is not None:
+            config["clip_value"] = self.clip_value
+        return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Optimizer:
@@ -190,8 +252,9 @@ class SGD(Optimizer):
         dampening: float = 0.0,
         nesterov: bool = False,
         weight_decay: float = 0.0,
+        **options: Any,
     ) -> None:
-        super().__init__(lr, weight_decay)
+        super().__init__(lr, weight_decay, **options)
         self.momentum = _check("momentum", momentum, 0.0)
         self.dampening = _check("dampening", dampening, 0.0, 1.0)
         self.nesterov = bool(nesterov)
@@ -263,8 +326,9 @@ class Adam(Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
         amsgrad: bool = False,
+        **options: Any,
     ) -> None:
-        super().__init__(lr, weight_decay)
+        super().__init__(lr, weight_decay, **options)
         if len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2). Received: betas={betas!r}.")
         beta1, beta2 = betas
@@ -326,12 +390,10 @@ class AdamW(Adam):
         eps: float = 1e-8,
         weight_decay: float = 1e-2,
         amsgrad: bool = False,
+        **options: Any,
     ) -> None:
-        super().__init__(lr, betas, eps, weight_decay, amsgrad)
-
-    def _decayed_grad(self, value, grad, out):
-        value *= 1 - self.lr * self.weight_decay
-        return grad
+        options.setdefault("decoupled_weight_decay", True)
+        super().__init__(lr, betas, eps, weight_decay, amsgrad, **options)
 
 
 @optimizers.register("rmsprop")
@@ -363,8 +425,9 @@ class RMSProp(Optimizer):
         weight_decay: float = 0.0,
         momentum: float = 0.0,
         centered: bool = False,
+        **options: Any,
     ) -> None:
-        super().__init__(lr, weight_decay)
+        super().__init__(lr, weight_decay, **options)
         self.alpha = _check("alpha", alpha, 0.0, 1.0)
         self.eps = _check("eps", eps, 0.0)
         self.momentum = _check("momentum", momentum, 0.0)
@@ -440,8 +503,9 @@ class Adagrad(Optimizer):
         weight_decay: float = 0.0,
         initial_accumulator_value: float = 0.0,
         eps: float = 1e-10,
+        **options: Any,
     ) -> None:
-        super().__init__(lr, weight_decay)
+        super().__init__(lr, weight_decay, **options)
         self.lr_decay = _check("lr_decay", lr_decay, 0.0)
         self.initial_accumulator_value = _check(
             "initial_accumulator_value", initial_accumulator_value, 0.0

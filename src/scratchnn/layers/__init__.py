@@ -16,14 +16,19 @@ from .activations import (
 )
 from .base import Layer, layers
 from .dense import Dense
+from .normalization import BatchNorm1d, LayerNorm
+from .regularization import Dropout
 
 __all__ = [
     "ELU",
     "GELU",
     "Activation",
+    "BatchNorm1d",
     "Dense",
+    "Dropout",
     "Identity",
     "Layer",
+    "LayerNorm",
     "LeakyReLU",
     "ReLU",
     "SiLU",

@@ -34,11 +34,18 @@ class Layer:
     #: ``init="auto"``): He for the ReLU family, Glorot otherwise. None for non-activations.
     recommended_init: ClassVar[str | None] = None
 
+    #: True for layers whose training-mode statistics need more than one sample per batch.
+    needs_batch_statistics: ClassVar[bool] = False
+
     def __init__(self) -> None:
         self.params = ArrayDict(owner=self)
         self.grads = ArrayDict(owner=self)
+        #: Non-trainable state saved with the model (e.g. BatchNorm's running statistics).
+        self.buffers = ArrayDict(owner=self)
         self.built = False
         self.dtype: np.dtype | None = None
+        #: The layer's own random stream (dropout masks); a model gives each layer one.
+        self.rng: np.random.Generator | None = None
 
     def build(
         self,
@@ -59,6 +66,15 @@ class Layer:
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    @property
+    def has_penalty(self) -> bool:
+        """Whether ``penalty()`` can be non-zero (so that models skip it otherwise)."""
+        return False
+
+    def penalty(self) -> float:
+        """The regularization term this layer adds to the loss (0 unless it has one)."""
+        return 0.0
 
     def __call__(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         return self.forward(x, training)

@@ -38,6 +38,10 @@ class Dense(Layer):
             initialization when a ReLU-family activation follows and Glorot otherwise.
         bias: whether to add the bias ``b``.
         bias_init: initializer of ``b`` (zeros by default).
+        l1: L1 penalty λ₁ on the weights: adds :math:`λ_1 \sum |W|` to the loss and
+            :math:`λ_1 \operatorname{sign}(W)` to ``∂L/∂W``.
+        l2: L2 penalty λ₂ on the weights: adds :math:`λ_2 \sum W^2` to the loss and
+            :math:`2 λ_2 W` to ``∂L/∂W`` (Keras's convention). Biases are not penalized.
 
     Example:
         >>> layer = Dense(3, 2)
@@ -54,6 +58,8 @@ class Dense(Layer):
         init: str | Any = "auto",
         bias: bool = True,
         bias_init: str | Any = "zeros",
+        l1: float = 0.0,
+        l2: float = 0.0,
     ) -> None:
         super().__init__()
         self._in = check_positive_int("in_features", in_features)
@@ -64,6 +70,10 @@ class Dense(Layer):
         self.init = init
         self.bias = bool(bias)
         self.bias_init = bias_init
+        for name, value in (("l1", l1), ("l2", l2)):
+            if not (isinstance(value, (int, float)) and 0 <= value < float("inf")):
+                raise ValueError(f"{name} must be a number >= 0. Received: {name}={value!r}.")
+        self.l1, self.l2 = float(l1), float(l2)
         self._x: np.ndarray | None = None
 
     @property
@@ -111,20 +121,49 @@ class Dense(Layer):
         g = grad_out if self.activation is None else self.activation.backward(grad_out)
         # out= writes straight into the model's flat gradient vector: no temporary, no accumulation.
         np.matmul(self._x.T, g, out=self.grads["W"])
+        if self.l1 or self.l2:
+            W = self.params["W"]
+            if self.l1:
+                self.grads["W"] += self.l1 * np.sign(W)
+            if self.l2:
+                self.grads["W"] += (2 * self.l2) * W
         if self.bias:
             np.sum(g, axis=0, out=self.grads["b"])
         return g @ self.params["W"].T
+
+    @property
+    def has_penalty(self) -> bool:
+        return bool(self.l1 or self.l2)
+
+    def penalty(self) -> float:
+        W = self.params["W"]
+        total = 0.0
+        if self.l1:
+            total += self.l1 * float(np.abs(W).sum())
+        if self.l2:
+            flat = W.ravel()
+            total += self.l2 * float(np.dot(flat, flat))
+        return total
 
     def get_config(self) -> dict[str, Any]:
         config: dict[str, Any] = {"in_features": self._in, "out_features": self.out_features}
         if self.activation is not None:
             config["activation"] = self.activation.get_spec()
-        if not isinstance(self.init, str) or self.init != "auto":
-            config["init"] = self.init if isinstance(self.init, str) else self.init.__name__
+        if isinstance(self.init, str):
+            if self.init != "auto":
+                config["init"] = self.init
+        elif getattr(self.init, "__name__", None) in initializers.initializers.names():
+            config["init"] = self.init.__name__
+        # An unregistered callable initializer is left out: after loading, the weights come
+        # from the file, and "auto" is used for any re-initialization.
         if not self.bias:
             config["bias"] = False
         if self.bias_init != "zeros":
             config["bias_init"] = self.bias_init
+        if self.l1:
+            config["l1"] = self.l1
+        if self.l2:
+            config["l2"] = self.l2
         return config
 
     @classmethod

@@ -1,0 +1,332 @@
+"""Callbacks: code that runs at fixed points of ``fit``.
+
+The protocol is five methods, each given the current logs (a dict of floats)::
+
+    on_train_begin(logs)               before the first epoch
+    on_epoch_begin(epoch, logs)        epoch counts from 0 over the model's whole life
+    on_batch_end(batch, logs)          logs: {"loss": batch loss}
+    on_epoch_end(epoch, logs)          logs: loss, metrics, val_*, lr for the epoch
+    on_train_end(logs)                 after the last epoch, also after an interruption
+
+``fit`` sets ``callback.model`` before training. A callback stops training by setting
+``self.model.stop_training = True``; training then ends after the current batch.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .model import Sequential
+    from .schedules import Schedule
+
+__all__ = [
+    "CSVLogger",
+    "Callback",
+    "EarlyStopping",
+    "LambdaCallback",
+    "LearningRateScheduler",
+    "ModelCheckpoint",
+    "ProgressBar",
+    "TerminateOnNaN",
+]
+
+
+class Callback:
+    """Base class: every method does nothing, so a subclass overrides only what it needs."""
+
+    model: Sequential
+
+    def set_model(self, model: Sequential) -> None:
+        self.model = model
+
+    def on_train_begin(self, logs: dict[str, float]) -> None:
+        pass
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, float]) -> None:
+        pass
+
+    def on_batch_end(self, batch: int, logs: dict[str, float]) -> None:
+        pass
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        pass
+
+    def on_train_end(self, logs: dict[str, float]) -> None:
+        pass
+
+
+def _mode_for(monitor: str, mode: str) -> str:
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"mode must be 'auto', 'min' or 'max'. Received: mode={mode!r}.")
+    if mode != "auto":
+        return mode
+    higher_is_better = ("acc", "accuracy", "precision", "recall", "f1", "r2")
+    return "max" if monitor.removeprefix("val_").startswith(higher_is_better) else "min"
+
+
+def _monitored(logs: dict[str, float], monitor: str, who: str) -> float:
+    if monitor not in logs:
+        raise ValueError(
+            f"{who} monitors {monitor!r}, which is not in the epoch's logs "
+            f"({', '.join(logs)}). Pass validation data or choose another monitor."
+        )
+    return float(logs[monitor])
+
+
+class EarlyStopping(Callback):
+    """Stop training when ``monitor`` has stopped improving.
+
+    Args:
+        monitor: the log to watch ("val_loss").
+        patience: epochs without improvement before stopping (0: stop at the first).
+        min_delta: the smallest change that counts as an improvement.
+        mode: "min", "max", or "auto" (max for accuracy-like names, min otherwise).
+        restore_best_weights: at the end, put back the weights of the best epoch.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 0,
+        min_delta: float = 0.0,
+        mode: str = "auto",
+        restore_best_weights: bool = False,
+    ) -> None:
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ValueError(f"patience must be an integer >= 0. Received: {patience!r}.")
+        self.monitor, self.patience = monitor, patience
+        self.min_delta = abs(float(min_delta))
+        self.mode = _mode_for(monitor, mode)
+        self.restore_best_weights = restore_best_weights
+        self.stopped_epoch: int | None = None
+        self.best_epoch: int | None = None
+
+    def on_train_begin(self, logs):
+        self.wait = 0
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_weights: np.ndarray | None = None
+        self.stopped_epoch = None
+
+    def _improved(self, value: float) -> bool:
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+    def on_epoch_end(self, epoch, logs):
+        value = _monitored(logs, self.monitor, "EarlyStopping")
+        if self._improved(value):
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            return
+        self.wait += 1
+        if self.wait > self.patience:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs):
+        if self.restore_best_weights and self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+
+class ModelCheckpoint(Callback):
+    """Save the model (with optimizer, schedule and training position) after epochs.
+
+    Args:
+        path: the file to write; may contain ``{epoch}`` (1-based) and any log name, e.g.
+            ``"ckpt-{epoch:03d}-{val_loss:.3f}.npz"``. Each save is atomic.
+        monitor: the log compared when ``save_best_only`` ("val_loss").
+        save_best_only: save only when ``monitor`` improves on the best so far.
+        mode: "min", "max" or "auto", as for EarlyStopping.
+        include_optimizer: store the optimizer and schedule state (for exact resumption).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        monitor: str = "val_loss",
+        save_best_only: bool = False,
+        mode: str = "auto",
+        include_optimizer: bool = True,
+    ) -> None:
+        self.path = str(path)
+        self.monitor, self.save_best_only = monitor, save_best_only
+        self.mode = _mode_for(monitor, mode)
+        self.include_optimizer = include_optimizer
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.saved: list[str] = []
+
+    def on_epoch_end(self, epoch, logs):
+        if self.save_best_only:
+            value = _monitored(logs, self.monitor, "ModelCheckpoint")
+            better = value < self.best if self.mode == "min" else value > self.best
+            if not better:
+                return
+            self.best = value
+        path = self.path.format(epoch=epoch + 1, **logs)
+        self.model.save(path, include_optimizer=self.include_optimizer)
+        self.saved.append(path)
+
+
+class LearningRateScheduler(Callback):
+    """Set the optimizer's learning rate at the start of every epoch.
+
+    Args:
+        schedule: a function ``(epoch, lr) -> new_lr`` (Keras's form), or a
+            :class:`~scratchnn.schedules.Schedule`, whose rate for the epoch is used.
+    """
+
+    def __init__(self, schedule: Callable[[int, float], float] | Schedule) -> None:
+        self.schedule = schedule
+
+    def on_epoch_begin(self, epoch, logs):
+        optimizer = self.model.optimizer
+        if hasattr(self.schedule, "lr_at"):
+            if not self.schedule.started:
+                self.schedule.start(optimizer)
+            optimizer.lr = self.schedule.lr_at(epoch)
+        else:
+            lr = float(self.schedule(epoch, optimizer.lr))
+            if not (math.isfinite(lr) and lr >= 0):
+                raise ValueError(f"The schedule returned lr={lr!r} for epoch {epoch}.")
+            optimizer.lr = lr
+
+
+class CSVLogger(Callback):
+    """Write each epoch's logs as a row of a CSV file (``epoch`` first).
+
+    Args:
+        path: the CSV file.
+        append: add to an existing file instead of replacing it.
+    """
+
+    def __init__(self, path: str | os.PathLike, append: bool = False) -> None:
+        self.path, self.append = Path(path), append
+        self._file = None
+
+    def on_train_begin(self, logs):
+        exists = self.append and self.path.exists() and self.path.stat().st_size > 0
+        self._file = open(self.path, "a" if self.append else "w", newline="")  # noqa: SIM115
+        self._writer = None
+        self._header_written = exists
+
+    def on_epoch_end(self, epoch, logs):
+        if self._writer is None:
+            self._writer = csv.DictWriter(self._file, fieldnames=["epoch", *logs])
+            if not self._header_written:
+                self._writer.writeheader()
+        self._writer.writerow({"epoch": epoch, **logs})
+        self._file.flush()
+
+    def on_train_end(self, logs):
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class TerminateOnNaN(Callback):
+    """End training quietly, instead of with an error, when the loss becomes NaN or infinite.
+
+    Either way the model keeps its last finite weights; with this callback ``fit`` returns
+    the history so far rather than raising :class:`~scratchnn.errors.TrainingDivergedError`.
+    """
+
+    def on_batch_end(self, batch, logs):
+        if not math.isfinite(logs.get("loss", 0.0)):
+            self.model.stop_training = True
+
+
+class LambdaCallback(Callback):
+    """A callback from plain functions, e.g. ``LambdaCallback(on_epoch_end=lambda e, logs:
+    print(e, logs["loss"]))``. Each argument has the signature of the method it names."""
+
+    def __init__(
+        self,
+        on_train_begin: Callable[..., Any] | None = None,
+        on_epoch_begin: Callable[..., Any] | None = None,
+        on_batch_end: Callable[..., Any] | None = None,
+        on_epoch_end: Callable[..., Any] | None = None,
+        on_train_end: Callable[..., Any] | None = None,
+    ) -> None:
+        for name, function in {
+            "on_train_begin": on_train_begin,
+            "on_epoch_begin": on_epoch_begin,
+            "on_batch_end": on_batch_end,
+            "on_epoch_end": on_epoch_end,
+            "on_train_end": on_train_end,
+        }.items():
+            if function is not None:
+                setattr(self, name, function)
+
+
+def _format_logs(logs: dict[str, float]) -> str:
+    return " - ".join(
+        f"{key}: {value:.4g}" if key == "lr" else f"{key}: {value:.4f}"
+        for key, value in logs.items()
+    )
+
+
+class ProgressBar(Callback):
+    """A tqdm progress bar per epoch with the running loss, and the epoch's logs at its end.
+    Added by ``fit(verbose=1)``; needs tqdm (``pip install scratchnn[progress]``)."""
+
+    def __init__(self, epochs: int, steps: int, file: Any = None) -> None:
+        from tqdm.auto import tqdm  # the only place tqdm is imported
+
+        self._tqdm, self.epochs, self.steps = tqdm, epochs, steps
+        self.file = file or sys.stdout
+        self._bar = None
+
+    def on_train_begin(self, logs):
+        self._first_epoch = None
+
+    def on_epoch_begin(self, epoch, logs):
+        if self._first_epoch is None:
+            self._first_epoch = epoch
+        position = epoch - self._first_epoch + 1
+        self._bar = self._tqdm(
+            total=self.steps,
+            desc=f"Epoch {position}/{self.epochs}",
+            unit="batch",
+            file=self.file,
+            leave=True,
+            dynamic_ncols=True,
+        )
+        self._loss_sum = 0.0
+
+    def on_batch_end(self, batch, logs):
+        self._loss_sum += logs["loss"]
+        self._bar.update(1)
+        if batch % 10 == 0 or batch + 1 == self.steps:
+            self._bar.set_postfix_str(f"loss: {self._loss_sum / (batch + 1):.4f}", refresh=False)
+
+    def on_epoch_end(self, epoch, logs):
+        self._bar.set_postfix_str(_format_logs(logs))
+        self._bar.close()
+
+    def on_train_end(self, logs):
+        if self._bar is not None:
+            self._bar.close()
+
+
+class EpochPrinter(Callback):
+    """One line per epoch: ``Epoch 3/10 - loss: 0.1234 - accuracy: 0.9612``."""
+
+    def __init__(self, epochs: int) -> None:
+        self.epochs = epochs
+
+    def on_train_begin(self, logs):
+        self._count = 0
+
+    def on_epoch_end(self, epoch, logs):
+        self._count += 1
+        print(f"Epoch {self._count}/{self.epochs} - {_format_logs(logs)}", flush=True)
