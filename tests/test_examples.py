@@ -35,3 +35,10 @@ def test_mnist_main_job_reaches_97_5_percent(capsys):
     out = capsys.readouterr().out
     assert "Test accuracy" in out and "Epoch 6/6" in out
     assert accuracy >= 0.975
+
+
+def test_toolkit_example_trains_checkpoints_and_resumes(tmp_path, capsys):
+    results = _load("toolkit").main(samples=3000, epochs=4, workdir=str(tmp_path))
+    assert results["accuracy"] > 0.85
+    assert {p.name for p in tmp_path.iterdir()} == {"best.npz", "halfway.npz", "log.csv"}
+    assert "Resuming from epoch 2" in capsys.readouterr().out

@@ -81,7 +81,7 @@ def clip_grad_norm(parameters: Parameters | Iterable[Parameter], max_norm: float
     factor = max_norm / (total + 1e-6)
     if factor < 1:
         for p in tensors:
-            p.grad *= factor
+            np.multiply(p.grad, factor, out=p.grad)
     return total
 
 
