@@ -48,7 +48,11 @@ def as_float_array(values: Any, name: str, dtype: np.dtype) -> np.ndarray:
         )
     if array.size == 0 or array.shape[0] == 0:
         raise ValueError(f"{name} is empty (shape {array.shape}); pass at least one sample.")
-    if array.dtype.kind == "f":
+    if array.dtype.kind != "f":
+        return np.ascontiguousarray(array, dtype=dtype)
+    # One cheap pass first: a sum is finite when every element is (and, rarely, when it
+    # overflows although every element is finite, the exact check below settles it).
+    if not np.isfinite(array.sum()):
         finite = np.isfinite(array)
         if not finite.all():
             bad = np.argwhere(~finite)[0]
@@ -56,11 +60,13 @@ def as_float_array(values: Any, name: str, dtype: np.dtype) -> np.ndarray:
                 f"{name} contains NaN or infinity (first at index {tuple(int(i) for i in bad)}). "
                 "Remove or impute those values before training."
             )
-        largest, limit = float(np.abs(array).max()), float(np.finfo(dtype).max)
+    if array.dtype.itemsize > dtype.itemsize:  # a narrowing cast: check the range first
+        limit = float(np.finfo(dtype).max)
+        largest = max(float(array.max()), -float(array.min()))
         if largest > limit:
             raise ValueError(
-                f"{name} holds values up to {largest:.3g}, beyond the range of {dtype.name} "
-                f"(max {limit:.3g}). Scale the data, or use dtype=np.float64."
+                f"{name} holds values up to {largest:.3g} in magnitude, beyond the range of "
+                f"{dtype.name} (max {limit:.3g}). Scale the data, or use dtype=np.float64."
             )
     return np.ascontiguousarray(array, dtype=dtype)
 

@@ -48,6 +48,10 @@ class Callback:
     def set_model(self, model: Sequential) -> None:
         self.model = model
 
+    def required_logs(self) -> set[str]:
+        """Names this callback reads from the epoch logs; ``fit`` checks them up front."""
+        return set()
+
     def on_train_begin(self, logs: dict[str, float]) -> None:
         pass
 
@@ -69,8 +73,8 @@ def _mode_for(monitor: str, mode: str) -> str:
         raise ValueError(f"mode must be 'auto', 'min' or 'max'. Received: mode={mode!r}.")
     if mode != "auto":
         return mode
-    higher_is_better = ("acc", "accuracy", "precision", "recall", "f1", "r2")
-    return "max" if monitor.removeprefix("val_").startswith(higher_is_better) else "min"
+    higher_is_better = ("acc", "precision", "recall", "f1", "r2")
+    return "max" if any(word in monitor for word in higher_is_better) else "min"
 
 
 def _monitored(logs: dict[str, float], monitor: str, who: str) -> float:
@@ -87,7 +91,8 @@ class EarlyStopping(Callback):
 
     Args:
         monitor: the log to watch ("val_loss").
-        patience: epochs without improvement before stopping (0: stop at the first).
+        patience: stop after this many epochs without improvement (as Keras: 0 and 1 both
+            stop at the first epoch that does not improve).
         min_delta: the smallest change that counts as an improvement.
         mode: "min", "max", or "auto" (max for accuracy-like names, min otherwise).
         restore_best_weights: at the end, put back the weights of the best epoch.
@@ -110,6 +115,9 @@ class EarlyStopping(Callback):
         self.stopped_epoch: int | None = None
         self.best_epoch: int | None = None
 
+    def required_logs(self) -> set[str]:
+        return {self.monitor}
+
     def on_train_begin(self, logs):
         self.wait = 0
         self.best = math.inf if self.mode == "min" else -math.inf
@@ -129,7 +137,7 @@ class EarlyStopping(Callback):
                 self.best_weights = self.model.get_weights()
             return
         self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience:
             self.stopped_epoch = epoch
             self.model.stop_training = True
 
@@ -164,6 +172,9 @@ class ModelCheckpoint(Callback):
         self.include_optimizer = include_optimizer
         self.best = math.inf if self.mode == "min" else -math.inf
         self.saved: list[str] = []
+
+    def required_logs(self) -> set[str]:
+        return {self.monitor} if self.save_best_only else set()
 
     def on_epoch_end(self, epoch, logs):
         if self.save_best_only:

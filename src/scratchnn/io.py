@@ -121,24 +121,33 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Every array of the file and its parsed metadata, or a DataFileError that says why not."""
     if not path.exists():
         raise FileNotFoundError(f"No model file at {path}.")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except ValueError as error:
-        if "pickle" in str(error):
+    with open(path, "rb") as handle:
+        if handle.read(4) != b"PK\x03\x04":  # every .npz is a zip archive
             raise DataFileError(
-                f"{path} contains a pickled Python object. scratchnn files never do, and "
-                "loading one could run arbitrary code, so it was refused."
+                f"{path} is not a scratchnn model file: it is not an .npz (zip) archive."
+            )
+        handle.seek(0)
+        try:
+            with np.load(handle, allow_pickle=False) as archive:
+                arrays = {name: archive[name] for name in archive.files}
+        except ValueError as error:
+            if "allow_pickle" in str(error):
+                raise DataFileError(
+                    f"{path} contains a pickled Python object. scratchnn files never do, and "
+                    "loading one could run arbitrary code, so it was refused."
+                ) from None
+            raise DataFileError(f"{path} is not a readable .npz file ({error}).") from None
+        except (zipfile.BadZipFile, OSError, EOFError) as error:
+            raise DataFileError(
+                f"{path} is not a scratchnn model file, or it is truncated or corrupt ({error})."
             ) from None
-        raise DataFileError(f"{path} is not a readable .npz file ({error}).") from None
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
-        raise DataFileError(
-            f"{path} is not a scratchnn model file, or it is truncated or corrupt ({error})."
-        ) from None
-    if not isinstance(arrays, dict) or "__metadata__" not in arrays:
+    if "__metadata__" not in arrays:
         raise DataFileError(f"{path} is a NumPy archive but not a scratchnn model (no metadata).")
+    metadata = arrays.pop("__metadata__")
+    if not isinstance(metadata, np.ndarray) or metadata.dtype != np.uint8:
+        raise DataFileError(f"{path}: the model metadata is not in scratchnn's format.")
     try:
-        meta = json.loads(arrays.pop("__metadata__").tobytes().decode("utf-8"))
+        meta = json.loads(metadata.tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise DataFileError(f"{path}: the model metadata is corrupt ({error}).") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:

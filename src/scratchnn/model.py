@@ -117,11 +117,14 @@ class Sequential:
     def _build(
         self, init_seeds: list[np.random.SeedSequence], layer_seeds: list[np.random.SeedSequence]
     ) -> None:
+        weighted = 0  # rank among layers with weights: picks the initialization stream
         for i, layer in enumerate(self.layers):
             following = self.layers[i + 1] if i + 1 < len(self.layers) else None
+            seed = init_seeds[weighted]
+            weighted += layer.has_weights
             if not layer.built:
                 hint = following.recommended_init if following is not None else None
-                layer.build(np.random.default_rng(init_seeds[i]), self.dtype, init_hint=hint)
+                layer.build(np.random.default_rng(seed), self.dtype, init_hint=hint)
             layer.dtype = self.dtype
             for name, buffer in list(layer.buffers.items()):
                 layer.buffers.bind(name, buffer.astype(self.dtype))
@@ -143,12 +146,16 @@ class Sequential:
             x = layer.forward(x, training)
         return x
 
-    def backward(self, grad: np.ndarray) -> np.ndarray:
+    def backward(self, grad: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         """Backpropagate ``∂L/∂output`` through every layer, last to first, filling each
-        layer's ``grads``; returns ``∂L/∂input``."""
-        for layer in reversed(self.layers):
+        layer's ``grads``; returns ``∂L/∂input``. ``fit`` passes ``input_grad=False``: it
+        needs only the parameter gradients, and the first layer can then skip its ``g·Wᵀ``."""
+        first, *rest = self.layers
+        for layer in reversed(rest):
             grad = layer.backward(grad)
-        return grad
+        if not input_grad and first.can_skip_input_grad:
+            return first.backward(grad, input_grad=False)
+        return first.backward(grad)
 
     def penalty(self) -> float:
         """The sum of the layers' regularization terms (L1/L2), added to the training loss."""

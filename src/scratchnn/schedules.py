@@ -170,12 +170,12 @@ class CosineAnnealing(Schedule):
         """``(T_cur, T)``: epochs into the current period, and its length."""
         if not self.warm_restarts:
             return epoch, self.T_max
-        if self.T_mult == 1:
-            return epoch % self.T_max, self.T_max
-        # Periods T0, T0·m, T0·m², ... start at T0(mⁿ - 1)/(m - 1); find the n that holds epoch.
-        n = int(math.log(epoch / self.T_max * (self.T_mult - 1) + 1, self.T_mult))
-        start = self.T_max * (self.T_mult**n - 1) / (self.T_mult - 1)
-        return epoch - start, self.T_max * self.T_mult**n
+        # Periods of T0, T0·m, T0·m², ... epochs; count them in integers (a closed form
+        # through log() misplaces some restarts by rounding).
+        start, period = 0, self.T_max
+        while epoch >= start + period:
+            start, period = start + period, period * self.T_mult
+        return epoch - start, period
 
     def lr_at(self, epoch: int) -> float:
         t_cur, period = self._position(epoch)
@@ -277,12 +277,21 @@ class ReduceLROnPlateau(Schedule):
                 "threshold_mode must be 'rel' or 'abs'. "
                 f"Received: threshold_mode={threshold_mode!r}."
             )
+        for name, value in (("patience", patience), ("cooldown", cooldown)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be an integer >= 0. Received: {name}={value!r}.")
+        for name, value in (("threshold", threshold), ("min_lr", min_lr), ("eps", eps)):
+            if not (isinstance(value, (int, float)) and 0 <= value < math.inf):
+                raise ValueError(f"{name} must be a number >= 0. Received: {name}={value!r}.")
         self.monitor, self.factor, self.patience, self.mode = monitor, float(factor), patience, mode
         self.threshold, self.threshold_mode = float(threshold), threshold_mode
         self.cooldown, self.min_lr, self.eps = cooldown, float(min_lr), float(eps)
         self.best = math.inf if mode == "min" else -math.inf
         self.num_bad_epochs = 0
         self.cooldown_counter = 0
+
+    def required_logs(self) -> set[str]:
+        return {self.monitor}
 
     def start(self, optimizer: Optimizer) -> None:
         if not self.started:

@@ -20,6 +20,7 @@ Everything else here is bookkeeping, arranged so that nothing is ever lost:
 from __future__ import annotations
 
 import math
+import numbers
 import signal
 import sys
 import threading
@@ -141,8 +142,10 @@ def prepare_weights(
         elif isinstance(class_weight, dict):
             table = np.ones(max(classes, max((int(k) for k in class_weight), default=0) + 1))
             for label, weight in class_weight.items():
-                if not (isinstance(weight, (int, float)) and weight >= 0 and math.isfinite(weight)):
-                    raise ValueError(f"class_weight[{label!r}] must be a number >= 0.")
+                if not (isinstance(weight, numbers.Real) and 0 <= weight < math.inf):
+                    raise ValueError(
+                        f"class_weight[{label!r}] must be a number >= 0. Received: {weight!r}."
+                    )
                 table[int(label)] = weight
         else:
             raise ValueError(
@@ -263,8 +266,9 @@ def fit(
         batch_size = check_positive_int("batch_size", batch_size)
     metric_fns = resolve_metrics(metrics)
     X, y = prepare(model, X, y, loss)
-    weights = prepare_weights(sample_weight, class_weight, y, loss, len(X))
     X_val = y_val = w_val = None
+    if sample_weight is not None:
+        sample_weight = prepare_weights(sample_weight, None, y, loss, len(X))
     if validation_split:
         if validation_data is not None:
             raise ValueError("Pass validation_data or validation_split, not both.")
@@ -280,14 +284,16 @@ def fit(
             )
         # As Keras: the last samples, before any shuffling, are held out.
         X, X_val, y, y_val = X[:-n_val], X[-n_val:], y[:-n_val], y[-n_val:]
-        if weights is not None:
-            weights, w_val = weights[:-n_val], weights[-n_val:]
+        if sample_weight is not None:
+            sample_weight, w_val = sample_weight[:-n_val], sample_weight[-n_val:]
     elif validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
             raise ValueError("validation_data must be (X_val, y_val) or (X_val, y_val, weights).")
         X_val, y_val = prepare(model, validation_data[0], validation_data[1], loss)
         if len(validation_data) == 3:
             w_val = prepare_weights(validation_data[2], None, y_val, loss, len(X_val))
+    # Class weights shape the training loss only (as in Keras), counted on the training part.
+    weights = prepare_weights(sample_weight, class_weight, y, loss, len(X))
     n = len(X)
     batch = n if batch_size is None else min(batch_size, n)
     _check_batch_statistics(model, n, batch)
@@ -295,6 +301,15 @@ def fit(
     for callback in callbacks:
         if not isinstance(callback, callbacks_module.Callback):
             raise TypeError(f"callbacks must be Callback instances; received {callback!r}.")
+    if X_val is None:  # the common mistake, caught before any weight changes
+        for watcher in [*callbacks, schedule]:
+            for monitor in getattr(watcher, "required_logs", set)():
+                if monitor.startswith("val_"):
+                    raise ValueError(
+                        f"{type(watcher).__name__} monitors {monitor!r}, but fit has no "
+                        "validation data. Pass validation_data or validation_split, or monitor "
+                        f"{monitor.removeprefix('val_')!r}."
+                    )
     steps = -(-n // batch)
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 0
@@ -336,6 +351,7 @@ def fit(
                 notify("on_epoch_begin", epoch, {})
                 order = model.rngs.shuffle.permutation(n) if reorder else None
                 loss_sum = weight_sum = 0.0
+                done = 0  # samples trained on so far in this epoch
                 for b, start in enumerate(range(0, n, batch)):
                     stop = min(start + batch, n)
                     if order is None:
@@ -365,23 +381,26 @@ def fit(
                             "(clip_norm=...), or scaling the input features."
                         )
                     snapshot.save_values()
-                    model.backward(loss.backward())
+                    model.backward(loss.backward(), input_grad=False)
                     optimizer.step(parameters)
                     if outputs is not None:
                         outputs[start:stop] = out
+                    done = stop
                     counted = (stop - start) if wb is None else float(wb.sum())
                     loss_sum += value * counted
                     weight_sum += counted
                     notify("on_batch_end", b, {"loss": value})
                     if interrupt["hit"] or model.stop_training:
                         break
-                if interrupt["hit"] or history.diverged:
+                if history.diverged or (interrupt["hit"] and done < n):
                     history.interrupted = interrupt["hit"]
-                    break
+                    break  # a partial epoch is not recorded
                 logs = {"loss": loss_sum / weight_sum if weight_sum else 0.0}
-                if outputs is not None:
-                    seen = y if order is None else y[order]
-                    prediction = loss.output_transform(outputs)
+                if outputs is not None and done:
+                    # Metrics over the samples this epoch trained on: all of them, unless a
+                    # callback stopped training part-way.
+                    seen = y[:done] if order is None else y[order[:done]]
+                    prediction = loss.output_transform(outputs[:done])
                     for name, metric in metric_fns:
                         logs[name] = metric(prediction, seen)
                 if X_val is not None:
@@ -393,7 +412,8 @@ def fit(
                 model.epochs_trained += 1
                 history.append(epoch, logs)
                 notify("on_epoch_end", epoch, logs)
-                if model.stop_training:
+                if model.stop_training or interrupt["hit"]:
+                    history.interrupted = interrupt["hit"]
                     break
         finally:
             notify("on_train_end", {})

@@ -24,6 +24,7 @@ class Activation(Layer):
     """Base class of parameter-free elementwise (or row-wise) activations."""
 
     recommended_init = "glorot_uniform"
+    has_weights = False
 
     def get_spec(self) -> str | dict[str, Any]:
         """The shortest JSON description: the name, or a config dict when it has arguments."""
@@ -100,7 +101,8 @@ class ReLU(Activation):
         return self._a
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        return np.where(self._a > 0, grad_out, 0)
+        # g ⊙ [a > 0]: multiplying by the boolean mask is several times faster than np.where.
+        return grad_out * (self._a > 0)
 
 
 @layers.register()
@@ -121,11 +123,11 @@ class LeakyReLU(Activation):
         self.alpha = float(alpha)
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        self._positive = x > 0
-        return np.where(self._positive, x, x * x.dtype.type(self.alpha))
+        self._slope = np.where(x > 0, x.dtype.type(1), x.dtype.type(self.alpha))  # f'(z)
+        return x * self._slope  # f(z) = f'(z)·z for a piecewise-linear f through 0
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        return np.where(self._positive, grad_out, grad_out * grad_out.dtype.type(self.alpha))
+        return grad_out * self._slope
 
     def get_config(self) -> dict[str, Any]:
         return {"alpha": self.alpha}
@@ -156,12 +158,12 @@ class ELU(Activation):
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         alpha = x.dtype.type(self.alpha)
         negative = np.minimum(x, 0)
-        self._positive = x > 0
-        self._negative_slope = alpha * np.exp(negative)
-        return np.where(self._positive, x, alpha * np.expm1(negative))
+        positive = x > 0
+        self._slope = np.where(positive, x.dtype.type(1), alpha * np.exp(negative))  # f'(z)
+        return np.where(positive, x, alpha * np.expm1(negative))
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        return np.where(self._positive, grad_out, grad_out * self._negative_slope)
+        return grad_out * self._slope
 
     def get_config(self) -> dict[str, Any]:
         return {"alpha": self.alpha}

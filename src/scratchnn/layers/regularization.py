@@ -29,6 +29,8 @@ class Dropout(Layer):
     Shapes: any → same.
     """
 
+    has_weights = False
+
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()
         if not (isinstance(p, (int, float)) and 0 <= p < 1):
