@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 .PHONY: demo test lint clean
 
 demo: $(VENV)/.installed
-	$(BIN)/python examples/mnist.py
+	$(BIN)/scratchnn train
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q

@@ -22,6 +22,7 @@ from .layers import (
     Sigmoid,
     SiLU,
     Softmax,
+    Standardize,
     Tanh,
 )
 from .model import MLP, Sequential
@@ -55,6 +56,7 @@ __all__ = [
     "SiLU",
     "Sigmoid",
     "Softmax",
+    "Standardize",
     "Tanh",
     "TrainingDivergedError",
     "callbacks",

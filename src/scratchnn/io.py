@@ -52,6 +52,7 @@ def _metadata(model: Sequential, include_optimizer: bool) -> tuple[dict[str, Any
         "model": model.get_config(),
         "epochs_trained": model.epochs_trained,
         "history": None if model.history is None else model.history.to_dict(),
+        "metadata": model.metadata,
         "loss": None,
         "optimizer": None,
         "schedule": None,
@@ -196,6 +197,7 @@ def _restore(model: Sequential, meta: dict[str, Any], arrays: dict[str, np.ndarr
                 raise ValueError(f"buffer {index}.{name} has shape {stored.shape}")
             buffer[...] = stored
     model.epochs_trained = int(meta.get("epochs_trained", 0))
+    model.metadata = dict(meta.get("metadata") or {})
     if meta.get("loss"):
         model.loss = losses_module.get(meta["loss"])
     if meta.get("optimizer"):

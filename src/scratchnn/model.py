@@ -93,6 +93,10 @@ class Sequential:
         self.history: training.History | None = None
         self.epochs_trained = 0
         self.stop_training = False
+        #: Free-form, JSON-compatible facts saved with the model, e.g. the feature names, the
+        #: target column and the class labels of the data it was trained on (the command line
+        #: uses these to read new data and to decode predictions).
+        self.metadata: dict[str, Any] = {}
 
     def _check_feature_chain(self) -> tuple[int, int]:
         first = next((layer for layer in self.layers if layer.in_features is not None), None)
@@ -117,11 +121,11 @@ class Sequential:
     def _build(
         self, init_seeds: list[np.random.SeedSequence], layer_seeds: list[np.random.SeedSequence]
     ) -> None:
-        weighted = 0  # rank among layers with weights: picks the initialization stream
+        drawing = 0  # rank among layers that draw at build: picks the initialization stream
         for i, layer in enumerate(self.layers):
             following = self.layers[i + 1] if i + 1 < len(self.layers) else None
-            seed = init_seeds[weighted]
-            weighted += layer.has_weights
+            seed = init_seeds[drawing]
+            drawing += layer.draws_at_build
             if not layer.built:
                 hint = following.recommended_init if following is not None else None
                 layer.build(np.random.default_rng(seed), self.dtype, init_hint=hint)

@@ -17,6 +17,7 @@ from .activations import (
 from .base import Layer, layers
 from .dense import Dense
 from .normalization import BatchNorm1d, LayerNorm
+from .preprocessing import Standardize
 from .regularization import Dropout
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "SiLU",
     "Sigmoid",
     "Softmax",
+    "Standardize",
     "Tanh",
     "activations",
     "get_activation",

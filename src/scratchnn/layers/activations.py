@@ -24,7 +24,7 @@ class Activation(Layer):
     """Base class of parameter-free elementwise (or row-wise) activations."""
 
     recommended_init = "glorot_uniform"
-    has_weights = False
+    draws_at_build = False
 
     def get_spec(self) -> str | dict[str, Any]:
         """The shortest JSON description: the name, or a config dict when it has arguments."""

@@ -34,10 +34,11 @@ class Layer:
     #: ``init="auto"``): He for the ReLU family, Glorot otherwise. None for non-activations.
     recommended_init: ClassVar[str | None] = None
 
-    #: False for layers that never own weights (activations, dropout). A model gives every
-    #: other layer its own initialization stream, numbered among such layers only, so that
-    #: inserting an activation or dropout does not change any layer's initial weights.
-    has_weights: ClassVar[bool] = True
+    #: False for layers whose ``build`` draws no random numbers (activations, dropout,
+    #: normalization, preprocessing). A model gives every other layer its own initialization
+    #: stream, numbered among such layers only, so inserting any of these layers does not
+    #: change the initial weights of the others.
+    draws_at_build: ClassVar[bool] = True
 
     #: True for layers whose ``backward`` accepts ``input_grad=False`` to skip computing
     #: ``∂L/∂input`` (a model's first layer has no use for it during training).

@@ -32,6 +32,8 @@ class _AffineNorm(Layer):
     """Shared parameters of the normalization layers: scale γ (``"gamma"``) and shift β
     (``"beta"``), one per feature."""
 
+    draws_at_build = False  # γ starts at 1 and β at 0
+
     def __init__(self, num_features: int, eps: float, affine: bool) -> None:
         super().__init__()
         if isinstance(num_features, bool) or not isinstance(num_features, (int, np.integer)):

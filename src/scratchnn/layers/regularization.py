@@ -29,7 +29,7 @@ class Dropout(Layer):
     Shapes: any → same.
     """
 
-    has_weights = False
+    draws_at_build = False
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()

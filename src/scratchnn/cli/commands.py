@@ -1,0 +1,219 @@
+"""The train, evaluate, predict and info commands."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import __version__, callbacks
+from ..io import load
+from ..model import Sequential
+from . import data as data_module
+from .build import build_model, make_optimizer, make_schedule, verbosity
+from .tasks import Task, make_task, task_of
+
+
+def metrics_table(rows: dict[str, dict[str, float]]) -> str:
+    """A small aligned table: one row per data split, one column per metric."""
+    names = list(next(iter(rows.values())))
+    header = ["", *names]
+    lines = [header] + [
+        [split, *(f"{values[n]:.4f}" for n in names)] for split, values in rows.items()
+    ]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    text = [
+        "  ".join(
+            cell.rjust(w) if i else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(line, widths, strict=True))
+        )
+        for line in lines
+    ]
+    return "\n".join([text[0], "-" * len(text[0]), *text[1:]])
+
+
+def _scores(model: Sequential, task: Task, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    return model.evaluate(X, task.encode(y), metrics=task.metrics)
+
+
+def train(args: argparse.Namespace) -> int:
+    data = data_module.load(args.data, args.target, args.test_split, args.seed, args.task)
+    n_targets = 1 if data.y_train.ndim == 1 else data.y_train.shape[1]
+    n_classes = None if data.classes is None else len(data.classes)
+    task = make_task(args.loss, n_classes, n_targets)
+    model = build_model(
+        data,
+        task,
+        args.layers,
+        args.activation,
+        args.dropout,
+        args.batch_norm,
+        None if args.standardize == "auto" else args.standardize == "yes",
+        args.seed,
+    )
+    monitor = "val_loss" if args.val_split > 0 else "loss"
+    fit_callbacks = []
+    if args.early_stopping:
+        fit_callbacks.append(
+            callbacks.EarlyStopping(
+                monitor=monitor, patience=args.early_stopping, restore_best_weights=True
+            )
+        )
+    print(
+        f"Training on {data.name}: {len(data.X_train):,} samples, {data.n_features} features, "
+        + (f"{n_classes} classes" if n_classes else "regression")
+        + f"; testing on {len(data.X_test):,} samples."
+    )
+    print(model.summary())
+    start = time.perf_counter()
+    history = model.fit(
+        data.X_train,
+        task.encode(data.y_train),
+        loss=task.loss,
+        optimizer=make_optimizer(args.optimizer, args.lr),
+        schedule=make_schedule(args.schedule, args.epochs, monitor),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        validation_split=args.val_split,
+        metrics=task.metrics,
+        callbacks=fit_callbacks,
+        verbose=verbosity(args.quiet),
+    )
+    seconds = time.perf_counter() - start
+    if history.interrupted:
+        print("Interrupted: evaluating and saving the model as it is now.")
+    results = {
+        "train": _scores(model, task, data.X_train, data.y_train),
+        "test": _scores(model, task, data.X_test, data.y_test),
+    }
+    print(f"\nTrained {len(history)} epochs in {seconds:.1f} s.\n")
+    print(metrics_table(results))
+    if "accuracy" in results["test"]:
+        print(f"\nTest accuracy: {results['test']['accuracy']:.2%}")
+    model.metadata = {
+        "dataset": data.name,
+        "feature_names": data.feature_names,
+        "target": data.target,
+        "classes": data.classes,
+        "task": data.task,
+        "training": {
+            "layers": args.layers,
+            "activation": args.activation,
+            "loss": args.loss,
+            "optimizer": args.optimizer,
+            "lr": args.lr,
+            "epochs": len(history),
+            "batch_size": args.batch_size,
+            "schedule": args.schedule,
+            "seed": args.seed,
+            "val_split": args.val_split,
+            "test_split": args.test_split,
+            "dropout": args.dropout,
+            "batch_norm": args.batch_norm,
+            "seconds": round(seconds, 2),
+        },
+        "metrics": results,
+        "scratchnn_version": __version__,
+    }
+    if args.out:
+        model.save(args.out)
+        print(f"Model saved to {args.out}")
+    if args.plot:
+        from ..plot import training_curves
+
+        training_curves(history, path=args.plot)
+        print(f"Training curves written to {args.plot}")
+    return 0
+
+
+def _load_model(path: str) -> tuple[Sequential, dict[str, Any]]:
+    model = load(path)
+    return model, model.metadata
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    model, metadata = _load_model(args.model)
+    data = data_module.load_for_model(args.data, metadata, need_target=True)
+    task = task_of(model, metadata.get("classes"))
+    results = {"data": _scores(model, task, data.X_test, data.y_test)}
+    print(f"{args.model} on {data.name} ({len(data.X_test):,} samples):\n")
+    print(metrics_table(results))
+    return 0
+
+
+def predict(args: argparse.Namespace) -> int:
+    model, metadata = _load_model(args.model)
+    data = data_module.load_for_model(args.data, metadata, need_target=False)
+    task = task_of(model, metadata.get("classes"))
+    outputs = model.predict(data.X_test)
+    decoded = task.decode(outputs)
+    classes = metadata.get("classes")
+    header = ["prediction"]
+    rows: list[list[Any]] = []
+    probabilities = task.probabilities(outputs)
+    if classes is not None:
+        labels = [classes[int(i)] for i in decoded]
+        if probabilities is not None:
+            header += [f"p_{label}" for label in classes]
+        for i, label in enumerate(labels):
+            row = [label]
+            if probabilities is not None:
+                row += [f"{p:.6g}" for p in probabilities[i]]
+            rows.append(row)
+    else:
+        rows = [[f"{value:.6g}"] for value in np.ravel(decoded)]
+    target = sys.stdout if args.out in (None, "-") else None
+    if target is None:
+        temporary = Path(f"{args.out}.tmp-{os.getpid()}")
+        with open(temporary, "w", newline="") as handle:
+            _write_csv(handle, header, rows)
+        os.replace(temporary, args.out)
+        print(f"{len(rows):,} predictions written to {args.out}", file=sys.stderr)
+    else:
+        _write_csv(target, header, rows)
+    return 0
+
+
+def _write_csv(handle, header: list[str], rows: list[list[Any]]) -> None:
+    writer = csv.writer(handle)
+    writer.writerow(header)
+    writer.writerows(rows)
+
+
+def info(args: argparse.Namespace) -> int:
+    model, metadata = _load_model(args.model)
+    size = Path(args.model).stat().st_size
+    print(f"{args.model}: scratchnn model, {size / 1024:.1f} KiB\n")
+    print(model.summary())
+    print(f"\nEpochs trained: {model.epochs_trained}")
+    if model.loss is not None:
+        print(f"Loss: {model.loss!r}")
+    if model.optimizer is not None:
+        print(f"Optimizer: {model.optimizer!r} after {model.optimizer.step_count:,} steps")
+    if model.schedule is not None:
+        print(f"Schedule: {model.schedule!r}")
+    if metadata.get("dataset"):
+        classes = metadata.get("classes")
+        kind = (
+            f"{len(classes)} classes ({', '.join(map(str, classes[:10]))}"
+            + (", ...)" if len(classes) > 10 else ")")
+            if classes
+            else "regression"
+        )
+        print(
+            f"Data: {metadata['dataset']}, {len(metadata.get('feature_names', []))} features, "
+            f"target {metadata.get('target')!r}, {kind}"
+        )
+    training = metadata.get("training")
+    if training:
+        print("Training settings: " + ", ".join(f"{k}={v}" for k, v in training.items()))
+    if metadata.get("metrics"):
+        print("\nMetrics at save time:\n")
+        print(metrics_table(metadata["metrics"]))
+    return 0

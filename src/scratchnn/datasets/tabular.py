@@ -1,0 +1,240 @@
+"""Tabular data from CSV or ``.npz`` files: numeric features, a named target column, and
+class labels (strings or numbers) encoded as 0..K-1 and decoded back.
+
+No pandas needed: the standard library's ``csv`` module reads the file, and every problem
+(a missing column, an empty cell, a word in a numeric column) is reported with its place.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import DataFileError
+
+#: A numeric target with at most this many distinct whole-number values counts as classes.
+MAX_AUTO_CLASSES = 20
+
+
+@dataclass
+class Table:
+    """Features and (optionally) targets read from a file.
+
+    Attributes:
+        X: features, ``(n_samples, n_features)`` float64.
+        y: encoded targets: class indices ``(n_samples,)`` for classification, floats
+            ``(n_samples,)`` for regression, or None when the file has no target column.
+        feature_names: the feature columns, in order.
+        target: the target column's name (or None).
+        classes: the original class labels, so that ``classes[i]`` decodes index ``i``; None for
+            regression.
+    """
+
+    X: np.ndarray
+    y: np.ndarray | None
+    feature_names: list[str]
+    target: str | None = None
+    classes: list[Any] | None = field(default=None)
+
+    @property
+    def task(self) -> str:
+        return "classification" if self.classes is not None else "regression"
+
+    def decode(self, indices: np.ndarray) -> np.ndarray:
+        """Class indices back to the original labels."""
+        if self.classes is None:
+            raise ValueError("decode() is for classification targets; this table is regression.")
+        return np.asarray(self.classes, dtype=object)[np.asarray(indices, dtype=np.intp)]
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def encode_target(
+    values: np.ndarray, task: str = "auto", classes: list[Any] | None = None
+) -> tuple[np.ndarray, list[Any] | None]:
+    """Encode a raw target column: ``(encoded, classes)``.
+
+    ``task="auto"`` treats words, and whole numbers with at most ``MAX_AUTO_CLASSES`` distinct
+    values, as classes; other numbers as a regression target. Given ``classes`` (from a trained
+    model), labels are mapped onto them and unknown labels are an error.
+    """
+    if task not in ("auto", "classification", "regression"):
+        raise ValueError(
+            f"task must be 'auto', 'classification' or 'regression'. Received: {task!r}."
+        )
+    strings = [str(v) for v in values]
+    numeric = all(_is_number(s) for s in strings)
+    if classes is None:
+        if task == "regression" or (
+            task == "auto" and numeric and not _looks_like_classes(strings)
+        ):
+            if not numeric:
+                bad = next(s for s in strings if not _is_number(s))
+                raise ValueError(f"A regression target must be numeric; found {bad!r}.")
+            return np.array([float(s) for s in strings]), None
+        unique = sorted(
+            set(strings), key=lambda s: (0, float(s), s) if _is_number(s) else (1, 0, s)
+        )
+        classes = [_natural(s) for s in unique]
+    lookup = {str(c): i for i, c in enumerate(classes)}
+    try:
+        return np.array([lookup[_canonical(s)] for s in strings], dtype=np.int64), classes
+    except KeyError as missing:
+        raise ValueError(
+            f"The target holds the label {missing.args[0]!r}, which the model never saw. Known "
+            f"labels: {', '.join(map(str, classes))}."
+        ) from None
+
+
+def _looks_like_classes(strings: list[str]) -> bool:
+    numbers = np.array([float(s) for s in strings])
+    return bool(
+        np.all(numbers == np.round(numbers)) and len(np.unique(numbers)) <= MAX_AUTO_CLASSES
+    )
+
+
+def _natural(text: str) -> Any:
+    """'3' -> 3, '2.5' -> 2.5, 'cat' -> 'cat' (so decoded labels look like the input)."""
+    if _is_number(text):
+        number = float(text)
+        return int(number) if number == int(number) else number
+    return text
+
+
+def _canonical(text: str) -> str:
+    return str(_natural(text))
+
+
+def load_csv(
+    path: str | os.PathLike,
+    target: str | None = None,
+    features: list[str] | None = None,
+    task: str = "auto",
+    classes: list[Any] | None = None,
+) -> Table:
+    """Read a CSV file with a header row.
+
+    Args:
+        path: the file.
+        target: the target column (None: the file has no target, e.g. for prediction).
+        features: the feature columns, in order (None: every column except the target).
+        task: "auto", "classification" or "regression" (see :func:`encode_target`).
+        classes: known class labels (from a trained model) to encode the target with.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: an unknown column, an empty cell, or a non-numeric feature value; the
+            message names the column and line.
+    """
+    path = Path(path)
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        rows = list(csv.reader(handle))
+    rows = [row for row in rows if any(cell.strip() for cell in row)]
+    if len(rows) < 2:
+        raise DataFileError(f"{path} has no data rows (a header row and at least one row needed).")
+    header = [name.strip() for name in rows[0]]
+    body = rows[1:]
+    for line, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise DataFileError(
+                f"{path}, line {line}: {len(row)} values, but the header has {len(header)} columns."
+            )
+    columns = {name: [row[i].strip() for row in body] for i, name in enumerate(header)}
+    return _table(columns, str(path), target, features, task, classes)
+
+
+def load_npz_table(
+    path: str | os.PathLike,
+    target: str | None = None,
+    features: list[str] | None = None,
+    task: str = "auto",
+    classes: list[Any] | None = None,
+) -> Table:
+    """Read an ``.npz`` of named 1-D columns, or of a 2-D ``X`` and a ``y`` (``target="y"``)."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except ValueError as error:
+        raise DataFileError(f"{path} cannot be read safely ({error}).") from None
+    if "X" in arrays and arrays["X"].ndim == 2:
+        X = arrays.pop("X")
+        names = features or [f"x{i}" for i in range(X.shape[1])]
+        columns = {name: X[:, i] for i, name in enumerate(names)}
+        columns.update({k: v for k, v in arrays.items() if v.ndim == 1})
+    else:
+        columns = arrays
+    for name, values in columns.items():
+        if np.asarray(values).ndim != 1:
+            raise DataFileError(f"{path}: column {name!r} is not one-dimensional.")
+    text_columns = {name: [str(v) for v in values] for name, values in columns.items()}
+    return _table(text_columns, str(path), target, features, task, classes)
+
+
+def _table(
+    columns: dict[str, list[str]],
+    source: str,
+    target: str | None,
+    features: list[str] | None,
+    task: str,
+    classes: list[Any] | None,
+) -> Table:
+    names = list(columns)
+    if target is not None and target not in columns:
+        raise ValueError(f"{source} has no column {target!r}. Columns: {', '.join(names)}.")
+    if features is None:
+        features = [name for name in names if name != target]
+    missing = [name for name in features if name not in columns]
+    if missing:
+        raise ValueError(
+            f"{source} lacks the feature column(s) {', '.join(map(repr, missing))}. "
+            f"Columns: {', '.join(names)}."
+        )
+    if not features:
+        raise ValueError(f"{source} has no feature columns besides the target {target!r}.")
+    X = np.empty((len(columns[features[0]]), len(features)))
+    for j, name in enumerate(features):
+        for i, text in enumerate(columns[name]):
+            try:
+                X[i, j] = float(text)
+            except ValueError:
+                where = f"row {i + 1}" + (
+                    f" (line {i + 2})" if source.endswith(".csv") else ""
+                )
+                problem = "is empty" if text == "" else f"holds {text!r}, not a number"
+                raise ValueError(
+                    f"{source}: column {name!r}, {where}, {problem}. Features must be numeric: "
+                    "fill missing values and encode categories first."
+                ) from None
+    if not np.isfinite(X).all():
+        i, j = np.argwhere(~np.isfinite(X))[0]
+        raise ValueError(f"{source}: column {features[j]!r}, row {i + 1} is NaN or infinite.")
+    y = encoded_classes = None
+    if target is not None:
+        raw = columns[target]
+        if any(text == "" for text in raw):
+            row = next(i for i, text in enumerate(raw) if text == "") + 1
+            raise ValueError(f"{source}: the target {target!r} is empty in row {row}.")
+        y, encoded_classes = encode_target(np.asarray(raw, dtype=object), task, classes)
+    return Table(X, y, list(features), target, encoded_classes)
+
+
+def load_table(path: str | os.PathLike, **kwargs: Any) -> Table:
+    """:func:`load_csv` or :func:`load_npz_table`, by the file's extension."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"No such file: {path}")
+    if path.suffix.lower() == ".npz":
+        return load_npz_table(path, **kwargs)
+    return load_csv(path, **kwargs)

@@ -1,0 +1,81 @@
+"""Preprocessing inside the model, so that a saved model takes raw features."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .base import Layer, layers
+
+
+@layers.register("normalization")
+class Standardize(Layer):
+    r"""Standardize each feature with statistics fitted on training data (Keras's
+    ``Normalization``): :math:`y = (x - μ) / σ`, so :math:`∂L/∂x = ∂L/∂y / σ`.
+
+    μ and σ are buffers, not parameters: ``adapt(X)`` sets them, training leaves them alone,
+    and they are saved with the model, so ``predict`` on raw data needs nothing else.
+    Constant features get σ = 1.
+
+    Args:
+        num_features: features per sample.
+
+    Shapes: ``(batch, num_features)`` → same.
+
+    Example:
+        >>> layer = Standardize(2)
+        >>> layer.adapt(np.array([[0.0, 10.0], [2.0, 30.0]]))
+        >>> layer.forward(np.array([[1.0, 20.0]]))
+        array([[0., 0.]])
+    """
+
+    draws_at_build = False
+
+    def __init__(self, num_features: int) -> None:
+        super().__init__()
+        if isinstance(num_features, bool) or not isinstance(num_features, (int, np.integer)):
+            raise ValueError(
+                f"num_features must be a positive integer. Received: {num_features!r}."
+            )
+        if num_features < 1:
+            raise ValueError(
+                f"num_features must be a positive integer. Received: {num_features!r}."
+            )
+        self.num_features = int(num_features)
+
+    @property
+    def in_features(self) -> int:
+        return self.num_features
+
+    def build(self, rng=None, dtype=np.float32, init_hint=None) -> None:
+        super().build(rng, dtype, init_hint)
+        self.buffers["mean"] = np.zeros(self.num_features, dtype=self.dtype)
+        self.buffers["std"] = np.ones(self.num_features, dtype=self.dtype)
+
+    def adapt(self, X: np.ndarray) -> None:
+        """Set μ and σ to the per-feature mean and standard deviation of ``X``."""
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.num_features or len(X) == 0:
+            raise ValueError(
+                f"adapt() needs a non-empty array of shape (n_samples, {self.num_features}); "
+                f"received shape {X.shape}."
+            )
+        if not np.isfinite(X).all():
+            raise ValueError("adapt() received NaN or infinity; clean the data first.")
+        if not self.built:
+            self.build(dtype=self.dtype or np.float32)
+        std = X.std(axis=0)
+        self.buffers["mean"] = X.mean(axis=0)
+        self.buffers["std"] = np.where(std > 0, std, 1.0)
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        if not self.built:
+            self.build(dtype=x.dtype)
+        return (x - self.buffers["mean"]) / self.buffers["std"]
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        return grad_out / self.buffers["std"]
+
+    def get_config(self) -> dict[str, Any]:
+        return {"num_features": self.num_features}
