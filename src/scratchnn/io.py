@@ -21,6 +21,7 @@ renamed over the target), so a crash mid-save leaves any previous file intact. L
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import tempfile
@@ -87,12 +88,30 @@ def _metadata(model: Sequential, include_optimizer: bool) -> tuple[dict[str, Any
     return meta, arrays
 
 
-def save(model: Sequential, path: str | os.PathLike, include_optimizer: bool = True) -> None:
-    """Write ``model`` to ``path`` atomically (see the module documentation for the layout)."""
-    path = Path(path)
+def _arrays(model: Sequential, include_optimizer: bool) -> dict[str, np.ndarray]:
     meta, arrays = _metadata(model, include_optimizer)
     encoded = json.dumps(meta).encode("utf-8")
     arrays["__metadata__"] = np.frombuffer(encoded, dtype=np.uint8)
+    return arrays
+
+
+def dumps(model: Sequential, include_optimizer: bool = True) -> bytes:
+    """The bytes ``save`` would write (used to pickle a model without pickling NumPy views)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **_arrays(model, include_optimizer))
+    return buffer.getvalue()
+
+
+def loads(data: bytes) -> Sequential:
+    """The model that :func:`dumps` encoded."""
+    meta, arrays = _parse(io.BytesIO(data), "<bytes>")
+    return _build(meta, arrays, "<bytes>")
+
+
+def save(model: Sequential, path: str | os.PathLike, include_optimizer: bool = True) -> None:
+    """Write ``model`` to ``path`` atomically (see the module documentation for the layout)."""
+    path = Path(path)
+    arrays = _arrays(model, include_optimizer)
     directory = path.parent if str(path.parent) else Path(".")
     handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, renamed or removed
         dir=directory, prefix=f".{path.name}.", suffix=".tmp", delete=False
@@ -123,40 +142,44 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     if not path.exists():
         raise FileNotFoundError(f"No model file at {path}.")
     with open(path, "rb") as handle:
-        if handle.read(4) != b"PK\x03\x04":  # every .npz is a zip archive
+        return _parse(handle, str(path))
+
+
+def _parse(handle: Any, name: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    if handle.read(4) != b"PK\x03\x04":  # every .npz is a zip archive
+        raise DataFileError(
+            f"{name} is not a scratchnn model file: it is not an .npz (zip) archive."
+        )
+    handle.seek(0)
+    try:
+        with np.load(handle, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except ValueError as error:
+        if "allow_pickle" in str(error):
             raise DataFileError(
-                f"{path} is not a scratchnn model file: it is not an .npz (zip) archive."
-            )
-        handle.seek(0)
-        try:
-            with np.load(handle, allow_pickle=False) as archive:
-                arrays = {name: archive[name] for name in archive.files}
-        except ValueError as error:
-            if "allow_pickle" in str(error):
-                raise DataFileError(
-                    f"{path} contains a pickled Python object. scratchnn files never do, and "
-                    "loading one could run arbitrary code, so it was refused."
-                ) from None
-            raise DataFileError(f"{path} is not a readable .npz file ({error}).") from None
-        except (zipfile.BadZipFile, OSError, EOFError) as error:
-            raise DataFileError(
-                f"{path} is not a scratchnn model file, or it is truncated or corrupt ({error})."
+                f"{name} contains a pickled Python object. scratchnn files never do, and "
+                "loading one could run arbitrary code, so it was refused."
             ) from None
+        raise DataFileError(f"{name} is not a readable .npz file ({error}).") from None
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise DataFileError(
+            f"{name} is not a scratchnn model file, or it is truncated or corrupt ({error})."
+        ) from None
     if "__metadata__" not in arrays:
-        raise DataFileError(f"{path} is a NumPy archive but not a scratchnn model (no metadata).")
+        raise DataFileError(f"{name} is a NumPy archive but not a scratchnn model (no metadata).")
     metadata = arrays.pop("__metadata__")
     if not isinstance(metadata, np.ndarray) or metadata.dtype != np.uint8:
-        raise DataFileError(f"{path}: the model metadata is not in scratchnn's format.")
+        raise DataFileError(f"{name}: the model metadata is not in scratchnn's format.")
     try:
         meta = json.loads(metadata.tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DataFileError(f"{path}: the model metadata is corrupt ({error}).") from None
+        raise DataFileError(f"{name}: the model metadata is corrupt ({error}).") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise DataFileError(f"{path} is not a scratchnn model file (unknown format).")
+        raise DataFileError(f"{name} is not a scratchnn model file (unknown format).")
     version = meta.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise DataFileError(
-            f"{path} uses format version {version!r}, newer than this scratchnn "
+            f"{name} uses format version {version!r}, newer than this scratchnn "
             f"({__version__}) reads (up to {FORMAT_VERSION}). Upgrade scratchnn to load it."
         )
     return meta, arrays
@@ -173,11 +196,15 @@ def load(path: str | os.PathLike) -> Sequential:
     """
     path = Path(path)
     meta, arrays = _read(path)
+    return _build(meta, arrays, str(path))
+
+
+def _build(meta: dict[str, Any], arrays: dict[str, np.ndarray], name: str) -> Sequential:
     try:
         model = Sequential.from_config(meta["model"])
         _restore(model, meta, arrays)
     except (KeyError, TypeError, ValueError, IndexError) as error:
-        raise DataFileError(f"{path} is damaged or inconsistent: {error}") from None
+        raise DataFileError(f"{name} is damaged or inconsistent: {error}") from None
     return model
 
 

@@ -361,6 +361,24 @@ class Sequential:
             layer._in_model = False  # the copies join the new model's own parameter store
         return Sequential(layers, seed=self.seed, dtype=self.dtype if dtype is None else dtype)
 
+    def __reduce__(self):
+        """Pickling (and ``copy.deepcopy``) goes through the safe ``.npz`` format: a model's
+        parameters are views into one flat vector, which pickling the arrays one by one would
+        silently break. Every layer must be registered (see :class:`Layer`)."""
+        from . import io
+
+        for layer in self.layers:
+            try:
+                registered = layers.lookup(type(layer).__name__) is type(layer)
+            except ValueError:
+                registered = False
+            if not registered:
+                raise TypeError(
+                    f"{type(layer).__name__} is not registered, so a model containing it cannot "
+                    "be pickled; decorate the class with @scratchnn.layers.layers.register()."
+                )
+        return io.loads, (io.dumps(self),)
+
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)
         return f"Sequential([{inner}], dtype={self.dtype.name})"

@@ -154,7 +154,10 @@ def prepare_weights(
         from_classes = table[labels]
         weights = from_classes if weights is None else weights * from_classes
     if weights is not None and weights.sum() <= 0:
-        raise ValueError("The sample weights sum to 0: at least one sample must count.")
+        raise ValueError(
+            "The sample weights are all zero (they sum to 0): at least one sample needs a "
+            "positive weight."
+        )
     return weights
 
 
