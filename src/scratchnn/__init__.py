@@ -4,7 +4,17 @@
 >>> model = snn.MLP([2, 4, 1], activation="sigmoid", output="sigmoid", seed=0)
 """
 
-from . import callbacks, datasets, functional, initializers, losses, metrics, optim, schedules
+from . import (
+    callbacks,
+    datasets,
+    functional,
+    initializers,
+    losses,
+    metrics,
+    optim,
+    plot,
+    schedules,
+)
 from .errors import DataFileError, ScratchnnError, TrainingDivergedError
 from .gradcheck import GradcheckResult, gradcheck
 from .layers import (
@@ -32,6 +42,17 @@ from .training import History
 __version__ = "0.1.0"
 
 from .io import load
+
+
+def __getattr__(name: str) -> object:
+    # export_onnx lives in scratchnn.onnx, imported on first use so that ``import scratchnn``
+    # stays free of the optional onnx dependency.
+    if name == "export_onnx":
+        from .onnx import export_onnx
+
+        return export_onnx
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ELU",
@@ -61,6 +82,7 @@ __all__ = [
     "TrainingDivergedError",
     "callbacks",
     "datasets",
+    "export_onnx",
     "functional",
     "gradcheck",
     "initializers",
@@ -68,5 +90,6 @@ __all__ = [
     "losses",
     "metrics",
     "optim",
+    "plot",
     "schedules",
 ]

@@ -12,7 +12,7 @@ Example:
     >>> from sklearn.datasets import load_iris
     >>> from scratchnn.sklearn import MLPClassifier
     >>> X, y = load_iris(return_X_y=True)
-    >>> clf = MLPClassifier(hidden_layer_sizes=(16,), max_iter=300, random_state=0).fit(X, y)
+    >>> clf = MLPClassifier(hidden_layer_sizes=(16,), max_iter=2000, random_state=0).fit(X, y)
     >>> clf.score(X, y) > 0.9
     True
 

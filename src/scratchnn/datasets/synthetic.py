@@ -75,7 +75,8 @@ def moons(
     )
     X += rng.normal(0, noise, X.shape)
     y = np.concatenate([np.zeros(outer), np.ones(inner)]).astype(np.int64)
-    return X.astype(dtype), y
+    order = rng.permutation(n_samples)  # mixed classes, so any slice holds both
+    return X[order].astype(dtype), y[order]
 
 
 def circles(
@@ -102,7 +103,8 @@ def circles(
     )
     X += rng.normal(0, noise, X.shape)
     y = np.concatenate([np.zeros(outer), np.ones(inner)]).astype(np.int64)
-    return X.astype(dtype), y
+    order = rng.permutation(n_samples)  # mixed classes, so any slice holds both
+    return X[order].astype(dtype), y[order]
 
 
 def blobs(
