@@ -3,13 +3,17 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint bench clean
 
 demo: $(VENV)/.installed
 	$(BIN)/scratchnn train
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q
+
+# Benchmarks against a hand-written loop, PyTorch and scikit-learn (see benchmarks/README.md).
+bench: $(VENV)/.installed-bench
+	$(BIN)/python benchmarks/run.py
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
@@ -26,6 +30,10 @@ $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
 $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@ $(VENV)/.installed
+
+$(VENV)/.installed-bench: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	touch $@
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .hypothesis

@@ -53,10 +53,10 @@ def parse_layers(text: str) -> list[int]:
         sizes = [int(part) for part in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"--layers takes comma-separated hidden sizes like 128,64; received {text!r}."
+            f"expected comma-separated hidden sizes like 128,64, received {text!r}"
         ) from None
     if any(size < 1 for size in sizes):
-        raise argparse.ArgumentTypeError(f"Hidden layer sizes must be positive; received {text!r}.")
+        raise argparse.ArgumentTypeError(f"hidden sizes must be positive, received {text!r}")
     return sizes
 
 

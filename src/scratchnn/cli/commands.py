@@ -43,6 +43,10 @@ def _scores(model: Sequential, task: Task, X: np.ndarray, y: np.ndarray) -> dict
 
 
 def train(args: argparse.Namespace) -> int:
+    for option, value in (("--out", args.out), ("--plot", args.plot)):
+        folder = Path(value).parent if value else None
+        if folder is not None and not folder.is_dir():
+            raise FileNotFoundError(f"{option} {value}: the folder {folder} does not exist.")
     data = data_module.load(args.data, args.target, args.test_split, args.seed, args.task)
     n_targets = 1 if data.y_train.ndim == 1 else data.y_train.shape[1]
     n_classes = None if data.classes is None else len(data.classes)
@@ -195,7 +199,8 @@ def info(args: argparse.Namespace) -> int:
     if model.loss is not None:
         print(f"Loss: {model.loss!r}")
     if model.optimizer is not None:
-        print(f"Optimizer: {model.optimizer!r} after {model.optimizer.step_count:,} steps")
+        note = ", lr as the schedule left it" if model.schedule is not None else ""
+        print(f"Optimizer: {model.optimizer!r} after {model.optimizer.step_count:,} steps{note}")
     if model.schedule is not None:
         print(f"Schedule: {model.schedule!r}")
     if metadata.get("dataset"):

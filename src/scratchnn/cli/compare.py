@@ -23,7 +23,13 @@ DEFAULT_LR = {
     "adamw": 0.01,
 }
 
-DIMENSIONS = ("activations", "optimizers", "losses", "depths")
+#: The option that varies, and the setting it varies.
+DIMENSIONS = {
+    "activations": "activation",
+    "optimizers": "optimizer",
+    "losses": "loss",
+    "depths": "depth",
+}
 
 
 def _varied(args: argparse.Namespace) -> tuple[str, list[str]]:
@@ -55,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
             "loss": args.loss,
             "depth": args.depth,
         }
-        settings[dimension[:-1]] = value
+        settings[DIMENSIONS[dimension]] = value
         depth = int(settings["depth"]) if str(settings["depth"]).isdigit() else None
         if depth is None:
             raise ValueError(f"--depths takes whole numbers; received {settings['depth']!r}.")
@@ -96,16 +102,17 @@ def run(args: argparse.Namespace) -> int:
             ]
         )
     header = [
-        dimension[:-1],
+        DIMENSIONS[dimension],
         "final loss",
         "test accuracy",
         f"epochs to loss<{args.threshold:g}",
         "reached",
         "seconds",
     ]
+    seeds = f"{args.seeds} seed" + ("s" if args.seeds != 1 else "")
     print(
-        f"{data.name}: {args.seeds} seeds each, {args.epochs} epochs, hidden width {width}; "
-        f"varying the {dimension[:-1]}.\n"
+        f"{data.name}: {seeds} each, {args.epochs} epochs, hidden width {width}; "
+        f"varying the {DIMENSIONS[dimension]}.\n"
     )
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
@@ -115,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         from ..plot import loss_curves
 
-        loss_curves(curves, path=args.plot, title=f"{data.name}: varying the {dimension[:-1]}")
+        loss_curves(
+            curves, path=args.plot, title=f"{data.name}: varying the {DIMENSIONS[dimension]}"
+        )
         print(f"\nLoss curves written to {args.plot}")
     return 0

@@ -7,6 +7,8 @@ files (e.g. Fashion-MNIST), or a ``.csv`` / ``.npz`` file with a ``--target`` co
 
 from __future__ import annotations
 
+import csv
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ import numpy as np
 
 from .. import datasets
 from ..datasets.idx import load_idx
+from ..errors import DataFileError
 
 SYNTHETIC = {
     "xor": lambda seed: datasets.xor(np.float64),
@@ -149,10 +152,13 @@ def load(
 
 def _columns(path: Path) -> list[str]:
     if path.suffix.lower() == ".npz":
-        with np.load(path, allow_pickle=False) as archive:
-            return list(archive.files)
-    with open(path, encoding="utf-8-sig") as handle:
-        return [name.strip() for name in handle.readline().split(",")]
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                return list(archive.files)
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile):
+            raise DataFileError(f"{path} is not a readable .npz archive of arrays.") from None
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        return [name.strip() for name in next(csv.reader(handle), [])]
 
 
 def load_for_model(spec: str, metadata: dict[str, Any], need_target: bool) -> Dataset:
@@ -180,8 +186,9 @@ def load_for_model(spec: str, metadata: dict[str, Any], need_target: bool) -> Da
             "the command line), so it cannot read a CSV file."
         )
     columns = _columns(path)
-    has_target = target is not None and target in columns
-    if need_target and not has_target:
+    # predict never reads the target column, even where the file has one
+    has_target = need_target and target is not None and target in columns
+    if need_target and (target is None or target not in columns):
         raise ValueError(
             f"{path.name} has no target column {target!r}, which evaluate needs. "
             f"Columns: {', '.join(columns)}."

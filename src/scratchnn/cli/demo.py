@@ -8,10 +8,11 @@ import numpy as np
 
 from .. import callbacks, datasets, losses, optim
 from ..layers import Dense, Sigmoid
-from ..model import MLP, Sequential
+from ..model import Sequential
 from . import data as data_module
-from .build import verbosity
+from .build import build_model, verbosity
 from .commands import metrics_table
+from .tasks import make_task
 
 
 def xor(args: argparse.Namespace) -> int:
@@ -53,13 +54,8 @@ def xor(args: argparse.Namespace) -> int:
 
 def _classifier(name: str, args: argparse.Namespace, hidden: list[int], epochs: int) -> int:
     data = data_module.load(name, None, 0.25, args.seed)
-    model = MLP([data.n_features, *hidden, len(data.classes)], activation="relu", seed=args.seed)
-    if not data.images:
-        from ..layers import Standardize
-
-        scaler = Standardize(data.n_features)
-        scaler.adapt(data.X_train)
-        model = Sequential([scaler, *[layer for layer in model.layers]], seed=args.seed)
+    task = make_task("cross-entropy", len(data.classes))
+    model = build_model(data, task, hidden, "relu", seed=args.seed)
     print(
         f"{name}: {len(data.X_train)} training and {len(data.X_test)} test samples, "
         f"{len(data.classes)} classes."

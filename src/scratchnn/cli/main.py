@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -225,9 +226,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("scratchnn: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `scratchnn predict ... | head`: the reader left
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (ValueError, TypeError, OSError, ImportError, ScratchnnError, KeyError) as error:
         if args.debug:
             raise
-        message = str(error).strip("'\"") or type(error).__name__
-        print(f"scratchnn {args.command}: error: {message}", file=sys.stderr)
+        message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+        print(
+            f"scratchnn {args.command}: error: {message or type(error).__name__}", file=sys.stderr
+        )
         return 1

@@ -20,12 +20,20 @@ def xor(dtype: type = np.float32) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def _check_count(n_samples: int, minimum: int = 1) -> int:
+def _check_count(n_samples: int, minimum: int = 1, name: str = "n_samples") -> int:
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)):
-        raise ValueError(f"n_samples must be an integer. Received: {n_samples!r}.")
+        raise ValueError(f"{name} must be an integer. Received: {n_samples!r}.")
     if n_samples < minimum:
-        raise ValueError(f"n_samples must be at least {minimum}. Received: {n_samples}.")
+        raise ValueError(f"{name} must be at least {minimum}. Received: {n_samples}.")
     return int(n_samples)
+
+
+def _check_spread(value: float, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
+        raise ValueError(f"{name} must be a number >= 0. Received: {name}={value!r}.")
+    if not 0 <= value < np.inf:
+        raise ValueError(f"{name} must be a finite number >= 0. Received: {name}={value!r}.")
+    return float(value)
 
 
 def spirals(
@@ -44,8 +52,8 @@ def spirals(
         seed: seeds the generator.
     """
     n_samples = _check_count(n_samples, 2)
-    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
-        raise ValueError(f"n_classes must be an integer >= 2. Received: {n_classes!r}.")
+    n_classes = _check_count(n_classes, 2, "n_classes")
+    noise = _check_spread(noise, "noise")
     rng = np.random.default_rng(seed)
     y = np.arange(n_samples) % n_classes
     radius = np.empty(n_samples)
@@ -62,6 +70,7 @@ def moons(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Two interleaving half circles (as scikit-learn's ``make_moons``), with Gaussian noise."""
     n_samples = _check_count(n_samples, 2)
+    noise = _check_spread(noise, "noise")
     rng = np.random.default_rng(seed)
     outer = n_samples // 2
     inner = n_samples - outer
@@ -88,6 +97,7 @@ def circles(
 ) -> tuple[np.ndarray, np.ndarray]:
     """A small circle (class 1) inside a large one (class 0), ``factor`` the ratio of radii."""
     n_samples = _check_count(n_samples, 2)
+    noise = _check_spread(noise, "noise")
     if not 0 < factor < 1:
         raise ValueError(f"factor must lie in (0, 1). Received: factor={factor!r}.")
     rng = np.random.default_rng(seed)
@@ -117,8 +127,9 @@ def blobs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian clusters around ``centers`` random centres in a ``[-10, 10]`` box."""
     n_samples = _check_count(n_samples, 1)
-    if isinstance(centers, bool) or not isinstance(centers, int) or centers < 1:
-        raise ValueError(f"centers must be a positive integer. Received: {centers!r}.")
+    centers = _check_count(centers, 1, "centers")
+    n_features = _check_count(n_features, 1, "n_features")
+    spread = _check_spread(spread, "spread")
     rng = np.random.default_rng(seed)
     middle = rng.uniform(-10, 10, size=(centers, n_features))
     y = np.arange(n_samples) % centers
@@ -132,6 +143,7 @@ def regression_curve(
     """A noisy curve to fit: ``y = sin(2x) + x/2 + noise`` for ``x`` uniform in ``[-3, 3]``.
     Returns ``X`` of shape ``(n, 1)`` and ``y`` of shape ``(n, 1)``."""
     n_samples = _check_count(n_samples, 1)
+    noise = _check_spread(noise, "noise")
     rng = np.random.default_rng(seed)
     x = np.sort(rng.uniform(-3, 3, n_samples))
     y = np.sin(2 * x) + 0.5 * x + rng.normal(0, noise, n_samples)

@@ -8,7 +8,10 @@ No pandas needed: the standard library's ``csv`` module reads the file, and ever
 from __future__ import annotations
 
 import csv
+import math
 import os
+import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,40 +64,60 @@ def _is_number(text: str) -> bool:
 
 
 def encode_target(
-    values: np.ndarray, task: str = "auto", classes: list[Any] | None = None
+    values: np.ndarray,
+    task: str = "auto",
+    classes: list[Any] | None = None,
+    where: Callable[[int], str] | None = None,
+    column: str = "target",
 ) -> tuple[np.ndarray, list[Any] | None]:
     """Encode a raw target column: ``(encoded, classes)``.
 
     ``task="auto"`` treats words, and whole numbers with at most ``MAX_AUTO_CLASSES`` distinct
-    values, as classes; other numbers as a regression target. Given ``classes`` (from a trained
-    model), labels are mapped onto them and unknown labels are an error.
+    values, as classes; other numbers as a regression target. Numbers are compared by value
+    ("1" and "1.0" are one class). Given ``classes`` (from a trained model), labels are mapped
+    onto them and unknown labels are an error. ``where(i)`` describes row ``i`` and ``column``
+    names the column in messages.
     """
     if task not in ("auto", "classification", "regression"):
         raise ValueError(
             f"task must be 'auto', 'classification' or 'regression'. Received: {task!r}."
         )
-    strings = [str(v) for v in values]
+    where = where or (lambda i: f"row {i + 1}")
+    strings = [str(v).strip() for v in values]
+    for i, text in enumerate(strings):
+        if _is_number(text) and not math.isfinite(float(text)):
+            raise ValueError(
+                f"The {column} column holds {text!r} in {where(i)}; targets must be finite: "
+                "fill or drop missing values first."
+            )
     numeric = all(_is_number(s) for s in strings)
     if classes is None:
         if task == "regression" or (
             task == "auto" and numeric and not _looks_like_classes(strings)
         ):
             if not numeric:
-                bad = next(s for s in strings if not _is_number(s))
-                raise ValueError(f"A regression target must be numeric; found {bad!r}.")
+                i = next(i for i, s in enumerate(strings) if not _is_number(s))
+                raise ValueError(
+                    f"A regression target must be numeric; {where(i)} of the {column} column "
+                    f"holds {strings[i]!r}."
+                )
             return np.array([float(s) for s in strings]), None
         unique = sorted(
-            set(strings), key=lambda s: (0, float(s), s) if _is_number(s) else (1, 0, s)
+            {_canonical(s) for s in strings},
+            key=lambda s: (0, float(s), s) if _is_number(s) else (1, 0, s),
         )
         classes = [_natural(s) for s in unique]
     lookup = {str(c): i for i, c in enumerate(classes)}
-    try:
-        return np.array([lookup[_canonical(s)] for s in strings], dtype=np.int64), classes
-    except KeyError as missing:
-        raise ValueError(
-            f"The target holds the label {missing.args[0]!r}, which the model never saw. Known "
-            f"labels: {', '.join(map(str, classes))}."
-        ) from None
+    encoded = np.empty(len(strings), dtype=np.int64)
+    for i, text in enumerate(strings):
+        label = _canonical(text)
+        if label not in lookup:
+            raise ValueError(
+                f"The {column} column holds the label {text!r} ({where(i)}), which the model "
+                f"never saw. Known labels: {', '.join(map(str, classes))}."
+            )
+        encoded[i] = lookup[label]
+    return encoded, classes
 
 
 def _looks_like_classes(strings: list[str]) -> bool:
@@ -105,7 +128,7 @@ def _looks_like_classes(strings: list[str]) -> bool:
 
 
 def _natural(text: str) -> Any:
-    """'3' -> 3, '2.5' -> 2.5, 'cat' -> 'cat' (so decoded labels look like the input)."""
+    """'3' -> 3, '3.0' -> 3, '2.5' -> 2.5, 'cat' -> 'cat' (decoded labels look like the input)."""
     if _is_number(text):
         number = float(text)
         return int(number) if number == int(number) else number
@@ -138,20 +161,30 @@ def load_csv(
             message names the column and line.
     """
     path = Path(path)
+    lines: list[int] = []  # the file line of each data row, for messages
+    rows: list[list[str]] = []
     with open(path, newline="", encoding="utf-8-sig") as handle:
-        rows = list(csv.reader(handle))
-    rows = [row for row in rows if any(cell.strip() for cell in row)]
+        reader = csv.reader(handle)
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                rows.append(row)
+                lines.append(reader.line_num)
     if len(rows) < 2:
         raise DataFileError(f"{path} has no data rows (a header row and at least one row needed).")
     header = [name.strip() for name in rows[0]]
-    body = rows[1:]
-    for line, row in enumerate(body, start=2):
+    duplicates = sorted({name for name in header if header.count(name) > 1})
+    if duplicates:
+        raise DataFileError(
+            f"{path}: the header names {', '.join(map(repr, duplicates))} more than once."
+        )
+    body, lines = rows[1:], lines[1:]
+    for line, row in zip(lines, body, strict=True):
         if len(row) != len(header):
             raise DataFileError(
                 f"{path}, line {line}: {len(row)} values, but the header has {len(header)} columns."
             )
     columns = {name: [row[i].strip() for row in body] for i, name in enumerate(header)}
-    return _table(columns, str(path), target, features, task, classes)
+    return _table(columns, str(path), target, features, task, classes, lines)
 
 
 def load_npz_table(
@@ -163,14 +196,29 @@ def load_npz_table(
 ) -> Table:
     """Read an ``.npz`` of named 1-D columns, or of a 2-D ``X`` and a ``y`` (``target="y"``)."""
     path = Path(path)
+    with open(path, "rb") as handle:
+        if handle.read(4) != b"PK\x03\x04":
+            raise DataFileError(f"{path} is not an .npz archive (np.savez writes one).")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
-    except ValueError as error:
-        raise DataFileError(f"{path} cannot be read safely ({error}).") from None
+    except ValueError:
+        raise DataFileError(
+            f"{path} holds Python objects (pickled data), which scratchnn does not read. "
+            "Save plain numeric or string arrays with np.savez."
+        ) from None
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
+        raise DataFileError(f"{path} is truncated or corrupt ({error}).") from None
     if "X" in arrays and arrays["X"].ndim == 2:
         X = arrays.pop("X")
-        names = features or [f"x{i}" for i in range(X.shape[1])]
+        names = [f"x{i}" for i in range(X.shape[1])]
+        if features is not None and any(name not in arrays for name in features):
+            if X.shape[1] != len(features):
+                raise ValueError(
+                    f"{path}: X has {X.shape[1]} columns, but {len(features)} features are "
+                    f"expected ({', '.join(features)})."
+                )
+            names = list(features)
         columns = {name: X[:, i] for i, name in enumerate(names)}
         columns.update({k: v for k, v in arrays.items() if v.ndim == 1})
     else:
@@ -178,6 +226,12 @@ def load_npz_table(
     for name, values in columns.items():
         if np.asarray(values).ndim != 1:
             raise DataFileError(f"{path}: column {name!r} is not one-dimensional.")
+    lengths = {name: len(values) for name, values in columns.items()}
+    if len(set(lengths.values())) > 1:
+        raise DataFileError(
+            f"{path}: the columns have different lengths "
+            f"({', '.join(f'{k}: {v}' for k, v in lengths.items())})."
+        )
     text_columns = {name: [str(v) for v in values] for name, values in columns.items()}
     return _table(text_columns, str(path), target, features, task, classes)
 
@@ -189,8 +243,13 @@ def _table(
     features: list[str] | None,
     task: str,
     classes: list[Any] | None,
+    lines: list[int] | None = None,
 ) -> Table:
     names = list(columns)
+
+    def where(i: int) -> str:
+        return f"row {i + 1}" + (f" (line {lines[i]})" if lines else "")
+
     if target is not None and target not in columns:
         raise ValueError(f"{source} has no column {target!r}. Columns: {', '.join(names)}.")
     if features is None:
@@ -209,24 +268,26 @@ def _table(
             try:
                 X[i, j] = float(text)
             except ValueError:
-                where = f"row {i + 1}" + (
-                    f" (line {i + 2})" if source.endswith(".csv") else ""
-                )
                 problem = "is empty" if text == "" else f"holds {text!r}, not a number"
                 raise ValueError(
-                    f"{source}: column {name!r}, {where}, {problem}. Features must be numeric: "
-                    "fill missing values and encode categories first."
+                    f"{source}: column {name!r}, {where(i)}, {problem}. Features must be "
+                    "numeric: fill missing values and encode categories first."
                 ) from None
     if not np.isfinite(X).all():
         i, j = np.argwhere(~np.isfinite(X))[0]
-        raise ValueError(f"{source}: column {features[j]!r}, row {i + 1} is NaN or infinite.")
+        raise ValueError(
+            f"{source}: column {features[j]!r}, {where(i)} is NaN or infinite. Fill or drop "
+            "missing values first."
+        )
     y = encoded_classes = None
     if target is not None:
         raw = columns[target]
-        if any(text == "" for text in raw):
-            row = next(i for i, text in enumerate(raw) if text == "") + 1
-            raise ValueError(f"{source}: the target {target!r} is empty in row {row}.")
-        y, encoded_classes = encode_target(np.asarray(raw, dtype=object), task, classes)
+        if any(str(text) == "" for text in raw):
+            i = next(i for i, text in enumerate(raw) if str(text) == "")
+            raise ValueError(f"{source}: the target {target!r} is empty in {where(i)}.")
+        y, encoded_classes = encode_target(
+            np.asarray(raw, dtype=object), task, classes, where, repr(target)
+        )
     return Table(X, y, list(features), target, encoded_classes)
 
 

@@ -64,7 +64,8 @@ class Standardize(Layer):
         if not np.isfinite(X).all():
             raise ValueError("adapt() received NaN or infinity; clean the data first.")
         if not self.built:
-            self.build(dtype=self.dtype or np.float32)
+            # float64 until a model adopts the layer and casts it to the model's dtype
+            self.build(dtype=np.float64)
         std = X.std(axis=0)
         self.buffers["mean"] = X.mean(axis=0)
         self.buffers["std"] = np.where(std > 0, std, 1.0)

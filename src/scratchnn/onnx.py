@@ -1,0 +1,475 @@
+"""Export a trained :class:`~scratchnn.Sequential` model to ONNX, for inference anywhere.
+
+Every inference-time layer becomes standard ONNX operators, so any ONNX runtime can run the
+model without scratchnn:
+
+- ``Dense`` → ``MatMul`` (+ ``Add`` with a bias), then its activation, if any;
+- ``Sigmoid``, ``Tanh``, ``ReLU`` → ``Sigmoid``, ``Tanh``, ``Relu``; ``LeakyReLU`` →
+  ``LeakyRelu``; ``ELU`` → ``Elu``; ``GELU`` → ``Gelu`` from opset 20, else built from
+  ``Erf`` (exact) or ``Tanh`` (``approximate="tanh"``); ``SiLU`` → ``x·Sigmoid(x)``;
+  ``Softmax`` → ``Softmax(axis=-1)``; ``Identity`` and ``Dropout`` → nothing;
+- ``BatchNorm1d`` (inference mode) → ``Sub``, ``Mul`` and ``Add`` with the running statistics,
+  in the order ``BatchNorm1d`` computes them;
+- ``LayerNorm`` → ``LayerNormalization`` from opset 17, else ``ReduceMean``, ``Sub``, ``Sqrt``
+  and friends;
+- ``Standardize`` → ``Sub`` + ``Div``.
+
+float64 models keep float64 throughout. ONNX Runtime's CPU kernels of ``LeakyRelu``, ``Elu``,
+``Erf`` and exact ``Gelu`` take float32 only, and its float64 tanh ``Gelu`` and
+``LayerNormalization`` are off by 1e-8 and 1e-12, so in float64 these layers are written with
+elementary operators (``Max``, ``Min``, ``Exp``, ``Where``, ``ReduceMean``, ...), GELU's normal
+distribution function with the same rational approximations as
+:func:`scratchnn.functional.normal_cdf`: onnxruntime then matches ``predict`` within 1e-12.
+
+The graph takes one input of shape ``("batch", in_features)`` in the model's dtype and returns
+the model's raw output (what ``model.predict`` returns: logits, if the last layer is linear).
+The model's metadata (scratchnn version, class labels, feature names, target, task and the
+architecture) is stored in the ONNX ``metadata_props`` as JSON strings.
+
+Needs the optional ``onnx`` extra: ``pip install 'scratchnn[onnx]'`` (``onnx`` to export,
+``onnxruntime`` to run the result). ``import scratchnn`` never imports either. Example::
+
+    import numpy as np
+    import onnxruntime
+    import scratchnn as snn
+
+    model = snn.MLP([4, 16, 3], seed=0)
+    snn.export_onnx(model, "model.onnx")                 # also: scratchnn export MODEL OUT.onnx
+    session = onnxruntime.InferenceSession("model.onnx")
+    X = np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32)
+    (logits,) = session.run(None, {"input": X})          # equals model.predict(X)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .layers import (
+    ELU,
+    GELU,
+    BatchNorm1d,
+    Dense,
+    Dropout,
+    Identity,
+    Layer,
+    LayerNorm,
+    LeakyReLU,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Standardize,
+    Tanh,
+)
+
+if TYPE_CHECKING:
+    import onnx
+
+    from .model import Sequential
+
+__all__ = ["MIN_OPSET", "default_opset", "export_onnx"]
+
+#: The lowest opset the exporter writes (``Softmax`` and ``ReduceMean`` take their current
+#: meaning from 13 on).
+MIN_OPSET = 13
+
+_INSTALL_HINT = "ONNX export needs the onnx package: pip install 'scratchnn[onnx]'"
+
+
+def _import_onnx() -> Any:
+    try:
+        import onnx
+    except ImportError as error:
+        raise ImportError(f"{_INSTALL_HINT} ({error}).") from error
+    return onnx
+
+
+def _onnxruntime_max_opset() -> int | None:
+    """The newest ``ai.onnx`` opset that the installed onnxruntime knows, or None if it is not
+    installed (or does not say)."""
+    try:
+        from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
+    except ImportError:
+        return None
+    try:
+        schemas = ort_state.get_all_operator_schema()
+        versions = [s.since_version for s in schemas if s.domain in ("", "ai.onnx")]
+    except Exception:  # a private API: if it changes, fall back to onnx's own limit
+        return None
+    return max(versions) if versions else None
+
+
+@functools.lru_cache(maxsize=1)
+def default_opset() -> int:
+    """The highest opset that both the installed onnx and onnxruntime support (onnx's alone
+    when onnxruntime is not installed), but at least :data:`MIN_OPSET`."""
+    onnx = _import_onnx()
+    opset = onnx.defs.onnx_opset_version()
+    runtime = _onnxruntime_max_opset()
+    if runtime is not None:
+        opset = min(opset, runtime)
+    return max(opset, MIN_OPSET)
+
+
+class _Graph:
+    """Collects nodes and initializers; every value is named ``<layer>/<what>``."""
+
+    def __init__(self, onnx: Any, dtype: np.dtype, opset: int) -> None:
+        self.onnx = onnx
+        self.dtype = dtype
+        self.opset = opset
+        self.float64 = dtype == np.float64
+        self.nodes: list[Any] = []
+        self.initializers: list[Any] = []
+        self._names: set[str] = set()
+        self.prefix = ""
+
+    def _unique(self, name: str) -> str:
+        candidate, k = name, 1
+        while candidate in self._names:
+            candidate = f"{name}_{k}"
+            k += 1
+        self._names.add(candidate)
+        return candidate
+
+    def constant(self, name: str, value: Any, dtype: Any = None) -> str:
+        """An initializer named ``<layer>.<name>`` in the model's dtype (or ``dtype``)."""
+        array = np.asarray(value, dtype=self.dtype if dtype is None else dtype)
+        full = self._unique(f"{self.prefix}.{name}")
+        self.initializers.append(self.onnx.numpy_helper.from_array(array, full))
+        return full
+
+    def op(self, op_type: str, inputs: list[str], **attributes: Any) -> str:
+        """Add one node with one output; returns the output's name."""
+        output = self._unique(f"{self.prefix}/{op_type}")
+        node = self.onnx.helper.make_node(op_type, inputs, [output], name=output, **attributes)
+        self.nodes.append(node)
+        return output
+
+    def rename_output(self, old: str, new: str) -> None:
+        """Make the node that produces ``old`` write ``new`` instead (``old`` has no readers)."""
+        for node in self.nodes:
+            for i, name in enumerate(node.output):
+                if name == old:
+                    node.output[i] = new
+
+
+# Lowerings: each takes the graph, the layer and its input's name, and returns the output's.
+_Lowering = Callable[[_Graph, Any, str], str]
+
+
+def _identity(g: _Graph, layer: Layer, x: str) -> str:
+    return x
+
+
+def _simple(op_type: str) -> _Lowering:
+    def lower(g: _Graph, layer: Layer, x: str) -> str:
+        return g.op(op_type, [x])
+
+    return lower
+
+
+# ONNX Runtime's CPU kernels of LeakyRelu, Elu, Erf and exact Gelu take float32 only (and its
+# float64 tanh Gelu and LayerNormalization lose precision), so a float64 model writes these with
+# elementary operators that every runtime has in float64, keeping float64's accuracy.
+
+
+def _leaky_relu(g: _Graph, layer: LeakyReLU, x: str) -> str:
+    if not g.float64:
+        return g.op("LeakyRelu", [x], alpha=layer.alpha)
+    # max(x, 0) + α min(x, 0): one of the two terms is exactly 0.
+    zero = g.constant("zero", 0.0)
+    negative = g.op("Mul", [g.op("Min", [x, zero]), g.constant("alpha", layer.alpha)])
+    return g.op("Add", [g.op("Max", [x, zero]), negative])
+
+
+def _elu(g: _Graph, layer: ELU, x: str) -> str:
+    if not g.float64:
+        return g.op("Elu", [x], alpha=layer.alpha)
+    # max(x, 0) + α (exp(min(x, 0)) - 1)
+    zero = g.constant("zero", 0.0)
+    expm1 = g.op("Sub", [g.op("Exp", [g.op("Min", [x, zero])]), g.constant("one", 1.0)])
+    negative = g.op("Mul", [expm1, g.constant("alpha", layer.alpha)])
+    return g.op("Add", [g.op("Max", [x, zero]), negative])
+
+
+def _polyval(g: _Graph, name: str, coefficients: tuple[float, ...], x: str) -> str:
+    """Horner's rule, highest power first, in the order ``np.polyval`` computes it."""
+    y = g.constant(f"{name}0", coefficients[0])
+    for i, c in enumerate(coefficients[1:], start=1):
+        y = g.op("Add", [g.op("Mul", [y, x]), g.constant(f"{name}{i}", c)])
+    return y
+
+
+def _normal_cdf(g: _Graph, x: str) -> str:
+    """Φ(x) exactly as :func:`scratchnn.functional.normal_cdf` computes it (Cephes' rational
+    approximations of erf and erfc), from Abs, Exp, Less and Where."""
+    from .functional import _ERF_T, _ERF_U, _ERFC_P, _ERFC_Q, _ERFC_R, _ERFC_S
+
+    z = g.op("Mul", [x, g.constant("inv_sqrt2", 1 / math.sqrt(2))])
+    a = g.op("Abs", [z])
+    half, one = g.constant("half", 0.5), g.constant("one", 1.0)
+    # |z| < 1: ½ + ½ z T(z²)/U(z²)
+    z2 = g.op("Mul", [z, z])
+    series = g.op("Mul", [g.op("Mul", [half, z]), _polyval(g, "erf_t", _ERF_T, z2)])
+    series = g.op("Div", [series, _polyval(g, "erf_u", _ERF_U, z2)])
+    near = g.op("Add", [half, series])
+    # Otherwise ½ erfc(|z|) below zero and 1 - ½ erfc(|z|) above, erfc(a) = exp(-a²) P/Q.
+    middle = g.op("Div", [_polyval(g, "erfc_p", _ERFC_P, a), _polyval(g, "erfc_q", _ERFC_Q, a)])
+    tail = g.op("Div", [_polyval(g, "erfc_r", _ERFC_R, a), _polyval(g, "erfc_s", _ERFC_S, a)])
+    ratio = g.op("Where", [g.op("Less", [a, g.constant("eight", 8.0)]), middle, tail])
+    erfc = g.op("Mul", [g.op("Exp", [g.op("Neg", [g.op("Mul", [a, a])])]), ratio])
+    half_tail = g.op("Mul", [half, erfc])
+    zero = g.constant("zero", 0.0)
+    far = g.op("Where", [g.op("Less", [z, zero]), half_tail, g.op("Sub", [one, half_tail])])
+    return g.op("Where", [g.op("Less", [a, one]), near, far])
+
+
+def _gelu(g: _Graph, layer: GELU, x: str) -> str:
+    exact = layer.approximate == "none"
+    if exact and g.float64:
+        return g.op("Mul", [x, _normal_cdf(g, x)])
+    if g.opset >= 20 and not g.float64:  # (ORT's float64 tanh Gelu is off by ~1e-8)
+        return g.op("Gelu", [x], approximate=layer.approximate)
+    half_x = g.op("Mul", [x, g.constant("half", 0.5)])
+    if not exact:
+        # ½ x (1 + tanh(√(2/π) (x + 0.044715 x³)))
+        cube = g.op("Mul", [g.op("Mul", [x, x]), x])
+        inner = g.op("Add", [x, g.op("Mul", [cube, g.constant("c", GELU._C)])])
+        t = g.op("Tanh", [g.op("Mul", [inner, g.constant("k", GELU._K)])])
+    else:
+        # ½ x (1 + erf(x / √2))
+        t = g.op("Erf", [g.op("Mul", [x, g.constant("inv_sqrt2", 1 / math.sqrt(2))])])
+    return g.op("Mul", [half_x, g.op("Add", [t, g.constant("one", 1.0)])])
+
+
+def _silu(g: _Graph, layer: SiLU, x: str) -> str:
+    return g.op("Mul", [x, g.op("Sigmoid", [x])])
+
+
+def _softmax(g: _Graph, layer: Softmax, x: str) -> str:
+    return g.op("Softmax", [x], axis=-1)
+
+
+def _dense(g: _Graph, layer: Dense, x: str) -> str:
+    z = g.op("MatMul", [x, g.constant("W", layer.params["W"])])
+    if layer.bias:
+        z = g.op("Add", [z, g.constant("b", layer.params["b"])])
+    if layer.activation is not None:
+        z = _LOWERINGS[type(layer.activation)](g, layer.activation, z)
+    return z
+
+
+def _batchnorm(g: _Graph, layer: BatchNorm1d, x: str) -> str:
+    # At inference a fixed per-feature affine map, written as BatchNorm1d.forward computes it:
+    # (x - running_mean) · (1/√(running_var + ε)) · γ + β. Runtimes fold ONNX's
+    # BatchNormalization into x·s + t, which cancels (losing precision) when |mean| >> std.
+    var = np.asarray(layer.buffers["running_var"], dtype=g.dtype)
+    inv_std = 1 / np.sqrt(var + layer.eps)
+    y = g.op("Sub", [x, g.constant("running_mean", layer.buffers["running_mean"])])
+    y = g.op("Mul", [y, g.constant("inv_std", inv_std)])
+    if layer.affine:
+        y = g.op("Mul", [y, g.constant("gamma", layer.params["gamma"])])
+        y = g.op("Add", [y, g.constant("beta", layer.params["beta"])])
+    return y
+
+
+def _layernorm(g: _Graph, layer: LayerNorm, x: str) -> str:
+    if g.opset >= 17 and not g.float64:
+        gamma = layer.params["gamma"] if layer.affine else np.ones(layer.num_features)
+        inputs = [x, g.constant("gamma", gamma)]
+        if layer.affine:
+            inputs.append(g.constant("beta", layer.params["beta"]))
+        return g.op("LayerNormalization", inputs, axis=-1, epsilon=layer.eps)
+    # (x - μ) / √(σ² + ε) · γ + β, with μ and σ² over the last axis, as LayerNorm.forward.
+    # (Also for float64 models: ONNX Runtime's float64 LayerNormalization is off by ~1e-12.)
+    centered = g.op("Sub", [x, _mean_last_axis(g, x)])
+    var = _mean_last_axis(g, g.op("Mul", [centered, centered]))
+    std = g.op("Sqrt", [g.op("Add", [var, g.constant("eps", layer.eps)])])
+    y = g.op("Mul", [centered, g.op("Reciprocal", [std])])
+    if layer.affine:
+        y = g.op("Mul", [y, g.constant("gamma", layer.params["gamma"])])
+        y = g.op("Add", [y, g.constant("beta", layer.params["beta"])])
+    return y
+
+
+def _mean_last_axis(g: _Graph, x: str) -> str:
+    if g.opset >= 18:  # the axes became an input in opset 18
+        return g.op("ReduceMean", [x, g.constant("axes", [-1], np.int64)], keepdims=1)
+    return g.op("ReduceMean", [x], axes=[-1], keepdims=1)
+
+
+def _standardize(g: _Graph, layer: Standardize, x: str) -> str:
+    centered = g.op("Sub", [x, g.constant("mean", layer.buffers["mean"])])
+    return g.op("Div", [centered, g.constant("std", layer.buffers["std"])])
+
+
+#: The exportable layer types, matched exactly: a subclass may compute something else.
+_LOWERINGS: dict[type, _Lowering] = {
+    Identity: _identity,
+    Dropout: _identity,  # the identity at inference
+    Sigmoid: _simple("Sigmoid"),
+    Tanh: _simple("Tanh"),
+    ReLU: _simple("Relu"),
+    LeakyReLU: _leaky_relu,
+    ELU: _elu,
+    GELU: _gelu,
+    SiLU: _silu,
+    Softmax: _softmax,
+    Dense: _dense,
+    BatchNorm1d: _batchnorm,
+    LayerNorm: _layernorm,
+    Standardize: _standardize,
+}
+
+
+def _check_exportable(model: Sequential) -> None:
+    supported = ", ".join(sorted(t.__name__ for t in _LOWERINGS))
+    for index, layer in enumerate(model.layers):
+        parts = [layer]
+        if isinstance(layer, Dense) and layer.activation is not None:
+            parts.append(layer.activation)
+        for part in parts:
+            if type(part) not in _LOWERINGS:
+                inner = "" if part is layer else f" (its activation {part!r})"
+                raise ValueError(
+                    f"Layer {index}, {layer!r}{inner}, cannot be exported to ONNX: "
+                    f"{type(part).__name__} has no ONNX equivalent. Exportable layers: "
+                    f"{supported}."
+                )
+
+
+def _metadata_props(model: Sequential) -> dict[str, str]:
+    from . import __version__
+
+    meta = model.metadata or {}
+    props = {"scratchnn_version": __version__}
+    for key in ("classes", "feature_names", "target", "task"):
+        if meta.get(key) is not None:
+            props[key] = meta[key]
+    props["architecture"] = model.get_config()
+    return {key: json.dumps(value) for key, value in props.items()}
+
+
+def _check_opset(onnx: Any, opset: int | None) -> int:
+    if opset is None:
+        return default_opset()
+    newest = onnx.defs.onnx_opset_version()
+    if isinstance(opset, bool) or not isinstance(opset, (int, np.integer)):
+        raise ValueError(f"opset must be an integer. Received: opset={opset!r}.")
+    if not MIN_OPSET <= opset <= newest:
+        raise ValueError(
+            f"opset must lie in [{MIN_OPSET}, {newest}] (the newest the installed onnx "
+            f"{onnx.__version__} knows). Received: opset={opset}."
+        )
+    return int(opset)
+
+
+def _write_atomically(data: bytes, path: Path) -> None:
+    directory = path.parent if str(path.parent) else Path(".")
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, renamed or removed
+        dir=directory, prefix=f".{path.name}.", suffix=".tmp", delete=False
+    )
+    try:
+        with handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(handle.name, 0o666 & ~umask)  # as an ordinary open() would create it
+        os.replace(handle.name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(handle.name)
+        raise
+
+
+def export_onnx(
+    model: Sequential,
+    path: str | os.PathLike[str],
+    opset: int | None = None,
+    input_name: str = "input",
+    output_name: str = "output",
+) -> onnx.ModelProto:
+    """Write ``model`` to ``path`` as an ONNX model and return it.
+
+    The graph computes ``model.predict``: inference mode (dropout off, batch normalization
+    with its running statistics), input ``input_name`` of shape ``("batch", in_features)``
+    with a dynamic batch size, output ``output_name`` of shape ``("batch", out_features)``,
+    both in the model's dtype (float32 or float64), as are the weights. The file is written
+    atomically (a temporary file, then a rename), and only after the graph passes
+    ``onnx.checker``.
+
+    Args:
+        model: the model to export.
+        path: the ``.onnx`` file to write.
+        opset: the ``ai.onnx`` opset version, at least 13; None (default) picks the highest
+            that both the installed onnx and onnxruntime support.
+        input_name, output_name: the names of the graph's input and output.
+
+    Returns:
+        The ``onnx.ModelProto`` that was written.
+
+    Raises:
+        ValueError: if a layer has no ONNX equivalent (e.g. a custom layer), naming it and
+            its index; or on a bad ``opset`` or names. Nothing is written.
+        ImportError: if the ``onnx`` package is not installed.
+    """
+    _check_exportable(model)
+    if not (isinstance(input_name, str) and isinstance(output_name, str)):
+        raise ValueError("input_name and output_name must be strings.")
+    if not input_name or not output_name or input_name == output_name:
+        raise ValueError(
+            "input_name and output_name must be different, non-empty names. Received: "
+            f"input_name={input_name!r}, output_name={output_name!r}."
+        )
+    onnx = _import_onnx()
+    helper = onnx.helper
+    opset = _check_opset(onnx, opset)
+    dtype = np.dtype(model.dtype)
+    elem_type = helper.np_dtype_to_tensor_dtype(dtype)
+
+    g = _Graph(onnx, dtype, opset)
+    g._names.update({input_name, output_name})
+    value = input_name
+    for index, layer in enumerate(model.layers):
+        g.prefix = f"{type(layer).__name__.lower()}_{index}"
+        value = _LOWERINGS[type(layer)](g, layer, value)
+    if value == input_name:  # every layer was an identity
+        g.prefix = "output"
+        value = g.op("Identity", [value])
+    g.rename_output(value, output_name)
+
+    graph = helper.make_graph(
+        g.nodes,
+        "scratchnn",
+        [helper.make_tensor_value_info(input_name, elem_type, ["batch", model.in_features])],
+        [helper.make_tensor_value_info(output_name, elem_type, ["batch", model.out_features])],
+        initializer=g.initializers,
+        doc_string=repr(model),
+    )
+    opset_imports = [helper.make_opsetid("", opset)]
+    from . import __version__
+
+    proto = helper.make_model(
+        graph,
+        opset_imports=opset_imports,
+        ir_version=helper.find_min_ir_version_for(opset_imports),
+        producer_name="scratchnn",
+        producer_version=__version__,
+    )
+    helper.set_model_props(proto, _metadata_props(model))
+    onnx.checker.check_model(proto, full_check=True)
+    _write_atomically(proto.SerializeToString(), Path(path))
+    return proto
