@@ -238,46 +238,78 @@ class _BaseMLP(BaseEstimator):
             return optim.RMSProp(lr=lr, eps=self.epsilon)
         return optim.Adagrad(lr=lr)
 
-    def _build(self, n_features: int, n_outputs: int, dtype: Any, batch: float) -> Sequential:
+    def _build(self, n_features: int, n_outputs: int, dtype: Any) -> Sequential:
         hidden = self._hidden()
         names = _activation_list(self.activation, hidden)
-        # scikit-learn's penalty is (alpha / 2) ||W||² / n per step, n the (weighted) number of
-        # samples in the batch; ``batch`` is that number on average.
-        l2 = float(self.alpha) / (2 * batch)
         stack: list[Layer] = []
         width = n_features
         for size, name in zip(hidden, names, strict=True):
-            stack.append(Dense(width, size, l2=l2))
+            stack.append(Dense(width, size))
             if self.batch_norm:
                 stack.append(BatchNorm1d(size))
             stack.append(get_activation(name))
             if self.dropout:
                 stack.append(Dropout(float(self.dropout)))
             width = size
-        stack.append(Dense(width, n_outputs, l2=l2))
-        return Sequential(stack, seed=self._seed(), dtype=dtype)
+        stack.append(Dense(width, n_outputs))
+        seed = self._seed()
+        model = Sequential(stack, seed=seed, dtype=dtype)
+        # scikit-learn's initialization, so that equal settings start alike: weights and biases
+        # uniform in ±√(6 / (fan_in + fan_out)), ±√(2 / ...) before a logistic unit.
+        rng = np.random.default_rng(seed)
+        dense = [layer for layer in stack if isinstance(layer, Dense)]
+        for i, layer in enumerate(dense):
+            logistic = [*names, "output"][i] == "sigmoid"
+            fan_in, fan_out = layer.params["W"].shape
+            bound = np.sqrt((2.0 if logistic else 6.0) / (fan_in + fan_out))
+            layer.params["W"] = rng.uniform(-bound, bound, (fan_in, fan_out))
+            layer.params["b"] = rng.uniform(-bound, bound, fan_out)
+        return model
+
+    def _set_penalty(self, model: Sequential, batch: float) -> None:
+        """scikit-learn adds (alpha / 2)·||W||² / n to its loss at each step, n the (weighted)
+        number of samples in the batch (``batch`` is that number on average). scratchnn's
+        squared error is twice scikit-learn's half squared error, so the regressor doubles
+        the penalty to keep the same balance."""
+        scale = 1.0 if isinstance(self, RegressorMixin) else 0.5
+        for layer in model.layers:
+            if isinstance(layer, Dense):
+                layer.l2 = scale * float(self.alpha) / batch
+        model._regularized = [layer for layer in model.layers if layer.has_penalty]
 
     # ----------------------------------------------------------------- training
 
     def _fit(self, X, y, sample_weight, incremental: bool) -> _BaseMLP:
         self._check_params()
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True.")
         first = not hasattr(self, "model_") or not (self.warm_start or incremental)
         X, y = self._validate_input(X, y, reset=first, incremental=incremental)
         targets = self._encode(y)
+        class_weight = self._class_weight_by_index()
         if sample_weight is not None:  # finite, >= 0, one per sample, not all zero
             sample_weight = prepare_weights(sample_weight, None, targets, None, len(X))
         batch = self._batch(len(X))
+        mean_weight = 1.0 if sample_weight is None else float(sample_weight.mean())
         if first:
+            for name in ("model_", "loss_curve_"):  # a failed fit leaves the estimator unfitted
+                self.__dict__.pop(name, None)
             dtype = np.float32 if X.dtype == np.float32 else np.float64
-            mean_weight = 1.0 if sample_weight is None else float(sample_weight.mean())
-            self.model_ = self._build(X.shape[1], self._n_outputs(), dtype, batch * mean_weight)
-            self.model_.loss, self.model_.optimizer = self._loss(), self._optimizer()
+            model = self._build(X.shape[1], self._n_outputs(), dtype)
+            model.loss = self._loss()
             self.loss_curve_, self.validation_loss_curve_ = [], []
             self.validation_scores_ = [] if self.early_stopping else None
             self.best_loss_ = np.inf
             self.best_validation_score_ = -np.inf if self.early_stopping else None
-            self.n_iter_, self.t_ = 0, 0
+            self.t_ = 0
             self._no_improvement_count = 0
+        else:
+            model = self.model_
+        if not incremental or model.optimizer is None:
+            model.optimizer = self._optimizer()  # as scikit-learn: a new optimizer per fit
+        self._set_penalty(model, batch * mean_weight)
+        self.n_iter_ = 0
+        self.model_ = model
         validation = None
         if self.early_stopping and not incremental:
             stratify = y if isinstance(self, ClassifierMixin) and y.ndim == 1 else None
@@ -310,7 +342,7 @@ class _BaseMLP(BaseEstimator):
             validation_data=validation,
             callbacks=[_Convergence(self, validation)],
             sample_weight=sample_weight,
-            class_weight=getattr(self, "class_weight", None),
+            class_weight=class_weight,
             verbose=0,
         )
         if validation is not None and self._best_weights is not None:
@@ -357,7 +389,9 @@ class _BaseMLP(BaseEstimator):
     def save(self, path: str | os.PathLike) -> None:
         """Save the fitted estimator in scratchnn's safe ``.npz`` format (no pickle)."""
         check_is_fitted(self, "model_")
-        params = {k: v for k, v in self.get_params().items() if k not in ("random_state",)}
+        params = self.get_params()
+        if not (params["random_state"] is None or isinstance(params["random_state"], int)):
+            params["random_state"] = None  # a RandomState object has no file form
         if isinstance(params.get("class_weight"), dict):
             params["class_weight"] = [[_plain(k), v] for k, v in params["class_weight"].items()]
         params["hidden_layer_sizes"] = list(self._hidden())
@@ -411,6 +445,9 @@ class _BaseMLP(BaseEstimator):
 
     def _extra_state(self) -> dict[str, Any]:
         return {}
+
+    def _class_weight_by_index(self) -> dict[int, float] | str | None:
+        return None
 
     def _restore_extra_state(self, state: dict[str, Any]) -> None:
         pass
@@ -541,6 +578,26 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     _partial_classes = None
 
+    def _class_weight_by_index(self) -> dict[int, float] | str | None:
+        """``class_weight`` keyed by class label, as the model's encoded class positions."""
+        weights = self.class_weight
+        if weights is None or weights == "balanced":
+            return weights
+        if not isinstance(weights, dict):
+            raise ValueError(
+                f"class_weight must be a dict {{label: weight}}, 'balanced' or None. "
+                f"Received: {weights!r}."
+            )
+        unknown = [label for label in weights if label not in set(self.classes_.tolist())]
+        if unknown:
+            raise ValueError(
+                f"class_weight names labels {unknown} that are not classes of y "
+                f"({list(self.classes_)})."
+            )
+        return {
+            int(np.searchsorted(self.classes_, label)): float(w) for label, w in weights.items()
+        }
+
     def _n_outputs(self) -> int:
         return 1 if len(self.classes_) == 2 and not self._multilabel else len(self.classes_)
 
@@ -575,7 +632,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return float(np.mean((proba[:, 0] >= 0.5) == (targets[:, 0] >= 0.5)))
         return float(np.mean(proba.argmax(axis=1) == targets))
 
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over ``(X, y)``. ``classes`` (all labels) is required on the first call."""
         if not hasattr(self, "model_"):
             self._partial_classes = None if classes is None else unique_labels(classes)
@@ -625,10 +682,10 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def __init__(
         self,
+        loss: str = "squared_error",
         hidden_layer_sizes: tuple[int, ...] = (100,),
         activation: str | list[str] = "relu",
         *,
-        loss: str = "squared_error",
         solver: str = "adam",
         alpha: float = 0.0001,
         batch_size: int | str = "auto",
