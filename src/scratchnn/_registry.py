@@ -73,3 +73,21 @@ class Registry(Generic[T]):
             f"Expected a {self.kind} name (one of {', '.join(self.names())}) or a "
             f"{base.__name__} instance. Received: {spec!r} of type {type(spec).__name__}."
         )
+
+
+class Configurable:
+    """Mixin for components described by their constructor arguments: ``get_config()``
+    returns them as JSON-compatible values, ``from_config`` calls the constructor with them,
+    and ``repr`` shows them (``Dense(in_features=2, out_features=4)``)."""
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, as JSON-compatible values."""
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Any:
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
+        return f"{type(self).__name__}({args})"

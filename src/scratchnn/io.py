@@ -20,11 +20,9 @@ renamed over the target), so a crash mid-save leaves any previous file intact. L
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,7 @@ import numpy as np
 from . import __version__, optim
 from . import losses as losses_module
 from . import schedules as schedules_module
+from ._files import atomic_write
 from .errors import DataFileError
 from .model import Sequential
 
@@ -112,29 +111,8 @@ def save(model: Sequential, path: str | os.PathLike, include_optimizer: bool = T
     """Write ``model`` to ``path`` atomically (see the module documentation for the layout)."""
     path = Path(path)
     arrays = _arrays(model, include_optimizer)
-    directory = path.parent if str(path.parent) else Path(".")
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, renamed or removed
-        dir=directory, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    )
-    try:
-        with handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(handle.name, 0o666 & ~umask)  # as an ordinary file would be
-        os.replace(handle.name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(handle.name)
-        raise
-    with contextlib.suppress(OSError):  # make the rename itself durable where supported
-        directory_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(directory_fd)
-        finally:
-            os.close(directory_fd)
+    with atomic_write(path) as handle:
+        np.savez(handle, **arrays)
 
 
 def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

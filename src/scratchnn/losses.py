@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ._registry import Registry
+from ._registry import Configurable, Registry
 from ._validation import as_class_labels, as_float_array
 from .functional import log_softmax, sigmoid, softmax, softplus
 
@@ -40,7 +40,7 @@ def _check_same_shape(prediction: np.ndarray, target: np.ndarray, loss: Loss) ->
         )
 
 
-class Loss:
+class Loss(Configurable):
     """Base class of losses. Subclasses implement ``forward`` and ``backward``."""
 
     #: Whether targets are classes (enables accuracy as a metric).
@@ -90,17 +90,6 @@ class Loss:
         """Map raw network outputs to predictions in the target's units (identity here;
         softmax or sigmoid for losses that take logits)."""
         return output
-
-    def get_config(self) -> dict[str, Any]:
-        return {}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Loss:
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 @losses.register("mean_squared_error", "l2")

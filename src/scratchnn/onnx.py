@@ -42,18 +42,17 @@ Needs the optional ``onnx`` extra: ``pip install 'scratchnn[onnx]'`` (``onnx`` t
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import math
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._files import atomic_write
 from .layers import (
     ELU,
     GELU,
@@ -376,23 +375,8 @@ def _check_opset(onnx: Any, opset: int | None) -> int:
 
 
 def _write_atomically(data: bytes, path: Path) -> None:
-    directory = path.parent if str(path.parent) else Path(".")
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, renamed or removed
-        dir=directory, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    )
-    try:
-        with handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(handle.name, 0o666 & ~umask)  # as an ordinary open() would create it
-        os.replace(handle.name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(handle.name)
-        raise
+    with atomic_write(path) as handle:
+        handle.write(data)
 
 
 def export_onnx(

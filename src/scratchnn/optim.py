@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ._registry import Registry
+from ._registry import Configurable, Registry
 from .parameters import Parameter, Parameters
 
 optimizers: Registry[type[Optimizer]] = Registry("optimizer")
@@ -91,7 +91,7 @@ def clip_grad_value(parameters: Parameters | Iterable[Parameter], clip_value: fl
         np.clip(p.grad, -clip_value, clip_value, out=p.grad)
 
 
-class Optimizer:
+class Optimizer(Configurable):
     """Base class. Subclasses define ``_state_names`` and ``_update``.
 
     Args:
@@ -214,14 +214,6 @@ class Optimizer:
         if self.clip_value is not None:
             config["clip_value"] = self.clip_value
         return config
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Optimizer:
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 @optimizers.register("gd", "gradient_descent")

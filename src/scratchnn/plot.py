@@ -27,15 +27,14 @@ In a notebook, a returned figure displays itself when it is the value of the las
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from ._files import atomic_write
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -88,22 +87,8 @@ def _save(figure: Figure, path: str | os.PathLike | None) -> None:
     renamed over ``path``, so that a reader never sees a half-written image."""
     if path is None:
         return
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, renamed or removed
-        dir=directory, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    )
-    try:
-        with handle:
-            figure.savefig(handle, format="png", dpi=DPI, bbox_inches="tight")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(handle.name, 0o666 & ~umask)  # as an ordinary file would be
-        os.replace(handle.name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(handle.name)
-        raise
+    with atomic_write(path) as handle:
+        figure.savefig(handle, format="png", dpi=DPI, bbox_inches="tight")
 
 
 def _grid(figure: Figure, count: int, max_columns: int) -> list[Axes]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ._registry import Registry
+from ._registry import Configurable, Registry
 from .optim import Optimizer
 
 schedules: Registry[type[Schedule]] = Registry("schedule")
@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 
-class Schedule:
+class Schedule(Configurable):
     """Base class of epoch-based schedules: ``lr_at(epoch)`` as a function of ``base_lr``.
 
     ``last_epoch`` counts the steps taken; the optimizer's learning rate is always
@@ -67,13 +67,6 @@ class Schedule:
     def lr_at(self, epoch: int) -> float:
         raise NotImplementedError
 
-    def get_config(self) -> dict[str, Any]:
-        return {}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Schedule:
-        return cls(**config)
-
     def state_dict(self) -> dict[str, Any]:
         """The position of the schedule (JSON-compatible)."""
         return {"base_lr": self.base_lr, "last_epoch": self.last_epoch}
@@ -81,10 +74,6 @@ class Schedule:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for key, value in state.items():
             setattr(self, key, value)
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 def _positive(name: str, value: Any, integer: bool = False) -> Any:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import sys
 import time
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__, callbacks
+from .._files import atomic_write
 from ..io import load
 from ..model import Sequential
 from . import data as data_module
@@ -174,10 +174,8 @@ def predict(args: argparse.Namespace) -> int:
         rows = [[f"{value:.6g}"] for value in np.ravel(decoded)]
     target = sys.stdout if args.out in (None, "-") else None
     if target is None:
-        temporary = Path(f"{args.out}.tmp-{os.getpid()}")
-        with open(temporary, "w", newline="") as handle:
+        with atomic_write(args.out, "w") as handle:
             _write_csv(handle, header, rows)
-        os.replace(temporary, args.out)
         print(f"{len(rows):,} predictions written to {args.out}", file=sys.stderr)
     else:
         _write_csv(target, header, rows)

@@ -36,6 +36,18 @@ def _check_spread(value: float, name: str) -> float:
     return float(value)
 
 
+def _two_classes(
+    first: np.ndarray, second: np.ndarray, noise: float, rng: np.random.Generator, dtype: type
+) -> tuple[np.ndarray, np.ndarray]:
+    """Points of class 0 and class 1 with Gaussian noise, in shuffled order (so that any slice,
+    e.g. a validation split, holds both classes)."""
+    X = np.vstack([first, second])
+    X += rng.normal(0, noise, X.shape)
+    y = np.concatenate([np.zeros(len(first)), np.ones(len(second))]).astype(np.int64)
+    order = rng.permutation(len(X))
+    return X[order].astype(dtype), y[order]
+
+
 def spirals(
     n_samples: int = 300,
     n_classes: int = 3,
@@ -76,16 +88,9 @@ def moons(
     inner = n_samples - outer
     t_outer = np.linspace(0, np.pi, outer)
     t_inner = np.linspace(0, np.pi, inner)
-    X = np.vstack(
-        [
-            np.column_stack([np.cos(t_outer), np.sin(t_outer)]),
-            np.column_stack([1 - np.cos(t_inner), 0.5 - np.sin(t_inner)]),
-        ]
-    )
-    X += rng.normal(0, noise, X.shape)
-    y = np.concatenate([np.zeros(outer), np.ones(inner)]).astype(np.int64)
-    order = rng.permutation(n_samples)  # mixed classes, so any slice holds both
-    return X[order].astype(dtype), y[order]
+    upper = np.column_stack([np.cos(t_outer), np.sin(t_outer)])
+    lower = np.column_stack([1 - np.cos(t_inner), 0.5 - np.sin(t_inner)])
+    return _two_classes(upper, lower, noise, rng, dtype)
 
 
 def circles(
@@ -105,16 +110,9 @@ def circles(
     inner = n_samples - outer
     t_outer = np.linspace(0, 2 * np.pi, outer, endpoint=False)
     t_inner = np.linspace(0, 2 * np.pi, inner, endpoint=False)
-    X = np.vstack(
-        [
-            np.column_stack([np.cos(t_outer), np.sin(t_outer)]),
-            factor * np.column_stack([np.cos(t_inner), np.sin(t_inner)]),
-        ]
-    )
-    X += rng.normal(0, noise, X.shape)
-    y = np.concatenate([np.zeros(outer), np.ones(inner)]).astype(np.int64)
-    order = rng.permutation(n_samples)  # mixed classes, so any slice holds both
-    return X[order].astype(dtype), y[order]
+    big = np.column_stack([np.cos(t_outer), np.sin(t_outer)])
+    small = factor * np.column_stack([np.cos(t_inner), np.sin(t_inner)])
+    return _two_classes(big, small, noise, rng, dtype)
 
 
 def blobs(

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
-from .._registry import Registry
+from .._registry import Configurable, Registry
 from ..parameters import ArrayDict
 
 layers: Registry[type[Layer]] = Registry("layer")
 
 
-class Layer:
+class Layer(Configurable):
     """A differentiable function of a batch, with optional parameters.
 
     The protocol is two methods that mirror each other:
@@ -97,15 +97,3 @@ class Layer:
     def output_features(self, in_features: int) -> int:
         """Number of output features given ``in_features`` inputs (unchanged by default)."""
         return in_features
-
-    def get_config(self) -> dict[str, Any]:
-        """The constructor arguments, as JSON-compatible values."""
-        return {}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Layer:
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
-        return f"{type(self).__name__}({args})"

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import check_positive_int
 from .base import Layer, layers
 
 
@@ -36,17 +37,9 @@ class _AffineNorm(Layer):
 
     def __init__(self, num_features: int, eps: float, affine: bool) -> None:
         super().__init__()
-        if isinstance(num_features, bool) or not isinstance(num_features, (int, np.integer)):
-            raise ValueError(
-                f"num_features must be a positive integer. Received: {num_features!r}."
-            )
-        if num_features < 1:
-            raise ValueError(
-                f"num_features must be a positive integer. Received: {num_features!r}."
-            )
         if not eps > 0:
             raise ValueError(f"eps must be positive. Received: eps={eps!r}.")
-        self.num_features = int(num_features)
+        self.num_features = check_positive_int("num_features", num_features)
         self.eps = float(eps)
         self.affine = bool(affine)
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import check_positive_int
 from .base import Layer, layers
 
 
@@ -34,15 +35,7 @@ class Standardize(Layer):
 
     def __init__(self, num_features: int) -> None:
         super().__init__()
-        if isinstance(num_features, bool) or not isinstance(num_features, (int, np.integer)):
-            raise ValueError(
-                f"num_features must be a positive integer. Received: {num_features!r}."
-            )
-        if num_features < 1:
-            raise ValueError(
-                f"num_features must be a positive integer. Received: {num_features!r}."
-            )
-        self.num_features = int(num_features)
+        self.num_features = check_positive_int("num_features", num_features)
 
     @property
     def in_features(self) -> int:
