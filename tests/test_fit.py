@@ -656,8 +656,9 @@ def test_a_too_large_learning_rate_raises_naming_epoch_and_batch():
             verbose=0,
             callbacks=[recorder],
         )
-    epoch, batch, loss = recorder.positions[-1]
-    assert not math.isfinite(loss)
+    epoch, batch, _ = recorder.positions[-1]
+    # The last batch's loss, or its gradient, was not finite (divergence is caught before the
+    # optimizer step); every batch before it was fine.
     assert all(math.isfinite(v) for _, _, v in recorder.positions[:-1])
     message = str(info.value)
     assert f"at epoch {epoch + 1}, batch {batch + 1} (of 6)" in message

@@ -4,17 +4,9 @@
 >>> model = snn.MLP([2, 4, 1], activation="sigmoid", output="sigmoid", seed=0)
 """
 
-from . import (
-    callbacks,
-    datasets,
-    functional,
-    initializers,
-    losses,
-    metrics,
-    optim,
-    plot,
-    schedules,
-)
+import importlib
+
+from . import callbacks, functional, initializers, losses, metrics, optim, schedules
 from .errors import DataFileError, ScratchnnError, TrainingDivergedError
 from .gradcheck import GradcheckResult, gradcheck
 from .layers import (
@@ -41,17 +33,22 @@ from .training import History
 
 __version__ = "0.1.0"
 
-from .io import load
+# Parts that the core does not need are imported on first use, so that ``import scratchnn``
+# stays fast and free of optional dependencies: snn.datasets, snn.plot, snn.load, ...
+_LAZY_MODULES = {"datasets", "io", "plot"}
+_LAZY_ATTRIBUTES = {"load": "io", "export_onnx": "onnx"}
 
 
 def __getattr__(name: str) -> object:
-    # export_onnx lives in scratchnn.onnx, imported on first use so that ``import scratchnn``
-    # stays free of the optional onnx dependency.
-    if name == "export_onnx":
-        from .onnx import export_onnx
-
-        return export_onnx
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name in _LAZY_ATTRIBUTES:
+        return getattr(importlib.import_module(f".{_LAZY_ATTRIBUTES[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _LAZY_MODULES | set(_LAZY_ATTRIBUTES))
 
 
 __all__ = [

@@ -14,12 +14,10 @@ The protocol is five methods, each given the current logs (a dict of floats)::
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -221,17 +219,19 @@ class CSVLogger(Callback):
     """
 
     def __init__(self, path: str | os.PathLike, append: bool = False) -> None:
-        self.path, self.append = Path(path), append
+        self.path, self.append = os.fspath(path), append
         self._file = None
 
     def on_train_begin(self, logs):
-        exists = self.append and self.path.exists() and self.path.stat().st_size > 0
+        exists = self.append and os.path.exists(self.path) and os.path.getsize(self.path) > 0
         self._file = open(self.path, "a" if self.append else "w", newline="")  # noqa: SIM115
         self._writer = None
         self._header_written = exists
 
     def on_epoch_end(self, epoch, logs):
         if self._writer is None:
+            import csv
+
             self._writer = csv.DictWriter(self._file, fieldnames=["epoch", *logs])
             if not self._header_written:
                 self._writer.writeheader()
@@ -245,14 +245,15 @@ class CSVLogger(Callback):
 
 
 class TerminateOnNaN(Callback):
-    """End training quietly, instead of with an error, when the loss becomes NaN or infinite.
+    """End training quietly, instead of with an error, when the loss (or the gradient) becomes
+    NaN or infinite.
 
     Either way the model keeps its last finite weights; with this callback ``fit`` returns
     the history so far rather than raising :class:`~scratchnn.errors.TrainingDivergedError`.
     """
 
     def on_batch_end(self, batch, logs):
-        if not math.isfinite(logs.get("loss", 0.0)):
+        if not all(math.isfinite(value) for value in logs.values()):
             self.model.stop_training = True
 
 

@@ -23,8 +23,7 @@ Checking your own layer::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -36,8 +35,7 @@ if TYPE_CHECKING:
     from .model import Sequential
 
 
-@dataclass(frozen=True)
-class GradcheckResult:
+class GradcheckResult(NamedTuple):
     """How far each analytic gradient is from its finite-difference estimate.
 
     For each parameter (and the input, under ``"input"``):

@@ -26,7 +26,8 @@ import numpy as np
 
 from ._registry import Registry
 
-Initializer = Callable[[tuple[int, ...], np.random.Generator, np.dtype], np.ndarray]
+#: ``init(shape, rng, dtype) -> array`` (rng a numpy.random.Generator).
+Initializer = Callable[..., np.ndarray]
 initializers: Registry[Initializer] = Registry("initializer")
 
 

@@ -12,8 +12,7 @@ layer's ``params["W"]`` and ``grads["W"]`` are *views* into those vectors, so
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -60,8 +59,7 @@ class ArrayDict(dict):
         super().__setitem__(name, array)
 
 
-@dataclass(frozen=True)
-class Parameter:
+class Parameter(NamedTuple):
     """A named parameter: its values and the gradient of the loss with respect to them.
 
     Both arrays have the same shape; an optimizer updates ``value`` in place from ``grad``.

@@ -200,29 +200,21 @@ def _stop_on_interrupt() -> Iterator[dict[str, bool]]:
         signal.signal(signal.SIGINT, previous)
 
 
-class _Snapshot:
-    """The last weights known to give a finite loss, kept with one in-place copy per step."""
+class _BufferSnapshot:
+    """Copies of the layers' buffers (BatchNorm's running statistics) from before the current
+    batch, to undo that batch's update if its loss turns out non-finite."""
 
     def __init__(self, model: Sequential) -> None:
-        self.values = model.parameters().flat.value
-        self.saved_values = self.values.copy()
         self.buffers = [b for layer in model.layers for b in layer.buffers.values()]
-        self.saved_buffers = [b.copy() for b in self.buffers]
+        self.saved = [b.copy() for b in self.buffers]
 
-    def save_buffers(self) -> None:
-        for saved, buffer in zip(self.saved_buffers, self.buffers, strict=True):
+    def save(self) -> None:
+        for saved, buffer in zip(self.saved, self.buffers, strict=True):
             np.copyto(saved, buffer)
 
-    def save_values(self) -> None:
-        np.copyto(self.saved_values, self.values)
-
     def restore(self) -> None:
-        """Undo this batch's running-statistics update and, if the weights themselves are no
-        longer finite, go back to the weights before the previous step."""
-        for saved, buffer in zip(self.saved_buffers, self.buffers, strict=True):
+        for saved, buffer in zip(self.saved, self.buffers, strict=True):
             np.copyto(buffer, saved)
-        if not np.isfinite(self.values).all():
-            np.copyto(self.values, self.saved_values)
 
 
 def _check_batch_statistics(model: Sequential, n: int, batch: int) -> None:
@@ -338,7 +330,8 @@ def fit(
     outputs = np.empty((n, model.out_features), dtype=model.dtype) if metric_fns else None
     penalized = bool(model._regularized)
     parameters = model.parameters()
-    snapshot = _Snapshot(model)
+    snapshot = _BufferSnapshot(model)
+    flat_grad = parameters.flat.grad
     history = History()
     model.history = history
 
@@ -366,25 +359,37 @@ def fit(
                         yb = np.take(y, rows, axis=0, out=y_buffer[: stop - start], mode="clip")
                     wb = None if weights is None else weights[rows]
                     if snapshot.buffers:
-                        snapshot.save_buffers()
+                        snapshot.save()
                     out = model.forward(xb, training=True)
                     value = loss.forward(out, yb, wb)
                     if penalized:
                         value += model.penalty()
-                    if not math.isfinite(value):
+                    # Divergence is caught before the step, so the weights are never touched by a
+                    # non-finite update: they stay the last finite ones. A finite gradient norm
+                    # (one BLAS dot product) means every gradient entry is finite.
+                    problem = "loss" if not math.isfinite(value) else None
+                    if problem is None:
+                        model.backward(loss.backward(), input_grad=False)
+                        if not math.isfinite(float(np.dot(flat_grad, flat_grad))):
+                            problem = "gradient"
+                    if problem is not None:
                         snapshot.restore()
-                        notify("on_batch_end", b, {"loss": value})
+                        bad = (
+                            {"loss": value}
+                            if problem == "loss"
+                            else {"loss": value, "gradient_norm": math.inf}
+                        )
+                        notify("on_batch_end", b, bad)
                         if model.stop_training:
                             history.diverged = True
                             break
+                        what = value if problem == "loss" else "infinite or NaN"
                         raise TrainingDivergedError(
-                            f"The loss became {value} at epoch {epoch + 1}, batch {b + 1} (of "
-                            f"{steps}); training stopped and the model keeps its last finite "
+                            f"The {problem} became {what} at epoch {epoch + 1}, batch {b + 1} "
+                            f"(of {steps}); training stopped and the model keeps its last finite "
                             "weights. Try a smaller learning rate, gradient clipping "
                             "(clip_norm=...), or scaling the input features."
                         )
-                    snapshot.save_values()
-                    model.backward(loss.backward(), input_grad=False)
                     optimizer.step(parameters)
                     if outputs is not None:
                         outputs[start:stop] = out
