@@ -16,9 +16,10 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]
     rename it over ``path`` in one step. If anything fails (or the process dies), ``path`` keeps
     its previous content and the temporary file is removed.
 
-    Example:
-        >>> with atomic_write("weights.bin") as handle:   # doctest: +SKIP
-        ...     handle.write(data)
+    Example::
+
+        with atomic_write("weights.bin") as handle:
+            handle.write(data)
     """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
