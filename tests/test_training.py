@@ -181,3 +181,56 @@ def test_digits_reaches_97_percent_with_a_small_relu_mlp():
     )
     accuracy = np.mean(model.predict(X_test).argmax(axis=1) == y_test)
     assert accuracy >= 0.97, accuracy
+
+
+def test_optimizer_reset_allows_another_model_and_dtype_mismatch_is_refused():
+    X = np.random.default_rng(0).random((10, 3))
+    y = np.arange(10) % 2
+    small, large = snn.MLP([3, 4, 2], seed=0), snn.MLP([3, 8, 2], seed=0)
+    optimizer = snn.optim.Adam()
+    small.fit(X, y, loss="ce", optimizer=optimizer, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="one optimizer per model"):
+        large.fit(X, y, loss="ce", optimizer=optimizer, epochs=1, verbose=0)
+    optimizer.reset()
+    large.fit(X, y, loss="ce", optimizer=optimizer, epochs=1, verbose=0)  # fresh buffers
+    wide64 = large.clone(dtype=np.float64)
+    with pytest.raises(ValueError, match="one optimizer per model"):
+        wide64.fit(X, y, loss="ce", optimizer=optimizer, epochs=1, verbose=0)
+
+
+def test_load_state_dict_follows_the_saved_hyperparameters():
+    model = snn.MLP([3, 4, 2], seed=0)
+    model.forward(np.ones((2, 3)), training=True)
+    model.backward(np.ones((2, 2)))
+    for saved in (snn.optim.Adam(amsgrad=True), snn.optim.SGD(lr=0.1, momentum=0.9)):
+        saved.step(model.parameters())
+        fresh = type(saved)()
+        fresh.load_state_dict(saved.state_dict())
+        fresh.step(model.parameters())  # the state arrays the settings need exist
+        assert fresh.get_config() == saved.get_config() and fresh.step_count == 2
+
+
+def test_a_remembered_schedule_restarts_with_a_new_optimizer(blobs):
+    X, y = blobs
+    model = snn.MLP([4, 8, 3], seed=0)
+    model.fit(
+        X,
+        y,
+        loss="ce",
+        optimizer=snn.optim.SGD(lr=0.1),
+        schedule=snn.schedules.StepLR(1, gamma=0.5),
+        epochs=3,
+        verbose=0,
+    )
+    history = model.fit(X, y, optimizer=snn.optim.SGD(lr=0.04), epochs=2, verbose=0)
+    assert history["lr"] == pytest.approx([0.04, 0.02])
+
+
+def test_warmup_cannot_hand_over_to_a_metric_driven_schedule():
+    with pytest.raises(ValueError, match="ReduceLROnPlateau"):
+        snn.schedules.Warmup(2, then=snn.schedules.ReduceLROnPlateau())
+
+
+def test_dropout_accepts_half_precision_input():
+    out = snn.Dropout(0.5).forward(np.ones((4, 4), dtype=np.float16), training=True)
+    assert out.shape == (4, 4) and np.isfinite(out).all()

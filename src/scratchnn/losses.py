@@ -182,10 +182,10 @@ class BinaryCrossEntropy(Loss):
         self._prediction, self._target = prediction, target
         if self.from_logits:
             return self._reduce(softplus(prediction) - target * prediction, sample_weight)
-        # log(max(p, e^-100)) == max(log p, -100) for p > 0, and -100 (not -inf) for p == 0.
-        floor = prediction.dtype.type(np.exp(-100.0))
-        log_p = np.log(np.maximum(prediction, floor))
-        log_1mp = np.log(np.maximum(1 - prediction, floor))
+        # As PyTorch: each log is clamped at -100, so p == 0 or 1 gives a large, finite loss.
+        with np.errstate(divide="ignore"):
+            log_p = np.maximum(np.log(prediction), -100)
+            log_1mp = np.maximum(np.log(1 - prediction), -100)
         return self._reduce(-(target * log_p + (1 - target) * log_1mp), sample_weight)
 
     def backward(self) -> np.ndarray:

@@ -67,12 +67,6 @@ def top_k_accuracy(prediction: np.ndarray, target: np.ndarray, k: int = 5) -> fl
     return float(np.mean((top == true[:, None]).any(axis=1)))
 
 
-@metrics.register("top_5_accuracy")
-def top_5_accuracy(prediction: np.ndarray, target: np.ndarray) -> float:
-    """:func:`top_k_accuracy` with k = 5."""
-    return top_k_accuracy(prediction, target, 5)
-
-
 def _per_class_counts(prediction: np.ndarray, target: np.ndarray):
     predicted, true = _labels(prediction, target)
     classes = np.union1d(predicted, true)

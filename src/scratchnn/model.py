@@ -209,7 +209,7 @@ class Sequential:
             verbose: 0 silent, 1 a progress bar (tqdm), 2 one line per epoch; "auto" is 1 in
                 a terminal and 0 otherwise.
             schedule: a learning-rate Schedule (or its name), stepped after every epoch.
-                Remembered like the optimizer.
+                Remembered like the optimizer (and restarted when a new optimizer is given).
             validation_split: hold out this fraction of the samples (the last ones, before
                 shuffling) as validation data.
             callbacks: Callback objects (EarlyStopping, ModelCheckpoint, ...).

@@ -129,18 +129,19 @@ class Optimizer(Configurable):
     def step(self, parameters: Parameters | Parameter | Iterable[Parameter]) -> None:
         """Update every parameter in place from its gradient."""
         tensors = _tensors(parameters)
-        shapes = [p.value.shape for p in tensors]
+        layout = [(p.value.shape, p.value.dtype.name) for p in tensors]
         if not self.state:
             self.state = [
                 {name: np.zeros_like(p.value) for name in self._state_names} for p in tensors
             ]
-            self._shapes = shapes
-        elif shapes != self._shapes:
+            self._shapes = [shape for shape, _ in layout]
+        held = [(s[name].shape, s[name].dtype.name) for s in self.state for name in list(s)[:1]]
+        if [shape for shape, _ in layout] != self._shapes or (held and held != layout):
             raise ValueError(
-                f"{self!r} holds state for parameters of shapes {self._shapes}, but received "
-                f"{shapes}. Use one optimizer per model, or call reset() first."
+                f"{self!r} holds state for parameters {held or self._shapes}, but received "
+                f"{layout}. Use one optimizer per model, or call reset() first."
             )
-        if len(self._scratch) != len(tensors):
+        if [(w.shape, w.dtype.name) for w, _ in self._scratch] != layout:
             # Two work buffers per parameter so that no update allocates memory.
             self._scratch = [(np.empty_like(p.value), np.empty_like(p.value)) for p in tensors]
         if self.clip_value is not None:
@@ -178,6 +179,7 @@ class Optimizer(Configurable):
         self.step_count = 0
         self.state = []
         self._shapes = []
+        self._scratch = []
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly: hyperparameters, step count, state arrays."""
@@ -196,8 +198,12 @@ class Optimizer(Configurable):
                 f"This state belongs to a {state_dict.get('class_name')!r} optimizer, not "
                 f"{type(self).__name__}."
             )
-        for key, value in state_dict["config"].items():
-            setattr(self, key, tuple(value) if isinstance(value, list) else value)
+        config = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in state_dict["config"].items()
+        }
+        # A fresh instance from the saved configuration: derived settings (which state arrays
+        # exist) follow the hyperparameters, and are validated like a constructor call.
+        self.__dict__.update(type(self)(**config).__dict__)
         self.step_count = int(state_dict["step_count"])
         self.state = [
             {name: np.array(array, copy=True) for name, array in s.items()}

@@ -207,6 +207,12 @@ class Warmup(Schedule):
             )
         self.start_factor = float(start_factor)
         self.then = None if then is None else get(then)
+        if isinstance(self.then, ReduceLROnPlateau):
+            raise ValueError(
+                "Warmup can hand over to a schedule with a rate per epoch (StepLR, "
+                "ExponentialLR, CosineAnnealing), not to ReduceLROnPlateau, which follows a "
+                "metric: use ReduceLROnPlateau on its own."
+            )
 
     def lr_at(self, epoch: int) -> float:
         if self.then is not None and epoch >= self.epochs:

@@ -250,6 +250,11 @@ def fit(
     loss = model.loss if loss is None else losses_module.get(loss)
     optimizer = model.optimizer if optimizer is None else optim.get(optimizer)
     schedule = model.schedule if schedule is None else schedules_module.get(schedule)
+    if schedule is not None and schedule is model.schedule and optimizer is not model.optimizer:
+        # A remembered schedule restarts on a new optimizer, from that optimizer's rate.
+        schedule = schedules_module.get(
+            {"class_name": type(schedule).__name__, "config": schedule.get_config()}
+        )
     if loss is None or optimizer is None:
         missing = "a loss" if loss is None else "an optimizer"
         raise ValueError(

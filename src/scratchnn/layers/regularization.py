@@ -44,7 +44,7 @@ class Dropout(Layer):
             return x
         if self.rng is None:
             self.rng = np.random.default_rng()
-        dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
+        dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
         keep = self.rng.random(x.shape, dtype=dtype) >= self.p
         self._mask = keep * dtype.type(1 / (1 - self.p))
         return x * self._mask
