@@ -41,9 +41,20 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
     exponent is at most 0, so nothing overflows, and the largest term is exactly 1, so the
     sum is at least 1 and its log is finite.
     """
-    shifted = z - z.max(axis=-1, keepdims=True)
+    shifted = z - _max_over_last_axis(z)
     shifted -= np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
     return shifted
+
+
+def _max_over_last_axis(z: np.ndarray) -> np.ndarray:
+    """``z.max(axis=-1, keepdims=True)``, faster for a matrix of a few columns (class scores).
+
+    NumPy reduces a short last axis row by row, paying its loop overhead once per row;
+    reducing the transposed copy over its first axis compares whole columns at once (~3x
+    faster for 10 columns, the same result exactly)."""
+    if z.ndim == 2 and 0 < z.shape[1] <= 16:
+        return np.ascontiguousarray(z.T).max(axis=0)[:, None]
+    return z.max(axis=-1, keepdims=True)
 
 
 def softmax(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -55,7 +66,7 @@ def softmax(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     z = np.asarray(z)
     if out is None:
         out = np.empty(z.shape, dtype=np.result_type(z, 1.0))
-    np.subtract(z, z.max(axis=-1, keepdims=True), out=out)
+    np.subtract(z, _max_over_last_axis(z), out=out)
     np.exp(out, out=out)
     out /= out.sum(axis=-1, keepdims=True)
     return out

@@ -125,10 +125,31 @@ class Optimizer(Configurable):
         self.state: list[dict[str, np.ndarray]] = []
         self._shapes: list[tuple[int, ...]] = []
         self._scratch: list[tuple[np.ndarray, np.ndarray]] = []
+        self._checked: tuple[list[np.ndarray], list] | None = None
 
     def step(self, parameters: Parameters | Parameter | Iterable[Parameter]) -> None:
         """Update every parameter in place from its gradient."""
         tensors = _tensors(parameters)
+        # The layout checks below cost more than a small model's whole update, so they run
+        # only when the arrays change (not on every step of a fit with one flat parameter).
+        arrays = [array for p in tensors for array in (p.value, p.grad)]
+        if self._checked is None or not (
+            len(arrays) == len(self._checked[0])
+            and all(a is b for a, b in zip(arrays, self._checked[0], strict=False))
+            and self._checked[1] is self.state
+        ):
+            self._prepare(tensors)
+            self._checked = (arrays, self.state)
+        if self.clip_value is not None:
+            clip_grad_value(tensors, self.clip_value)
+        if self.clip_norm is not None:
+            clip_grad_norm(tensors, self.clip_norm)
+        self.step_count += 1
+        for parameter, state, scratch in zip(tensors, self.state, self._scratch, strict=True):
+            self._update(parameter.value, parameter.grad, state, scratch)
+
+    def _prepare(self, tensors: list[Parameter]) -> None:
+        """Create the state on the first step; check that it fits these parameters."""
         layout = [(p.value.shape, p.value.dtype.name) for p in tensors]
         if not self.state:
             self.state = [
@@ -144,13 +165,6 @@ class Optimizer(Configurable):
         if [(w.shape, w.dtype.name) for w, _ in self._scratch] != layout:
             # Two work buffers per parameter so that no update allocates memory.
             self._scratch = [(np.empty_like(p.value), np.empty_like(p.value)) for p in tensors]
-        if self.clip_value is not None:
-            clip_grad_value(tensors, self.clip_value)
-        if self.clip_norm is not None:
-            clip_grad_norm(tensors, self.clip_norm)
-        self.step_count += 1
-        for parameter, state, scratch in zip(tensors, self.state, self._scratch, strict=True):
-            self._update(parameter.value, parameter.grad, state, scratch)
 
     def _decayed_grad(self, value: np.ndarray, grad: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Apply weight decay: decoupled, shrink ``value`` in place and return ``g``; coupled,
@@ -180,6 +194,7 @@ class Optimizer(Configurable):
         self.state = []
         self._shapes = []
         self._scratch = []
+        self._checked = None
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly: hyperparameters, step count, state arrays."""

@@ -96,8 +96,16 @@ class ReLU(Activation):
 
     recommended_init = "he_uniform"
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._zeros = np.zeros(0)
+
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        self._a = np.maximum(x, 0)
+        # max(z, 0) against a row of zeros rather than the scalar 0: NumPy's maximum loop for
+        # an array and a broadcast scalar is several times slower than for an array and a row.
+        if self._zeros.shape != x.shape[-1:] or self._zeros.dtype != x.dtype:
+            self._zeros = np.zeros(x.shape[-1:], dtype=x.dtype)
+        self._a = np.maximum(x, self._zeros)
         return self._a
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
