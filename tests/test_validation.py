@@ -134,6 +134,17 @@ def test_nan_and_inf_in_x(bad):
     assert_all_reject_x(model, X, np.zeros(N_SAMPLES), r"X contains NaN or infinity.*\(2, 1\)")
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_huge_finite_x_is_accepted_without_warnings(dtype):
+    # Every value finite, but their sum overflows: the quick finiteness test must not warn
+    # (warnings are errors in this suite) and the exact test must let the data through.
+    model = regression_model(dtype=dtype)
+    X = np.full((N_SAMPLES, N_FEATURES), np.finfo(dtype).max / 2, dtype=dtype)
+    assert model.predict(X).shape == (N_SAMPLES, 1)
+    X[1, 2] = np.inf
+    assert_all_reject_x(model, X, np.zeros(N_SAMPLES), r"X contains NaN or infinity.*\(1, 2\)")
+
+
 def test_x_of_strings():
     model = regression_model()
     X = np.array([["a", "b", "c"]] * 2)
