@@ -38,6 +38,7 @@ SCRIPTS = (
     "bench_xor.py",
     "bench_memory.py",
     "bench_mnist.py",
+    "bench_optimizer.py",
     "bench_scaling.py",
 )
 BUSY_RETRY_PERCENT = 10  # rerun a script if other processes took more of the CPU than this

@@ -25,6 +25,7 @@ TABLES = {
     "bench_xor.py": "| implementation ",
     "bench_memory.py": "| implementation ",
     "bench_mnist.py": "| implementation ",
+    "bench_optimizer.py": "| dtype ",
     "bench_scaling.py": "| width w ",
 }
 
