@@ -34,6 +34,7 @@ from common import (
     MachineLoad,
     blas_threads,
     markdown_table,
+    measure,
     numpy_kernel_line,
     parse_args,
     say,
@@ -48,15 +49,9 @@ N_PARAMETERS = 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10
 BETA1, BETA2, EPS, LR = 0.9, 0.999, 1e-8, 1e-3
 
 
-def median_microseconds(fn: Callable[[], object], repeats: int, warmup: int = 5) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e6 * float(np.median(times))
+def median_microseconds(fn: Callable[[], object], repeats: int) -> float:
+    """The median time of ``fn`` after 5 warm-up calls, in µs."""
+    return 1e6 * measure(fn, repeats, warmup=5)[0]
 
 
 class Vectors:
