@@ -184,6 +184,38 @@ def test_functional_softmax_and_log_softmax(dtype, big):
     np.testing.assert_allclose(log_p[1:], -np.log(3.0), rtol=1e-6)
 
 
+def test_relu_reused_on_other_widths_and_dtypes_is_exactly_max_with_zero():
+    # ReLU keeps a row of zeros to compare against; it must follow the input's width and dtype.
+    relu = snn.ReLU()
+    rng = np.random.default_rng(0)
+    for shape, dtype in [
+        ((4, 3), np.float32),
+        ((4, 5), np.float32),
+        ((2, 5), np.float64),
+        ((3,), np.float64),
+        ((2, 2, 6), np.float32),
+        ((), np.float64),
+    ]:
+        x = rng.uniform(-1000, 1000, size=shape).astype(dtype)
+        out = relu.forward(x)
+        assert out.dtype == dtype and out.shape == x.shape
+        np.testing.assert_array_equal(out, np.maximum(x, 0))
+    special = np.array([np.nan, -np.inf, np.inf, -0.0, 0.0, -1.0], dtype=np.float32)
+    np.testing.assert_array_equal(relu.forward(special), np.maximum(special, 0))
+
+
+@pytest.mark.parametrize("shape", [(5, 1), (7, 10), (3, 16), (4, 17), (6, 40), (2, 3, 4), (9,)])
+def test_softmax_row_max_shortcut_matches_the_plain_formula(shape):
+    # Few columns take a faster route to the row maximum (a transposed reduction); it must
+    # give exactly what the textbook formula gives, for any shape on either side of the cut.
+    z = np.random.default_rng(0).uniform(-1000, 1000, size=shape)
+    shifted = z - z.max(axis=-1, keepdims=True)
+    expected = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    np.testing.assert_array_equal(functional.log_softmax(z), expected)
+    exps = np.exp(shifted)
+    np.testing.assert_array_equal(functional.softmax(z), exps / exps.sum(axis=-1, keepdims=True))
+
+
 @pytest.mark.parametrize("big", BIG)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_functional_normal_cdf_and_pdf(dtype, big):

@@ -134,6 +134,17 @@ def test_nan_and_inf_in_x(bad):
     assert_all_reject_x(model, X, np.zeros(N_SAMPLES), r"X contains NaN or infinity.*\(2, 1\)")
 
 
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_nan_is_found_in_any_float_dtype_and_memory_order(dtype, order):
+    # The quick finiteness test takes a BLAS route for C-ordered float32/float64 and a plain
+    # sum otherwise; both must see the NaN.
+    model = regression_model()
+    X = np.asarray(good_x(), dtype=dtype, order=order)
+    X[3, 0] = np.nan
+    assert_all_reject_x(model, X, np.zeros(N_SAMPLES), r"X contains NaN or infinity.*\(3, 0\)")
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_huge_finite_x_is_accepted_without_warnings(dtype):
     # Every value finite, but their sum overflows: the quick finiteness test must not warn
