@@ -28,13 +28,7 @@ from sklearn.utils.class_weight import compute_class_weight
 import scratchnn as snn
 from scratchnn.callbacks import Callback, LambdaCallback
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_threaded_torch")
 
 
 def _classes(n: int = 40, classes: int = 3, features: int = 4, seed: int = 0):

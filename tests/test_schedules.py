@@ -42,12 +42,7 @@ BASE_LR = 0.1
 EPOCHS = 36
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_threaded_torch():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_threaded_torch")
 
 
 def snn_rates(

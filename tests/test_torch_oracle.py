@@ -33,14 +33,7 @@ RTOL, ATOL = 1e-10, 1e-12
 MODEL_RTOL, MODEL_ATOL = 1e-6, 1e-12
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_threaded_torch():
-    """The tensors here are tiny: torch's thread pool only adds overhead, and on a busy
-    2-core machine it made this file ~4x slower. Restored afterwards for other modules."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_threaded_torch")
 
 
 def to_torch(array: np.ndarray, requires_grad: bool = False) -> torch.Tensor:
