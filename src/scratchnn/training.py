@@ -124,6 +124,14 @@ def prepare_weights(
             )
         if not np.isfinite(weights).all() or (weights < 0).any():
             raise ValueError("sample_weight must be finite and >= 0.")
+    return with_class_weight(weights, class_weight, y, loss, n)
+
+
+def with_class_weight(
+    weights: np.ndarray | None, class_weight: Any, y: np.ndarray, loss: Loss, n: int
+) -> np.ndarray | None:
+    """Already-validated per-sample ``weights`` (or None) times ``class_weight[label]``; see
+    :func:`prepare_weights`. Checks that at least one weight is positive."""
     if class_weight is not None:
         if not loss.is_classification:
             raise ValueError(f"class_weight needs a classification loss; {loss!r} is not one.")
@@ -293,7 +301,7 @@ def fit(
         if len(validation_data) == 3:
             w_val = prepare_weights(validation_data[2], None, y_val, loss, len(X_val))
     # Class weights shape the training loss only (as in Keras), counted on the training part.
-    weights = prepare_weights(sample_weight, class_weight, y, loss, len(X))
+    weights = with_class_weight(sample_weight, class_weight, y, loss, len(X))
     n = len(X)
     batch = n if batch_size is None else min(batch_size, n)
     _check_batch_statistics(model, n, batch)
