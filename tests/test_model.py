@@ -222,3 +222,20 @@ def test_seed_sum_update_equals_mean_loss_with_scaled_lr():
     np.testing.assert_allclose(model.layers[0].params["W"], W1, rtol=1e-10)
     np.testing.assert_allclose(model.layers[2].params["W"], W2, rtol=1e-10)
     np.testing.assert_allclose(model.layers[2].params["b"], b2, rtol=1e-10)
+
+
+def test_penalty_follows_regularization_set_after_building():
+    """Setting l2 on a built model's layer counts in penalty() and in the loss fit reports, as
+    it does in the gradient (the penalty was once cached at build time)."""
+    X = np.random.default_rng(0).normal(size=(8, 3))
+    y = np.array([0, 1] * 4)
+    model = snn.MLP([3, 4, 2], seed=0, dtype=np.float64)
+    assert model.penalty() == 0.0
+    model.layers[0].l2 = 0.5
+    W = model.layers[0].params["W"]
+    assert model.penalty() == pytest.approx(0.5 * float(np.sum(W**2)))
+    plain = model.evaluate(X, y, loss="cross_entropy")["loss"]
+    model.layers[0].l2 = 0.0
+    assert plain == pytest.approx(
+        model.evaluate(X, y, loss="cross_entropy")["loss"] + 0.5 * float(np.sum(W**2))
+    )

@@ -9,6 +9,7 @@ import importlib
 from . import callbacks, functional, initializers, losses, metrics, optim, schedules
 from .errors import DataFileError, ScratchnnError, TrainingDivergedError
 from .gradcheck import GradcheckResult, gradcheck
+from .history import History
 from .layers import (
     ELU,
     GELU,
@@ -29,7 +30,6 @@ from .layers import (
 )
 from .model import MLP, Sequential
 from .parameters import Parameter, Parameters
-from .training import History
 
 __version__ = "0.1.0"
 

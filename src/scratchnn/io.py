@@ -234,7 +234,7 @@ def _restore(model: Sequential, meta: dict[str, Any], arrays: dict[str, np.ndarr
         for layer, state in zip(model.layers, meta["rng"]["layers"], strict=True):
             layer.rng.bit_generator.state = state
     if meta.get("history"):
-        from .training import History
+        from .history import History
 
         history = History()
         first = model.epochs_trained - len(next(iter(meta["history"].values()), []))

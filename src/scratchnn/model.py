@@ -13,6 +13,7 @@ import numpy as np
 from . import losses as losses_module
 from . import training
 from ._validation import check_dtype, check_features, check_positive_int
+from .history import History
 from .layers import Dense, Layer, get_activation, layers
 from .losses import Loss
 from .optim import Optimizer
@@ -90,7 +91,7 @@ class Sequential:
         self.loss: Loss | None = None
         self.optimizer: Optimizer | None = None
         self.schedule: Schedule | None = None
-        self.history: training.History | None = None
+        self.history: History | None = None
         self.epochs_trained = 0
         self.stop_training = False
         #: Free-form, JSON-compatible facts saved with the model, e.g. the feature names, the
@@ -138,7 +139,6 @@ class Sequential:
             (f"{type(layer).__name__.lower()}_{i}", layer) for i, layer in enumerate(self.layers)
         ]
         self._store = ParameterStore(named, self.dtype)
-        self._regularized = [layer for layer in self.layers if layer.has_penalty]
 
     # The four steps of training, for learners who write their own loop.
 
@@ -162,8 +162,11 @@ class Sequential:
         return first.backward(grad)
 
     def penalty(self) -> float:
-        """The sum of the layers' regularization terms (L1/L2), added to the training loss."""
-        return sum(layer.penalty() for layer in self._regularized)
+        """The sum of the layers' regularization terms (L1/L2), added to the training loss.
+
+        Computed from the layers as they are now, so ``model.layers[0].l2 = 1e-3`` after
+        building takes effect in the loss as it does in the gradient."""
+        return sum(layer.penalty() for layer in self.layers if layer.has_penalty)
 
     def parameters(self) -> Parameters:
         """All parameters by name (``"dense_0.W"``, ...), plus ``.flat``: the one vector of
@@ -190,7 +193,7 @@ class Sequential:
         callbacks: Sequence[Callback] | None = None,
         sample_weight: Any = None,
         class_weight: Any = None,
-    ) -> training.History:
+    ) -> History:
         """Train with mini-batch gradient descent.
 
         Args:

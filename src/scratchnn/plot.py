@@ -40,8 +40,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+    from .history import History
     from .model import Sequential
-    from .training import History
 
 __all__ = [
     "confusion_counts",

@@ -275,7 +275,6 @@ class _BaseMLP(BaseEstimator):
         for layer in model.layers:
             if isinstance(layer, Dense):
                 layer.l2 = scale * float(self.alpha) / batch
-        model._regularized = [layer for layer in model.layers if layer.has_penalty]
 
     # ----------------------------------------------------------------- training
 

@@ -37,6 +37,7 @@ from . import optim
 from . import schedules as schedules_module
 from ._validation import check_features, check_lengths, check_positive_int
 from .errors import TrainingDivergedError
+from .history import History
 
 if TYPE_CHECKING:
     from .callbacks import Callback
@@ -48,46 +49,6 @@ if TYPE_CHECKING:
 
 #: Rows per forward pass in predict/evaluate: bounds memory, and is large enough for BLAS.
 PREDICT_BATCH = 4096
-
-
-class History:
-    """Per-epoch logs of ``fit``: ``history["loss"]``, ``history["val_loss"]``,
-    ``history["accuracy"]``, ``history["lr"]``, ... each a list with one float per epoch.
-    ``epoch`` lists the (0-based, lifelong) epoch numbers; ``interrupted`` is True when
-    training was stopped by Ctrl-C."""
-
-    def __init__(self) -> None:
-        self.history: dict[str, list[float]] = {}
-        self.epoch: list[int] = []
-        self.interrupted = False  # stopped by Ctrl-C
-        self.diverged = False  # stopped by a non-finite loss (with TerminateOnNaN)
-
-    def append(self, epoch: int, logs: dict[str, float]) -> None:
-        self.epoch.append(epoch)
-        for key, value in logs.items():
-            self.history.setdefault(key, []).append(value)
-
-    def __getitem__(self, key: str) -> list[float]:
-        try:
-            return self.history[key]
-        except KeyError:
-            raise KeyError(
-                f"No {key!r} in this history. Keys: {', '.join(self.history)}."
-            ) from None
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.history
-
-    def __len__(self) -> int:
-        return len(self.epoch)
-
-    def to_dict(self) -> dict[str, list[float]]:
-        """A plain ``{name: [value per epoch]}`` dict (a copy)."""
-        return {key: list(values) for key, values in self.history.items()}
-
-    def __repr__(self) -> str:
-        last = ", ".join(f"{key}={values[-1]:.4g}" for key, values in self.history.items())
-        return f"History({len(self)} epochs; last: {last})"
 
 
 def resolve_metrics(metrics: Sequence[Any] | str | None) -> list[tuple[str, Metric]]:
@@ -341,7 +302,6 @@ def fit(
         X_buffer = np.empty((batch, *X.shape[1:]), dtype=X.dtype)
         y_buffer = np.empty((batch, *y.shape[1:]), dtype=y.dtype)
     outputs = np.empty((n, model.out_features), dtype=model.dtype) if metric_fns else None
-    penalized = bool(model._regularized)
     parameters = model.parameters()
     snapshot = _BufferSnapshot(model)
     flat_grad = parameters.flat.grad
@@ -375,8 +335,7 @@ def fit(
                         snapshot.save()
                     out = model.forward(xb, training=True)
                     value = loss.forward(out, yb, wb)
-                    if penalized:
-                        value += model.penalty()
+                    value += model.penalty()
                     # Divergence is caught before the step, so the weights are never touched by a
                     # non-finite update: they stay the last finite ones. A finite gradient norm
                     # (one BLAS dot product) means every gradient entry is finite.
