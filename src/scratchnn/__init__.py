@@ -30,6 +30,7 @@ from .layers import (
 )
 from .model import MLP, Sequential
 from .parameters import Parameter, Parameters
+from .trace import StepTrace, trace_step
 
 __version__ = "0.1.0"
 
@@ -75,6 +76,7 @@ __all__ = [
     "Sigmoid",
     "Softmax",
     "Standardize",
+    "StepTrace",
     "Tanh",
     "TrainingDivergedError",
     "callbacks",
@@ -89,4 +91,5 @@ __all__ = [
     "optim",
     "plot",
     "schedules",
+    "trace_step",
 ]

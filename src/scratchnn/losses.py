@@ -1,17 +1,20 @@
 r"""Loss functions: a scalar ``L(prediction, target)`` and its gradient ``∂L/∂prediction``.
 
-Every loss is a mean (PyTorch's default ``reduction="mean"``): over all elements for the
+Every loss is a mean by default (PyTorch's ``reduction="mean"``): over all elements for the
 regression losses and binary cross-entropy, over the batch for cross-entropy. So the gradient
-of each element carries a factor ``1/n``. The protocol mirrors a layer's::
+of each element carries a factor ``1/n``. ``reduction="sum"`` (as PyTorch) adds instead, with
+no ``1/n``: the classic tutorial's summed error is ``MSE(reduction="sum")``, up to its ½
+(see :mod:`scratchnn.trace` for how the learning rates relate). The protocol mirrors a layer's::
 
     value = loss(prediction, target)   # forward: a Python float, caches what backward needs
     grad = loss.backward()             # ∂L/∂prediction, same shape as prediction
 
 With ``sample_weight`` w (one non-negative weight per sample) the mean becomes a weighted mean,
 :math:`L = \sum_i w_i ℓ_i / \sum_i w_i` (per-element losses averaged over each sample's
-outputs first), and each sample's gradient is scaled by :math:`w_i / \sum w`. Class weights
-are sample weights ``w_i = class_weight[y_i]``; for cross-entropy this is exactly PyTorch's
-``CrossEntropyLoss(weight=...)``.
+outputs first), and each sample's gradient is scaled by :math:`w_i / \sum w`; the sum
+becomes :math:`\sum_i w_i ℓ_i` (per-element losses summed), each gradient scaled by
+:math:`w_i`. Class weights are sample weights ``w_i = class_weight[y_i]``; for cross-entropy
+this is exactly PyTorch's ``CrossEntropyLoss(weight=...)``.
 
 Shapes: prediction ``(batch, outputs)``; target the same shape, except integer class labels
 ``(batch,)`` for cross-entropy.
@@ -40,11 +43,34 @@ def _check_same_shape(prediction: np.ndarray, target: np.ndarray, loss: Loss) ->
         )
 
 
+REDUCTIONS = ("mean", "sum")
+
+
+def _check_reduction(reduction: str) -> str:
+    if reduction not in REDUCTIONS:
+        raise ValueError(
+            f"reduction must be 'mean' (average over the elements, the default) or 'sum'. "
+            f"Received: reduction={reduction!r}."
+        )
+    return reduction
+
+
 class Loss(Configurable):
-    """Base class of losses. Subclasses implement ``forward`` and ``backward``."""
+    """Base class of losses. Subclasses implement ``forward`` and ``backward``.
+
+    Args:
+        reduction: ``"mean"`` (default) or ``"sum"`` over the elements (samples for
+            cross-entropy), as PyTorch's ``reduction``.
+    """
 
     #: Whether targets are classes (enables accuracy as a metric).
     is_classification: ClassVar[bool] = False
+
+    #: ``"mean"`` or ``"sum"`` (a class default, for subclasses that do not call ``__init__``).
+    reduction: str = "mean"
+
+    def __init__(self, reduction: str = "mean") -> None:
+        self.reduction = _check_reduction(reduction)
 
     def __call__(
         self, prediction: np.ndarray, target: np.ndarray, sample_weight: np.ndarray | None = None
@@ -59,10 +85,17 @@ class Loss(Configurable):
     def _reduce(self, values: np.ndarray, sample_weight: np.ndarray | None) -> float:
         """The (weighted) mean of per-element or per-sample ``values``; remembers in
         ``self._scale`` the factor that ``backward`` applies to each element's derivative."""
+        summed = self.reduction == "sum"
         if sample_weight is None:
+            if summed:
+                self._scale = values.dtype.type(1)
+                return float(values.sum())
             self._scale = values.dtype.type(1 / values.size)
             return float(values.sum() / values.size)
         w = sample_weight.reshape(-1, *([1] * (values.ndim - 1))).astype(values.dtype, copy=False)
+        if summed:
+            self._scale = w
+            return float((values * w).sum())
         total = float(sample_weight.sum()) * (values.size // len(values))
         if total == 0:  # a batch whose samples all have weight 0 contributes nothing
             self._scale = np.zeros_like(w)
@@ -91,16 +124,37 @@ class Loss(Configurable):
         softmax or sigmoid for losses that take logits)."""
         return output
 
+    def get_config(self) -> dict[str, Any]:
+        # The default is left out, so that configs (and files) written before reduction
+        # existed are unchanged.
+        return {} if self.reduction == "mean" else {"reduction": self.reduction}
+
 
 @losses.register("mean_squared_error", "l2")
 class MSE(Loss):
-    r"""Mean squared error, :math:`L = \frac1n \sum (p - y)^2`, :math:`∂L/∂p = \frac2n (p - y)`."""
+    r"""Mean squared error, :math:`L = \frac1n \sum (p - y)^2`, :math:`∂L/∂p = \frac2n (p - y)`.
+
+    With ``reduction="sum"``: :math:`L = \sum (p - y)^2`, :math:`∂L/∂p = 2 (p - y)`, twice the
+    classic tutorial's :math:`E = \tfrac12 \sum (y - p)^2`.
+
+    Args:
+        reduction: ``"mean"`` (default) or ``"sum"``.
+
+    Example:
+        >>> import numpy as np
+        >>> p, y = np.array([[0.5], [0.5]]), np.array([[0.0], [1.0]])
+        >>> MSE()(p, y), MSE(reduction="sum")(p, y)
+        (0.25, 0.5)
+    """
 
     def forward(self, prediction, target, sample_weight=None) -> float:
         _check_same_shape(prediction, target, self)
         self._diff = d = prediction - target
         if sample_weight is None:  # the common case in one BLAS dot product
             flat = d.ravel()
+            if self.reduction == "sum":
+                self._scale = d.dtype.type(1)
+                return float(np.dot(flat, flat))
             self._scale = d.dtype.type(1 / flat.size)
             return float(np.dot(flat, flat)) / flat.size
         return self._reduce(d * d, sample_weight)
@@ -133,9 +187,11 @@ class Huber(Loss):
 
     Args:
         delta: where the loss turns from quadratic to linear (1.0, as PyTorch).
+        reduction: ``"mean"`` (default) or ``"sum"`` (no ``1/n``).
     """
 
-    def __init__(self, delta: float = 1.0) -> None:
+    def __init__(self, delta: float = 1.0, reduction: str = "mean") -> None:
+        super().__init__(reduction)
         if not delta > 0:
             raise ValueError(f"delta must be positive. Received: delta={delta!r}.")
         self.delta = float(delta)
@@ -152,7 +208,7 @@ class Huber(Loss):
         return np.clip(self._diff, -self.delta, self.delta) * self._scale
 
     def get_config(self) -> dict[str, Any]:
-        return {"delta": self.delta}
+        return {"delta": self.delta, **super().get_config()}
 
 
 @losses.register("bce", "binary_crossentropy", "binary_cross_entropy")
@@ -170,11 +226,16 @@ class BinaryCrossEntropy(Loss):
     :math:`∂L/∂z = \frac1n (σ(z) - y)`.
 
     Targets: shape ``(batch, outputs)`` (or ``(batch,)`` for one output), values in [0, 1].
+
+    Args:
+        from_logits: whether the predictions are logits (see above).
+        reduction: ``"mean"`` (default) or ``"sum"`` (no ``1/n``).
     """
 
     is_classification = True
 
-    def __init__(self, from_logits: bool = False) -> None:
+    def __init__(self, from_logits: bool = False, reduction: str = "mean") -> None:
+        super().__init__(reduction)
         self.from_logits = bool(from_logits)
 
     def forward(self, prediction, target, sample_weight=None) -> float:
@@ -207,7 +268,7 @@ class BinaryCrossEntropy(Loss):
         return sigmoid(output) if self.from_logits else output
 
     def get_config(self) -> dict[str, Any]:
-        return {"from_logits": self.from_logits}
+        return {"from_logits": self.from_logits, **super().get_config()}
 
 
 @losses.register(
@@ -234,11 +295,16 @@ class CrossEntropy(Loss):
 
     Targets: integer class labels ``(batch,)`` in ``[0, classes)``, or one-hot/probability
     rows ``(batch, classes)``.
+
+    Args:
+        from_logits: whether the predictions are logits (see above).
+        reduction: ``"mean"`` over the samples (default) or ``"sum"`` (no ``1/N``).
     """
 
     is_classification = True
 
-    def __init__(self, from_logits: bool = True) -> None:
+    def __init__(self, from_logits: bool = True, reduction: str = "mean") -> None:
+        super().__init__(reduction)
         self.from_logits = bool(from_logits)
 
     def forward(self, prediction, target, sample_weight=None) -> float:
@@ -310,7 +376,7 @@ class CrossEntropy(Loss):
         return softmax(output) if self.from_logits else output
 
     def get_config(self) -> dict[str, Any]:
-        return {"from_logits": self.from_logits}
+        return {"from_logits": self.from_logits, **super().get_config()}
 
 
 def get(spec: str | dict | Loss) -> Loss:
