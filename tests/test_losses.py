@@ -1,0 +1,96 @@
+"""Loss reductions: ``reduction="sum"`` equals PyTorch's, and ``"mean"`` is unchanged."""
+
+import numpy as np
+import pytest
+
+import scratchnn as snn
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("single_threaded_torch")
+
+
+def regression(rng):
+    return rng.normal(size=(6, 3)), rng.normal(size=(6, 3))
+
+
+def probabilities(rng):
+    return rng.uniform(0.05, 0.95, size=(6, 3)), rng.integers(0, 2, size=(6, 3)).astype(float)
+
+
+def logits_and_bits(rng):
+    return rng.normal(size=(6, 3)) * 3, rng.integers(0, 2, size=(6, 3)).astype(float)
+
+
+def logits_and_labels(rng):
+    return rng.normal(size=(6, 4)) * 3, rng.integers(0, 4, size=6)
+
+
+CASES = [
+    (snn.losses.MSE, {}, regression, torch.nn.MSELoss, {}),
+    (snn.losses.MAE, {}, regression, torch.nn.L1Loss, {}),
+    (snn.losses.Huber, {"delta": 0.7}, regression, torch.nn.HuberLoss, {"delta": 0.7}),
+    (snn.losses.BinaryCrossEntropy, {}, probabilities, torch.nn.BCELoss, {}),
+    (
+        snn.losses.BinaryCrossEntropy,
+        {"from_logits": True},
+        logits_and_bits,
+        torch.nn.BCEWithLogitsLoss,
+        {},
+    ),
+    (snn.losses.CrossEntropy, {}, logits_and_labels, torch.nn.CrossEntropyLoss, {}),
+]
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize(("ours", "kwargs", "make_data", "theirs", "torch_kwargs"), CASES)
+def test_reduction_matches_torch(ours, kwargs, make_data, theirs, torch_kwargs, reduction, rng):
+    prediction, target = make_data(rng)
+    loss = ours(**kwargs, reduction=reduction)
+    value = loss(prediction, target)
+    grad = loss.backward()
+    p = torch.tensor(prediction, requires_grad=True)
+    t = torch.tensor(target)
+    expected = theirs(**torch_kwargs, reduction=reduction)(p, t)
+    expected.backward()
+    assert value == pytest.approx(expected.item(), rel=1e-12)
+    np.testing.assert_allclose(grad, p.grad.numpy(), rtol=1e-10, atol=1e-15)
+
+
+def test_summed_cross_entropy_with_class_weights_matches_torch(rng):
+    logits, labels = logits_and_labels(rng)
+    weight = np.array([0.5, 2.0, 1.0, 3.0])
+    loss = snn.losses.CrossEntropy(reduction="sum")
+    value = loss(logits, labels, sample_weight=weight[labels])
+    grad = loss.backward()
+    z = torch.tensor(logits, requires_grad=True)
+    expected = torch.nn.CrossEntropyLoss(weight=torch.tensor(weight), reduction="sum")(
+        z, torch.tensor(labels)
+    )
+    expected.backward()
+    assert value == pytest.approx(expected.item(), rel=1e-12)
+    np.testing.assert_allclose(grad, z.grad.numpy(), rtol=1e-10)
+
+
+def test_sum_is_mean_times_n_and_the_default_config_is_unchanged(rng):
+    prediction, target = regression(rng)
+    mean, total = snn.losses.MSE(), snn.losses.MSE(reduction="sum")
+    assert total(prediction, target) == pytest.approx(prediction.size * mean(prediction, target))
+    np.testing.assert_allclose(total.backward(), prediction.size * mean.backward(), rtol=1e-14)
+    assert repr(mean) == "MSE()" and mean.get_config() == {}
+    assert total.get_config() == {"reduction": "sum"}
+    again = snn.losses.get({"class_name": "MSE", "config": total.get_config()})
+    assert again.reduction == "sum"
+    assert snn.losses.CrossEntropy().get_config() == {"from_logits": True}
+
+
+def test_saved_model_keeps_the_reduction(tmp_path):
+    X, y = snn.datasets.xor(np.float64)
+    model = snn.Sequential([snn.Dense(2, 4), snn.Sigmoid(), snn.Dense(4, 1)], seed=0)
+    model.fit(X, y, loss=snn.losses.MSE(reduction="sum"), optimizer="sgd", epochs=1, verbose=0)
+    model.save(tmp_path / "m.npz")
+    assert snn.load(tmp_path / "m.npz").loss.reduction == "sum"
+
+
+def test_unknown_reduction_is_refused():
+    with pytest.raises(ValueError, match=r"reduction must be 'mean'.*Received: reduction='none'"):
+        snn.losses.MSE(reduction="none")
