@@ -1,0 +1,338 @@
+"""The fitted front end that turns a raw table into the float matrix a network takes.
+
+For numeric columns (as scikit-learn's ``SimpleImputer(strategy="median")`` then
+``StandardScaler``): a missing value becomes the training median ``m``, then
+:math:`z = (x - μ) / σ` with the training mean and standard deviation of the imputed column
+(σ = 1 for a constant one). Optionally one 0/1 column per numeric column that had missing
+values says "this value was missing".
+
+For categorical columns (as ``OneHotEncoder(handle_unknown="ignore",
+max_categories=...)``): one 0/1 column per category seen in training; a missing value is its
+own category ``(missing)`` (or the most frequent one); a category unseen in training becomes
+all zeros and is counted in :attr:`TableEncoder.unseen_`; beyond ``max_categories`` the rarest
+categories are pooled into one ``(other)`` column.
+
+The encoder is fitted on training rows only and saved inside the model file as JSON plus
+named arrays (:meth:`TableEncoder.get_state` / :meth:`TableEncoder.from_state`), never pickled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .roles import ColumnRoles, infer_roles
+from .values import MISSING_TOKENS, as_columns, canonical_labels, numbers_of, text_of
+
+MISSING_CATEGORY = "(missing)"
+OTHER_CATEGORY = "(other)"
+
+
+class TableEncoder:
+    """Raw table in, float matrix ``(n_rows, n_features_out)`` out.
+
+    Args:
+        numeric: numeric feature columns; None infers the roles from the data
+            (:func:`~scratchnn.tables.roles.infer_roles`).
+        categorical: categorical feature columns (with ``numeric=None``: columns to treat as
+            categorical even if they hold numbers).
+        drop: columns to leave out (only when roles are inferred).
+        missing_tokens: texts read as missing.
+        missing_indicator: add a 0/1 "was missing" column for each numeric column that had
+            missing values in training.
+        categorical_missing: ``"category"`` (missing is its own category) or
+            ``"most_frequent"``.
+        max_categories: at most this many one-hot columns per categorical column; rarer
+            categories are pooled into ``(other)``.
+
+    Example:
+        >>> X = {"size": [1.0, None, 3.0], "colour": ["red", "blue", "red"]}
+        >>> encoder = TableEncoder().fit(X)
+        >>> encoder.feature_names_out()
+        ['size', 'colour=blue', 'colour=red']
+        >>> encoder.transform({"size": [2.0], "colour": ["green"]}).round(3).tolist()
+        [[0.0, 0.0, 0.0]]
+        >>> encoder.unseen_
+        {'colour': 1}
+    """
+
+    def __init__(
+        self,
+        numeric: Sequence[str] | None = None,
+        categorical: Sequence[str] | None = None,
+        drop: Sequence[str] = (),
+        missing_tokens: Sequence[str] = MISSING_TOKENS,
+        missing_indicator: bool = False,
+        categorical_missing: str = "category",
+        max_categories: int = 50,
+    ) -> None:
+        if categorical_missing not in ("category", "most_frequent"):
+            raise ValueError(
+                "categorical_missing must be 'category' or 'most_frequent'. Received: "
+                f"{categorical_missing!r}."
+            )
+        if (
+            isinstance(max_categories, bool)
+            or not isinstance(max_categories, int)
+            or (max_categories < 2)
+        ):
+            raise ValueError(
+                f"max_categories must be an integer >= 2. Received: {max_categories!r}."
+            )
+        self.numeric = None if numeric is None else list(numeric)
+        self.categorical = None if categorical is None else list(categorical)
+        self.drop = list(drop)
+        self.missing_tokens = [str(t) for t in missing_tokens]
+        self.missing_indicator = bool(missing_indicator)
+        self.categorical_missing = categorical_missing
+        self.max_categories = max_categories
+        self.roles: ColumnRoles | None = None
+        self.unseen_: dict[str, int] = {}
+        self.notices: list[str] = []
+        self.fitted = False
+
+    # fitting
+
+    def fit(self, X: Any, roles: ColumnRoles | None = None) -> TableEncoder:
+        """Learn medians, means, scales and categories from the training rows ``X``.
+
+        Args:
+            X: a DataFrame, a dict of columns, or a :class:`~scratchnn.tables.RawTable`.
+            roles: column roles decided elsewhere (the command line decides them on the
+                whole file); None: from ``numeric``/``categorical`` or inferred from ``X``.
+
+        Returns:
+            self.
+        """
+        columns = as_columns(X)
+        if roles is None:
+            if self.numeric is not None:
+                roles = ColumnRoles(list(self.numeric), list(self.categorical or []), {})
+                for name in roles.features:
+                    if name not in columns:
+                        raise ValueError(
+                            f"The table has no column {name!r}. Columns: "
+                            f"{', '.join(map(repr, columns))}."
+                        )
+            else:
+                roles = infer_roles(
+                    columns,
+                    drop=self.drop,
+                    categorical=self.categorical or (),
+                    missing_tokens=self.missing_tokens,
+                )
+        self.roles = roles
+        self.input_columns = roles.features
+        self.notices = []
+        n = len(next(iter(columns.values()))) if columns else 0
+        if n == 0:
+            raise ValueError("fit() needs at least one row.")
+        medians, means, scales, indicators = [], [], [], []
+        for name in roles.numeric:
+            numbers, missing = numbers_of(columns[name], self.missing_tokens)
+            if numbers is None:
+                raise ValueError(
+                    f"Column {name!r} was declared numeric but holds text, e.g. "
+                    f"{_first_text(columns[name], self.missing_tokens)!r}; declare it "
+                    "categorical."
+                )
+            present = numbers[~missing]
+            median = float(np.median(present)) if len(present) else 0.0
+            filled = np.where(missing, median, numbers)
+            std = float(filled.std())
+            medians.append(median)
+            means.append(float(filled.mean()))
+            scales.append(std if std > 0 else 1.0)
+            if self.missing_indicator and missing.any():
+                indicators.append(name)
+        self.median_ = np.array(medians, dtype=np.float64)
+        self.mean_ = np.array(means, dtype=np.float64)
+        self.scale_ = np.array(scales, dtype=np.float64)
+        self.indicators = indicators
+        self.categories: dict[str, list[str]] = {}
+        self.fill: dict[str, str] = {}
+        for name in roles.categorical:
+            text, missing = text_of(columns[name], self.missing_tokens)
+            labels = canonical_labels(text[~missing])
+            values, counts = np.unique(labels, return_counts=True)
+            order = np.lexsort((values, -counts))  # most frequent first, ties by name
+            values, counts = values[order], counts[order]
+            fill = MISSING_CATEGORY
+            if self.categorical_missing == "most_frequent" and len(values):
+                fill = str(values[0])
+            self.fill[name] = fill
+            kept = values.tolist()
+            if fill == MISSING_CATEGORY and missing.any():
+                kept.append(MISSING_CATEGORY)
+            if len(kept) > self.max_categories:
+                pooled = len(kept) - (self.max_categories - 1)
+                kept = [*kept[: self.max_categories - 1], OTHER_CATEGORY]
+                self.notices.append(
+                    f"Column {name!r} has {len(values)} categories; the {pooled} rarest are "
+                    f"pooled into {OTHER_CATEGORY} (at most {self.max_categories} columns)."
+                )
+            self.categories[name] = sorted(kept)
+        self.fitted = True
+        return self
+
+    # applying
+
+    @property
+    def n_features_out(self) -> int:
+        """The width of :meth:`transform`'s output (the network's ``in_features``)."""
+        self._check_fitted()
+        return (
+            len(self.roles.numeric)
+            + len(self.indicators)
+            + sum(len(c) for c in self.categories.values())
+        )
+
+    def feature_names_out(self) -> list[str]:
+        """The name of every output column: numeric names, ``name_missing`` indicators, and
+        ``name=category`` one-hot columns."""
+        self._check_fitted()
+        return (
+            list(self.roles.numeric)
+            + [f"{name}_missing" for name in self.indicators]
+            + [f"{name}={c}" for name, cats in self.categories.items() for c in cats]
+        )
+
+    def transform(self, X: Any) -> np.ndarray:
+        """The float matrix ``(n_rows, n_features_out)`` of raw rows ``X``.
+
+        ``X`` may be a DataFrame or dict holding (at least) the input columns, or a 2-D array
+        whose columns are :attr:`input_columns` in order. Unseen categories become all zeros
+        and are counted per column in :attr:`unseen_`.
+
+        Raises:
+            ValueError: a column is missing, or a numeric column holds text.
+        """
+        self._check_fitted()
+        columns = as_columns(X, names=self.input_columns)
+        absent = [name for name in self.input_columns if name not in columns]
+        if absent:
+            raise ValueError(
+                f"The table lacks the column(s) {', '.join(map(repr, absent))} that the model "
+                f"was trained with. Columns given: {', '.join(map(repr, columns))}."
+            )
+        n = len(columns[self.input_columns[0]])
+        out = np.zeros((n, self.n_features_out), dtype=np.float64)
+        j = 0
+        for k, name in enumerate(self.roles.numeric):
+            numbers, missing = numbers_of(columns[name], self.missing_tokens)
+            if numbers is None:
+                raise ValueError(
+                    f"Column {name!r} was numeric in training but holds "
+                    f"{_first_text(columns[name], self.missing_tokens)!r}."
+                )
+            numbers[missing] = self.median_[k]
+            out[:, j] = (numbers - self.mean_[k]) / self.scale_[k]
+            j += 1
+        for name in self.indicators:
+            out[:, j] = numbers_of(columns[name], self.missing_tokens)[1]
+            j += 1
+        self.unseen_ = {}
+        for name, cats in self.categories.items():
+            text, missing = text_of(columns[name], self.missing_tokens)
+            labels = canonical_labels(text).astype(object)
+            labels[missing] = self.fill[name]
+            known = np.asarray(cats)
+            position = np.searchsorted(known, labels.astype(str))
+            position = np.minimum(position, len(known) - 1)
+            found = known[position] == labels.astype(str)
+            if OTHER_CATEGORY in cats and not missing.all():
+                other = cats.index(OTHER_CATEGORY)
+                pooled = ~found & ~missing
+                position[pooled], found[pooled] = other, True
+            rows = np.flatnonzero(found)
+            out[rows, j + position[found]] = 1.0
+            if (~found).any():
+                self.unseen_[name] = int((~found).sum())
+            j += len(cats)
+        return out
+
+    def fit_transform(self, X: Any, roles: ColumnRoles | None = None) -> np.ndarray:
+        """:meth:`fit` then :meth:`transform` on the same rows."""
+        return self.fit(X, roles).transform(X)
+
+    def _check_fitted(self) -> None:
+        if not self.fitted:
+            raise ValueError("This TableEncoder is not fitted yet; call fit(X) first.")
+
+    # saving
+
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """``(config, arrays)``: JSON-compatible settings and categories, and the numeric
+        statistics as named arrays, for the model file."""
+        self._check_fitted()
+        config = {
+            "numeric": list(self.roles.numeric),
+            "categorical": list(self.roles.categorical),
+            "dropped": dict(self.roles.dropped),
+            "missing_tokens": list(self.missing_tokens),
+            "missing_indicator": self.missing_indicator,
+            "categorical_missing": self.categorical_missing,
+            "max_categories": self.max_categories,
+            "indicators": list(self.indicators),
+            "categories": {k: list(v) for k, v in self.categories.items()},
+            "fill": dict(self.fill),
+        }
+        arrays = {"median": self.median_, "mean": self.mean_, "scale": self.scale_}
+        return config, arrays
+
+    @classmethod
+    def from_state(cls, config: dict[str, Any], arrays: dict[str, np.ndarray]) -> TableEncoder:
+        """The fitted encoder that :meth:`get_state` described.
+
+        Raises:
+            ValueError: the state is inconsistent (array sizes, unknown categories).
+        """
+        encoder = cls(
+            missing_tokens=config["missing_tokens"],
+            missing_indicator=bool(config["missing_indicator"]),
+            categorical_missing=config["categorical_missing"],
+            max_categories=int(config["max_categories"]),
+        )
+        numeric = [str(n) for n in config["numeric"]]
+        categorical = [str(n) for n in config["categorical"]]
+        encoder.roles = ColumnRoles(numeric, categorical, dict(config.get("dropped", {})))
+        encoder.input_columns = encoder.roles.features
+        encoder.indicators = [str(n) for n in config["indicators"]]
+        encoder.categories = {str(k): [str(c) for c in v] for k, v in config["categories"].items()}
+        encoder.fill = {str(k): str(v) for k, v in config["fill"].items()}
+        for key in ("median", "mean", "scale"):
+            array = np.asarray(arrays[key], dtype=np.float64)
+            if array.shape != (len(numeric),):
+                raise ValueError(
+                    f"the encoder's {key} array has shape {array.shape}, expected ({len(numeric)},)"
+                )
+            setattr(encoder, f"{key}_", array)
+        if set(encoder.categories) != set(categorical) or set(encoder.fill) != set(categorical):
+            raise ValueError("the encoder's categories do not match its categorical columns")
+        if any(c != sorted(c) or not c for c in encoder.categories.values()):
+            raise ValueError("the encoder's categories are not sorted lists")
+        if not set(encoder.indicators) <= set(numeric) or not np.all(encoder.scale_ > 0):
+            raise ValueError("the encoder's indicators or scales are inconsistent")
+        encoder.fitted = True
+        return encoder
+
+    def __repr__(self) -> str:
+        if not self.fitted:
+            return "TableEncoder(unfitted)"
+        return (
+            f"TableEncoder({len(self.roles.numeric)} numeric, {len(self.roles.categorical)} "
+            f"categorical -> {self.n_features_out} features)"
+        )
+
+
+def _first_text(values: np.ndarray, tokens: Sequence[str]) -> str:
+    text, missing = text_of(values, tokens)
+    for t, m in zip(text.tolist(), missing.tolist(), strict=True):
+        if not m:
+            try:
+                float(t)
+            except ValueError:
+                return t
+    return ""

@@ -1,0 +1,311 @@
+"""Reading a table file as it comes: compressed or not, any common delimiter, any encoding.
+
+:func:`read_table` returns the raw columns as text (no type decisions yet; see
+:mod:`scratchnn.tables.roles`) together with the notices a user should see, e.g. that the
+first line looks like data rather than names. No pandas needed: the standard library's
+``csv``, ``gzip``, ``bz2``, ``lzma`` and ``zipfile`` do the work.
+"""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import gzip
+import io
+import lzma
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import DataFileError
+
+#: Delimiters tried by the sniffer, most common first.
+DELIMITERS = (",", ";", "\t", "|")
+_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+_COMPRESSED = {".gz": "gzip", ".bz2": "bzip2", ".xz": "xz", ".zip": "zip"}
+
+
+@dataclass
+class RawTable:
+    """The columns of a file as read, before any type decision.
+
+    Attributes:
+        columns: column name -> 1-D array (text as a NumPy unicode array; ``.npz``/Parquet
+            columns keep their own dtype), in file order.
+        lines: the file line of each row (for messages), or None where lines do not apply.
+        source: the file's name, for messages.
+        notices: what the reader decided that a user should know (one line each).
+        delimiter: the delimiter used (None for binary formats).
+    """
+
+    columns: dict[str, np.ndarray]
+    lines: list[int] | None
+    source: str
+    notices: list[str] = field(default_factory=list)
+    delimiter: str | None = None
+
+    @property
+    def n_rows(self) -> int:
+        return len(next(iter(self.columns.values()))) if self.columns else 0
+
+    def take(self, rows: np.ndarray) -> RawTable:
+        """The table restricted to ``rows`` (an index or boolean array)."""
+        lines = None if self.lines is None else np.asarray(self.lines)[rows].tolist()
+        return RawTable(
+            {name: values[rows] for name, values in self.columns.items()},
+            lines,
+            self.source,
+            list(self.notices),
+            self.delimiter,
+        )
+
+
+def _open_bytes(path: Path) -> bytes:
+    """The file's bytes, decompressed by its extension (or by its magic number)."""
+    data = path.read_bytes()
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".gz" or data[:2] == b"\x1f\x8b":
+            return gzip.decompress(data)
+        if suffix == ".bz2" or data[:3] == b"BZh":
+            return bz2.decompress(data)
+        if suffix == ".xz" or data[:6] == b"\xfd7zXZ\x00":
+            return lzma.decompress(data)
+        if suffix == ".zip":
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                members = [m for m in archive.namelist() if not m.endswith("/")]
+                if len(members) != 1:
+                    raise DataFileError(
+                        f"{path} holds {len(members)} files; a .zip table must hold exactly "
+                        f"one (it holds: {', '.join(members[:5]) or 'nothing'})."
+                    )
+                return archive.read(members[0])
+    except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile) as error:
+        kind = _COMPRESSED.get(suffix, "compressed")
+        raise DataFileError(f"{path} is not a readable {kind} file ({error}).") from None
+    return data
+
+
+def _decode(data: bytes, path: Path, encoding: str | None) -> str:
+    """Text of ``data``: ``encoding`` if given, else UTF-8 (a BOM is dropped)."""
+    chosen = encoding or "utf-8-sig"
+    try:
+        text = data.decode(chosen)
+    except LookupError:
+        raise ValueError(
+            f"Unknown encoding {encoding!r}; use a name Python knows, e.g. utf-8, latin-1, cp1252."
+        ) from None
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        hint = "latin-1" if chosen.startswith("utf") else "utf-8"
+        raise DataFileError(
+            f"{path}, line {line}: the bytes {data[error.start : error.start + 4]!r} are not "
+            f"valid {chosen}; pass --encoding (e.g. --encoding {hint}) with the file's encoding."
+        ) from None
+    if encoding and text.startswith("\ufeff"):
+        text = text[1:]
+    return text
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter among :data:`DELIMITERS` that splits the first lines most consistently.
+
+    A delimiter scores when it gives every one of the first 50 lines the same number (> 1) of
+    fields; among those the one giving most fields wins. Comma when none does.
+
+    Example:
+        >>> sniff_delimiter("a;b;c\\n1;2,5;3\\n")
+        ';'
+        >>> sniff_delimiter("x\\ty\\n1\\t2\\n")
+        '\\t'
+    """
+    sample = [line for line in text.splitlines()[:50] if line.strip()]
+    best, best_fields = ",", 1
+    for delimiter in DELIMITERS:
+        counts = {len(row) for row in csv.reader(sample, delimiter=delimiter)}
+        if len(counts) == 1:
+            fields = counts.pop()
+            if fields > best_fields:
+                best, best_fields = delimiter, fields
+    return best
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def read_table(
+    path: str | os.PathLike,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+    header: bool | None = None,
+) -> RawTable:
+    """Read a ``.csv``/``.tsv``/``.txt`` file (optionally ``.gz``/``.bz2``/``.xz``/``.zip``),
+    an ``.npz`` of named columns, or a ``.parquet`` file (needs pyarrow) as raw columns.
+
+    Args:
+        path: the file.
+        delimiter: the field separator; None sniffs comma, semicolon, tab or pipe.
+        encoding: the text encoding; None reads UTF-8 (with or without a byte-order mark).
+        header: True: the first line names the columns; False: it is data, and the columns
+            are named ``col1``, ``col2``, ...; None (default): names, with a notice when every
+            one of them is a number.
+
+    Returns:
+        A :class:`RawTable`.
+
+    Raises:
+        FileNotFoundError: no such file.
+        DataFileError: undecodable bytes (the message names the line and suggests
+            ``--encoding``), a corrupt archive, ragged rows, duplicate names, no rows.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+        >>> _ = path.write_text("a;b\\n1;x\\n2;NA\\n")
+        >>> table = read_table(path)
+        >>> table.delimiter, list(table.columns), table.columns["b"].tolist()
+        (';', ['a', 'b'], ['x', 'NA'])
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"No such file: {path}")
+    if path.is_dir():
+        raise DataFileError(f"{path} is a folder, not a table file.")
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        return _read_npz(path)
+    if suffix == ".parquet":
+        return _read_parquet(path)
+    text = _decode(_open_bytes(path), path, encoding)
+    if delimiter is None:
+        delimiter = sniff_delimiter(text)
+    elif len(delimiter) != 1 and delimiter not in ("\\t", "tab"):
+        raise ValueError(f"--delimiter must be one character (or 'tab'); received {delimiter!r}.")
+    delimiter = "\t" if delimiter in ("\\t", "tab") else delimiter
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                rows.append(row)
+                lines.append(reader.line_num)
+    except csv.Error as error:
+        raise DataFileError(f"{path}, line {reader.line_num}: {error}.") from None
+    notices: list[str] = []
+    if delimiter != ",":
+        notices.append(f"Read {path.name} as {_NAMES.get(delimiter, repr(delimiter))}-separated.")
+    if not rows:
+        raise DataFileError(f"{path} is empty: no header and no rows.")
+    if header is False:
+        names = [f"col{i + 1}" for i in range(len(rows[0]))]
+        body, body_lines = rows, lines
+    else:
+        names = [name.strip() for name in rows[0]]
+        if len(names) > 1 and all(len(n) > 1 and n[0] == n[-1] == "'" for n in names):
+            names = [n[1:-1] for n in names]  # 'name' quoted with apostrophes
+        if header is None and all(_is_number(n) for n in names):
+            notices.append(
+                f"The first line of {path.name} ({', '.join(names[:4])}"
+                f"{', ...' if len(names) > 4 else ''}) looks like data, not column names; it "
+                "was read as names. Pass --no-header if it is data (columns are then col1, ...)."
+            )
+        body, body_lines = rows[1:], lines[1:]
+    if not body:
+        raise DataFileError(f"{path} has no data rows (a header row and at least one row needed).")
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise DataFileError(
+            f"{path}: the header names {', '.join(map(repr, duplicates))} more than once."
+        )
+    width = len(names)
+    for line, row in zip(body_lines, body, strict=True):
+        if len(row) != width:
+            raise DataFileError(
+                f"{path}, line {line}: {len(row)} values, but the header has {width} columns "
+                f"(read as {_NAMES.get(delimiter, repr(delimiter))}-separated; pass "
+                "--delimiter if that is wrong)."
+            )
+    matrix = np.char.strip(np.array(body, dtype=str))
+    columns = {name: matrix[:, j] for j, name in enumerate(names)}
+    return RawTable(columns, body_lines, path.name, notices, delimiter)
+
+
+def _read_npz(path: Path) -> RawTable:
+    with open(path, "rb") as handle:
+        if handle.read(4) != b"PK\x03\x04":
+            raise DataFileError(f"{path} is not an .npz archive (np.savez writes one).")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except ValueError:
+        raise DataFileError(
+            f"{path} holds Python objects (pickled data), which scratchnn does not read. "
+            "Save plain numeric or string arrays with np.savez."
+        ) from None
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
+        raise DataFileError(f"{path} is truncated or corrupt ({error}).") from None
+    columns: dict[str, np.ndarray] = {}
+    for name, values in arrays.items():
+        if name == "X" and values.ndim == 2:
+            columns.update({f"x{i}": values[:, i] for i in range(values.shape[1])})
+        elif values.ndim == 1:
+            columns[name] = values
+        else:
+            raise DataFileError(f"{path}: column {name!r} is not one-dimensional.")
+    lengths = {len(v) for v in columns.values()}
+    if len(lengths) > 1:
+        raise DataFileError(f"{path}: the columns have different lengths.")
+    if not columns or lengths == {0}:
+        raise DataFileError(f"{path} holds no rows.")
+    return RawTable(columns, None, path.name)
+
+
+def _read_parquet(path: Path) -> RawTable:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ImportError(
+            f"Reading {path.name} needs pyarrow: pip install pyarrow (or save the table as CSV)."
+        ) from None
+    table = pq.read_table(path)
+    columns: dict[str, Any] = {}
+    for name in table.column_names:
+        values = table.column(name).to_numpy(zero_copy_only=False)
+        columns[str(name)] = values if values.dtype != object else values.astype(object)
+    return RawTable(columns, None, path.name)
+
+
+def row_fingerprints(columns: dict[str, np.ndarray]) -> np.ndarray:
+    """A 64-bit fingerprint of every row: a BLAKE2b hash of its cells' text in column order.
+
+    A model remembers the fingerprints of its held-out rows, so that ``evaluate`` on the
+    training file can tell held-out rows from training rows.
+
+    Returns:
+        ``(n_rows,)`` uint64.
+
+    Example:
+        >>> a = row_fingerprints({"x": np.array(["1", "2"]), "y": np.array(["a", "a"])})
+        >>> b = row_fingerprints({"x": np.array(["2"]), "y": np.array(["a"])})
+        >>> bool(a[1] == b[0]), bool(a[0] == a[1])
+        (True, False)
+    """
+    import hashlib
+
+    texts = [np.asarray(values).astype(str) for values in columns.values()]
+    n = len(texts[0]) if texts else 0
+    out = np.empty(n, dtype=np.uint64)
+    for i, cells in enumerate(zip(*texts, strict=True)):
+        digest = hashlib.blake2b("\x1f".join(cells).encode("utf-8"), digest_size=8).digest()
+        out[i] = int.from_bytes(digest, "little")
+    return out

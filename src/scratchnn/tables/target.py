@@ -1,0 +1,133 @@
+"""The target column: rows without a target, classification or regression, and the scaling of
+a regression target inside the model.
+
+The task is decided as scikit-learn's ``type_of_target`` would: text, or whole numbers with at
+most :data:`MAX_AUTO_CLASSES` distinct values, are classes; fractions or many distinct values
+are a regression target. Missing tokens ("NA", "", ...) never make a numeric target textual:
+those rows are dropped instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .values import MISSING_TOKENS, numbers_of, text_of
+
+#: A whole-number target with at most this many distinct values counts as classes.
+MAX_AUTO_CLASSES = 20
+
+
+def present_rows(values: Any, tokens: Sequence[str] = MISSING_TOKENS) -> np.ndarray:
+    """The mask of rows whose target is not missing.
+
+    Example:
+        >>> present_rows(np.array(["1", "NA", "3"], dtype=object)).tolist()
+        [True, False, True]
+    """
+    return ~text_of(np.asarray(values), tokens)[1]
+
+
+def detect_task(values: Any, tokens: Sequence[str] = MISSING_TOKENS) -> tuple[str, str]:
+    """``(task, reason)``: ``"classification"`` or ``"regression"`` and why, for the run header.
+
+    Args:
+        values: the target values (missing ones are ignored).
+        tokens: texts read as missing.
+
+    Example:
+        >>> detect_task(np.array(["cat", "dog", "NA"], dtype=object))[0]
+        'classification'
+        >>> detect_task(np.array([1.5, 2.0, 3.25]))
+        ('regression', 'numbers with fractions')
+        >>> detect_task(np.array([0, 1, 1, 0]))
+        ('classification', '2 distinct whole numbers')
+    """
+    numbers, missing = numbers_of(np.asarray(values), tokens)
+    if numbers is None:
+        return "classification", "text labels"
+    present = numbers[~missing]
+    if len(present) == 0:
+        raise ValueError("Every value of the target is missing.")
+    if not np.all(present == np.round(present)):
+        return "regression", "numbers with fractions"
+    distinct = len(np.unique(present))
+    if distinct <= MAX_AUTO_CLASSES:
+        return "classification", f"{distinct} distinct whole numbers"
+    return "regression", f"{distinct} distinct whole numbers (more than {MAX_AUTO_CLASSES})"
+
+
+class TargetScaler:
+    r"""Standardize a regression target for training and undo it on the predictions:
+    :math:`t = (y - μ) / σ`, :math:`\hat y = \hat t σ + μ` (scikit-learn's
+    ``TransformedTargetRegressor`` with a ``StandardScaler``).
+
+    Shapes: ``transform`` ``(n,)`` or ``(n, k)`` → ``(n, k)``; ``inverse_transform`` keeps the
+    shape of the network's output.
+
+    Example:
+        >>> scaler = TargetScaler().fit(np.array([10.0, 20.0, 30.0]))
+        >>> scaler.transform(np.array([20.0])).tolist()
+        [[0.0]]
+        >>> scaler.inverse_transform(np.array([[1.0]])).round(3).tolist()
+        [[28.165]]
+    """
+
+    def __init__(self) -> None:
+        self.mean_: np.ndarray | None = None
+        self.scale_: np.ndarray | None = None
+
+    def fit(self, y: Any) -> TargetScaler:
+        """Learn μ and σ (per target column) from training targets."""
+        y = self._two_d(y)
+        if len(y) == 0 or not np.isfinite(y).all():
+            raise ValueError("TargetScaler.fit needs a non-empty, finite numeric target.")
+        std = y.std(axis=0)
+        self.mean_ = y.mean(axis=0)
+        self.scale_ = np.where(std > 0, std, 1.0)
+        return self
+
+    def transform(self, y: Any) -> np.ndarray:
+        """Targets in training units, ``(n, k)``."""
+        self._check()
+        return (self._two_d(y) - self.mean_) / self.scale_
+
+    def inverse_transform(self, outputs: Any) -> np.ndarray:
+        """Network outputs back in the target's units (same shape as ``outputs``)."""
+        self._check()
+        outputs = np.asarray(outputs)
+        values = outputs.reshape(len(outputs), -1) * self.scale_ + self.mean_
+        return values.reshape(outputs.shape).astype(outputs.dtype, copy=False)
+
+    @staticmethod
+    def _two_d(y: Any) -> np.ndarray:
+        y = np.asarray(y, dtype=np.float64)
+        return y.reshape(len(y), -1)
+
+    def _check(self) -> None:
+        if self.mean_ is None:
+            raise ValueError("This TargetScaler is not fitted yet; call fit(y) first.")
+
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """``(config, arrays)`` for the model file."""
+        self._check()
+        return {}, {"mean": self.mean_, "scale": self.scale_}
+
+    @classmethod
+    def from_state(cls, config: dict[str, Any], arrays: dict[str, np.ndarray]) -> TargetScaler:
+        """The fitted scaler that :meth:`get_state` described."""
+        scaler = cls()
+        mean = np.asarray(arrays["mean"], dtype=np.float64)
+        scale = np.asarray(arrays["scale"], dtype=np.float64)
+        if mean.ndim != 1 or mean.shape != scale.shape or not np.all(scale > 0):
+            raise ValueError("the target scaler's arrays are inconsistent")
+        scaler.mean_, scaler.scale_ = mean, scale
+        return scaler
+
+    def __repr__(self) -> str:
+        if self.mean_ is None:
+            return "TargetScaler(unfitted)"
+        mean, scale = self.mean_.round(4).tolist(), self.scale_.round(4).tolist()
+        return f"TargetScaler(mean={mean}, scale={scale})"
