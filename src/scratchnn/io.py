@@ -38,6 +38,8 @@ from .model import Sequential
 
 FORMAT = "scratchnn"
 FORMAT_VERSION = 1
+#: Optional fitted components of a model, saved as JSON config plus ``<name>.<array>`` arrays.
+_COMPONENTS = ("preprocessor", "target_transform")
 
 
 def _metadata(model: Sequential, include_optimizer: bool) -> tuple[dict[str, Any], dict]:
@@ -60,6 +62,13 @@ def _metadata(model: Sequential, include_optimizer: bool) -> tuple[dict[str, Any
     }
     if model.loss is not None:
         meta["loss"] = {"class_name": type(model.loss).__name__, "config": model.loss.get_config()}
+    for attribute in _COMPONENTS:  # a fitted table encoder / target scaler (scratchnn.tables)
+        component = getattr(model, attribute, None)
+        if component is not None:
+            config, named = component.get_state()
+            meta[attribute] = {"class_name": type(component).__name__, "config": config}
+            meta[attribute]["arrays"] = sorted(named)
+            arrays.update({f"{attribute}.{key}": value for key, value in named.items()})
     if include_optimizer:
         if model.optimizer is not None:
             state = model.optimizer.state_dict()
@@ -241,3 +250,19 @@ def _restore(model: Sequential, meta: dict[str, Any], arrays: dict[str, np.ndarr
         for i in range(len(next(iter(meta["history"].values()), []))):
             history.append(first + i, {key: values[i] for key, values in meta["history"].items()})
         model.history = history
+    _restore_components(model, meta, arrays)
+
+
+def _restore_components(model: Sequential, meta: dict[str, Any], arrays: dict) -> None:
+    """Rebuild ``model.preprocessor`` / ``model.target_transform`` (files before they existed
+    have neither, and load as before)."""
+    if not any(meta.get(attribute) for attribute in _COMPONENTS):
+        return
+    from .tables import TableEncoder, TargetScaler
+
+    kinds = {"TableEncoder": TableEncoder, "TargetScaler": TargetScaler}
+    for attribute in _COMPONENTS:
+        info = meta.get(attribute)
+        if info:
+            named = {key: arrays[f"{attribute}.{key}"] for key in info["arrays"]}
+            setattr(model, attribute, kinds[info["class_name"]].from_state(info["config"], named))
