@@ -1,0 +1,154 @@
+"""Textbook versions of the fast parts, written as the classic tutorial writes them.
+
+Read these to see *what* is computed; the fast versions (:class:`scratchnn.Dense`,
+:class:`scratchnn.optim.SGD`, :class:`scratchnn.optim.Adam`) compute the same numbers with
+preallocated buffers, one flat parameter vector and fewer passes over memory, and the test
+suite (``tests/test_reference.py``) checks them against these to float64 rounding.
+
+Everything here is plain NumPy on named arrays, a few lines per idea, with no validation and
+no speed tricks:
+
+>>> import numpy as np
+>>> from scratchnn import reference
+>>> X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+>>> y = np.array([[0], [1], [1], [0]], dtype=float)
+>>> rng = np.random.default_rng(0)
+>>> losses = reference.tutorial_xor(X, y, rng.standard_normal((2, 4)), np.zeros((1, 4)),
+...                                 rng.standard_normal((4, 1)), np.zeros((1, 1)), epochs=2000)
+>>> bool(losses[-1] < losses[0])
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "SGD",
+    "Adam",
+    "Dense",
+    "Momentum",
+    "sigmoid",
+    "sigmoid_derivative",
+    "tutorial_xor",
+]
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """σ(x) = 1 / (1 + e^(−x)) (overflows for x < −709; the fast one does not)."""
+    return 1 / (1 + np.exp(-x))
+
+
+def sigmoid_derivative(a: np.ndarray) -> np.ndarray:
+    """σ'(z) written with the *activation* a = σ(z): a (1 − a)."""
+    return a * (1 - a)
+
+
+class Dense:
+    """``z = x·W + b``, with ``W: (in, out)``, ``b: (out,)``.
+
+    ``backward(delta)`` takes δ = ∂L/∂z ``(batch, out)``, stores ``dW = xᵀ·δ`` and
+    ``db = Σ_batch δ``, and returns ``∂L/∂x = δ·Wᵀ``.
+    """
+
+    def __init__(self, W: np.ndarray, b: np.ndarray) -> None:
+        self.W, self.b = np.array(W, dtype=float), np.array(b, dtype=float)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.x = x
+        return x @ self.W + self.b
+
+    def backward(self, delta: np.ndarray) -> np.ndarray:
+        self.dW = self.x.T @ delta
+        self.db = delta.sum(axis=0)
+        return delta @ self.W.T
+
+
+class SGD:
+    """Plain gradient descent: ``W ← W − η g`` for every parameter."""
+
+    def __init__(self, lr: float) -> None:
+        self.lr = lr
+
+    def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        for p, g in zip(params, grads, strict=True):
+            p -= self.lr * g
+
+
+class Momentum:
+    """Gradient descent with momentum, in PyTorch's form (``SGD(momentum=μ)``):
+    ``v ← μ v + g`` (``v = g`` on the first step), ``W ← W − η v``."""
+
+    def __init__(self, lr: float, momentum: float = 0.9) -> None:
+        self.lr, self.momentum = lr, momentum
+        self.velocity: list[np.ndarray] | None = None
+
+    def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        if self.velocity is None:
+            self.velocity = [g.copy() for g in grads]
+        else:
+            for v, g in zip(self.velocity, grads, strict=True):
+                v[...] = self.momentum * v + g
+        for p, v in zip(params, self.velocity, strict=True):
+            p -= self.lr * v
+
+
+class Adam:
+    """Adam (Kingma & Ba), with the bias corrections written out::
+
+    m ← β1 m + (1 − β1) g          v ← β2 v + (1 − β2) g²
+    m̂ = m / (1 − β1ᵗ)              v̂ = v / (1 − β2ᵗ)
+    W ← W − η m̂ / (√v̂ + ε)
+    """
+
+    def __init__(
+        self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
+    ) -> None:
+        self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
+        self.t = 0
+        self.m: list[np.ndarray] | None = None
+        self.v: list[np.ndarray] | None = None
+
+    def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        if self.m is None:
+            self.m = [np.zeros_like(g) for g in grads]
+            self.v = [np.zeros_like(g) for g in grads]
+        self.t += 1
+        for p, g, m, v in zip(params, grads, self.m, self.v, strict=True):
+            m[...] = self.beta1 * m + (1 - self.beta1) * g
+            v[...] = self.beta2 * v + (1 - self.beta2) * g**2
+            m_hat = m / (1 - self.beta1**self.t)
+            v_hat = v / (1 - self.beta2**self.t)
+            p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
+def tutorial_xor(
+    X: np.ndarray,
+    y: np.ndarray,
+    W1: np.ndarray,
+    b1: np.ndarray,
+    W2: np.ndarray,
+    b2: np.ndarray,
+    lr: float = 0.1,
+    epochs: int = 10_000,
+) -> list[float]:
+    """The classic tutorial's training loop, verbatim: a 2-4-1 sigmoid network, the summed
+    error (``error = y − output``), ``sigmoid_derivative(a)`` and ``W += lr · xᵀ·δ``.
+
+    Updates the arrays ``W1, b1, W2, b2`` in place and returns the loss the tutorial prints,
+    ``mean((y − output)²)``, of every epoch (before that epoch's update).
+    """
+    losses = []
+    for _ in range(epochs):
+        hidden_output = sigmoid(X @ W1 + b1)
+        output = sigmoid(hidden_output @ W2 + b2)
+        error = y - output
+        losses.append(float(np.mean(np.square(error))))
+        d_output = error * sigmoid_derivative(output)
+        error_hidden = d_output @ W2.T
+        d_hidden = error_hidden * sigmoid_derivative(hidden_output)
+        W2 += hidden_output.T @ d_output * lr
+        b2 += np.sum(d_output, axis=0, keepdims=True) * lr
+        W1 += X.T @ d_hidden * lr
+        b1 += np.sum(d_hidden, axis=0, keepdims=True) * lr
+    return losses
