@@ -14,8 +14,10 @@ File layout (a standard NumPy ``.npz``, i.e. a zip of ``.npy`` arrays):
 ==========================  ===============================================================
 
 Files are written atomically (a temporary file in the same folder, flushed, fsync'ed, then
-renamed over the target), so a crash mid-save leaves any previous file intact. Loading uses
-``allow_pickle=False`` and refuses anything that is not exactly this layout.
+renamed over the target), so a crash mid-save leaves any previous file intact. Loading never
+unpickles, reads only the members listed above (stored uncompressed, as ``np.savez`` writes
+them), checks every declared size and shape against the architecture before reading or
+allocating, and refuses anything that is not exactly this layout (see :func:`load`).
 """
 
 from __future__ import annotations
@@ -23,17 +25,19 @@ from __future__ import annotations
 import io
 import json
 import os
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import __version__, optim
+from . import _load_checks as checks
 from . import losses as losses_module
 from . import schedules as schedules_module
+from ._archive import Archive, open_archive
 from ._files import atomic_write
 from .errors import DataFileError
+from .history import History
 from .model import Sequential
 
 FORMAT = "scratchnn"
@@ -111,9 +115,8 @@ def dumps(model: Sequential, include_optimizer: bool = True) -> bytes:
 
 
 def loads(data: bytes) -> Sequential:
-    """The model that :func:`dumps` encoded."""
-    meta, arrays = _parse(io.BytesIO(data), "<bytes>")
-    return _build(meta, arrays, "<bytes>")
+    """The model that :func:`dumps` encoded, checked as :func:`load` checks a file."""
+    return _load(bytes(data), "<bytes>")
 
 
 def save(model: Sequential, path: str | os.PathLike, include_optimizer: bool = True) -> None:
@@ -124,133 +127,194 @@ def save(model: Sequential, path: str | os.PathLike, include_optimizer: bool = T
         np.savez(handle, **arrays)
 
 
-def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Every array of the file and its parsed metadata, or a DataFileError that says why not."""
-    if not path.exists():
-        raise FileNotFoundError(f"No model file at {path}.")
-    with open(path, "rb") as handle:
-        return _parse(handle, str(path))
-
-
-def _parse(handle: Any, name: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    if handle.read(4) != b"PK\x03\x04":  # every .npz is a zip archive
-        raise DataFileError(
-            f"{name} is not a scratchnn model file: it is not an .npz (zip) archive."
-        )
-    handle.seek(0)
-    try:
-        with np.load(handle, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except ValueError as error:
-        if "allow_pickle" in str(error):
-            raise DataFileError(
-                f"{name} contains a pickled Python object. scratchnn files never do, and "
-                "loading one could run arbitrary code, so it was refused."
-            ) from None
-        raise DataFileError(f"{name} is not a readable .npz file ({error}).") from None
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
-        raise DataFileError(
-            f"{name} is not a scratchnn model file, or it is truncated or corrupt ({error})."
-        ) from None
-    if "__metadata__" not in arrays:
-        raise DataFileError(f"{name} is a NumPy archive but not a scratchnn model (no metadata).")
-    metadata = arrays.pop("__metadata__")
-    if not isinstance(metadata, np.ndarray) or metadata.dtype != np.uint8:
-        raise DataFileError(f"{name}: the model metadata is not in scratchnn's format.")
-    try:
-        meta = json.loads(metadata.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DataFileError(f"{name}: the model metadata is corrupt ({error}).") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise DataFileError(f"{name} is not a scratchnn model file (unknown format).")
-    version = meta.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise DataFileError(
-            f"{name} uses format version {version!r}, newer than this scratchnn "
-            f"({__version__}) reads (up to {FORMAT_VERSION}). Upgrade scratchnn to load it."
-        )
-    return meta, arrays
-
-
 def load(path: str | os.PathLike) -> Sequential:
     """Load a model written by ``Sequential.save``: weights, buffers, and (when saved) loss,
     optimizer, schedule, random states and training position, so ``fit`` continues exactly.
 
+    Nothing in the file is trusted before it is checked, and nothing is allocated for it
+    before its size is known to match the architecture the file declares: a hostile file
+    costs at most the time and memory of a legitimate model of its own size. Only the members
+    a model needs are read; others are ignored unread. Nothing in it is executed.
+
     Raises:
-        FileNotFoundError: no such file.
-        DataFileError: the file is truncated, corrupt, not a scratchnn model, from a newer
-            format version, or carries a pickled object. Nothing in it is executed.
+        FileNotFoundError: no such file (PermissionError and other OSErrors of the file
+            system pass through as they are).
+        DataFileError: for anything else: not a regular file (a folder, FIFO or device), not
+            a scratchnn model, truncated or corrupt, from a newer format version, carrying a
+            pickled object, declaring arrays its architecture does not have, or holding state
+            that is out of range (NaN or infinite weights, malformed optimizer, schedule,
+            random-generator or history state). The message says what is wrong.
     """
-    path = Path(path)
-    meta, arrays = _read(path)
-    return _build(meta, arrays, str(path))
+    return _load(Path(path), str(path))
 
 
-def _build(meta: dict[str, Any], arrays: dict[str, np.ndarray], name: str) -> Sequential:
+def _load(source: Path | bytes, name: str) -> Sequential:
+    """Open, check and restore; every failure but a missing or unreadable file becomes a
+    DataFileError that names the file."""
     try:
-        model = Sequential.from_config(meta["model"])
-        _restore(model, meta, arrays)
-    except (KeyError, TypeError, ValueError, IndexError) as error:
+        with open_archive(source) as archive:
+            return _build(_read_metadata(archive), archive)
+    except (DataFileError, FileNotFoundError, PermissionError):
+        raise
+    except checks.InvalidFileError as error:
         raise DataFileError(f"{name} is damaged or inconsistent: {error}") from None
+    except (ValueError, TypeError) as error:  # a constructor refused a saved setting
+        raise DataFileError(f"{name} is damaged or inconsistent: {error}") from None
+    except Exception as error:  # KeyError, OverflowError, RecursionError, MemoryError, ...
+        detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        raise DataFileError(f"{name} is damaged or inconsistent ({detail}).") from None
+
+
+def _read_metadata(archive: Archive) -> dict[str, Any]:
+    """The file's JSON metadata, if it is scratchnn's in a format version this one reads."""
+    name = archive.name
+    if "__metadata__" not in archive:
+        raise DataFileError(f"{name} is a NumPy archive but not a scratchnn model (no metadata).")
+    meta = archive.json("__metadata__")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise DataFileError(f"{name} is not a scratchnn model file (unknown format).")
+    version = meta.get("format_version")
+    if not checks.is_int(version) or version < 1:
+        raise DataFileError(
+            f"{name} uses format version {version!r}, which is not one that scratchnn wrote "
+            f"(1 to {FORMAT_VERSION})."
+        )
+    if version > FORMAT_VERSION:
+        raise DataFileError(
+            f"{name} uses format version {version!r}, newer than this scratchnn "
+            f"({__version__}) reads (up to {FORMAT_VERSION}). Upgrade scratchnn to load it."
+        )
+    return meta
+
+
+def _build(meta: dict[str, Any], archive: Archive) -> Sequential:
+    """Check the architecture and the declared size of every array against each other and
+    against the file, then (only then) build the model and restore its state."""
+    specs, seed, dtype = checks.layer_specs(meta.get("model"))
+    checks.check_int("epochs_trained", meta.get("epochs_trained", 0), 0, checks.MAX_EPOCHS)
+    created = checks.create_layers(specs)
+    total, buffers = checks.predicted_arrays(created, archive.size // dtype.itemsize)
+    declared = [("parameters", (total,))] if None not in buffers else []
+    for index, shapes in enumerate(buffers):
+        declared += [(f"buffer.{index}.{key}", shape) for key, shape in (shapes or {}).items()]
+    if meta.get("optimizer") and None not in buffers:
+        _, groups = checks.optimizer_layout(meta["optimizer"], total)
+        declared += [
+            (f"optimizer.{i}.{key}", (total,)) for i, group in enumerate(groups) for key in group
+        ]
+    for key, shape in declared:
+        _expect(archive, key, shape, dtype)
+    model = Sequential(created, seed=seed, dtype=dtype)
+    _restore(model, meta, archive)
     return model
 
 
-def _restore(model: Sequential, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-    flat = model.parameters().flat.value
-    values = arrays["parameters"]
-    if values.shape != flat.shape or values.dtype != flat.dtype:
-        raise ValueError(
-            f"the architecture needs {flat.size} {flat.dtype} parameters but the file holds "
-            f"{values.size} {values.dtype}"
+def _expect(archive: Archive, key: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
+    """Refuse the file unless member ``key`` declares ``shape`` and ``dtype`` (header only)."""
+    stored_shape, stored_dtype = archive.header(key)
+    if stored_shape != shape or stored_dtype.newbyteorder("=") != dtype:
+        raise checks.InvalidFileError(
+            f"{key!r} holds {stored_dtype} values of shape {stored_shape}, but the architecture "
+            f"needs {dtype} values of shape {shape}."
         )
+
+
+def _restore(model: Sequential, meta: dict[str, Any], arrays: Archive) -> None:
+    """Copy the file's checked state into the freshly built ``model``."""
+    flat = model.parameters().flat.value
+    values = arrays.array("parameters", flat.shape, flat.dtype)
+    checks.check_finite("the parameters", values)
     flat[...] = values
     for index, layer in enumerate(model.layers):
         for name, buffer in layer.buffers.items():
-            stored = arrays[f"buffer.{index}.{name}"]
-            if stored.shape != buffer.shape:
-                raise ValueError(f"buffer {index}.{name} has shape {stored.shape}")
+            stored = arrays.array(f"buffer.{index}.{name}", buffer.shape, buffer.dtype)
+            checks.check_finite(f"buffer {index}.{name}", stored, checks.buffer_low(layer, name))
             buffer[...] = stored
-    model.epochs_trained = int(meta.get("epochs_trained", 0))
+    model.epochs_trained = meta.get("epochs_trained", 0)
+    checks.check_metadata(meta.get("metadata"), model.out_features)
     model.metadata = dict(meta.get("metadata") or {})
     if meta.get("loss"):
-        model.loss = losses_module.get(meta["loss"])
+        model.loss = losses_module.get(checks.check_type("the loss", meta["loss"], dict))
     if meta.get("optimizer"):
-        info = meta["optimizer"]
-        optimizer = optim.get({"class_name": info["class_name"], "config": info["config"]})
-        optimizer.load_state_dict(
-            {
-                "class_name": info["class_name"],
-                "config": info["config"],
-                "step_count": info["step_count"],
-                "shapes": info["shapes"],
-                "state": [
-                    {name: arrays[f"optimizer.{i}.{name}"] for name in names}
-                    for i, names in enumerate(info["state_names"])
-                ],
-            }
-        )
-        model.optimizer = optimizer
+        model.optimizer = _restore_optimizer(meta["optimizer"], flat, arrays)
     if meta.get("schedule"):
-        info = meta["schedule"]
-        schedule = schedules_module.get(
-            {"class_name": info["class_name"], "config": info["config"]}
-        )
-        schedule.load_state_dict(info["state"])
-        model.schedule = schedule
+        model.schedule = _restore_schedule(meta["schedule"])
     if meta.get("rng"):
-        model.rngs.shuffle.bit_generator.state = meta["rng"]["shuffle"]
-        model.rngs.init.bit_generator.state = meta["rng"]["init"]
-        for layer, state in zip(model.layers, meta["rng"]["layers"], strict=True):
-            layer.rng.bit_generator.state = state
+        _restore_rngs(model, meta["rng"])
     if meta.get("history"):
-        from .history import History
-
-        history = History()
-        first = model.epochs_trained - len(next(iter(meta["history"].values()), []))
-        for i in range(len(next(iter(meta["history"].values()), []))):
-            history.append(first + i, {key: values[i] for key, values in meta["history"].items()})
-        model.history = history
+        model.history = _restore_history(meta["history"], model.epochs_trained)
     _restore_components(model, meta, arrays)
+
+
+def _restore_optimizer(info: Any, flat: np.ndarray, arrays: Archive) -> optim.Optimizer:
+    """The saved optimizer with its state: arrays of the parameters' shape and dtype, finite,
+    and exactly the state this optimizer keeps."""
+    _, groups = checks.optimizer_layout(info, flat.size)
+    optimizer = optim.get({"class_name": info["class_name"], "config": info["config"]})
+    state = [
+        {key: arrays.array(f"optimizer.{i}.{key}", flat.shape, flat.dtype) for key in group}
+        for i, group in enumerate(groups)
+    ]
+    optimizer.load_state_dict(
+        {
+            "class_name": info["class_name"],
+            "config": info["config"],
+            "step_count": info["step_count"],
+            "shapes": info["shapes"],
+            "state": state,
+        }
+    )
+    checks.check_optimizer_state(optimizer, groups)
+    return optimizer
+
+
+def _restore_schedule(info: Any) -> schedules_module.Schedule:
+    """The saved schedule at its saved position (keys, kinds and ranges checked first)."""
+    checks.check_type("the schedule section", info, dict)
+    schedule = schedules_module.get(
+        {
+            "class_name": checks.check_type(
+                "the schedule's class_name", info.get("class_name"), str
+            ),
+            "config": checks.check_type("the schedule's config", info.get("config"), dict),
+        }
+    )
+    checks.check_schedule_state(schedule, info.get("state"))
+    schedule.load_state_dict(info["state"])
+    if schedule.started and type(schedule).lr_at is not schedules_module.Schedule.lr_at:
+        rate = schedule.lr_at(schedule.last_epoch)
+        if not (checks.is_number(rate) and 0 <= rate < float("inf")):
+            raise checks.InvalidFileError(f"the schedule's saved position gives the rate {rate!r}.")
+    return schedule
+
+
+def _restore_rngs(model: Sequential, info: Any) -> None:
+    """The random generators' states (each checked against a fresh generator's structure)."""
+    checks.check_type("the random states", info, dict)
+    generators = {"shuffle": model.rngs.shuffle, "init": model.rngs.init}
+    states = checks.check_type("the layers' random states", info.get("layers"), list)
+    if len(states) != len(model.layers):
+        raise checks.InvalidFileError(
+            f"the file has {len(states)} layer random states for {len(model.layers)} layers."
+        )
+    pairs = [(f"the {key} generator's state", generators[key], info.get(key)) for key in generators]
+    pairs += [
+        (f"layer {i}'s random state", layer.rng, state)
+        for i, (layer, state) in enumerate(zip(model.layers, states, strict=True))
+    ]
+    for what, generator, state in pairs:
+        checks.check_rng_state(what, state, generator.bit_generator.state)
+        generator.bit_generator.state = state
+
+
+def _restore_history(saved: Any, epochs: int) -> History:
+    """The per-epoch history, numbered so that its last epoch is the last one trained."""
+    checks.check_history(saved, epochs)
+    history = History()
+    length = len(next(iter(saved.values()), []))
+    for i in range(length):
+        history.append(epochs - length + i, {key: values[i] for key, values in saved.items()})
+    return history
 
 
 def _restore_components(model: Sequential, meta: dict[str, Any], arrays: dict) -> None:
