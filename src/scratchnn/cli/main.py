@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import ScratchnnError
-from . import commands, compare, demo
+from . import commands, compare, demo, playground
 from .build import OPTIMIZERS, SCHEDULES, parse_layers
 from .tasks import LOSS_NAMES
 
@@ -42,6 +42,27 @@ _fraction = _number(float, lambda v: 0 <= v < 1, "a fraction in [0, 1)")
 _positive_float = _number(float, lambda v: 0 < v < float("inf"), "a positive number")
 
 
+_non_negative_int = _number(int, lambda v: v >= 0, "a whole number >= 0")
+_at_least_two = _number(int, lambda v: v >= 2, "a whole number >= 2")
+
+
+def _table_options(command: argparse.ArgumentParser) -> None:
+    """How a table file is read (train, evaluate and predict)."""
+    command.add_argument(
+        "--delimiter",
+        metavar="CHAR",
+        help="field separator, or 'tab' (default: sniffed among comma, semicolon, tab, pipe)",
+    )
+    command.add_argument(
+        "--encoding", help="text encoding, e.g. latin-1 (default: UTF-8, with or without BOM)"
+    )
+    command.add_argument(
+        "--no-header",
+        action="store_true",
+        help="the first line is data; columns are named col1, col2, ... (default: names)",
+    )
+
+
 def _layers(text: str) -> list[int]:
     return parse_layers(text)
 
@@ -68,8 +89,47 @@ def build_parser() -> argparse.ArgumentParser:
         help="a .csv/.npz file, a folder of IDX files, or one of: "
         + ", ".join(["mnist", "digits", *compare.data_module.SYNTHETIC]),
     )
-    train.add_argument("--target", metavar="COL", help="target column of a .csv/.npz file")
-    train.add_argument("--task", choices=["auto", "classification", "regression"], default="auto")
+    train.add_argument("--target", metavar="COL", help="target column of a table file")
+    train.add_argument(
+        "--task",
+        choices=["auto", "classification", "regression"],
+        default="auto",
+        help="auto (default): text or at most 20 distinct whole numbers are classes, "
+        "otherwise regression",
+    )
+    _table_options(train)
+    train.add_argument(
+        "--drop", metavar="COLS", help="comma-separated columns to leave out (default: none)"
+    )
+    train.add_argument(
+        "--features",
+        metavar="COLS",
+        help="use exactly these comma-separated columns (default: all but row numbers, "
+        "identifiers and constant columns)",
+    )
+    train.add_argument(
+        "--categorical",
+        metavar="COLS",
+        help="columns of numbers to one-hot encode as categories (default: text columns only)",
+    )
+    train.add_argument(
+        "--missing",
+        metavar="TOKENS",
+        help="comma-separated texts read as missing (default: empty,NA,N/A,NaN,nan,null,None,?)",
+    )
+    train.add_argument(
+        "--missing-indicator",
+        action="store_true",
+        help="add a 0/1 'was missing' feature per numeric column with missing values "
+        "(default: off; missing numbers get the training median)",
+    )
+    train.add_argument(
+        "--max-categories",
+        type=_at_least_two,
+        default=50,
+        metavar="N",
+        help="one-hot columns per categorical column; rarer categories are pooled (default 50)",
+    )
     train.add_argument(
         "--layers",
         type=_layers,
@@ -78,23 +138,44 @@ def build_parser() -> argparse.ArgumentParser:
         help="hidden layer sizes, e.g. 128,64 (default 256,128)",
     )
     train.add_argument("--activation", default="relu", help="hidden activation (default relu)")
-    train.add_argument("--loss", choices=LOSS_NAMES, default="auto")
-    train.add_argument("--optimizer", choices=list(OPTIMIZERS), default="adam")
-    train.add_argument("--lr", type=_positive_float, default=1e-3, help="learning rate")
+    train.add_argument(
+        "--loss",
+        choices=LOSS_NAMES,
+        default="auto",
+        help="auto (default): cross-entropy for classes, mse for regression",
+    )
+    train.add_argument(
+        "--optimizer", choices=list(OPTIMIZERS), default="adam", help="(default adam)"
+    )
+    train.add_argument(
+        "--lr", type=_positive_float, default=1e-3, help="learning rate (default 0.001)"
+    )
     train.add_argument(
         "--schedule",
         choices=SCHEDULES,
         default="cosine",
         help="learning-rate schedule over the epochs (default cosine)",
     )
-    train.add_argument("--epochs", type=_positive_int, default=10)
-    train.add_argument("--batch-size", type=_positive_int, default=128)
+    train.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=None,
+        help="passes over the data (default: from the number of training rows n: 10 from "
+        "20,000 rows, else about 4,000 steps' worth, 10..500)",
+    )
+    train.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=None,
+        help="(default: 128 from 20,000 rows, else n/50 rounded to a power of two, 16..128)",
+    )
     train.add_argument(
         "--val-split",
         type=_fraction,
-        default=0.0,
+        default=None,
         metavar="FRACTION",
-        help="hold out this fraction of the training data for validation",
+        help="random fraction of the training rows held out for early stopping (default: "
+        "0.2 under 1,000 rows, 0.1 under 20,000, none from 20,000 or under 50)",
     )
     train.add_argument(
         "--test-split",
@@ -105,20 +186,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--early-stopping",
-        type=_positive_int,
+        type=_non_negative_int,
         default=None,
         metavar="N",
-        help="stop after N epochs without improvement; keep the best weights",
+        help="stop after N epochs without validation improvement and keep the best weights; "
+        "0 turns it off (default: epochs/10, 10..30, whenever there is a validation part)",
     )
-    train.add_argument("--dropout", type=_fraction, default=0.0)
-    train.add_argument("--batch-norm", action="store_true")
+    train.add_argument(
+        "--dropout",
+        type=_fraction,
+        default=0.0,
+        help="dropout rate after each hidden layer (default 0)",
+    )
+    train.add_argument("--batch-norm", action="store_true", help="(default: off)")
     train.add_argument(
         "--standardize",
         choices=["auto", "yes", "no"],
         default="auto",
-        help="standardize features inside the model (auto: except images)",
+        help="standardize features inside the model (auto, the default: except images; "
+        "table files are always encoded and standardized)",
     )
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, default=0, help="(default 0)")
     train.add_argument("--out", default="model.npz", help="model file (default model.npz)")
     train.add_argument("--plot", metavar="PNG", help="write the training curves")
     train.add_argument("--quiet", action="store_true", help="no progress output")
@@ -127,12 +215,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("evaluate", help="metrics of a saved model on data")
     evaluate.add_argument("model", metavar="MODEL")
     evaluate.add_argument("data", metavar="DATA")
+    _table_options(evaluate)
     evaluate.set_defaults(handler=commands.evaluate)
 
     predict = sub.add_parser("predict", help="predictions of a saved model as CSV")
     predict.add_argument("model", metavar="MODEL")
     predict.add_argument("data", metavar="DATA")
     predict.add_argument("--out", metavar="CSV", help="output file (default: standard output)")
+    _table_options(predict)
     predict.set_defaults(handler=commands.predict)
 
     info = sub.add_parser("info", help="what a model file holds")
@@ -195,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("out", metavar="OUT.onnx")
     export.add_argument("--opset", type=_positive_int, default=None)
     export.set_defaults(handler=_export)
+
+    playground.add_parser(sub)
     return parser
 
 

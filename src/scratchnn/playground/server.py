@@ -1,0 +1,259 @@
+"""The playground's web server: the standard library's ``http.server``, bound to 127.0.0.1.
+
+The page keeps the configuration (in its URL) and asks the server to build a run from it;
+while playing it asks for one frame after another (``POST /api/step``), each the result of
+training epochs in scratchnn, so the page is never sent a stale frame and training runs
+exactly as fast as the page draws.
+
+Routes (JSON in and out unless noted):
+
+- ``GET /``, ``GET /static/<file>``: the page (plain HTML, CSS and JavaScript).
+- ``GET /api/options``: the choices the controls offer.
+- ``POST /api/session`` ``{"config": {...}}``: a new run; its id, points and first frame.
+- ``POST /api/step`` ``{"session": id, "epochs": n}``: train n epochs; the frame after them.
+- ``POST /api/inspect`` ``{"session": id}``: one traced training step (backprop inspector).
+- ``POST /api/gradcheck`` ``{"session": id}``: analytic against finite-difference gradients.
+- ``GET /api/export.npz?session=id``, ``GET /api/export.py?session=id``: downloads.
+
+Example:
+    >>> server = start(port=0)
+    >>> server.url.startswith("http://127.0.0.1:")
+    True
+    >>> server.shutdown(); server.server_close()
+"""
+
+from __future__ import annotations
+
+import collections
+import http.server
+import importlib.resources
+import json
+import re
+import threading
+import urllib.parse
+import uuid
+from typing import Any
+
+from . import data
+from .config import ACTIVATIONS, LOSSES, MAX_LAYERS, MAX_NEURONS, OPTIMIZERS, Config
+from .session import Session
+
+#: Runs kept in memory; the oldest is dropped beyond this.
+MAX_SESSIONS = 16
+#: Largest request body accepted, in bytes.
+MAX_BODY = 64 * 1024
+#: Most epochs one step request may train.
+MAX_EPOCHS = 100
+
+_STATIC_NAME = re.compile(r"^[a-z0-9_-]+\.(html|css|js|txt)$")
+_TYPES = {
+    "html": "text/html; charset=utf-8",
+    "css": "text/css; charset=utf-8",
+    "js": "text/javascript; charset=utf-8",
+    "txt": "text/plain; charset=utf-8",
+}
+
+
+class _Run:
+    """A session and the lock that serializes requests on it."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.lock = threading.Lock()
+
+
+class PlaygroundServer(http.server.ThreadingHTTPServer):
+    """An HTTP server holding the playground's runs by id.
+
+    Args:
+        port: the port on 127.0.0.1; 0 picks a free one.
+    """
+
+    daemon_threads = True
+
+    def __init__(self, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
+        self.runs: collections.OrderedDict[str, _Run] = collections.OrderedDict()
+        self.runs_lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        """The page's address, ``http://127.0.0.1:<port>/``."""
+        return f"http://127.0.0.1:{self.server_address[1]}/"
+
+    def add(self, session: Session) -> str:
+        """Keep ``session``; returns its new id."""
+        key = uuid.uuid4().hex
+        with self.runs_lock:
+            self.runs[key] = _Run(session)
+            while len(self.runs) > MAX_SESSIONS:
+                self.runs.popitem(last=False)
+        return key
+
+    def get(self, key: Any) -> _Run:
+        """The run with id ``key``.
+
+        Raises:
+            KeyError: for an unknown or expired id.
+        """
+        with self.runs_lock:
+            if not isinstance(key, str) or key not in self.runs:
+                raise KeyError(
+                    f"No run with id {key!r} (the server keeps the last {MAX_SESSIONS}); "
+                    "reload the page."
+                )
+            self.runs.move_to_end(key)
+            return self.runs[key]
+
+
+def start(port: int = 0) -> PlaygroundServer:
+    """Start a server in a background thread; stop it with ``shutdown()`` then
+    ``server_close()``."""
+    server = PlaygroundServer(port)
+    threading.Thread(target=server.serve_forever, daemon=True, name="playground").start()
+    return server
+
+
+def options() -> dict[str, Any]:
+    """The choices the page's controls offer."""
+    return {
+        "problems": {name: kind for name, (kind, _, _) in data.PROBLEMS.items()},
+        "features": {name: label for name, (label, _) in data.FEATURES.items()},
+        "activations": list(ACTIVATIONS),
+        "optimizers": list(OPTIMIZERS),
+        "losses": list(LOSSES),
+        "max_layers": MAX_LAYERS,
+        "max_neurons": MAX_NEURONS,
+        "defaults": Config().to_dict(),
+        "thumbnails": {name: _thumbnail(name) for name in data.PROBLEMS},
+    }
+
+
+def _thumbnail(name: str) -> dict[str, Any]:
+    """A few points of a problem, for its button."""
+    points, targets = data.make_points(name, 120, 0.0, 0)
+    _, half, centre = data.PROBLEMS[name]
+    return {
+        "points": points.round(2).tolist(),
+        "targets": targets.ravel().round(2).tolist(),
+        "domain": [centre - half, centre + half],
+    }
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    server: PlaygroundServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # quiet: the command prints the address once
+
+    # Plumbing.
+
+    def _send(self, status: int, body: bytes, content_type: str, extra: dict | None = None):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        for key, value in (extra or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, status: int, payload: Any) -> None:
+        body = json.dumps(payload, allow_nan=False).encode()
+        self._send(status, body, "application/json")
+
+    def _error(self, status: int, message: str) -> None:
+        self._json(status, {"error": message})
+
+    def _host_ok(self) -> bool:
+        """Only requests addressed to this server by a loopback name (no DNS rebinding)."""
+        port = self.server.server_address[1]
+        return self.headers.get("Host", "") in (f"127.0.0.1:{port}", f"localhost:{port}")
+
+    def _body(self) -> dict[str, Any]:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            raise ValueError(f"The request body has {length} bytes; at most {MAX_BODY}.")
+        payload = json.loads(self.rfile.read(length) or b"{}")
+        if not isinstance(payload, dict):
+            raise ValueError("The request body must be a JSON object.")
+        return payload
+
+    # Routes.
+
+    def do_GET(self) -> None:
+        if not self._host_ok():
+            return self._error(403, "Requests must be addressed to 127.0.0.1 or localhost.")
+        url = urllib.parse.urlsplit(self.path)
+        query = dict(urllib.parse.parse_qsl(url.query))
+        try:
+            if url.path == "/favicon.ico":
+                return self._send(204, b"", "image/x-icon")
+            if url.path in ("/", "/index.html"):
+                return self._static("index.html")
+            if url.path.startswith("/static/"):
+                return self._static(url.path.removeprefix("/static/"))
+            if url.path == "/api/options":
+                return self._json(200, options())
+            if url.path == "/api/export.npz":
+                run = self.server.get(query.get("session"))
+                with run.lock:
+                    body = run.session.export_npz()
+                return self._send(
+                    200,
+                    body,
+                    "application/octet-stream",
+                    {"Content-Disposition": 'attachment; filename="playground_model.npz"'},
+                )
+            if url.path == "/api/export.py":
+                run = self.server.get(query.get("session"))
+                with run.lock:
+                    text = run.session.export_script()
+                return self._send(
+                    200,
+                    text.encode(),
+                    "text/x-python; charset=utf-8",
+                    {"Content-Disposition": 'attachment; filename="playground_model.py"'},
+                )
+        except KeyError as error:
+            return self._error(404, error.args[0])
+        return self._error(404, f"Nothing at {url.path!r}.")
+
+    def do_POST(self) -> None:
+        if not self._host_ok():
+            return self._error(403, "Requests must be addressed to 127.0.0.1 or localhost.")
+        path = urllib.parse.urlsplit(self.path).path
+        try:
+            body = self._body()
+            if path == "/api/session":
+                session = Session(Config.from_dict(body.get("config", {})))
+                key = self.server.add(session)
+                return self._json(200, {"session": key, **session.describe()})
+            run = self.server.get(body.get("session"))
+            with run.lock:
+                if path == "/api/step":
+                    epochs = body.get("epochs", 1)
+                    if not isinstance(epochs, int) or not 1 <= epochs <= MAX_EPOCHS:
+                        raise ValueError(
+                            f"epochs must be a whole number in [1, {MAX_EPOCHS}]; "
+                            f"received {epochs!r}."
+                        )
+                    return self._json(200, run.session.train(epochs))
+                if path == "/api/inspect":
+                    return self._json(200, run.session.inspect())
+                if path == "/api/gradcheck":
+                    return self._json(200, run.session.check_gradients())
+        except KeyError as error:
+            return self._error(404, error.args[0])
+        except (ValueError, TypeError) as error:
+            return self._error(400, str(error))
+        return self._error(404, f"Nothing at {path!r}.")
+
+    def _static(self, name: str) -> None:
+        if not _STATIC_NAME.match(name):
+            return self._error(404, f"No page file {name!r}.")
+        resource = importlib.resources.files(__package__) / "static" / name
+        if not resource.is_file():
+            return self._error(404, f"No page file {name!r}.")
+        self._send(200, resource.read_bytes(), _TYPES[name.rsplit(".", 1)[1]])

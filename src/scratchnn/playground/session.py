@@ -1,0 +1,408 @@
+"""One training run of the playground: the points, the scratchnn model, and its frames.
+
+A frame is what the page draws: the losses, every Dense layer's weights and biases, and
+heatmaps of the output and of every hidden neuron over the plane, each quantized to bytes
+(0 = the low end of the colour scale, 255 = the high end) and base64-encoded.
+
+Example:
+    >>> session = Session(Config(problem="xor", hidden=[3]))
+    >>> frame = session.train(epochs=2)
+    >>> frame["epoch"], len(frame["neurons"]), len(frame["neurons"][0])
+    (2, 1, 3)
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import os
+import tempfile
+from typing import Any
+
+import numpy as np
+
+from .. import losses, optim
+from ..errors import TrainingDivergedError
+from ..gradcheck import gradcheck
+from ..layers import Activation, BatchNorm1d, Dense, Dropout, Sigmoid, get_activation
+from ..model import Sequential
+from ..trace import StepTrace, trace_step
+from . import data
+from .config import Config
+
+#: Cells per side of every heatmap.
+GRID = 50
+
+#: Optimizer name -> constructor taking the learning rate (as the command line's).
+OPTIMIZERS = {
+    "sgd": lambda lr: optim.SGD(lr=lr),
+    "momentum": lambda lr: optim.SGD(lr=lr, momentum=0.9),
+    "rmsprop": lambda lr: optim.RMSProp(lr=lr),
+    "adam": lambda lr: optim.Adam(lr=lr),
+    "adamw": lambda lr: optim.AdamW(lr=lr),
+}
+
+# Colour-scale ends of each hidden activation's heatmap (values outside are clipped).
+_RANGES = {"sigmoid": (0.0, 1.0)}
+
+
+def build_model(config: Config) -> Sequential:
+    """The network of ``config``: per hidden layer ``Dense`` [``BatchNorm1d``] activation
+    [``Dropout``], then ``Dense(., 1)``, followed by ``Sigmoid`` for classification with MSE
+    (the tutorial's network); cross-entropy and regression keep a linear output."""
+    l1 = config.reg_rate if config.regularization == "l1" else 0.0
+    l2 = config.reg_rate if config.regularization == "l2" else 0.0
+    layers: list[Any] = []
+    width = len(config.features)
+    for size in config.hidden:
+        layers.append(Dense(width, size, l1=l1, l2=l2))
+        if config.batch_norm:
+            layers.append(BatchNorm1d(size))
+        layers.append(get_activation(config.activation))
+        if config.dropout:
+            layers.append(Dropout(config.dropout))
+        width = size
+    layers.append(Dense(width, 1, l1=l1, l2=l2))
+    if config.kind == "classification" and config.loss == "mse":
+        layers.append(Sigmoid())
+    return Sequential(layers, seed=config.seed)
+
+
+def make_loss(config: Config) -> losses.Loss:
+    """MSE, or binary cross-entropy on the output logit."""
+    if config.kind == "classification" and config.loss == "cross_entropy":
+        return losses.BinaryCrossEntropy(from_logits=True)
+    return losses.MSE()
+
+
+def encode(values: np.ndarray, low: float, high: float) -> str:
+    """``values`` mapped linearly from [low, high] to bytes 0..255 (clipped), base64."""
+    scaled = np.clip((values - low) * (255 / (high - low)), 0, 255)
+    return base64.b64encode(np.rint(scaled).astype(np.uint8).tobytes()).decode("ascii")
+
+
+class Session:
+    """The points, model, loss and optimizer of one configuration, trained epoch by epoch.
+
+    Args:
+        config: the checked configuration.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        points, targets = data.make_points(
+            config.problem, config.n_points, config.noise, config.seed
+        )
+        n_train = len(points) if config.problem == "tutorial-xor" else None
+        if n_train is None:
+            n_train = max(1, min(len(points) - 1, round(len(points) * config.train_ratio)))
+        self.points, self.targets, self.n_train = points, targets, n_train
+        X = data.features(points, config.features)
+        self.X_train, self.y_train = X[:n_train], targets[:n_train]
+        self.X_test, self.y_test = X[n_train:], targets[n_train:]
+        self.model = build_model(config)
+        self.loss = make_loss(config)
+        self.optimizer = OPTIMIZERS[config.optimizer](config.lr)
+        self.grid = data.grid(config.problem, GRID)
+        self.grid_features = data.features(self.grid, config.features)
+        self.epoch = 0
+        self.train_losses: list[float] = []
+        self.test_losses: list[float] = []
+        self.diverged: str | None = None
+        self._record_losses()
+
+    # Training.
+
+    @property
+    def batch_size(self) -> int:
+        return min(self.config.batch_size, self.n_train)
+
+    def train(self, epochs: int = 1) -> dict[str, Any]:
+        """Train ``epochs`` passes over the training points with ``Sequential.fit`` (so an
+        exported script that calls ``fit(epochs=N)`` once retrains to the same weights) and
+        return the frame after them. A diverging run stops and says so in the frame."""
+        start = len(self.train_losses)
+        for _ in range(epochs):
+            if self.diverged:
+                break
+            first = self.model.optimizer is None
+            try:
+                self.model.fit(
+                    self.X_train,
+                    self.y_train,
+                    loss=self.loss if first else None,
+                    optimizer=self.optimizer if first else None,
+                    epochs=1,
+                    batch_size=self.batch_size,
+                    verbose=0,
+                )
+            except TrainingDivergedError as error:
+                self.diverged = str(error)
+                break
+            self.epoch += 1
+            self._record_losses()
+        return self.frame(since=start)
+
+    def _record_losses(self) -> None:
+        self.train_losses.append(self.evaluate(self.X_train, self.y_train))
+        self.test_losses.append(
+            self.evaluate(self.X_test, self.y_test) if len(self.X_test) else math.nan
+        )
+
+    def evaluate(self, X: np.ndarray, y: np.ndarray) -> float:
+        """The mean data loss (without the L1/L2 penalty) of the model on ``(X, y)``."""
+        prepared = self.loss.prepare_targets(y, 1, self.model.dtype)
+        return float(self.loss.forward(self.model.predict(X), prepared))
+
+    # What the page draws.
+
+    def output_range(self) -> tuple[float, float]:
+        """Colour-scale ends of the output heatmap: probabilities for classification."""
+        return (0.0, 1.0) if self.config.kind == "classification" else (-1.0, 1.0)
+
+    def probabilities(self, X: np.ndarray) -> np.ndarray:
+        """What the output heatmap shows at inputs ``X``: the class-1 probability (sigmoid of
+        the logit for cross-entropy) or the regression value, shape ``(n,)``."""
+        return self.loss.output_transform(self.model.predict(X)).ravel()
+
+    def layer_outputs(self, X: np.ndarray) -> list[np.ndarray]:
+        """Each hidden layer's activations (after the activation function, in inference mode)
+        and the shown output, at inputs ``X``; the model's layers are applied one by one."""
+        layers = self.model.layers
+        last_dense = max(i for i, layer in enumerate(layers) if isinstance(layer, Dense))
+        outputs = []
+        x = np.asarray(X, dtype=self.model.dtype)
+        for i, layer in enumerate(layers):
+            x = layer.forward(x, training=False)
+            if i < last_dense and isinstance(layer, Activation):
+                outputs.append(x)
+        outputs.append(self.loss.output_transform(x))
+        return outputs
+
+    def frame(self, since: int = 0) -> dict[str, Any]:
+        """The state to draw, with the losses recorded from index ``since`` on."""
+        *hidden, output = self.layer_outputs(self.grid_features)
+        low, high = _RANGES.get(self.config.activation, (-1.0, 1.0))
+        dense = [layer for layer in self.model.layers if isinstance(layer, Dense)]
+        return {
+            "epoch": self.epoch,
+            "train_loss": _finite(self.train_losses[-1]),
+            "test_loss": _finite(self.test_losses[-1]),
+            "history": {
+                "from": since,
+                "train": [_finite(v) for v in self.train_losses[since:]],
+                "test": [_finite(v) for v in self.test_losses[since:]],
+            },
+            "output": encode(output.ravel(), *self.output_range()),
+            "neurons": [
+                [encode(values[:, j], low, high) for j in range(values.shape[1])]
+                for values in hidden
+            ],
+            "weights": [layer.params["W"].tolist() for layer in dense],
+            "biases": [layer.params["b"].tolist() for layer in dense],
+            "diverged": self.diverged,
+        }
+
+    def describe(self) -> dict[str, Any]:
+        """The parts that do not change while training: config, points, feature heatmaps."""
+        _, half, centre = data.PROBLEMS[self.config.problem]
+        names = list(data.FEATURES)
+        feature_maps = data.features(self.grid, names)
+        scale = np.abs(feature_maps).max(axis=0) + 1e-12
+        return {
+            "config": self.config.to_dict(),
+            "kind": self.config.kind,
+            "grid": GRID,
+            "domain": [centre - half, centre + half],
+            "points": self.points.round(4).tolist(),
+            "targets": self.targets.ravel().round(4).tolist(),
+            "n_train": self.n_train,
+            "feature_maps": {
+                name: encode(feature_maps[:, j] / scale[j], -1, 1) for j, name in enumerate(names)
+            },
+            "layers": [repr(layer) for layer in self.model.layers],
+            "frame": self.frame(),
+        }
+
+    # Gradients.
+
+    def next_batch(self) -> np.ndarray:
+        """Row indices of the batch the inspector and gradcheck use: the first
+        ``batch_size`` training rows (the same batch every time, so results can be compared)."""
+        return np.arange(self.batch_size)
+
+    def inspect(self) -> dict[str, Any]:
+        """One training step on the inspector's batch, traced with :func:`scratchnn.trace_step`
+        and applied to the model: per ``Dense`` layer (with its activation) the batch's
+        ``z``, ``a``, ``δ = ∂L/∂z``, ``∂L/∂W``, ``∂L/∂b`` and the update, plus the phases
+        (forward layer by layer, the loss, backward layer by layer, the update) the page
+        steps through, and the frame after the step."""
+        rows = self.next_batch()
+        X, y = self.X_train[rows], self.y_train[rows]
+        trace = trace_step(self.model, X, y, self.loss, self.optimizer, apply=True)
+        layers = []
+        for stage in trace.stages:
+            penalty = self.config.regularization if self.config.reg_rate else None
+            layers.append(
+                {
+                    "activation": (stage.activation or "linear").lower(),
+                    "z": stage.z.tolist(),
+                    "a": stage.a.tolist(),
+                    "delta": stage.delta.tolist(),
+                    "dW": stage.dW.tolist(),
+                    "db": stage.db.tolist(),
+                    "W_before": stage.W.tolist(),
+                    "W_after": (stage.W + stage.update_W).tolist(),
+                    "b_before": stage.b.tolist(),
+                    "b_after": (stage.b + stage.update_b).tolist(),
+                    "update_W": stage.update_W.tolist(),
+                    "update_b": stage.update_b.tolist(),
+                    "penalty": penalty,
+                    "note": "with batch norm, z and a here are the Dense layer's output, "
+                    "before BatchNorm1d and the activation"
+                    if self.config.batch_norm and stage.number < len(trace.stages)
+                    else None,
+                    "shape": [list(stage.x.shape), list(stage.W.shape), list(stage.z.shape)],
+                }
+            )
+        if not np.isfinite(trace.loss):
+            raise ValueError("The loss is not finite; reset the network or lower the rate.")
+        start = len(self.train_losses)
+        self._record_losses()
+        frame = self.frame(since=start)
+        frame["history"] = {"from": start, "train": [], "test": []}  # not an epoch
+        return {
+            "batch": rows.tolist(),
+            "inputs": X.tolist(),
+            "targets": y.ravel().tolist(),
+            "loss": trace.loss,
+            "optimizer": trace.optimizer_name,
+            "layers": layers,
+            "phases": _phases(trace),
+            "text": trace.format(precision=4),
+            "frame": frame,
+        }
+
+    def check_gradients(self, entries_per_parameter: int = 4) -> dict[str, Any]:
+        """``snn.gradcheck`` on the current network and the inspector's batch, plus, for a few
+        entries of every parameter, the analytic gradient beside its central difference
+        ``(L(θ + ε) - L(θ - ε)) / 2ε`` (float64 copy, the model is not changed)."""
+        rows = self.next_batch()
+        X, y = self.X_train[rows], self.y_train[rows]
+        result = gradcheck(self.model, self.loss, X, y)
+        model = self.model.clone(dtype=np.float64)
+        targets = self.loss.prepare_targets(y, 1, model.dtype)
+        states = [layer.rng.bit_generator.state for layer in model.layers]
+        eps = 1e-5
+
+        def loss_at() -> float:
+            for layer, state in zip(model.layers, states, strict=True):
+                layer.rng.bit_generator.state = state  # the same dropout mask every time
+            return self.loss.forward(model.forward(X, training=True), targets) + model.penalty()
+
+        loss_at()
+        model.backward(self.loss.backward())
+        entries = []
+        for parameter in model.parameters():
+            flat, grad = parameter.value.reshape(-1), parameter.grad.reshape(-1)
+            for i in range(min(entries_per_parameter, flat.size)):
+                analytic = float(grad[i])
+                original = flat[i]
+                flat[i] = original + eps
+                upper = loss_at()
+                flat[i] = original - eps
+                lower = loss_at()
+                flat[i] = original
+                entries.append(
+                    {
+                        "name": parameter.name,
+                        "index": i,
+                        "analytic": analytic,
+                        "numeric": (upper - lower) / (2 * eps),
+                    }
+                )
+        failing = [name for name in result.errors if not result.agrees(name)]
+        if failing:
+            summary = f"gradcheck FAILED for {', '.join(failing)}"
+        else:
+            summary = "gradcheck passed: every analytic gradient agrees with finite differences"
+        return {
+            "passed": result.passed,
+            "summary": f"{summary} (float64 copy, {len(rows)} training sample(s)).",
+            "table": str(result),
+            "entries": entries,
+        }
+
+    # Export.
+
+    def export_npz(self) -> bytes:
+        """The trained model as a scratchnn ``.npz`` (``snn.load`` reads it)."""
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "model.npz")
+            self.model.metadata["playground"] = self.config.to_dict()
+            self.model.save(path)
+            with open(path, "rb") as file:
+                return file.read()
+
+    def export_script(self) -> str:
+        """A short Python script that rebuilds the points and the network and retrains it."""
+        from .export import script
+
+        return script(self.config, self.epoch)
+
+
+def _phases(trace: StepTrace) -> list[dict[str, Any]]:
+    """The inspector's steps: forward per layer, the loss, backward per layer, the update."""
+    phases = []
+    last = len(trace.stages)
+    for s in trace.stages:
+        n, f = s.number, (s.activation or "id").lower()
+        prev = "x" if n == 1 else f"a{n - 1}"
+        phases.append(
+            {
+                "kind": "forward",
+                "layer": n - 1,
+                "title": f"forward, layer {n}",
+                "formula": f"z{n} = {prev}·W{n} + b{n};  a{n} = {f}(z{n})",
+                "text": f"{prev} {tuple(s.x.shape)} · W{n} {tuple(s.W.shape)} + b{n} "
+                f"→ z{n}, a{n} {tuple(s.z.shape)}",
+            }
+        )
+    phases.append(
+        {
+            "kind": "loss",
+            "layer": last - 1,
+            "title": "the loss",
+            "formula": f"L = {trace.loss_name}(a{last}, y) = {trace.loss:.6g}",
+            "text": "the mean over the batch (plus any L1/L2 penalty)",
+        }
+    )
+    for s in reversed(trace.stages):
+        n = s.number
+        upstream = "∂L/∂output" if n == last else f"δ{n + 1}·W{n + 1}ᵀ"
+        prev = "x" if n == 1 else f"a{n - 1}"
+        phases.append(
+            {
+                "kind": "backward",
+                "layer": n - 1,
+                "title": f"backward, layer {n}",
+                "formula": f"δ{n} = ∂L/∂z{n} = ({upstream}) ⊙ f'(z{n});  "
+                f"∂L/∂W{n} = {prev}ᵀ·δ{n};  ∂L/∂b{n} = Σ_batch δ{n}",
+                "text": f"δ{n} {tuple(s.delta.shape)}, ∂L/∂W{n} {tuple(s.dW.shape)}",
+            }
+        )
+    phases.append(
+        {
+            "kind": "update",
+            "layer": 0,
+            "title": "the update",
+            "formula": f"W ← W + ΔW by {trace.optimizer_name} (SGD: ΔW = −η ∂L/∂W)",
+            "text": "applied to the network shown above",
+        }
+    )
+    return phases
+
+
+def _finite(value: float) -> float | None:
+    """JSON has no NaN: None instead."""
+    return value if math.isfinite(value) else None
