@@ -16,7 +16,9 @@ from .._files import atomic_write
 from ..io import load
 from ..model import Sequential
 from . import data as data_module
+from . import tabular
 from .build import build_model, make_optimizer, make_schedule, verbosity
+from .defaults import choose
 from .tasks import Task, make_task, task_of
 
 
@@ -47,6 +49,10 @@ def train(args: argparse.Namespace) -> int:
         folder = Path(value).parent if value else None
         if folder is not None and not folder.is_dir():
             raise FileNotFoundError(f"{option} {value}: the folder {folder} does not exist.")
+    if data_module.is_table_file(args.data):
+        model, history = tabular.train_table(args, metrics_table)
+        _save_and_plot(args, model, history)
+        return 0
     data = data_module.load(args.data, args.target, args.test_split, args.seed, args.task)
     n_targets = 1 if data.y_train.ndim == 1 else data.y_train.shape[1]
     n_classes = None if data.classes is None else len(data.classes)
@@ -61,12 +67,22 @@ def train(args: argparse.Namespace) -> int:
         None if args.standardize == "auto" else args.standardize == "yes",
         args.seed,
     )
-    monitor = "val_loss" if args.val_split > 0 else "loss"
+    settings = choose(
+        len(data.X_train), args.batch_size, args.epochs, args.val_split, args.early_stopping
+    )
+    X_fit, y_fit, validation = data.X_train, data.y_train, None
+    if settings.val_split > 0:
+        order = np.random.default_rng(args.seed).permutation(len(X_fit))
+        n_val = max(1, round(len(X_fit) * settings.val_split))
+        fit, val = np.sort(order[n_val:]), np.sort(order[:n_val])
+        validation = (data.X_train[val], task.encode(data.y_train[val]))
+        X_fit, y_fit = data.X_train[fit], data.y_train[fit]
+    monitor = "val_loss" if validation is not None else "loss"
     fit_callbacks = []
-    if args.early_stopping:
+    if settings.patience:
         fit_callbacks.append(
             callbacks.EarlyStopping(
-                monitor=monitor, patience=args.early_stopping, restore_best_weights=True
+                monitor=monitor, patience=settings.patience, restore_best_weights=True
             )
         )
     print(
@@ -74,17 +90,18 @@ def train(args: argparse.Namespace) -> int:
         + (f"{n_classes} classes" if n_classes else "regression")
         + f"; testing on {len(data.X_test):,} samples."
     )
+    print(settings.describe(len(data.X_train)))
     print(model.summary())
     start = time.perf_counter()
     history = model.fit(
-        data.X_train,
-        task.encode(data.y_train),
+        X_fit,
+        task.encode(y_fit),
         loss=task.loss,
         optimizer=make_optimizer(args.optimizer, args.lr),
-        schedule=make_schedule(args.schedule, args.epochs, monitor),
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        validation_split=args.val_split,
+        schedule=make_schedule(args.schedule, settings.epochs, monitor),
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        validation_data=validation,
         metrics=task.metrics,
         callbacks=fit_callbacks,
         verbose=verbosity(args.quiet),
@@ -113,10 +130,11 @@ def train(args: argparse.Namespace) -> int:
             "optimizer": args.optimizer,
             "lr": args.lr,
             "epochs": len(history),
-            "batch_size": args.batch_size,
+            "batch_size": settings.batch_size,
             "schedule": args.schedule,
             "seed": args.seed,
-            "val_split": args.val_split,
+            "val_split": settings.val_split,
+            "early_stopping": settings.patience,
             "test_split": args.test_split,
             "dropout": args.dropout,
             "batch_norm": args.batch_norm,
@@ -125,6 +143,11 @@ def train(args: argparse.Namespace) -> int:
         "metrics": results,
         "scratchnn_version": __version__,
     }
+    _save_and_plot(args, model, history)
+    return 0
+
+
+def _save_and_plot(args: argparse.Namespace, model: Sequential, history) -> None:
     if args.out:
         model.save(args.out)
         print(f"Model saved to {args.out}")
@@ -133,7 +156,6 @@ def train(args: argparse.Namespace) -> int:
 
         training_curves(history, path=args.plot)
         print(f"Training curves written to {args.plot}")
-    return 0
 
 
 def _load_model(path: str) -> tuple[Sequential, dict[str, Any]]:
@@ -143,6 +165,9 @@ def _load_model(path: str) -> tuple[Sequential, dict[str, Any]]:
 
 def evaluate(args: argparse.Namespace) -> int:
     model, metadata = _load_model(args.model)
+    encoder, scaler = tabular.detach(model)
+    if encoder is not None:
+        return tabular.evaluate_table(args, model, encoder, scaler, metrics_table)
     data = data_module.load_for_model(args.data, metadata, need_target=True)
     task = task_of(model, metadata.get("classes"))
     results = {"data": _scores(model, task, data.X_test, data.y_test)}
@@ -153,9 +178,13 @@ def evaluate(args: argparse.Namespace) -> int:
 
 def predict(args: argparse.Namespace) -> int:
     model, metadata = _load_model(args.model)
-    data = data_module.load_for_model(args.data, metadata, need_target=False)
+    encoder, scaler = tabular.detach(model)
     task = task_of(model, metadata.get("classes"))
-    outputs = model.predict(data.X_test)
+    if encoder is not None:
+        outputs = tabular.table_outputs(args, model, encoder, scaler)
+    else:
+        data = data_module.load_for_model(args.data, metadata, need_target=False)
+        outputs = model.predict(data.X_test)
     decoded = task.decode(outputs)
     classes = metadata.get("classes")
     header = ["prediction"]

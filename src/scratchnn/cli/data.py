@@ -150,6 +150,17 @@ def load(
     )
 
 
+def is_table_file(spec: str | None) -> bool:
+    """True when DATA names a table file (not a built-in name or an IDX folder); such files go
+    through the raw-table path (:mod:`scratchnn.cli.tabular`)."""
+    if spec is None:
+        return False
+    path = Path(spec)
+    if spec.lower() in BUILTIN and not path.exists():
+        return False
+    return path.is_file()
+
+
 def _columns(path: Path) -> list[str]:
     if path.suffix.lower() == ".npz":
         try:

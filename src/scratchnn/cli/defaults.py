@@ -1,0 +1,113 @@
+"""Training defaults chosen from the number of training rows, so that a default run takes
+enough optimizer steps and stops at its best validation epoch.
+
+The rule (``n`` = training rows after the test part is set aside):
+
+- ``n >= 20,000`` (MNIST-sized): batch 128, 10 epochs, no validation part: many steps per
+  epoch already, and the bundled MNIST default keeps its accuracy and time.
+- smaller: batch ``2^round(log2(n / 50))`` clipped to 16..128 (at most ``n``); a random
+  validation part of 20% (10% from 1,000 rows) for early stopping with the best weights
+  restored, patience ``epochs / 10`` clipped to 10..30; and as many epochs as give about
+  4,000 steps, clipped to 10..500. Under 50 rows there is no validation part (too few rows to
+  judge on): the full epochs run.
+
+Every choice is overridden by its option (``--batch-size``, ``--epochs``, ``--val-split``,
+``--early-stopping``; ``--early-stopping 0`` turns early stopping off).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+LARGE = 20_000
+TARGET_STEPS = 4_000
+
+
+@dataclass
+class Defaults:
+    """The settings of one run, and whether each came from the rule or the user."""
+
+    batch_size: int
+    epochs: int
+    val_split: float
+    patience: int | None  # None: no early stopping
+    chosen: list[str]  # the settings the rule chose (for the run header)
+
+    def describe(self, n: int) -> str:
+        """One line for the run header.
+
+        Example:
+            >>> choose(1000).describe(1000)  # doctest: +NORMALIZE_WHITESPACE
+            'Settings for 1,000 training rows: batch 16, up to 71 epochs, early stopping
+            after 10 epochs without improvement on a random 10% validation part (best weights
+            restored) [auto: batch size, epochs, validation part, early stopping; override
+            with --batch-size, --epochs, --val-split, --early-stopping].'
+        """
+        text = f"Settings for {n:,} training rows: batch {self.batch_size}, "
+        if self.patience:
+            text += (
+                f"up to {self.epochs} epochs, early stopping after {self.patience} epochs "
+                f"without improvement on a random {self.val_split:.0%} validation part (best "
+                "weights restored)"
+            )
+        else:
+            text += f"{self.epochs} epochs" + (
+                f", a random {self.val_split:.0%} validation part" if self.val_split else ""
+            )
+        if self.chosen:
+            text += (
+                f" [auto: {', '.join(self.chosen)}; override with --batch-size, --epochs, "
+                "--val-split, --early-stopping]"
+            )
+        return text + "."
+
+
+def choose(
+    n: int,
+    batch_size: int | None = None,
+    epochs: int | None = None,
+    val_split: float | None = None,
+    early_stopping: int | None = None,
+) -> Defaults:
+    """The settings for ``n`` training rows; given values win over the rule.
+
+    Example:
+        >>> d = choose(60_000)
+        >>> d.batch_size, d.epochs, d.val_split, d.patience
+        (128, 10, 0.0, None)
+        >>> d = choose(120)
+        >>> d.batch_size, d.epochs, d.val_split, d.patience
+        (16, 500, 0.2, 30)
+    """
+    chosen = []
+    if val_split is None:
+        chosen.append("validation part")
+        val_split = 0.0 if n >= LARGE or n < 50 else (0.2 if n < 1000 else 0.1)
+    fit_rows = max(1, round(n * (1 - val_split)))
+    if batch_size is None:
+        chosen.append("batch size")
+        if n >= LARGE:
+            batch_size = 128
+        else:
+            batch_size = 2 ** round(math.log2(max(n, 1) / 50)) if n > 50 else 16
+            batch_size = min(max(batch_size, 16), 128, fit_rows)
+    if epochs is None:
+        chosen.append("epochs")
+        if n >= LARGE:
+            epochs = 10
+        else:
+            steps = math.ceil(fit_rows / batch_size)
+            epochs = min(max(math.ceil(TARGET_STEPS / steps), 10), 500)
+    if early_stopping is None:
+        chosen.append("early stopping")
+        patience = min(max(epochs // 10, 10), 30) if val_split > 0 else None
+    else:
+        patience = early_stopping or None
+        if patience and val_split == 0:
+            raise ValueError(
+                f"--early-stopping {early_stopping} needs a validation part, but there is none "
+                f"for {n:,} training rows; pass --val-split (e.g. 0.1) too."
+            )
+    order = ["batch size", "epochs", "validation part", "early stopping"]
+    return Defaults(batch_size, epochs, val_split, patience, [c for c in order if c in chosen])

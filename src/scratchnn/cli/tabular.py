@@ -1,0 +1,384 @@
+"""``train``/``evaluate``/``predict`` on a raw table file: the roles of its columns, a fitted
+:class:`~scratchnn.tables.TableEncoder` (and :class:`~scratchnn.tables.TargetScaler` for
+regression) saved inside the model, data-aware training defaults, and evaluation that keeps
+held-out rows apart from training rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import math
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from .. import __version__, callbacks
+from ..datasets.tabular import encode_target
+from ..metrics import mae, r2
+from ..model import Sequential
+from ..tables import (
+    MISSING_TOKENS,
+    RawTable,
+    TableEncoder,
+    TargetScaler,
+    detect_task,
+    infer_roles,
+    present_rows,
+    read_table,
+    row_fingerprints,
+)
+from ..tables.values import numbers_of, text_of
+from .build import build_model, make_optimizer, make_schedule, verbosity
+from .data import Dataset
+from .defaults import choose
+from .tasks import Task, make_task, task_of
+
+
+def _split_option(text: str | None) -> list[str]:
+    return [] if not text else [part.strip() for part in text.split(",") if part.strip()]
+
+
+def tokens_of(args: argparse.Namespace) -> list[str]:
+    """The missing-value tokens: ``--missing`` (comma-separated) or the defaults."""
+    given = getattr(args, "missing", None)
+    return list(MISSING_TOKENS) if given is None else [t.strip() for t in given.split(",")]
+
+
+def read(path: str, args: argparse.Namespace, options: dict[str, Any] | None = None) -> RawTable:
+    """Read DATA with the reading options (``--delimiter``, ``--encoding``, ``--no-header``);
+    ``options`` are those the model was trained with, used where the command line gives none."""
+    options = options or {}
+    delimiter = getattr(args, "delimiter", None) or options.get("delimiter")
+    no_header = getattr(args, "no_header", False) or options.get("no_header", False)
+    encoding = getattr(args, "encoding", None) or options.get("encoding")
+    return read_table(path, delimiter, encoding, header=False if no_header else None)
+
+
+def _target_values(raw: RawTable, target: str | None) -> np.ndarray:
+    names = list(raw.columns)
+    if target is None:
+        raise ValueError(
+            f"Name the target column of {raw.source} with --target. Columns: "
+            f"{', '.join(map(repr, names))}."
+        )
+    if target not in raw.columns:
+        hint = ""
+        if len(names) == 1:
+            hint = " (one column only: is the delimiter right? pass --delimiter)"
+        raise ValueError(
+            f"{raw.source} has no column {target!r}. Columns: {', '.join(map(repr, names))}{hint}."
+        )
+    return raw.columns[target]
+
+
+def _drop_missing_target(
+    raw: RawTable, target: str, tokens: list[str], fingerprints: np.ndarray
+) -> tuple[RawTable, np.ndarray]:
+    keep = present_rows(raw.columns[target], tokens)
+    if not keep.any():
+        raise ValueError(f"Every value of the target {target!r} in {raw.source} is missing.")
+    if not keep.all():
+        print(f"Dropped {int((~keep).sum()):,} rows whose target {target!r} is missing.")
+        raw = raw.take(keep)
+        fingerprints = fingerprints[keep]
+    return raw, fingerprints
+
+
+def _numeric_target(raw: RawTable, target: str, tokens: list[str]) -> np.ndarray:
+    numbers, _ = numbers_of(raw.columns[target], tokens)
+    if numbers is None:
+        text, _ = text_of(raw.columns[target], tokens)
+        bad = next(t for t in text.tolist() if not _is_number(t) and t not in tokens)
+        raise ValueError(
+            f"A regression target must be numeric, but {target!r} holds {bad!r}. "
+            "Use --task classification, or fix the column."
+        )
+    return numbers
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _permutation_split(n: int, fraction: float, rng: np.random.Generator) -> tuple:
+    order = rng.permutation(n)
+    n_out = round(n * fraction) if fraction > 0 else 0
+    if fraction > 0:
+        n_out = max(1, n_out)
+    if n_out >= n:
+        raise ValueError(f"A split of {fraction} of {n} rows leaves no rows to train on.")
+    return np.sort(order[n_out:]), np.sort(order[:n_out])
+
+
+class _Progress(callbacks.Callback):
+    """One line every tenth of the epochs (long default runs on small tables)."""
+
+    def __init__(self, epochs: int) -> None:
+        self.every = max(1, math.ceil(epochs / 10))
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs):
+        done = epoch + 1
+        if done % self.every == 0 or done == self.epochs:
+            shown = ", ".join(f"{k} {v:.4f}" for k, v in logs.items() if k != "lr")
+            print(f"epoch {done}/{self.epochs}: {shown}", flush=True)
+
+
+def scores(
+    model: Sequential,
+    task: Task,
+    X: np.ndarray,
+    y: np.ndarray,
+    scaler: TargetScaler | None,
+) -> dict[str, float]:
+    """Loss and accuracy, or loss, R² and MAE in the target's units."""
+    if task.classes is not None:
+        return model.evaluate(X, task.encode(y), metrics=["accuracy"])
+    target = y if scaler is None else scaler.transform(y)
+    result = model.evaluate(X, task.encode(target))
+    predicted = model.predict(X).astype(np.float64)
+    if scaler is not None:
+        predicted = scaler.inverse_transform(predicted)
+    truth = y.reshape(len(y), -1)
+    return {"loss": result["loss"], "r2": r2(predicted, truth), "mae": mae(predicted, truth)}
+
+
+def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, Any]:
+    """``scratchnn train FILE --target COL`` on a raw table: the trained model (with its
+    encoder, target scaler and metadata attached) and its history."""
+    tokens = tokens_of(args)
+    raw = read(args.data, args)
+    for notice in raw.notices:
+        print(notice)
+    _target_values(raw, args.target)
+    target = args.target
+    raw, fingerprints = _drop_missing_target(raw, target, tokens, row_fingerprints(raw.columns))
+    if args.task == "auto":
+        kind, why = detect_task(raw.columns[target], tokens)
+        other = "regression" if kind == "classification" else "classification"
+        print(f"Task: {kind} ({target!r}: {why}); override with --task {other}.")
+    else:
+        kind = args.task
+        print(f"Task: {kind} (--task).")
+    roles = infer_roles(
+        raw.columns,
+        target=target,
+        drop=_split_option(args.drop),
+        features=_split_option(args.features) or None,
+        categorical=_split_option(args.categorical),
+        missing_tokens=tokens,
+    )
+    for line in roles.describe():
+        print(line)
+    if kind == "classification":
+        text, _ = text_of(raw.columns[target], tokens)
+        y, classes = encode_target(text.astype(object), "classification", column=repr(target))
+    else:
+        y, classes = _numeric_target(raw, target, tokens), None
+    rng = np.random.default_rng(args.seed)
+    train_rows, test_rows = _permutation_split(raw.n_rows, args.test_split, rng)
+    settings = choose(
+        len(train_rows), args.batch_size, args.epochs, args.val_split, args.early_stopping
+    )
+    fit_rows, val_rows = train_rows, train_rows[:0]
+    if settings.val_split > 0:
+        inner_fit, inner_val = _permutation_split(len(train_rows), settings.val_split, rng)
+        fit_rows, val_rows = train_rows[inner_fit], train_rows[inner_val]
+    encoder = TableEncoder(
+        missing_tokens=tokens,
+        missing_indicator=args.missing_indicator,
+        max_categories=args.max_categories,
+    ).fit(raw.take(fit_rows), roles)
+    for notice in encoder.notices:
+        print(notice)
+    X_fit = encoder.transform(raw.take(fit_rows))
+    X_val = encoder.transform(raw.take(val_rows)) if len(val_rows) else None
+    X_test = encoder.transform(raw.take(test_rows)) if len(test_rows) else X_fit
+    y_fit, y_val = y[fit_rows], y[val_rows]
+    y_test = y[test_rows] if len(test_rows) else y_fit
+    scaler = TargetScaler().fit(y_fit) if classes is None else None
+    task = make_task(args.loss, None if classes is None else len(classes))
+
+    def prepared(values: np.ndarray) -> np.ndarray:
+        return task.encode(values if scaler is None else scaler.transform(values))
+
+    data = Dataset(raw.source, X_fit, y_fit, X_test, y_test, encoder.feature_names_out(), target)
+    model = build_model(
+        data, task, args.layers, args.activation, args.dropout, args.batch_norm, False, args.seed
+    )
+    monitor = "val_loss" if X_val is not None else "loss"
+    fit_callbacks: list[callbacks.Callback] = []
+    if settings.patience:
+        fit_callbacks.append(
+            callbacks.EarlyStopping(
+                monitor="val_loss", patience=settings.patience, restore_best_weights=True
+            )
+        )
+    verbose = verbosity(args.quiet)
+    if verbose and settings.epochs > 30:
+        fit_callbacks.append(_Progress(settings.epochs))
+        verbose = 0
+    kind_text = f"{len(classes)} classes" if classes is not None else "regression"
+    print(
+        f"Training on {raw.source}: {len(train_rows):,} samples, {len(roles.features)} columns "
+        f"-> {encoder.n_features_out} features, {kind_text}; testing on {len(test_rows):,} "
+        "samples."
+    )
+    print(settings.describe(len(train_rows)))
+    if scaler is not None:
+        print(
+            f"The target is standardized inside the model (mean {scaler.mean_[0]:.4g}, "
+            f"std {scaler.scale_[0]:.4g}); predictions come back in its units."
+        )
+    print(model.summary())
+    start = time.perf_counter()
+    history = model.fit(
+        X_fit,
+        prepared(y_fit),
+        loss=task.loss,
+        optimizer=make_optimizer(args.optimizer, args.lr),
+        schedule=make_schedule(args.schedule, settings.epochs, monitor),
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        validation_data=None if X_val is None else (X_val, prepared(y_val)),
+        callbacks=fit_callbacks,
+        verbose=verbose,
+    )
+    seconds = time.perf_counter() - start
+    if history.interrupted:
+        print("Interrupted: evaluating and saving the model as it is now.")
+    results = {"train": scores(model, task, X_fit, y_fit, scaler)}
+    if X_val is not None:
+        results["validation"] = scores(model, task, X_val, y_val, scaler)
+    results["test"] = scores(model, task, X_test, y_test, scaler)
+    stopped = next((c for c in fit_callbacks if isinstance(c, callbacks.EarlyStopping)), None)
+    note = ""
+    if stopped is not None and stopped.best_epoch is not None:
+        note = f"; best weights from epoch {stopped.best_epoch + 1} restored"
+    print(f"\nTrained {len(history)} epochs in {seconds:.1f} s{note}.\n")
+    print(metrics_table(results))
+    if classes is not None:
+        print(f"\nTest accuracy: {results['test']['accuracy']:.2%}")
+    else:
+        print(f"\nTest R²: {results['test']['r2']:.4f}, MAE: {results['test']['mae']:.4g}")
+    held = np.unique(fingerprints[test_rows]) if len(test_rows) else np.zeros(0, np.uint64)
+    model.preprocessor = encoder
+    model.target_transform = scaler
+    model.metadata = {
+        "dataset": raw.source,
+        "feature_names": encoder.input_columns,
+        "target": target,
+        "classes": classes,
+        "task": "classification" if classes is not None else "regression",
+        "reading": {
+            "delimiter": raw.delimiter,
+            "encoding": args.encoding,
+            "no_header": bool(args.no_header),
+        },
+        "held_out_rows": base64.b64encode(held.astype("<u8").tobytes()).decode("ascii"),
+        "training": {
+            "layers": args.layers,
+            "activation": args.activation,
+            "loss": args.loss,
+            "optimizer": args.optimizer,
+            "lr": args.lr,
+            "epochs": len(history),
+            "batch_size": settings.batch_size,
+            "schedule": args.schedule,
+            "seed": args.seed,
+            "val_split": settings.val_split,
+            "early_stopping": settings.patience,
+            "test_split": args.test_split,
+            "dropout": args.dropout,
+            "batch_norm": args.batch_norm,
+            "seconds": round(seconds, 2),
+        },
+        "metrics": results,
+        "scratchnn_version": __version__,
+    }
+    return model, history
+
+
+def detach(model: Sequential) -> tuple[TableEncoder | None, TargetScaler | None]:
+    """Take the encoder and target scaler off a loaded model, so the command line applies them
+    itself (and the network sees the encoded matrix)."""
+    encoder = getattr(model, "preprocessor", None)
+    scaler = getattr(model, "target_transform", None)
+    model.preprocessor = None
+    model.target_transform = None
+    return encoder, scaler
+
+
+def held_out_fingerprints(metadata: dict[str, Any]) -> np.ndarray:
+    """The fingerprints of the rows a model's training held out (empty if not recorded)."""
+    text = metadata.get("held_out_rows")
+    if not isinstance(text, str):
+        return np.zeros(0, np.uint64)
+    try:
+        raw = base64.b64decode(text.encode("ascii"), validate=True)
+    except ValueError:
+        return np.zeros(0, np.uint64)
+    return np.frombuffer(raw[: len(raw) // 8 * 8], dtype="<u8").astype(np.uint64)
+
+
+def evaluate_table(
+    args: argparse.Namespace, model: Sequential, encoder: TableEncoder,
+    scaler: TargetScaler | None, metrics_table,
+) -> int:  # fmt: skip
+    """``scratchnn evaluate MODEL FILE`` for a model with an encoder."""
+    metadata = model.metadata
+    tokens = list(encoder.missing_tokens)
+    raw = read(args.data, args, metadata.get("reading"))
+    target = metadata.get("target")
+    _target_values(raw, target)
+    raw, fingerprints = _drop_missing_target(raw, target, tokens, row_fingerprints(raw.columns))
+    classes = metadata.get("classes")
+    if classes is not None:
+        text, _ = text_of(raw.columns[target], tokens)
+        y, _ = encode_target(text.astype(object), classes=classes, column=repr(target))
+    else:
+        y = _numeric_target(raw, target, tokens)
+    X = encoder.transform(raw)
+    _report_unseen(encoder)
+    task = task_of(model, classes)
+    held = np.isin(fingerprints, held_out_fingerprints(metadata))
+    results: dict[str, dict[str, float]] = {}
+    if held.any() and not held.all():
+        print(
+            f"{raw.source} is the model's training file: {int(held.sum()):,} of its rows were "
+            f"held out from training (its test part), {int((~held).sum()):,} were trained on. "
+            "Their scores are shown apart; only the held-out rows measure generalization.\n"
+        )
+        results["held-out"] = scores(model, task, X[held], y[held], scaler)
+        results["training"] = scores(model, task, X[~held], y[~held], scaler)
+    else:
+        label = "held-out" if held.any() else "data"
+        results[label] = scores(model, task, X, y, scaler)
+    print(f"{args.model} on {raw.source} ({len(X):,} samples):\n")
+    print(metrics_table(results))
+    return 0
+
+
+def _report_unseen(encoder: TableEncoder) -> None:
+    if encoder.unseen_:
+        counts = ", ".join(f"{name!r}: {n:,}" for name, n in encoder.unseen_.items())
+        print(f"Values not seen in training (encoded as all zeros): {counts}.", file=sys.stderr)
+
+
+def table_outputs(
+    args: argparse.Namespace, model: Sequential, encoder: TableEncoder,
+    scaler: TargetScaler | None,
+) -> np.ndarray:  # fmt: skip
+    """The network's outputs (regression: in the target's units) for the rows of DATA."""
+    raw = read(args.data, args, model.metadata.get("reading"))
+    X = encoder.transform(raw)
+    _report_unseen(encoder)
+    outputs = model.predict(X)
+    return outputs if scaler is None else scaler.inverse_transform(outputs)
