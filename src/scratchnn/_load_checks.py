@@ -130,7 +130,7 @@ def predicted_arrays(
 ) -> tuple[int, list[dict[str, tuple[int, ...]] | None]]:
     """The number of parameters and each layer's buffer shapes that the unbuilt layers will
     create; None for a layer of a type this module does not know (a custom layer), whose
-    input and output widths must then be at most ``capacity`` (what the file could hold).
+    inputs times outputs must then be at most ``capacity`` (the values the file could hold).
 
     Raises:
         InvalidFileError: the widths do not chain, or a custom layer's width exceeds ``capacity``.
@@ -164,10 +164,10 @@ def predicted_arrays(
         elif kind in _PARAMETER_FREE:
             buffers.append({})
         else:
-            if max(width, out) > capacity:
+            if width * out > capacity:
                 raise InvalidFileError(
-                    f"layer {i} ({kind.__name__}) maps {width} to {out} features, more than "
-                    f"the {capacity:,} values the file could hold."
+                    f"layer {i} ({kind.__name__}) maps {width} to {out} features: a layer of "
+                    f"that size may need more than the {capacity:,} values the file could hold."
                 )
             buffers.append(None)
         width = out
