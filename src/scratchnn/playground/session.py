@@ -77,7 +77,9 @@ def make_loss(config: Config) -> losses.Loss:
 
 def encode(values: np.ndarray, low: float, high: float) -> str:
     """``values`` mapped linearly from [low, high] to bytes 0..255 (clipped), base64."""
-    scaled = np.clip((values - low) * (255 / (high - low)), 0, 255)
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverged run: inf and NaN
+        scaled = np.clip((values - low) * (255 / (high - low)), 0, 255)
+    scaled = np.nan_to_num(scaled, nan=127.5)
     return base64.b64encode(np.rint(scaled).astype(np.uint8).tobytes()).decode("ascii")
 
 
@@ -127,15 +129,18 @@ class Session:
                 break
             first = self.model.optimizer is None
             try:
-                self.model.fit(
-                    self.X_train,
-                    self.y_train,
-                    loss=self.loss if first else None,
-                    optimizer=self.optimizer if first else None,
-                    epochs=1,
-                    batch_size=self.batch_size,
-                    verbose=0,
-                )
+                # A diverging loss overflows on its way to inf; fit catches that (as below),
+                # so NumPy's overflow warning would only repeat it.
+                with np.errstate(over="ignore", invalid="ignore"):
+                    self.model.fit(
+                        self.X_train,
+                        self.y_train,
+                        loss=self.loss if first else None,
+                        optimizer=self.optimizer if first else None,
+                        epochs=1,
+                        batch_size=self.batch_size,
+                        verbose=0,
+                    )
             except TrainingDivergedError as error:
                 self.diverged = str(error)
                 break
@@ -152,7 +157,8 @@ class Session:
     def evaluate(self, X: np.ndarray, y: np.ndarray) -> float:
         """The mean data loss (without the L1/L2 penalty) of the model on ``(X, y)``."""
         prepared = self.loss.prepare_targets(y, 1, self.model.dtype)
-        return float(self.loss.forward(self.model.predict(X), prepared))
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverged run's loss is inf
+            return float(self.loss.forward(self.model.predict(X), prepared))
 
     # What the page draws.
 
@@ -181,7 +187,8 @@ class Session:
 
     def frame(self, since: int = 0) -> dict[str, Any]:
         """The state to draw, with the losses recorded from index ``since`` on."""
-        *hidden, output = self.layer_outputs(self.grid_features)
+        with np.errstate(over="ignore", invalid="ignore"):
+            *hidden, output = self.layer_outputs(self.grid_features)
         low, high = _RANGES.get(self.config.activation, (-1.0, 1.0))
         dense = [layer for layer in self.model.layers if isinstance(layer, Dense)]
         return {

@@ -1,0 +1,247 @@
+"""The Playground's server side without a browser: problems, config, runs, the HTTP API and the
+``scratchnn playground`` command. (The page itself: tests/test_playground_browser.py.)"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+
+import scratchnn as snn
+from scratchnn.cli.main import build_parser
+from scratchnn.playground import data
+from scratchnn.playground.config import Config
+from scratchnn.playground.server import MAX_BODY, start
+from scratchnn.playground.session import Session
+
+
+@pytest.fixture(scope="module")
+def server():
+    server = start(port=0)
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def call(server, path: str, body: dict | None = None, headers: dict | None = None):
+    """(status, payload) of one request; JSON payloads are decoded."""
+    request = urllib.request.Request(
+        server.url.rstrip("/") + path,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, raw, kind = response.status, response.read(), response.headers["Content-Type"]
+    except urllib.error.HTTPError as error:
+        status, raw, kind = error.code, error.read(), error.headers["Content-Type"]
+    return status, json.loads(raw) if kind == "application/json" else raw
+
+
+# Problems and features.
+
+
+@pytest.mark.parametrize("name", list(data.PROBLEMS))
+def test_every_problem_is_reproducible_and_inside_its_square(name):
+    X, y = data.make_points(name, n=200, noise=0.1, seed=3)
+    again = data.make_points(name, n=200, noise=0.1, seed=3)
+    assert np.array_equal(X, again[0]) and np.array_equal(y, again[1])
+    kind, half, centre = data.PROBLEMS[name]
+    assert X.shape == ((4, 2) if name == "tutorial-xor" else (200, 2)) and y.shape == (len(X), 1)
+    assert np.all(np.abs(X - centre) <= half)
+    if kind == "classification":
+        assert set(np.unique(y)) == {0.0, 1.0}
+    else:
+        assert np.all(np.abs(y) <= 1) and y.std() > 0.05
+
+
+def test_xor_labels_follow_the_quadrants_without_noise():
+    X, y = data.make_points("xor", n=300, noise=0.0, seed=0)
+    np.testing.assert_array_equal(y.ravel(), (X[:, 0] * X[:, 1] >= 0).astype(float))
+
+
+def test_features_and_grid():
+    X = np.array([[1.0, 2.0], [-3.0, 0.5]])
+    np.testing.assert_allclose(
+        data.features(X, list(data.FEATURES)),
+        [[1, 2, 1, 4, 2, np.sin(1), np.sin(2)], [-3, 0.5, 9, 0.25, -1.5, np.sin(-3), np.sin(0.5)]],
+    )
+    with pytest.raises(ValueError, match=r"Unknown feature\(s\) \['x3'\]"):
+        data.features(X, ["x3"])
+    grid = data.grid("circle", 4)
+    assert grid.shape == (16, 2)
+    np.testing.assert_allclose(grid[0], [-4.5, 4.5])  # top left first, rows going down
+    np.testing.assert_allclose(grid[-1], [4.5, -4.5])
+
+
+# Config.
+
+
+def test_config_round_trips_and_refuses_bad_values():
+    config = Config.from_dict({"problem": "spiral", "hidden": [8, 8], "optimizer": "adam"})
+    assert Config.from_dict(config.to_dict()) == config
+    bad = [
+        ({"hidden": [9]}, r"hidden layer size must be a whole number in \[1, 8\]; received 9"),
+        ({"hidden": [1] * 7}, "at most 6 layer sizes"),
+        ({"activation": "cube"}, "activation must be one of tanh, relu"),
+        ({"features": []}, "features must be a non-empty list"),
+        ({"features": ["x1", "x1"]}, "must not repeat"),
+        ({"noise": 0.9}, r"noise must be a number in \[0, 0.5\]; received 0.9"),
+        ({"batch_size": True}, "batch_size must be a whole number"),
+        ({"batch_norm": True, "batch_size": 1}, "batch_norm needs batch_size >= 2"),
+        ({"colour": "red"}, r"Unknown config key\(s\) \['colour'\]"),
+    ]
+    for values, message in bad:
+        with pytest.raises(ValueError, match=message):
+            Config.from_dict(values)
+    with pytest.raises(TypeError, match="received list"):
+        Config.from_dict([])
+
+
+# Runs.
+
+
+def test_a_run_learns_and_its_frames_describe_the_network():
+    session = Session(Config(problem="xor", hidden=[4, 2], optimizer="adam"))
+    first = session.frame()
+    frame = session.train(epochs=40)
+    assert frame["epoch"] == 40 and frame["test_loss"] < 0.5 * first["test_loss"]
+    assert len(frame["history"]["train"]) == 40
+    assert [len(layer) for layer in frame["neurons"]] == [4, 2]
+    assert [np.shape(w) for w in frame["weights"]] == [(2, 4), (4, 2), (2, 1)]
+    # The output heatmap is the model's own prediction on the grid, quantized.
+    shown = np.frombuffer(__import__("base64").b64decode(frame["output"]), np.uint8)
+    p = session.model.predict(session.grid_features).ravel()
+    np.testing.assert_array_equal(shown, np.rint(np.clip(p, 0, 1) * 255).astype(np.uint8))
+
+
+def test_a_diverging_run_stops_and_says_so():
+    session = Session(Config(problem="reg-plane", activation="linear", lr=10.0, batch_size=30))
+    frame = session.train(epochs=50)
+    assert "became" in frame["diverged"] and frame["epoch"] < 50
+    json.dumps(frame, allow_nan=False)  # still valid JSON for the page
+
+
+def test_the_exported_script_retrains_to_the_same_weights(tmp_path):
+    config = Config(
+        problem="circle",
+        hidden=[3],
+        regularization="l2",
+        reg_rate=0.01,
+        dropout=0.1,
+        batch_norm=True,
+        optimizer="momentum",
+        n_points=100,
+    )
+    session = Session(config)
+    session.train(epochs=3)
+    script = tmp_path / "retrain.py"
+    script.write_text(session.export_script())
+    result = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    model = snn.load(tmp_path / "playground_model.npz")
+    np.testing.assert_array_equal(model.get_weights(), session.model.get_weights())
+
+
+def test_the_inspector_step_is_trace_step_applied():
+    session = Session(Config(hidden=[2], lr=0.1))
+    before = session.model.clone()
+    trace = session.inspect()
+    W, dW = np.array(trace["layers"][0]["W_before"]), np.array(trace["layers"][0]["dW"])
+    np.testing.assert_allclose(W, before.layers[0].params["W"])
+    np.testing.assert_allclose(session.model.layers[0].params["W"], W - 0.1 * dW, rtol=1e-6)
+    assert [p["kind"] for p in trace["phases"]] == [
+        "forward",
+        "forward",
+        "loss",
+        "backward",
+        "backward",
+        "update",
+    ]
+
+
+def test_gradcheck_entries_agree():
+    session = Session(Config(hidden=[3], activation="relu", loss="cross_entropy"))
+    result = session.check_gradients()
+    assert result["passed"]
+    analytic = [row["analytic"] for row in result["entries"]]
+    numeric = [row["numeric"] for row in result["entries"]]
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-9)
+
+
+# The HTTP API.
+
+
+def test_the_api_builds_steps_and_exports_a_run(server, tmp_path):
+    status, options = call(server, "/api/options")
+    assert status == 200 and options["defaults"] == Config().to_dict()
+    status, run = call(server, "/api/session", {"config": {"problem": "gauss", "hidden": [2]}})
+    assert status == 200 and run["config"]["problem"] == "gauss"
+    status, frame = call(server, "/api/step", {"session": run["session"], "epochs": 3})
+    assert status == 200 and frame["epoch"] == 3
+    status, payload = call(server, f"/api/export.npz?session={run['session']}")
+    (tmp_path / "m.npz").write_bytes(payload)
+    assert snn.load(tmp_path / "m.npz").epochs_trained == 3
+    status, page = call(server, "/")
+    assert status == 200 and b"scratchnn" in page
+
+
+def test_the_api_refuses_bad_requests(server):
+    assert call(server, "/api/session", {"config": {"lr": "fast"}}) == (
+        400,
+        {"error": "lr must be a number in [1e-06, 10]; received 'fast'."},
+    )
+    status, payload = call(server, "/api/step", {"session": "nope"})
+    assert status == 404 and "No run with id 'nope'" in payload["error"]
+    _, run = call(server, "/api/session", {"config": {}})
+    status, payload = call(server, "/api/step", {"session": run["session"], "epochs": 10**6})
+    assert status == 400 and "epochs must be a whole number in [1, 100]" in payload["error"]
+    assert call(server, "/static/../server.py")[0] == 404
+    assert call(server, "/static/app.py")[0] == 404
+    status, payload = call(server, "/", headers={"Host": "evil.example:80"})
+    assert status == 403
+    status, payload = call(server, "/api/session", {"config": {"x": "y" * MAX_BODY}})
+    assert status == 400 and "at most" in payload["error"]
+
+
+# The command.
+
+
+def test_the_command_serves_until_interrupted():
+    args = build_parser().parse_args(["playground", "--no-browser"])
+    assert args.port == 0 and args.no_browser
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scratchnn", "playground", "--no-browser"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("scratchnn playground: http://127.0.0.1:"), line
+        url = line.split()[2]
+        with urllib.request.urlopen(url + "api/options", timeout=30) as response:
+            assert response.status == 200
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0 and "stopped" in err
+
+
+def test_import_scratchnn_does_not_load_the_playground():
+    code = (
+        "import sys, scratchnn; print('http.server' in sys.modules, "
+        "'scratchnn.playground' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["False", "False"]
