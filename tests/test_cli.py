@@ -538,18 +538,23 @@ def test_compare_varies_one_thing(tmp_path, option, values, dimension):
     )  # fmt: skip
     assert out.startswith(f"xor: 2 seeds each, 60 epochs, hidden width 4; varying the {dimension}.")
     header, rows = compare_rows(out)
+    # XOR has no held-out rows: its accuracy is "train"; different losses meet on accuracy.
+    losses = dimension == "loss"
     assert header == [
-        dimension, "final loss", "test accuracy", "epochs to loss<0.05", "reached", "seconds"
+        dimension, "optimizer (lr)", "final loss (own)" if losses else "final loss",
+        "train accuracy", "epochs to train accuracy>=1" if losses else "epochs to loss<0.05",
+        "reached", "seconds",
     ]  # fmt: skip
     assert [row[0] for row in rows] == values
     finals = []
     for row in rows:
-        assert len(row) == 6, row
-        assert re.fullmatch(r"\d+\.\d{4} ± \d+\.\d{4}", row[1]), row
-        assert re.fullmatch(r"\d+\.\d\d%", row[2]), row
-        assert re.fullmatch(r"\d+|-", row[3]), row
-        assert re.fullmatch(r"[0-2]/2", row[4]), row
-        finals.append(row[1])
+        assert len(row) == 7, row
+        assert re.fullmatch(r"(SGD|Adam)\(lr=[\d.]+(, momentum=0\.9)?\)", row[1]), row
+        assert re.fullmatch(r"\d+\.\d{4} ± \d+\.\d{4}", row[2]), row
+        assert re.fullmatch(r"\d+\.\d\d%", row[3]), row
+        assert re.fullmatch(r"\d+|-", row[4]), row
+        assert re.fullmatch(r"[0-2]/2", row[5]), row
+        finals.append(row[2])
     # Each value is a different experiment: the final losses differ.
     assert len(set(finals)) == len(values), rows
 
@@ -560,9 +565,10 @@ def test_compare_on_regression_data_has_no_accuracy(tmp_path):
                   "--seeds", "1", cwd=tmp_path)
     )  # fmt: skip
     assert out.startswith("curve: ")
-    _, rows = compare_rows(out)
+    header, rows = compare_rows(out)
     assert [row[0] for row in rows] == ["1", "2"]
-    assert all(row[2] == "-" for row in rows)
+    assert not any("accuracy" in name for name in header)
+    assert "train mse" in header and "test mse" in header  # curve has held-out rows
 
 
 def test_compare_rejects_a_classification_loss_on_regression_data(tmp_path):

@@ -9,8 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from ..errors import ScratchnnError
-from . import commands, compare, demo, playground
+from . import commands, compare, demo, failures, playground
 from .build import OPTIMIZERS, SCHEDULES, parse_layers
 from .tasks import LOSS_NAMES
 
@@ -40,6 +39,7 @@ def _number(convert, accept, expected: str):
 _positive_int = _number(int, lambda v: v >= 1, "a positive whole number")
 _fraction = _number(float, lambda v: 0 <= v < 1, "a fraction in [0, 1)")
 _positive_float = _number(float, lambda v: 0 < v < float("inf"), "a positive number")
+_fraction_or_one = _number(float, lambda v: 0 < v <= 1, "a fraction in (0, 1]")
 
 
 _non_negative_int = _number(int, lambda v: v >= 0, "a whole number >= 0")
@@ -249,7 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--optimizers", metavar="LIST", help="e.g. sgd,momentum,adam")
     comp.add_argument("--losses", metavar="LIST", help="e.g. mse,cross-entropy")
     comp.add_argument("--depths", metavar="LIST", help="numbers of hidden layers, e.g. 1,2,3")
-    comp.add_argument("--activation", default="tanh")
+    comp.add_argument(
+        "--activation", default=None, help="default tanh (sigmoid with --preset tutorial)"
+    )
     comp.add_argument("--optimizer", choices=list(OPTIMIZERS), default="adam")
     comp.add_argument("--loss", choices=LOSS_NAMES, default="auto")
     comp.add_argument("--depth", type=_positive_int, default=1)
@@ -263,7 +265,36 @@ def build_parser() -> argparse.ArgumentParser:
         "--lr",
         type=_positive_float,
         default=None,
-        help="learning rate (default: one suited to each optimizer)",
+        help="one learning rate for every row (default 0.1)",
+    )
+    comp.add_argument(
+        "--lr-per-row",
+        action="store_true",
+        help="give each optimizer its usual learning rate instead (shown in the table)",
+    )
+    comp.add_argument(
+        "--tune-lr",
+        action="store_true",
+        help="pick each row's learning rate from a small sweep (shown in the table)",
+    )
+    comp.add_argument(
+        "--init",
+        default=None,
+        help="weight initializer, e.g. standard_normal (N(0, 1)), normal (N(0, 0.01²)); "
+        "default auto (He before ReLU, else Glorot)",
+    )
+    comp.add_argument(
+        "--standardize",
+        choices=["auto", "yes", "no"],
+        default="auto",
+        help="standardize the features inside the model (auto: except images)",
+    )
+    comp.add_argument(
+        "--preset",
+        choices=["tutorial"],
+        default=None,
+        help="tutorial: the classic tutorial's network (sigmoid, MSE, N(0, 1) weights, "
+        "width 4, inputs as given)",
     )
     comp.add_argument("--epochs", type=_positive_int, default=1000)
     comp.add_argument(
@@ -275,6 +306,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_float,
         default=0.05,
         help="loss counted as learned (default 0.05)",
+    )
+    comp.add_argument(
+        "--target-accuracy",
+        type=_fraction_or_one,
+        default=1.0,
+        help="with --losses: training accuracy counted as learned (default 1.0)",
     )
     comp.add_argument("--test-split", type=_fraction, default=0.2)
     comp.add_argument("--plot", metavar="PNG", help="write the mean loss curves")
@@ -300,22 +337,38 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line; returns the exit status.
+
+    Every failure prints one line on stderr, ``scratchnn <command>: error: <what is wrong>``,
+    and returns non-zero: 2 for a usage error, 1 for a failed command (MemoryError and
+    unexpected errors included), 130 after Ctrl-C, 141 when the reader of stdout left.
+    Warnings of the run (NumPy's numeric ones included) are summed up in at most one more
+    line. ``--debug`` shows tracebacks and warnings as Python prints them instead.
+    """
     parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = parser.parse_args(argv)
+    except Exception as error:  # an argument's conversion failed unexpectedly
+        print(f"scratchnn: error: {failures.describe(error)}", file=sys.stderr)
+        return 2
+    if args.debug:
         return args.handler(args)
-    except KeyboardInterrupt:
-        print("scratchnn: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # e.g. `scratchnn predict ... | head`: the reader left
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
-    except (ValueError, TypeError, OSError, ImportError, ScratchnnError, KeyError) as error:
-        if args.debug:
-            raise
-        message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
-        print(
-            f"scratchnn {args.command}: error: {message or type(error).__name__}", file=sys.stderr
-        )
-        return 1
+    with failures.WarningSummary() as warned:
+        try:
+            status = args.handler(args)
+        except KeyboardInterrupt:
+            print("scratchnn: interrupted", file=sys.stderr)
+            return 130
+        except BrokenPipeError:  # e.g. `scratchnn predict ... | head`: the reader left
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141
+        except Exception as error:
+            note = f" (after the warning: {warned.line()})" if warned.line() else ""
+            print(
+                f"scratchnn {args.command}: error: {failures.describe(error)}{note}",
+                file=sys.stderr,
+            )
+            return 1
+    if warned.line():
+        print(f"scratchnn {args.command}: warning: {warned.line()}", file=sys.stderr)
+    return status
