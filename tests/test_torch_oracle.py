@@ -675,3 +675,31 @@ def test_optimizer_state_dict_round_trip_is_exact(snn_class, torch_class, kwargs
         assert got.keys() == want.keys()
         for name in want:
             np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adam_state_is_in_torchs_units(amsgrad):
+    """exp_avg, exp_avg_sq (and max_exp_avg_sq) equal PyTorch's state after ten steps."""
+    model, X, y = classification_problem()
+    twin = TorchTwin(model, torch_classification_model())
+    loss = snn.losses.CrossEntropy()
+    optimizer = optim.Adam(lr=0.01, amsgrad=amsgrad)
+    optimizer_t = torch.optim.Adam(twin.module.parameters(), lr=0.01, amsgrad=amsgrad)
+    X_t, y_t = to_torch(X), to_torch(y)
+    for _ in range(10):
+        train_step(model, loss, optimizer, X, y)
+        optimizer_t.zero_grad()
+        F.cross_entropy(twin.module(X_t), y_t).backward()
+        optimizer_t.step()
+    (state,) = optimizer.state_dict()["state"]
+    names = ["exp_avg", "exp_avg_sq"] + (["max_exp_avg_sq"] if amsgrad else [])
+    assert sorted(state) == sorted(names)
+    for name in names:
+        pieces = []
+        for p in model.parameters():  # the flat vector's order
+            tensor, transposed = twin.params[p.name]
+            value = optimizer_t.state[tensor][name]
+            pieces.append(to_numpy(value.T if transposed else value).ravel())
+        theirs = np.concatenate(pieces)
+        assert theirs.shape == state[name].shape
+        np.testing.assert_allclose(state[name], theirs, rtol=1e-10, atol=1e-300, err_msg=name)

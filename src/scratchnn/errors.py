@@ -12,4 +12,14 @@ class DataFileError(ScratchnnError, ValueError):
 
 
 class TrainingDivergedError(ScratchnnError, FloatingPointError):
-    """The training loss became NaN or infinite. The model keeps its last finite weights."""
+    """Training produced a NaN or infinite loss, gradient or update. The step that found it
+    was not applied: the model keeps its last finite weights.
+
+    Attributes:
+        logs: what the step saw, e.g. ``{"loss": nan}`` or ``{"loss": 0.3, "gradient_norm":
+            inf}`` (callbacks such as ``TerminateOnNaN`` read it).
+    """
+
+    def __init__(self, message: str, logs: dict[str, float] | None = None) -> None:
+        super().__init__(message)
+        self.logs = dict(logs) if logs is not None else {"loss": float("nan")}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import os
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
@@ -13,6 +14,7 @@ import numpy as np
 from . import losses as losses_module
 from . import training
 from ._validation import check_dtype, check_features, check_positive_int
+from .errors import TrainingDivergedError
 from .history import History
 from .layers import Dense, Layer, get_activation, layers
 from .losses import Loss
@@ -31,6 +33,15 @@ class ModelRNGs(NamedTuple):
     init: np.random.Generator
     shuffle: np.random.Generator
     layers: np.random.Generator
+
+
+class TrainStep(NamedTuple):
+    """What :meth:`Sequential.train_step` returns."""
+
+    #: The batch's loss, including the layers' L1/L2 penalties (before the update).
+    loss: float
+    #: The network's output for the batch (before the update), ``(batch, out_features)``.
+    output: np.ndarray
 
 
 class Sequential:
@@ -92,6 +103,13 @@ class Sequential:
         self.optimizer: Optimizer | None = None
         self.schedule: Schedule | None = None
         self.history: History | None = None
+        #: Optional front end for raw data: ``transform(X)`` turns what the user passes (e.g. a
+        #: table with strings and missing values) into the ``(n, in_features)`` float matrix.
+        #: fit, evaluate and predict apply it at the boundary; it is saved with the model.
+        self.preprocessor: Any = None
+        #: Optional target transform: ``transform(y)`` before the loss (e.g. standardizing a
+        #: regression target) and ``inverse_transform(output)`` in ``predict``.
+        self.target_transform: Any = None
         self.epochs_trained = 0
         self.stop_training = False
         #: Free-form, JSON-compatible facts saved with the model, e.g. the feature names, the
@@ -139,6 +157,8 @@ class Sequential:
             (f"{type(layer).__name__.lower()}_{i}", layer) for i, layer in enumerate(self.layers)
         ]
         self._store = ParameterStore(named, self.dtype)
+        self._buffers = [b for layer in self.layers for b in layer.buffers.values()]
+        self._buffers_before_step = [b.copy() for b in self._buffers]
 
     # The four steps of training, for learners who write their own loop.
 
@@ -167,6 +187,62 @@ class Sequential:
         Computed from the layers as they are now, so ``model.layers[0].l2 = 1e-3`` after
         building takes effect in the loss as it does in the gradient."""
         return sum(layer.penalty() for layer in self.layers if layer.has_penalty)
+
+    def train_step(self, x: np.ndarray, y: np.ndarray, sample_weight: Any = None) -> TrainStep:
+        """One step of gradient descent on one batch, with ``self.loss`` and ``self.optimizer``
+        (``fit`` sets them; a hand-written loop may too)::
+
+            output = self.forward(x, training=True)                   # forward pass
+            loss = self.loss.forward(output, y) + self.penalty()      # loss (+ L1/L2)
+            self.backward(self.loss.backward())                       # backpropagation
+            self.optimizer.step(self.parameters())                    # W ← W − η·∇W
+
+        Guarded: if the loss, the gradient or the update is NaN or infinite, the step is not
+        applied (weights and BatchNorm statistics stay as they were) and
+        :class:`~scratchnn.errors.TrainingDivergedError` is raised. Override this method to
+        change what a step does; ``fit`` calls it for every batch.
+
+        Args:
+            x: the batch's inputs, ``(batch, in_features)``, already in the model's dtype.
+            y: its targets, as ``self.loss.prepare_targets`` returns them.
+            sample_weight: one weight per row, or None.
+
+        Returns:
+            The batch's ``loss`` and ``output`` (both from before the update).
+        """
+        if self.loss is None or self.optimizer is None:
+            raise ValueError(
+                "train_step needs model.loss and model.optimizer; set them, or call fit once."
+            )
+        for saved, buffer in zip(self._buffers_before_step, self._buffers, strict=True):
+            np.copyto(saved, buffer)  # to undo BatchNorm's running statistics if refused
+        output = self.forward(x, training=True)
+        loss = self.loss.forward(output, y, sample_weight) + self.penalty()
+        if not math.isfinite(loss):
+            self._refuse_step(f"The loss became {loss}", {"loss": loss})
+        self.backward(self.loss.backward(), input_grad=False)
+        # A finite squared norm (one BLAS dot product) means every gradient entry is finite.
+        grad = self.parameters().flat.grad
+        if not math.isfinite(float(np.dot(grad, grad))):
+            self._refuse_step(
+                "The gradient became infinite or NaN", {"loss": loss, "gradient_norm": math.inf}
+            )
+        try:
+            self.optimizer.step(self.parameters())
+        except TrainingDivergedError as error:
+            self._refuse_step(str(error), {"loss": loss, "update": math.inf})
+        return TrainStep(loss, output)
+
+    def _refuse_step(self, problem: str, logs: dict[str, float]) -> None:
+        for saved, buffer in zip(self._buffers_before_step, self._buffers, strict=True):
+            np.copyto(buffer, saved)
+        if not problem.endswith("."):
+            problem += "; the step was not applied."
+        raise TrainingDivergedError(
+            f"{problem} The model keeps its last finite weights. Try a smaller learning rate, "
+            "gradient clipping (clip_norm=...), or scaling the input features.",
+            logs=logs,
+        )
 
     def parameters(self) -> Parameters:
         """All parameters by name (``"dense_0.W"``, ...), plus ``.flat``: the one vector of
@@ -227,8 +303,8 @@ class Sequential:
         Raises:
             ValueError: on bad input (wrong shapes, NaN/inf, labels out of range, empty
                 arrays), before any weight changes.
-            TrainingDivergedError: if the loss becomes NaN or infinite; the model keeps its
-                last finite weights.
+            TrainingDivergedError: if a step's loss, gradient or update becomes NaN or
+                infinite; that step is not applied, so the model keeps its last finite weights.
         """
         return training.fit(
             self,
@@ -254,10 +330,20 @@ class Sequential:
 
         These are raw outputs: logits if the last layer is linear. ``model.loss``
         ``.output_transform`` turns them into probabilities (softmax/sigmoid)."""
-        X = check_features(X, self.in_features, self.dtype, self.layers[0])
+        X = self.encode_inputs(X)
         if batch_size is not None:
             batch_size = check_positive_int("batch_size", batch_size)
-        return self._predict_prepared(X, batch_size)
+        out = self._predict_prepared(X, batch_size)
+        if self.target_transform is not None:
+            out = self.target_transform.inverse_transform(out)
+        return out
+
+    def encode_inputs(self, X: Any) -> np.ndarray:
+        """``X`` as the validated ``(n_samples, in_features)`` array of the model's dtype,
+        through the ``preprocessor`` first if the model has one."""
+        if self.preprocessor is not None:
+            X = self.preprocessor.transform(X)
+        return check_features(X, self.in_features, self.dtype, self.layers[0])
 
     def _predict_prepared(self, X: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         batch = batch_size or training.PREDICT_BATCH

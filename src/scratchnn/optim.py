@@ -6,6 +6,10 @@ An optimizer updates parameters in place::
 
     optimizer.step(model.parameters())
 
+Each rule computes the update Δ, and the base class applies ``W ← W − Δ`` only if every entry
+of Δ is finite: an update that overflows is refused with
+:class:`~scratchnn.errors.TrainingDivergedError` and leaves the weights as they were.
+
 A model's parameters live in one flat vector (see :mod:`scratchnn.parameters`), so each rule
 below is a handful of vectorised in-place passes over that vector, whatever the model's depth.
 Per-parameter state (momentum buffers, running averages) is created on the first step and is
@@ -21,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ._registry import Configurable, Registry
+from .errors import TrainingDivergedError
 from .parameters import Parameter, Parameters
 
 optimizers: Registry[type[Optimizer]] = Registry("optimizer")
@@ -92,7 +97,9 @@ def clip_grad_value(parameters: Parameters | Iterable[Parameter], clip_value: fl
 
 
 class Optimizer(Configurable):
-    """Base class. Subclasses define ``_state_names`` and ``_update``.
+    """Base class. Subclasses define ``_state_names`` and ``_update``, which returns the
+    update Δ; :meth:`step` applies ``W ← W − Δ`` (after ``W ← W(1 − ηλ)`` with decoupled
+    weight decay) only when the result is finite.
 
     Args:
         lr: the learning rate η. It may be changed between steps (schedules do).
@@ -145,8 +152,45 @@ class Optimizer(Configurable):
         if self.clip_norm is not None:
             clip_grad_norm(tensors, self.clip_norm)
         self.step_count += 1
-        for parameter, state, scratch in zip(tensors, self.state, self._scratch, strict=True):
-            self._update(parameter.value, parameter.grad, state, scratch)
+        # An overflow here is not an error yet: _apply refuses any update that is not finite.
+        with np.errstate(over="ignore", invalid="ignore"):
+            updates = [
+                self._update(parameter.value, parameter.grad, state, scratch)
+                for parameter, state, scratch in zip(
+                    tensors, self.state, self._scratch, strict=True
+                )
+            ]
+            self._apply(tensors, updates)
+
+    def _apply(self, tensors: list[Parameter], updates: list[np.ndarray]) -> None:
+        """``W ← W(1 − ηλ) − Δ`` for every parameter, or for none if any result would not be
+        finite (then :class:`~scratchnn.errors.TrainingDivergedError`; the weights are as
+        they were)."""
+        shrink = 1.0
+        if self.decoupled_weight_decay and self.weight_decay:
+            shrink = 1 - self.lr * self.weight_decay
+        exact = not (math.isfinite(shrink) and abs(shrink) <= 1)
+        for delta in updates:
+            # One BLAS dot product: a finite Δ·Δ means every |Δᵢ| < √(largest float), so
+            # W − Δ cannot overflow for any finite W that is not itself near the largest float.
+            flat = delta.reshape(-1)
+            if not math.isfinite(float(np.dot(flat, flat))):
+                exact = True
+        if exact:  # rare: huge or non-finite values; check the results entry by entry
+            for parameter, delta in zip(tensors, updates, strict=True):
+                if not np.isfinite(parameter.value * shrink - delta).all():
+                    raise TrainingDivergedError(
+                        f"{self!r} computed an update that would make weights infinite or NaN "
+                        "(learning rate, momentum or state too large); it was not applied, so "
+                        "the weights are unchanged. The optimizer's running state already "
+                        "includes this gradient: call reset() before training on with a "
+                        "smaller learning rate."
+                    )
+        for parameter, delta in zip(tensors, updates, strict=True):
+            value = parameter.value  # a view: updated in place
+            if shrink != 1.0:
+                value *= shrink
+            value -= delta
 
     def _prepare(self, tensors: list[Parameter]) -> None:
         """Create the state on the first step; check that it fits these parameters."""
@@ -167,12 +211,10 @@ class Optimizer(Configurable):
             self._scratch = [(np.empty_like(p.value), np.empty_like(p.value)) for p in tensors]
 
     def _decayed_grad(self, value: np.ndarray, grad: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """Apply weight decay: decoupled, shrink ``value`` in place and return ``g``; coupled,
-        return ``g + λ·W`` written into ``out``. ``g`` itself is never modified."""
-        if not self.weight_decay:
-            return grad
-        if self.decoupled_weight_decay:
-            value *= 1 - self.lr * self.weight_decay
+        """The gradient the rule sees: ``g + λ·W`` (written into ``out``) with coupled weight
+        decay, else ``g`` itself (decoupled decay shrinks W in :meth:`_apply`). ``g`` and ``W``
+        are never modified here."""
+        if not self.weight_decay or self.decoupled_weight_decay:
             return grad
         np.multiply(value, self.weight_decay, out=out)
         out += grad
@@ -184,8 +226,9 @@ class Optimizer(Configurable):
         grad: np.ndarray,
         state: dict[str, np.ndarray],
         scratch: tuple[np.ndarray, np.ndarray],
-    ) -> None:
-        """Update ``value`` in place from ``grad``; ``scratch`` holds two work arrays."""
+    ) -> np.ndarray:
+        """The update Δ (the rule's ``η·d``) for ``value`` from ``grad``, written into one of
+        the two ``scratch`` work arrays; ``state`` is advanced in place, ``value`` is not."""
         raise NotImplementedError
 
     def reset(self) -> None:
@@ -279,7 +322,7 @@ class SGD(Optimizer):
         if not self.momentum:
             self._state_names = ()
 
-    def _update(self, value, grad, state, scratch) -> None:
+    def _update(self, value, grad, state, scratch) -> np.ndarray:
         work, step = scratch
         g = self._decayed_grad(value, grad, work)
         direction = g
@@ -300,8 +343,8 @@ class SGD(Optimizer):
                 direction = step
             else:
                 direction = buffer
-        np.multiply(direction, self.lr, out=step)
-        value -= step
+        np.multiply(direction, self.lr, out=step)  # Δ = η·d
+        return step
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -330,7 +373,8 @@ class Adam(Optimizer):
         amsgrad: use the running maximum of :math:`v_t` in the denominator.
     """
 
-    _state_names = ("m_scaled", "v_scaled")
+    # The state is PyTorch's: exp_avg is m, exp_avg_sq is v (state_dicts compare one to one).
+    _state_names = ("exp_avg", "exp_avg_sq")
 
     def __init__(
         self,
@@ -352,35 +396,44 @@ class Adam(Optimizer):
         self.eps = _check("eps", eps, 0.0)
         self.amsgrad = bool(amsgrad)
         if self.amsgrad:
-            self._state_names = ("m_scaled", "v_scaled", "max_v_scaled")
+            self._state_names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
-    # Speed: the state keeps the averages divided by (1-β), m̃ = m/(1-β1) ("m_scaled") and
-    # ṽ = v/(1-β2) ("v_scaled"), whose updates m̃ ← β1·m̃ + g and ṽ ← β2·ṽ + g² need no
-    # multiplication of g: two passes over the parameter vector fewer, out of twelve. The
-    # constants come back in the step below. (PyTorch's exp_avg = (1-β1)·m_scaled.)
-
-    def _update(self, value, grad, state, scratch) -> None:
-        work, step = scratch
-        g = self._decayed_grad(value, grad, work)
+    def _update(self, value, grad, state, scratch) -> np.ndarray:
+        tmp, step = scratch
+        g = self._decayed_grad(value, grad, tmp)
         beta1, beta2 = self.betas
-        m, v = state["m_scaled"], state["v_scaled"]
-        m *= beta1  # m̃ ← β1·m̃ + g
-        m += g
-        v *= beta2  # ṽ ← β2·ṽ + g²
-        np.multiply(g, g, out=step)
-        v += step
-        if self.amsgrad:
-            np.maximum(state["max_v_scaled"], v, out=state["max_v_scaled"])
-            v = state["max_v_scaled"]
         t = self.step_count
-        # The textbook step  η/(1-β1^t) · m / (√(v/c2) + ε),  c2 = 1-β2^t,  written with m̃, ṽ:
-        #   η(1-β1)√c2 / ((1-β1^t)√(1-β2)) · m̃ / (√ṽ + ε√c2/√(1-β2))
-        root_c2, root_b2 = math.sqrt(1 - beta2**t), math.sqrt(1 - beta2)
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        # m ← β1·m + (1−β1)·g
+        m *= beta1
+        np.multiply(g, 1 - beta1, out=step)
+        m += step
+        # v ← β2·v + (1−β2)·g²
+        v *= beta2
+        np.multiply(g, 1 - beta2, out=step)
+        step *= g
+        v += step
+        if self.amsgrad:  # v ← max over time of v
+            v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+        # Δ = η·m̂ / (√v̂ + ε), with the bias corrections m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ) applied
+        # as scalars (as PyTorch does): √v̂ = √v / √(1−β2ᵗ), and η·m̂ = (η/(1−β1ᵗ))·m.
         np.sqrt(v, out=step)
-        step += self.eps * root_c2 / root_b2
+        step /= math.sqrt(1 - beta2**t)
+        step += self.eps  # √v̂ + ε
         np.divide(m, step, out=step)
-        step *= self.lr * (1 - beta1) * root_c2 / ((1 - beta1**t) * root_b2)
-        value -= step
+        step *= self.lr / (1 - beta1**t)
+        return step
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        # Files written before version 0.2 kept m/(1−β1) and v/(1−β2) ("m_scaled", ...).
+        beta1, beta2 = self.betas
+        old = {"m_scaled": ("exp_avg", 1 - beta1), "v_scaled": ("exp_avg_sq", 1 - beta2)}
+        old["max_v_scaled"] = ("max_exp_avg_sq", 1 - beta2)
+        for state in self.state:
+            for name in [name for name in state if name in old]:
+                new, factor = old[name]
+                state[new] = state.pop(name) * factor
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -456,7 +509,7 @@ class RMSProp(Optimizer):
             names.append("grad_avg")
         self._state_names = tuple(names)
 
-    def _update(self, value, grad, state, scratch) -> None:
+    def _update(self, value, grad, state, scratch) -> np.ndarray:
         work, step = scratch
         g = self._decayed_grad(value, grad, work)
         square_avg = state["square_avg"]
@@ -483,7 +536,7 @@ class RMSProp(Optimizer):
             np.multiply(buffer, self.lr, out=step)
         else:
             step *= self.lr
-        value -= step
+        return step
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -529,7 +582,7 @@ class Adagrad(Optimizer):
         )
         self.eps = _check("eps", eps, 0.0)
 
-    def _update(self, value, grad, state, scratch) -> None:
+    def _update(self, value, grad, state, scratch) -> np.ndarray:
         work, step = scratch
         g = self._decayed_grad(value, grad, work)
         total = state["sum"]
@@ -541,7 +594,7 @@ class Adagrad(Optimizer):
         step += self.eps
         np.divide(g, step, out=step)
         step *= self.lr / (1 + (self.step_count - 1) * self.lr_decay)
-        value -= step
+        return step
 
     def get_config(self) -> dict[str, Any]:
         return {

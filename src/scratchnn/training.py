@@ -1,17 +1,19 @@
-"""The training loop behind ``Sequential.fit``: mini-batches, epochs, callbacks, history.
+"""The training loop behind ``Sequential.fit``: epochs of mini-batches, callbacks, history.
 
-One step is the classic four lines::
+Each batch is one call of :meth:`Sequential.train_step`, the classic four lines::
 
     out = model.forward(xb, training=True)    # forward pass
-    value = loss.forward(out, yb)             # mean loss over the batch
+    value = loss.forward(out, yb)             # mean loss over the batch (+ L1/L2 penalties)
     model.backward(loss.backward())           # chain rule, output to input
     optimizer.step(parameters)                # W ← W − η·∇W (or the optimizer's rule)
 
 Everything else here is bookkeeping, arranged so that nothing is ever lost:
 
-- inputs are validated once, before the first step, so bad input never touches the weights;
-- a NaN or infinite loss stops training with :class:`TrainingDivergedError` naming the epoch
-  and batch, after restoring the last finite weights (``TerminateOnNaN`` ends quietly instead);
+- arguments and inputs are resolved and validated once, before the first step
+  (:class:`_FitSetup`), so bad input never touches the weights;
+- a step whose loss, gradient or update is NaN or infinite is not applied and stops training
+  with :class:`TrainingDivergedError` naming the epoch and batch (``TerminateOnNaN`` ends
+  quietly instead): the weights are always the last finite ones;
 - Ctrl-C stops training at the end of the current batch: the weights are whole, the history
   holds the completed epochs, and ``fit`` returns with ``history.interrupted = True``. A second
   Ctrl-C interrupts at once.
@@ -35,7 +37,7 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optim
 from . import schedules as schedules_module
-from ._validation import check_features, check_lengths, check_positive_int
+from ._validation import check_lengths, check_positive_int
 from .errors import TrainingDivergedError
 from .history import History
 
@@ -43,7 +45,7 @@ if TYPE_CHECKING:
     from .callbacks import Callback
     from .losses import Loss
     from .metrics import Metric
-    from .model import Sequential
+    from .model import Sequential, TrainStep
     from .optim import Optimizer
     from .schedules import Schedule
 
@@ -60,8 +62,13 @@ def resolve_metrics(metrics: Sequence[Any] | str | None) -> list[tuple[str, Metr
 
 
 def prepare(model: Sequential, X: Any, y: Any, loss: Loss) -> tuple[np.ndarray, np.ndarray]:
-    """Validate ``(X, y)`` for ``model`` and ``loss``, returning arrays ready for the loop."""
-    X = check_features(X, model.in_features, model.dtype, model.layers[0])
+    """Validate ``(X, y)`` for ``model`` and ``loss``, returning arrays ready for the loop.
+
+    A model's ``preprocessor`` (raw columns → feature matrix) and ``target_transform`` (e.g.
+    the scaling of a regression target) are applied here, at the boundary."""
+    X = model.encode_inputs(X)
+    if model.target_transform is not None:
+        y = model.target_transform.transform(y)
     y = loss.prepare_targets(y, model.out_features, model.dtype)
     check_lengths(X, y)
     return X, y
@@ -169,23 +176,6 @@ def _stop_on_interrupt() -> Iterator[dict[str, bool]]:
         signal.signal(signal.SIGINT, previous)
 
 
-class _BufferSnapshot:
-    """Copies of the layers' buffers (BatchNorm's running statistics) from before the current
-    batch, to undo that batch's update if its loss turns out non-finite."""
-
-    def __init__(self, model: Sequential) -> None:
-        self.buffers = [b for layer in model.layers for b in layer.buffers.values()]
-        self.saved = [b.copy() for b in self.buffers]
-
-    def save(self) -> None:
-        for saved, buffer in zip(self.saved, self.buffers, strict=True):
-            np.copyto(saved, buffer)
-
-    def restore(self) -> None:
-        for saved, buffer in zip(self.saved, self.buffers, strict=True):
-            np.copyto(buffer, saved)
-
-
 def _check_batch_statistics(model: Sequential, n: int, batch: int) -> None:
     needy = [layer for layer in model.layers if layer.needs_batch_statistics]
     if needy and (batch == 1 or n % batch == 1):
@@ -195,27 +185,50 @@ def _check_batch_statistics(model: Sequential, n: int, batch: int) -> None:
         )
 
 
-def fit(
-    model: Sequential,
-    X: Any,
-    y: Any,
-    *,
-    loss: Loss | str | None,
-    optimizer: Optimizer | str | None,
-    schedule: Schedule | str | None,
-    epochs: int,
-    batch_size: int | None,
-    shuffle: bool,
-    validation_data: tuple[Any, ...] | None,
-    validation_split: float,
-    metrics: Sequence[Any] | str | None,
-    callbacks: Sequence[Callback] | None,
-    sample_weight: Any,
-    class_weight: Any,
-    verbose: int | str,
-) -> History:
-    """Train ``model``; see :meth:`Sequential.fit` for the arguments."""
-    # Everything is resolved and validated before anything changes.
+class _FitSetup:
+    """Everything ``fit`` needs, resolved and validated before any weight changes.
+
+    Attributes: the loss, optimizer and schedule objects; the training arrays ``X``, ``y``
+    and per-sample ``weights`` (or None); the validation arrays (or None); the batch size;
+    the callbacks (with the progress display appended); the metric functions.
+    """
+
+    def __init__(self, model: Sequential, X: Any, y: Any, **options: Any) -> None:
+        self.loss, self.optimizer, self.schedule = _resolve_objects(model, **options)
+        self.epochs = check_positive_int("epochs", options["epochs"])
+        batch_size = options["batch_size"]
+        if batch_size is not None:
+            batch_size = check_positive_int("batch_size", batch_size)
+        self.metrics = resolve_metrics(options["metrics"])
+        X, y = prepare(model, X, y, self.loss)
+        sample_weight = options["sample_weight"]
+        if sample_weight is not None:
+            sample_weight = prepare_weights(sample_weight, None, y, self.loss, len(X))
+        (X, y, sample_weight), self.validation = _split_validation(
+            model,
+            self.loss,
+            X,
+            y,
+            sample_weight,
+            options["validation_data"],
+            options["validation_split"],
+        )
+        # Class weights shape the training loss only (as in Keras), counted on the training part.
+        self.weights = with_class_weight(
+            sample_weight, options["class_weight"], y, self.loss, len(X)
+        )
+        self.X, self.y = X, y
+        self.batch = len(X) if batch_size is None else min(batch_size, len(X))
+        _check_batch_statistics(model, len(X), self.batch)
+        self.steps = -(-len(X) // self.batch)
+        self.callbacks = _check_callbacks(options["callbacks"], self.schedule, self.validation)
+        self.callbacks += _progress_display(options["verbose"], self.epochs, self.steps)
+
+
+def _resolve_objects(
+    model: Sequential, *, loss: Any, optimizer: Any, schedule: Any, **_: Any
+) -> tuple[Loss, Optimizer, Schedule | None]:
+    """The loss, optimizer and schedule: given ones by name or object, else the model's own."""
     loss = model.loss if loss is None else losses_module.get(loss)
     optimizer = model.optimizer if optimizer is None else optim.get(optimizer)
     schedule = model.schedule if schedule is None else schedules_module.get(schedule)
@@ -230,14 +243,19 @@ def fit(
             f"fit() needs {missing} the first time, e.g. "
             "model.fit(X, y, loss='cross_entropy', optimizer='adam')."
         )
-    epochs = check_positive_int("epochs", epochs)
-    if batch_size is not None:
-        batch_size = check_positive_int("batch_size", batch_size)
-    metric_fns = resolve_metrics(metrics)
-    X, y = prepare(model, X, y, loss)
-    X_val = y_val = w_val = None
-    if sample_weight is not None:
-        sample_weight = prepare_weights(sample_weight, None, y, loss, len(X))
+    return loss, optimizer, schedule
+
+
+def _split_validation(
+    model: Sequential,
+    loss: Loss,
+    X: np.ndarray,
+    y: np.ndarray,
+    weights: np.ndarray | None,
+    validation_data: tuple[Any, ...] | None,
+    validation_split: float,
+) -> tuple[tuple[Any, Any, Any], tuple[Any, Any, Any] | None]:
+    """``((X, y, weights) to train on, (X_val, y_val, w_val) or None)``."""
     if validation_split:
         if validation_data is not None:
             raise ValueError("Pass validation_data or validation_split, not both.")
@@ -252,25 +270,29 @@ def fit(
                 "for validation or for training."
             )
         # As Keras: the last samples, before any shuffling, are held out.
-        X, X_val, y, y_val = X[:-n_val], X[-n_val:], y[:-n_val], y[-n_val:]
-        if sample_weight is not None:
-            sample_weight, w_val = sample_weight[:-n_val], sample_weight[-n_val:]
-    elif validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-            raise ValueError("validation_data must be (X_val, y_val) or (X_val, y_val, weights).")
-        X_val, y_val = prepare(model, validation_data[0], validation_data[1], loss)
-        if len(validation_data) == 3:
-            w_val = prepare_weights(validation_data[2], None, y_val, loss, len(X_val))
-    # Class weights shape the training loss only (as in Keras), counted on the training part.
-    weights = with_class_weight(sample_weight, class_weight, y, loss, len(X))
-    n = len(X)
-    batch = n if batch_size is None else min(batch_size, n)
-    _check_batch_statistics(model, n, batch)
+        w_train = w_val = None
+        if weights is not None:
+            w_train, w_val = weights[:-n_val], weights[-n_val:]
+        return (X[:-n_val], y[:-n_val], w_train), (X[-n_val:], y[-n_val:], w_val)
+    if validation_data is None:
+        return (X, y, weights), None
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+        raise ValueError("validation_data must be (X_val, y_val) or (X_val, y_val, weights).")
+    X_val, y_val = prepare(model, validation_data[0], validation_data[1], loss)
+    w_val = None
+    if len(validation_data) == 3:
+        w_val = prepare_weights(validation_data[2], None, y_val, loss, len(X_val))
+    return (X, y, weights), (X_val, y_val, w_val)
+
+
+def _check_callbacks(
+    callbacks: Sequence[Callback] | None, schedule: Schedule | None, validation: Any
+) -> list[Callback]:
     callbacks = list(callbacks or [])
     for callback in callbacks:
         if not isinstance(callback, callbacks_module.Callback):
             raise TypeError(f"callbacks must be Callback instances; received {callback!r}.")
-    if X_val is None:  # the common mistake, caught before any weight changes
+    if validation is None:  # the common mistake, caught before any weight changes
         for watcher in [*callbacks, schedule]:
             for monitor in getattr(watcher, "required_logs", set)():
                 if monitor.startswith("val_"):
@@ -279,34 +301,111 @@ def fit(
                         "validation data. Pass validation_data or validation_split, or monitor "
                         f"{monitor.removeprefix('val_')!r}."
                     )
-    steps = -(-n // batch)
+    return callbacks
+
+
+def _progress_display(verbose: int | str, epochs: int, steps: int) -> list[Callback]:
+    """The callback that shows progress: a tqdm bar (1), a line per epoch (2), or none (0)."""
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 0
     if verbose == 1:
         try:
-            callbacks.append(callbacks_module.ProgressBar(epochs, steps))
+            return [callbacks_module.ProgressBar(epochs, steps)]
         except ImportError:  # tqdm is optional: fall back to one line per epoch
             verbose = 2
     if verbose == 2:
-        callbacks.append(callbacks_module.EpochPrinter(epochs))
+        return [callbacks_module.EpochPrinter(epochs)]
+    return []
 
-    model.loss, model.optimizer, model.schedule = loss, optimizer, schedule
+
+class _Batches:
+    """The mini-batches of one epoch, in the seeded shuffled order (or in order).
+
+    Shuffled rows are gathered into two preallocated buffers, reused every batch."""
+
+    def __init__(
+        self, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None, batch: int, shuffle: bool
+    ) -> None:
+        self.X, self.y, self.weights, self.batch = X, y, weights, batch
+        self.shuffle = shuffle and batch < len(X)  # a full batch's mean gradient ignores order
+        if self.shuffle:
+            self.X_buffer = np.empty((batch, *X.shape[1:]), dtype=X.dtype)
+            self.y_buffer = np.empty((batch, *y.shape[1:]), dtype=y.dtype)
+        self.order: np.ndarray | None = None
+
+    def epoch(self, rng: np.random.Generator) -> Iterator[tuple[int, int, Any, Any, Any]]:
+        """Yields ``(start, stop, x, y, weights)`` for each batch; ``order`` is this epoch's."""
+        n = len(self.X)
+        self.order = rng.permutation(n) if self.shuffle else None
+        for start in range(0, n, self.batch):
+            stop = min(start + self.batch, n)
+            if self.order is None:
+                rows: Any = slice(start, stop)
+                xb, yb = self.X[rows], self.y[rows]
+            else:
+                rows = self.order[start:stop]
+                xb = np.take(self.X, rows, axis=0, out=self.X_buffer[: stop - start], mode="clip")
+                yb = np.take(self.y, rows, axis=0, out=self.y_buffer[: stop - start], mode="clip")
+            yield start, stop, xb, yb, None if self.weights is None else self.weights[rows]
+
+    def targets_seen(self, done: int) -> np.ndarray:
+        """The targets of the first ``done`` samples of this epoch, in training order."""
+        return self.y[:done] if self.order is None else self.y[self.order[:done]]
+
+
+class _EpochLog:
+    """Running sums for one epoch's logs: the weighted mean loss and the outputs for metrics."""
+
+    def __init__(self, n: int, model: Sequential, metrics: list[tuple[str, Metric]]) -> None:
+        self.metrics = metrics
+        self.outputs = np.empty((n, model.out_features), dtype=model.dtype) if metrics else None
+        self.reset()
+
+    def reset(self) -> None:
+        self.loss_sum = self.weight_sum = 0.0
+        self.done = 0  # samples trained on so far in this epoch
+
+    def add(self, start: int, stop: int, step: TrainStep, weights: np.ndarray | None) -> None:
+        if self.outputs is not None:
+            self.outputs[start:stop] = step.output
+        counted = (stop - start) if weights is None else float(weights.sum())
+        self.loss_sum += step.loss * counted
+        self.weight_sum += counted
+        self.done = stop
+
+    def logs(self, loss: Loss, seen: np.ndarray) -> dict[str, float]:
+        logs = {"loss": self.loss_sum / self.weight_sum if self.weight_sum else 0.0}
+        if self.outputs is not None and self.done:
+            # Over the samples this epoch trained on: all of them, unless a callback stopped
+            # training part-way.
+            prediction = loss.output_transform(self.outputs[: self.done])
+            for name, metric in self.metrics:
+                logs[name] = metric(prediction, seen)
+        return logs
+
+
+def fit(model: Sequential, X: Any, y: Any, **options: Any) -> History:
+    """Train ``model``; see :meth:`Sequential.fit` for the options.
+
+    The loop, with :meth:`Sequential.train_step` doing the work of each batch::
+
+        for epoch in range(epochs):
+            for x, y in batches:
+                model.train_step(x, y)        # forward, loss, backward, update
+            logs = epoch's mean loss, metrics, validation, lr
+            schedule.step(...); callbacks.on_epoch_end(...)
+    """
+    setup = _FitSetup(model, X, y, **options)  # everything is checked before anything changes
+    model.loss, model.optimizer, model.schedule = setup.loss, setup.optimizer, setup.schedule
     model.stop_training = False
+    callbacks = setup.callbacks
     for callback in callbacks:
         callback.set_model(model)
-    if schedule is not None:
-        schedule.start(optimizer)
-
-    reorder = shuffle and batch < n  # a full batch's mean gradient does not depend on order
-    if reorder:
-        X_buffer = np.empty((batch, *X.shape[1:]), dtype=X.dtype)
-        y_buffer = np.empty((batch, *y.shape[1:]), dtype=y.dtype)
-    outputs = np.empty((n, model.out_features), dtype=model.dtype) if metric_fns else None
-    parameters = model.parameters()
-    snapshot = _BufferSnapshot(model)
-    flat_grad = parameters.flat.grad
-    history = History()
-    model.history = history
+    if setup.schedule is not None:
+        setup.schedule.start(setup.optimizer)
+    batches = _Batches(setup.X, setup.y, setup.weights, setup.batch, options["shuffle"])
+    epoch_log = _EpochLog(len(setup.X), model, setup.metrics)
+    history = model.history = History()
 
     def notify(method: str, *args: Any) -> None:
         for callback in callbacks:
@@ -315,80 +414,40 @@ def fit(
     with _stop_on_interrupt() as interrupt:
         try:
             notify("on_train_begin", {})
-            for _ in range(epochs):
+            for _ in range(setup.epochs):
                 epoch = model.epochs_trained
                 notify("on_epoch_begin", epoch, {})
-                order = model.rngs.shuffle.permutation(n) if reorder else None
-                loss_sum = weight_sum = 0.0
-                done = 0  # samples trained on so far in this epoch
-                for b, start in enumerate(range(0, n, batch)):
-                    stop = min(start + batch, n)
-                    if order is None:
-                        rows = slice(start, stop)
-                        xb, yb = X[rows], y[rows]
-                    else:
-                        rows = order[start:stop]
-                        xb = np.take(X, rows, axis=0, out=X_buffer[: stop - start], mode="clip")
-                        yb = np.take(y, rows, axis=0, out=y_buffer[: stop - start], mode="clip")
-                    wb = None if weights is None else weights[rows]
-                    if snapshot.buffers:
-                        snapshot.save()
-                    out = model.forward(xb, training=True)
-                    value = loss.forward(out, yb, wb)
-                    value += model.penalty()
-                    # Divergence is caught before the step, so the weights are never touched by a
-                    # non-finite update: they stay the last finite ones. A finite gradient norm
-                    # (one BLAS dot product) means every gradient entry is finite.
-                    problem = "loss" if not math.isfinite(value) else None
-                    if problem is None:
-                        model.backward(loss.backward(), input_grad=False)
-                        if not math.isfinite(float(np.dot(flat_grad, flat_grad))):
-                            problem = "gradient"
-                    if problem is not None:
-                        snapshot.restore()
-                        bad = (
-                            {"loss": value}
-                            if problem == "loss"
-                            else {"loss": value, "gradient_norm": math.inf}
-                        )
-                        notify("on_batch_end", b, bad)
-                        if model.stop_training:
-                            history.diverged = True
-                            break
-                        what = value if problem == "loss" else "infinite or NaN"
-                        raise TrainingDivergedError(
-                            f"The {problem} became {what} at epoch {epoch + 1}, batch {b + 1} "
-                            f"(of {steps}); training stopped and the model keeps its last finite "
-                            "weights. Try a smaller learning rate, gradient clipping "
-                            "(clip_norm=...), or scaling the input features."
-                        )
-                    optimizer.step(parameters)
-                    if outputs is not None:
-                        outputs[start:stop] = out
-                    done = stop
-                    counted = (stop - start) if wb is None else float(wb.sum())
-                    loss_sum += value * counted
-                    weight_sum += counted
-                    notify("on_batch_end", b, {"loss": value})
+                epoch_log.reset()
+                for b, (start, stop, xb, yb, wb) in enumerate(batches.epoch(model.rngs.shuffle)):
+                    try:
+                        step = model.train_step(xb, yb, wb)
+                    except TrainingDivergedError as error:
+                        notify("on_batch_end", b, error.logs)
+                        if not model.stop_training:  # TerminateOnNaN stops quietly instead
+                            raise TrainingDivergedError(
+                                f"Training stopped at epoch {epoch + 1}, batch {b + 1} "
+                                f"(of {setup.steps}): {error}",
+                                logs=error.logs,
+                            ) from None
+                        history.diverged = True
+                        break
+                    epoch_log.add(start, stop, step, wb)
+                    notify("on_batch_end", b, {"loss": step.loss})
                     if interrupt["hit"] or model.stop_training:
                         break
-                if history.diverged or (interrupt["hit"] and done < n):
+                if history.diverged or (interrupt["hit"] and epoch_log.done < len(setup.X)):
                     history.interrupted = interrupt["hit"]
                     break  # a partial epoch is not recorded
-                logs = {"loss": loss_sum / weight_sum if weight_sum else 0.0}
-                if outputs is not None and done:
-                    # Metrics over the samples this epoch trained on: all of them, unless a
-                    # callback stopped training part-way.
-                    seen = y[:done] if order is None else y[order[:done]]
-                    prediction = loss.output_transform(outputs[:done])
-                    for name, metric in metric_fns:
-                        logs[name] = metric(prediction, seen)
-                if X_val is not None:
-                    val_logs = evaluate_prepared(model, X_val, y_val, loss, metric_fns, w_val)
+                logs = epoch_log.logs(setup.loss, batches.targets_seen(epoch_log.done))
+                if setup.validation is not None:
+                    X_val, y_val, w_val = setup.validation
+                    val_logs = evaluate_prepared(
+                        model, X_val, y_val, setup.loss, setup.metrics, w_val
+                    )
                     logs.update({f"val_{key}": value for key, value in val_logs.items()})
-                logs["lr"] = optimizer.lr
-                if schedule is not None:
-                    schedule.step(optimizer, logs)
+                logs["lr"] = setup.optimizer.lr
+                if setup.schedule is not None:
+                    setup.schedule.step(setup.optimizer, logs)
                 model.epochs_trained += 1
                 history.append(epoch, logs)
                 notify("on_epoch_end", epoch, logs)
