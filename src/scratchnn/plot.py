@@ -604,6 +604,14 @@ def _histogram(ax: Axes, array: np.ndarray, title: str, color: str) -> None:
         return
     bins = int(min(50, max(5, math.sqrt(finite.size))))
     ax.hist(finite, bins=bins, color=color, alpha=0.8)
+    # Readable at any size: at most 4 value ticks (long labels such as -0.008 of a small
+    # gradient would overlap), whole-number counts, and the scale factor shown once.
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+    ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
+    ax.xaxis.get_offset_text().set_fontsize(7)
     stats = f"mean {finite.mean():.3g}, std {finite.std():.3g}"
     note = stats if finite.any() else "all zero"
     if finite.size < values.size:

@@ -21,17 +21,25 @@ True
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import numpy as np
 
 __all__ = [
     "SGD",
+    "TUTORIAL_LR",
     "Adam",
     "Dense",
     "Momentum",
+    "TutorialSetup",
     "sigmoid",
     "sigmoid_derivative",
+    "tutorial_setup",
     "tutorial_xor",
 ]
+
+#: The classic tutorial's learning rate, on its summed error ½ Σ (y − a)².
+TUTORIAL_LR = 0.1
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -152,3 +160,51 @@ def tutorial_xor(
         W1 += X.T @ d_hidden * lr
         b1 += np.sum(d_hidden, axis=0, keepdims=True) * lr
     return losses
+
+
+class TutorialSetup(NamedTuple):
+    """The tutorial's setting with scratchnn's fast parts; train it with
+    ``setup.model.fit(X, y, loss=setup.loss, optimizer=setup.optimizer, **setup.fit_kwargs)``."""
+
+    model: Any
+    loss: Any
+    optimizer: Any
+    fit_kwargs: dict[str, Any]
+
+
+def tutorial_setup(
+    seed: int = 0, lr: float = TUTORIAL_LR, epochs: int = 10_000, dtype: Any = np.float64
+) -> TutorialSetup:
+    """The classic tutorial exactly, as scratchnn components (``--preset tutorial``).
+
+    A 2-4-1 network with sigmoid units everywhere and weights from N(0, 1)
+    (``init="standard_normal"``, the tutorial's ``np.random.randn``), zero biases, no input
+    standardization, full-batch gradient descent, float64. The tutorial's ``lr`` acts on the
+    summed error E = ½ Σ (y − a)²; scratchnn's ``MSE(reduction="sum")`` is Σ (a − y)² = 2E,
+    so the same step is ``SGD(lr=lr / 2)`` (with the default mean over N samples it would be
+    ``SGD(lr=lr · N / 2)``). ``fit_kwargs`` record the mean squared error the tutorial prints
+    as the metric ``"mse"``.
+
+    Example:
+        >>> setup = tutorial_setup(seed=0)
+        >>> setup.optimizer.lr, setup.loss
+        (0.05, MSE(reduction='sum'))
+    """
+    from .layers import Dense as FastDense
+    from .layers import Sigmoid
+    from .losses import MSE
+    from .model import Sequential
+    from .optim import get as get_optimizer
+
+    model = Sequential(
+        [
+            FastDense(2, 4, init="standard_normal"),
+            Sigmoid(),
+            FastDense(4, 1, init="standard_normal"),
+            Sigmoid(),
+        ],
+        seed=seed,
+        dtype=dtype,
+    )
+    fit_kwargs = {"epochs": epochs, "batch_size": None, "shuffle": False, "metrics": ["mse"]}
+    return TutorialSetup(model, MSE(reduction="sum"), get_optimizer("sgd", lr=lr / 2), fit_kwargs)

@@ -6,7 +6,7 @@ import argparse
 
 import numpy as np
 
-from .. import callbacks, datasets, losses, optim
+from .. import callbacks, datasets, losses, optim, reference
 from ..layers import Dense, Sigmoid
 from ..model import Sequential
 from . import data as data_module
@@ -16,30 +16,56 @@ from .tasks import make_task
 
 
 def xor(args: argparse.Namespace) -> int:
-    """The tutorial's 2-4-1 sigmoid network learning XOR with plain gradient descent."""
-    X, y = datasets.xor()
-    model = Sequential([Dense(2, 4), Sigmoid(), Dense(4, 1), Sigmoid()], seed=args.seed)
-    print("The tutorial's network: 2 inputs -> 4 sigmoid units -> 1 sigmoid output.")
-    print("Plain gradient descent (lr 0.5) on the mean squared error, all 4 points per step.\n")
+    """The tutorial's 2-4-1 sigmoid network learning XOR with plain gradient descent.
+
+    By default with scratchnn's defaults (Glorot init, the mean squared error, lr 0.5,
+    float32); ``--preset tutorial`` is the classic tutorial exactly (N(0, 1) weights, the
+    summed error, its lr 0.1, float64), printing the loss the tutorial prints.
+    """
+    X, y = datasets.xor(np.float64)
+    tutorial = getattr(args, "preset", None) == "tutorial"
     epochs = args.epochs or 10_000
-    every = max(1, epochs // 5)
+    if tutorial:
+        setup = reference.tutorial_setup(seed=args.seed, epochs=epochs)
+        model, loss, optimizer = setup.model, setup.loss, setup.optimizer
+        print("The tutorial's network, exactly: 2 inputs -> 4 sigmoid units -> 1 sigmoid output.")
+        print(
+            f"Weights from N(0, 1) (seed {args.seed}), biases 0, float64. The tutorial's "
+            f"lr {reference.TUTORIAL_LR} on its summed error ½ Σ (y − a)² is SGD(lr="
+            f"{optimizer.lr:g}) on MSE(reduction='sum') = Σ (a − y)².\n"
+        )
+    else:
+        model = Sequential([Dense(2, 4), Sigmoid(), Dense(4, 1), Sigmoid()], seed=args.seed)
+        loss, optimizer = losses.MSE(), optim.SGD(lr=0.5)
+        print("The tutorial's network: 2 inputs -> 4 sigmoid units -> 1 sigmoid output.")
+        print(
+            "scratchnn's defaults: Glorot-uniform weights, plain gradient descent (lr 0.5) on "
+            "the mean squared error, all 4 points per step (the tutorial's lr 0.25 on its "
+            "summed error); --preset tutorial for the tutorial exactly.\n"
+        )
+    every = max(1, epochs // 5) if not tutorial else 1000
     report = callbacks.LambdaCallback(
         on_epoch_end=lambda epoch, logs: (
             print(f"  epoch {epoch + 1:>6}: loss {logs['loss']:.5f}")
-            if (epoch + 1) % every == 0
+            if (epoch + 1) % every == 0 and not tutorial
             else None
         )
     )
-    model.fit(
+    history = model.fit(
         X,
         y,
-        loss=losses.MSE(),
-        optimizer=optim.SGD(lr=0.5),
+        loss=loss,
+        optimizer=optimizer,
         epochs=epochs,
         batch_size=None,
-        callbacks=[report],
+        shuffle=False,
+        metrics=["mse"],
+        callbacks=[] if args.quiet else [report],
         verbose=0,
     )
+    if tutorial and not args.quiet:  # as the tutorial prints: epoch 0, 1000, ... (before the step)
+        for epoch in range(0, epochs, 1000):
+            print(f"Epoch {epoch}, Loss: {history['mse'][epoch]}")
     print("\n  input    output  target")
     for inputs, output, target in zip(
         X.astype(int), model.predict(X).ravel(), y.ravel(), strict=True
@@ -49,6 +75,11 @@ def xor(args: argparse.Namespace) -> int:
     print(
         "\nXOR learned." if correct else "\nNot learned yet: try more --epochs or another --seed."
     )
+    if args.plot:
+        from .. import plot
+
+        plot.decision_boundary(model, X, y.ravel().astype(int), path=args.plot)
+        print(f"Decision boundary written to {args.plot}")
     return 0
 
 
@@ -103,4 +134,9 @@ DEMOS = {"xor": xor, "spirals": spirals, "digits": digits}
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "preset", None) and args.name != "xor":
+        raise ValueError(
+            f"--preset {args.preset} is the tutorial's XOR network: use it with 'demo xor', "
+            f"not 'demo {args.name}'."
+        )
     return DEMOS[args.name](args)

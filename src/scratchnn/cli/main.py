@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import commands, compare, demo, failures, playground
+from . import commands, compare, demo, explain, failures, playground, preset
 from .build import OPTIMIZERS, SCHEDULES, parse_layers
 from .tasks import LOSS_NAMES
 
@@ -210,7 +210,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", default="model.npz", help="model file (default model.npz)")
     train.add_argument("--plot", metavar="PNG", help="write the training curves")
     train.add_argument("--quiet", action="store_true", help="no progress output")
-    train.set_defaults(handler=commands.train)
+    train.add_argument(
+        "--preset",
+        choices=["tutorial"],
+        default=None,
+        help="tutorial: the classic tutorial's settings (4 sigmoid units, MSE, full-batch "
+        "SGD at its lr 0.1 on the summed error, no schedule, raw inputs, 10,000 epochs)",
+    )
+    train.set_defaults(handler=preset.train)
 
     evaluate = sub.add_parser("evaluate", help="metrics of a saved model on data")
     evaluate.add_argument("model", metavar="MODEL")
@@ -234,7 +241,13 @@ def build_parser() -> argparse.ArgumentParser:
     demos.add_argument("--epochs", type=_positive_int, default=None)
     demos.add_argument("--seed", type=int, default=0)
     demos.add_argument("--plot", metavar="PNG", help="decision boundary / confusion matrix")
-    demos.add_argument("--quiet", action="store_true")
+    demos.add_argument("--quiet", action="store_true", help="no progress lines")
+    demos.add_argument(
+        "--preset",
+        choices=["tutorial"],
+        default=None,
+        help="xor only: the classic tutorial exactly (N(0, 1) weights, summed error, lr 0.1)",
+    )
     demos.set_defaults(handler=demo.run)
 
     comp = sub.add_parser(
@@ -324,6 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(handler=_export)
 
     playground.add_parser(sub)
+    explain.add_parser(sub, _positive_int, _positive_float)
     return parser
 
 
