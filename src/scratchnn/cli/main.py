@@ -43,6 +43,7 @@ _fraction_or_one = _number(float, lambda v: 0 < v <= 1, "a fraction in (0, 1]")
 
 
 _non_negative_int = _number(int, lambda v: v >= 0, "a whole number >= 0")
+_non_negative_float = _number(float, lambda v: 0 <= v < float("inf"), "a number >= 0")
 _at_least_two = _number(int, lambda v: v >= 2, "a whole number >= 2")
 
 
@@ -199,6 +200,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="dropout rate after each hidden layer (default 0)",
     )
     train.add_argument("--batch-norm", action="store_true", help="(default: off)")
+    train.add_argument(
+        "--l2",
+        type=_non_negative_float,
+        default=None,
+        help="L2 penalty on the Dense weights (default for table files: min(0.01, 10/rows); "
+        "0 elsewhere)",
+    )
     train.add_argument(
         "--standardize",
         choices=["auto", "yes", "no"],
