@@ -254,7 +254,7 @@ class Sequential:
     def fit(
         self,
         X: Any,
-        y: Any,
+        y: Any = None,
         loss: Loss | str | None = None,
         optimizer: Optimizer | str | None = None,
         epochs: int = 1,
@@ -273,7 +273,9 @@ class Sequential:
         """Train with mini-batch gradient descent.
 
         Args:
-            X: inputs, ``(n_samples, in_features)``.
+            X: inputs, ``(n_samples, in_features)``; or a
+                :class:`~scratchnn.streaming.BatchSource` for data larger than memory (memmap,
+                ``.npy``, Dask, Parquet, generators), read batch by batch; y is then None.
             y: targets, as ``loss`` expects them (class labels ``(n_samples,)`` for
                 cross-entropy; ``(n_samples, outputs)`` or ``(n_samples,)`` otherwise).
             loss: a Loss or its name. Remembered: later calls may leave it out.
@@ -329,7 +331,12 @@ class Sequential:
         """The network's output for each row of ``X``: ``(n_samples, out_features)``.
 
         These are raw outputs: logits if the last layer is linear. ``model.loss``
-        ``.output_transform`` turns them into probabilities (softmax/sigmoid)."""
+        ``.output_transform`` turns them into probabilities (softmax/sigmoid). ``X`` may be a
+        :class:`~scratchnn.streaming.BatchSource` (read batch by batch)."""
+        if isinstance(X, training.BatchSource):
+            from .streaming import predict
+
+            return predict(self, X, batch_size)
         X = self.encode_inputs(X)
         if batch_size is not None:
             batch_size = check_positive_int("batch_size", batch_size)
@@ -357,13 +364,20 @@ class Sequential:
     def evaluate(
         self,
         X: Any,
-        y: Any,
+        y: Any = None,
         loss: Loss | str | None = None,
         metrics: Sequence[Any] | str | None = None,
         sample_weight: Any = None,
     ) -> dict[str, float]:
         """``{"loss": ..., metric: ...}`` on ``(X, y)`` in inference mode; the loss defaults to
-        the one ``fit`` used. The loss includes the layers' L1/L2 penalties, as in ``fit``."""
+        the one ``fit`` used. The loss includes the layers' L1/L2 penalties, as in ``fit``.
+        ``X`` may be a :class:`~scratchnn.streaming.BatchSource` (then y is None)."""
+        if isinstance(X, training.BatchSource):
+            from .streaming import evaluate
+
+            if y is not None or sample_weight is not None:
+                raise ValueError("evaluate() with a BatchSource takes no y or sample_weight.")
+            return evaluate(self, X, loss, metrics)
         loss = self.loss if loss is None else losses_module.get(loss)
         if loss is None:
             raise ValueError("evaluate() needs a loss (none was used by fit yet).")

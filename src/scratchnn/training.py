@@ -40,6 +40,7 @@ from . import schedules as schedules_module
 from ._validation import check_lengths, check_positive_int
 from .errors import TrainingDivergedError
 from .history import History
+from .streaming.base import BatchSource
 
 if TYPE_CHECKING:
     from .callbacks import Callback
@@ -66,6 +67,10 @@ def prepare(model: Sequential, X: Any, y: Any, loss: Loss) -> tuple[np.ndarray, 
 
     A model's ``preprocessor`` (raw columns → feature matrix) and ``target_transform`` (e.g.
     the scaling of a regression target) are applied here, at the boundary."""
+    if y is None:
+        raise ValueError(
+            "y is None: pass the targets, or a scratchnn.streaming source that holds them."
+        )
     X = model.encode_inputs(X)
     if model.target_transform is not None:
         y = model.target_transform.transform(y)
@@ -200,6 +205,22 @@ class _FitSetup:
         if batch_size is not None:
             batch_size = check_positive_int("batch_size", batch_size)
         self.metrics = resolve_metrics(options["metrics"])
+        self.stream = None
+        if isinstance(X, BatchSource):  # read batch by batch: see scratchnn.streaming
+            from .streaming.fitting import StreamedData
+
+            self.stream = StreamedData(model, X, y, self.loss, self.metrics, batch_size, options)
+            self.validation, self.steps = self.stream.validation, self.stream.steps
+        else:
+            self._prepare_arrays(model, X, y, batch_size, options)
+        self.callbacks = _check_callbacks(options["callbacks"], self.schedule, self.validation)
+        self.callbacks += _progress_display(options["verbose"], self.epochs, self.steps)
+
+    def _prepare_arrays(
+        self, model: Sequential, X: Any, y: Any, batch_size: int | None, options: dict[str, Any]
+    ) -> None:
+        """In-memory data, validated whole before training: sets ``X``, ``y``, ``weights``,
+        ``validation``, ``batch`` and ``steps``."""
         X, y = prepare(model, X, y, self.loss)
         sample_weight = options["sample_weight"]
         if sample_weight is not None:
@@ -221,8 +242,13 @@ class _FitSetup:
         self.batch = len(X) if batch_size is None else min(batch_size, len(X))
         _check_batch_statistics(model, len(X), self.batch)
         self.steps = -(-len(X) // self.batch)
-        self.callbacks = _check_callbacks(options["callbacks"], self.schedule, self.validation)
-        self.callbacks += _progress_display(options["verbose"], self.epochs, self.steps)
+
+    def epoch_parts(self, model: Sequential, shuffle: bool) -> tuple[Any, Any]:
+        """The source of each epoch's batches, and the running log of its loss and metrics."""
+        if self.stream is not None:
+            return self.stream.batches(shuffle), self.stream.epoch_log()
+        batches = _Batches(self.X, self.y, self.weights, self.batch, shuffle)
+        return batches, _EpochLog(len(self.X), model, self.metrics)
 
 
 def _resolve_objects(
@@ -352,6 +378,10 @@ class _Batches:
         """The targets of the first ``done`` samples of this epoch, in training order."""
         return self.y[:done] if self.order is None else self.y[self.order[:done]]
 
+    def complete(self, done: int) -> bool:
+        """Whether ``done`` samples are the whole epoch."""
+        return done >= len(self.X)
+
 
 class _EpochLog:
     """Running sums for one epoch's logs: the weighted mean loss and the outputs for metrics."""
@@ -365,7 +395,10 @@ class _EpochLog:
         self.loss_sum = self.weight_sum = 0.0
         self.done = 0  # samples trained on so far in this epoch
 
-    def add(self, start: int, stop: int, step: TrainStep, weights: np.ndarray | None) -> None:
+    def add(
+        self, start: int, stop: int, step: TrainStep, weights: np.ndarray | None, targets: Any
+    ) -> None:
+        """Count one batch. ``targets`` are not needed: ``logs`` gets the epoch's at the end."""
         if self.outputs is not None:
             self.outputs[start:stop] = step.output
         counted = (stop - start) if weights is None else float(weights.sum())
@@ -382,6 +415,16 @@ class _EpochLog:
             for name, metric in self.metrics:
                 logs[name] = metric(prediction, seen)
         return logs
+
+
+def _validation_logs(model: Sequential, setup: _FitSetup) -> dict[str, float]:
+    """Loss and metrics on the validation data: arrays, or a source read batch by batch."""
+    if isinstance(setup.validation, BatchSource):
+        from .streaming.fitting import evaluate_resolved
+
+        return evaluate_resolved(model, setup.validation, setup.loss, setup.metrics)
+    X_val, y_val, w_val = setup.validation
+    return evaluate_prepared(model, X_val, y_val, setup.loss, setup.metrics, w_val)
 
 
 def fit(model: Sequential, X: Any, y: Any, **options: Any) -> History:
@@ -403,8 +446,7 @@ def fit(model: Sequential, X: Any, y: Any, **options: Any) -> History:
         callback.set_model(model)
     if setup.schedule is not None:
         setup.schedule.start(setup.optimizer)
-    batches = _Batches(setup.X, setup.y, setup.weights, setup.batch, options["shuffle"])
-    epoch_log = _EpochLog(len(setup.X), model, setup.metrics)
+    batches, epoch_log = setup.epoch_parts(model, options["shuffle"])
     history = model.history = History()
 
     def notify(method: str, *args: Any) -> None:
@@ -426,24 +468,21 @@ def fit(model: Sequential, X: Any, y: Any, **options: Any) -> History:
                         if not model.stop_training:  # TerminateOnNaN stops quietly instead
                             raise TrainingDivergedError(
                                 f"Training stopped at epoch {epoch + 1}, batch {b + 1} "
-                                f"(of {setup.steps}): {error}",
+                                f"(of {setup.steps or 'an unknown number'}): {error}",
                                 logs=error.logs,
                             ) from None
                         history.diverged = True
                         break
-                    epoch_log.add(start, stop, step, wb)
+                    epoch_log.add(start, stop, step, wb, yb)
                     notify("on_batch_end", b, {"loss": step.loss})
                     if interrupt["hit"] or model.stop_training:
                         break
-                if history.diverged or (interrupt["hit"] and epoch_log.done < len(setup.X)):
+                if history.diverged or (interrupt["hit"] and not batches.complete(epoch_log.done)):
                     history.interrupted = interrupt["hit"]
                     break  # a partial epoch is not recorded
                 logs = epoch_log.logs(setup.loss, batches.targets_seen(epoch_log.done))
                 if setup.validation is not None:
-                    X_val, y_val, w_val = setup.validation
-                    val_logs = evaluate_prepared(
-                        model, X_val, y_val, setup.loss, setup.metrics, w_val
-                    )
+                    val_logs = _validation_logs(model, setup)
                     logs.update({f"val_{key}": value for key, value in val_logs.items()})
                 logs["lr"] = setup.optimizer.lr
                 if setup.schedule is not None:

@@ -1,0 +1,300 @@
+"""How ``fit``, ``predict`` and ``evaluate`` consume a :class:`BatchSource`.
+
+In-memory training validates the whole data set once, before the first step. A stream cannot
+be read twice for that, so each batch is validated as it arrives, *before its step*: a bad
+batch raises a ``ValueError`` naming its epoch, its position and its rows, and the model keeps
+the weights it had before that batch. Training metrics are accumulated batch by batch, so only
+metrics that are means over samples (accuracy, top-k accuracy, MAE, MSE) are available.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .. import metrics as metrics_module
+from .. import training
+from .base import BatchSource
+
+if TYPE_CHECKING:
+    from ..losses import Loss
+    from ..metrics import Metric
+    from ..model import Sequential, TrainStep
+
+#: Metrics that are means over samples, so a weighted mean of per-batch values is exact.
+MEAN_METRICS = (
+    metrics_module.accuracy,
+    metrics_module.binary_accuracy,
+    metrics_module.top_k_accuracy,
+    metrics_module.mae,
+    metrics_module.mse,
+)
+
+
+def check_mean_metrics(metrics: list[tuple[str, Metric]]) -> None:
+    """Refuse metrics that cannot be computed batch by batch (F1, R², ...)."""
+    for name, metric in metrics:
+        if metric in MEAN_METRICS or isinstance(metric, metrics_module.TopKAccuracy):
+            continue
+        raise ValueError(
+            f"The metric {name!r} needs every prediction at once, which a streamed data set "
+            "does not keep. With a BatchSource use metrics that are means over samples "
+            "(accuracy, top_k_accuracy, mae, mse), or evaluate on an in-memory sample."
+        )
+
+
+def prepare_batch(
+    model: Sequential, loss: Loss, x: Any, y: Any, w: Any, class_weight: dict | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """One batch checked and converted as ``fit`` checks a whole array (see ``training.prepare``),
+    with per-sample weights times ``class_weight[label]``."""
+    if y is None:
+        raise ValueError("it has no targets; training needs (X, y) batches.")
+    x, y = training.prepare(model, x, y, loss)
+    if w is not None:
+        w = np.asarray(w, dtype=np.float64)
+        if w.shape != (len(x),):
+            raise ValueError(f"its sample weights have shape {w.shape}; expected ({len(x)},).")
+        if not np.isfinite(w).all() or (w < 0).any():
+            raise ValueError("its sample weights must be finite and >= 0.")
+    if class_weight is not None:
+        labels = y if y.ndim == 1 else (y.argmax(axis=1) if y.shape[1] > 1 else y[:, 0] >= 0.5)
+        table = np.ones(max(int(labels.max()) + 1, max(map(int, class_weight), default=0) + 1))
+        for label, weight in class_weight.items():
+            table[int(label)] = weight
+        from_classes = table[labels.astype(np.intp)]
+        w = from_classes if w is None else w * from_classes
+    return x, y, w
+
+
+def _refused(error: Exception, what: str) -> Exception:
+    kind = TypeError if isinstance(error, TypeError) else ValueError
+    return kind(f"{what} was refused: {error}")
+
+
+class StreamedData:
+    """What ``fit`` needs from a source: its checked options, the epochs' batches and logs.
+
+    Args:
+        model, source, loss, metrics: as ``fit`` resolved them.
+        y: what ``fit`` received as targets: must be None (the source holds them).
+        batch_size: rows per step; None trains on the source's blocks as they come.
+        options: ``fit``'s other options (validation, weights, ...), checked here.
+    """
+
+    def __init__(
+        self,
+        model: Sequential,
+        source: BatchSource,
+        y: Any,
+        loss: Loss,
+        metrics: list[tuple[str, Metric]],
+        batch_size: int | None,
+        options: dict[str, Any],
+    ) -> None:
+        for name, value, hint in (
+            ("y", y, "the source's targets are used: leave y out"),
+            (
+                "sample_weight",
+                options["sample_weight"],
+                "give the weights to the source, e.g. ArraySource(X, y, w)",
+            ),
+        ):
+            if value is not None:
+                raise ValueError(f"fit() with a {type(source).__name__} takes no {name}: {hint}.")
+        if options["validation_split"]:
+            raise ValueError(
+                "validation_split needs the whole data set in memory; with a BatchSource pass "
+                "validation_data=(X_val, y_val) or another BatchSource."
+            )
+        class_weight = options["class_weight"]
+        if class_weight is not None:
+            if not isinstance(class_weight, dict):
+                raise ValueError(
+                    f"With a BatchSource class_weight must be a dict {{class: weight}}; received "
+                    f"{class_weight!r} ('balanced' needs the counts of every class in advance)."
+                )
+            if not loss.is_classification:
+                raise ValueError(f"class_weight needs a classification loss; {loss!r} is not one.")
+            for label, weight in class_weight.items():
+                if not (isinstance(weight, (int, float)) and 0 <= weight < math.inf):
+                    raise ValueError(
+                        f"class_weight[{label!r}] must be a number >= 0. Received: {weight!r}."
+                    )
+        check_mean_metrics(metrics)
+        self.model, self.source, self.loss, self.metrics = model, source, loss, metrics
+        self.batch, self.class_weight = batch_size, class_weight
+        n = source.n_samples
+        self.steps = None if n is None or batch_size is None else -(-n // batch_size)
+        self.validation = self._validation(options["validation_data"])
+
+    def _validation(self, data: Any) -> Any:
+        if data is None or isinstance(data, BatchSource):
+            return data
+        if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+            raise ValueError(
+                "validation_data must be (X_val, y_val), (X_val, y_val, weights) or a BatchSource."
+            )
+        X_val, y_val = training.prepare(self.model, data[0], data[1], self.loss)
+        w_val = None
+        if len(data) == 3:
+            w_val = training.prepare_weights(data[2], None, y_val, self.loss, len(X_val))
+        return X_val, y_val, w_val
+
+    def batches(self, shuffle: bool) -> StreamBatches:
+        return StreamBatches(self, shuffle)
+
+    def epoch_log(self) -> StreamEpochLog:
+        return StreamEpochLog(self.metrics, self.loss)
+
+
+class StreamBatches:
+    """The batches of one epoch of a stream, each validated before it is handed to the step."""
+
+    def __init__(self, data: StreamedData, shuffle: bool) -> None:
+        self.data, self.shuffle = data, shuffle
+
+    def epoch(self, rng: np.random.Generator) -> Iterator[tuple[int, int, Any, Any, Any]]:
+        """Yields ``(start, stop, x, y, weights)``: rows ``start:stop`` of this epoch."""
+        data = self.data
+        epoch = data.model.epochs_trained + 1
+        start = 0
+        raw = data.source.batches(data.batch, rng if self.shuffle else None)
+        for b, (x, y, w) in enumerate(raw, start=1):
+            stop = start + len(x)
+            try:
+                x, y, w = prepare_batch(data.model, data.loss, x, y, w, data.class_weight)
+            except (ValueError, TypeError) as error:
+                raise _refused(
+                    error,
+                    f"Batch {b} of epoch {epoch} (rows {start}..{stop - 1} of the epoch, from "
+                    f"{data.source.describe()}); the model keeps the weights it had before this "
+                    "batch. The batch",
+                ) from None
+            yield start, stop, x, y, w
+            start = stop
+        self.rows = start
+
+    def targets_seen(self, done: int) -> None:
+        """Streams keep no targets: their metrics are accumulated batch by batch."""
+        return None
+
+    def complete(self, done: int) -> bool:
+        """Whether ``done`` rows are the whole epoch (unknown totals: only once it ended)."""
+        n = self.data.source.n_samples
+        return done >= n if n is not None else getattr(self, "rows", -1) == done
+
+
+class StreamEpochLog:
+    """Running sums for one epoch of a stream: the weighted mean loss and mean metrics."""
+
+    def __init__(self, metrics: list[tuple[str, Metric]], loss: Loss) -> None:
+        self.metrics, self.loss = metrics, loss
+        self.reset()
+
+    def reset(self) -> None:
+        self.loss_sum = self.weight_sum = 0.0
+        self.metric_sums = [0.0] * len(self.metrics)
+        self.done = 0
+
+    def add(
+        self, start: int, stop: int, step: TrainStep, weights: np.ndarray | None, targets: Any
+    ) -> None:
+        counted = (stop - start) if weights is None else float(weights.sum())
+        self.loss_sum += step.loss * counted
+        self.weight_sum += counted
+        if self.metrics:
+            prediction = self.loss.output_transform(step.output)
+            for i, (_, metric) in enumerate(self.metrics):
+                self.metric_sums[i] += metric(prediction, targets) * (stop - start)
+        self.done = stop
+
+    def logs(self, loss: Loss, seen: Any = None) -> dict[str, float]:
+        logs = {"loss": self.loss_sum / self.weight_sum if self.weight_sum else 0.0}
+        if self.done:
+            for (name, _), total in zip(self.metrics, self.metric_sums, strict=True):
+                logs[name] = total / self.done
+        return logs
+
+
+def predict(
+    model: Sequential, source: BatchSource, batch_size: int | None = None, out: Any = None
+) -> np.ndarray:
+    """The model's outputs for every row of ``source``, in order, read batch by batch.
+
+    Args:
+        model: a built model.
+        source: the inputs (targets, if any, are ignored).
+        batch_size: rows per forward pass (default 4096).
+        out: where to write, e.g. a ``numpy.memmap`` of shape ``(n_samples, out_features)``
+            when even the outputs do not fit in memory; None returns a new array.
+
+    Returns:
+        ``(n_samples, out_features)`` outputs (``out`` when given), after the model's
+        ``target_transform`` as in :meth:`Sequential.predict`.
+    """
+    batch = batch_size or training.PREDICT_BATCH
+    pieces, start = [], 0
+    for b, (x, _, _) in enumerate(source.batches(batch, None), start=1):
+        try:
+            x = model.encode_inputs(x)
+        except (ValueError, TypeError) as error:
+            raise _refused(error, f"Batch {b} of {source.describe()}") from None
+        result = model.forward(x)
+        if model.target_transform is not None:
+            result = model.target_transform.inverse_transform(result)
+        if out is not None:
+            out[start : start + len(result)] = result
+        else:
+            pieces.append(result.copy())
+        start += len(result)
+    if out is not None:
+        return out
+    if not pieces:
+        raise ValueError(f"{source.describe()} holds no rows.")
+    return np.concatenate(pieces)
+
+
+def evaluate(
+    model: Sequential, source: BatchSource, loss: Any = None, metrics: Any = None
+) -> dict[str, float]:
+    """``{"loss": ..., metric: ...}`` over every row of ``source``, read batch by batch.
+
+    The loss is the (weighted) mean over all rows plus the layers' L1/L2 penalties, as
+    :meth:`Sequential.evaluate`; metrics must be means over samples (accuracy, mae, ...).
+    """
+    from .. import losses as losses_module
+
+    loss = model.loss if loss is None else losses_module.get(loss)
+    if loss is None:
+        raise ValueError("evaluate() needs a loss (none was used by fit yet).")
+    resolved = training.resolve_metrics(metrics)
+    check_mean_metrics(resolved)
+    return evaluate_resolved(model, source, loss, resolved)
+
+
+def evaluate_resolved(
+    model: Sequential, source: BatchSource, loss: Loss, metrics: list[tuple[str, Metric]]
+) -> dict[str, float]:
+    """:func:`evaluate` with the loss and metrics already resolved (``fit``'s validation)."""
+    from ..model import TrainStep
+
+    log = StreamEpochLog(metrics, loss)
+    start = 0
+    for b, (x, y, w) in enumerate(source.batches(training.PREDICT_BATCH, None), start=1):
+        try:
+            x, y, w = prepare_batch(model, loss, x, y, w, None)
+        except (ValueError, TypeError) as error:
+            raise _refused(error, f"Batch {b} of {source.describe()}") from None
+        output = model.forward(x)
+        step_loss = loss.forward(output, y, w)
+        log.add(start, start + len(x), TrainStep(step_loss, output), w, y)
+        start += len(x)
+    if not start:
+        raise ValueError(f"{source.describe()} holds no rows.")
+    logs = log.logs(loss)
+    logs["loss"] += model.penalty()
+    return logs
