@@ -13,6 +13,7 @@ values; metrics on the training rows say "train", and "test" is written only for
 from __future__ import annotations
 
 import argparse
+import textwrap
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -387,7 +388,7 @@ def _plot(rows: list[Row], args, dimension: str, metric: str, setup: list[str], 
     from matplotlib.figure import Figure
 
     panels = len(rows) if args.losses else 1
-    figure = Figure(figsize=(5.2 * panels + (1.2 if panels == 1 else 0), 4.6), layout="constrained")
+    figure = Figure(figsize=(5.2 * panels + (1.2 if panels == 1 else 0), 5.0), layout="constrained")
     axes = figure.subplots(1, panels, squeeze=False)[0]
     for i, row in enumerate(rows):
         ax = axes[i if args.losses else 0]
@@ -408,8 +409,9 @@ def _plot(rows: list[Row], args, dimension: str, metric: str, setup: list[str], 
         if args.losses:
             ax.set_title(f"{row.value} (own scale)", fontsize=9)
     band = "; band: min-max over the seeds" if args.seeds > 1 else ""
-    title = setup[0].replace(" Fixed setup:", "") + band
-    details = [line.strip() for line in setup[2:11]]
+    title = setup[0].replace(". Fixed setup:", "") + band
+    width = 110 * panels  # characters per line of the setup at fontsize 7
+    details = [textwrap.fill(line.strip(), width, subsequent_indent="    ") for line in setup[1:13]]
     figure.suptitle(title + "\n" + "\n".join(details), fontsize=7, ha="left", x=0.01)
     figure.savefig(args.plot, dpi=100)
     return figure
