@@ -23,7 +23,7 @@ import numpy as np
 
 from .values import MISSING_TOKENS, numbers_of, text_of
 
-#: Text columns with fewer rows than this are never called identifiers.
+#: Columns with fewer rows than this are never called identifiers or row numbers.
 MIN_ROWS_FOR_ID = 10
 
 
@@ -82,7 +82,9 @@ def is_unnamed(name: str) -> bool:
 
 def _row_counter(numbers: np.ndarray) -> bool:
     n = len(numbers)
-    return n >= 3 and any(np.array_equal(numbers, np.arange(start, start + n)) for start in (0, 1))
+    return n >= MIN_ROWS_FOR_ID and any(
+        np.array_equal(numbers, np.arange(start, start + n)) for start in (0, 1)
+    )
 
 
 def infer_roles(

@@ -1,0 +1,139 @@
+"""Column roles and the target: row numbers, identifiers, constants, the task, target scaling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scratchnn.tables import ColumnRoles, TargetScaler, detect_task, infer_roles, present_rows
+
+
+def text(values) -> np.ndarray:
+    return np.array([str(v) for v in values])
+
+
+def test_row_counters_unnamed_indexes_identifiers_and_constants_are_dropped():
+    n = 30
+    rng = np.random.default_rng(0)
+    columns = {
+        "": text(range(1, n + 1)),
+        "index0": text(range(n)),
+        "Unnamed: 0": text(rng.permutation(n) + 100),
+        "name": text(f"person {i}" for i in range(n)),
+        "same": text(["x"] * n),
+        "empty": text(["NA"] * n),
+        "age": text(rng.integers(20, 60, n)),
+        "town": text(rng.choice(["a", "b", "c"], n)),
+        "y": text(rng.integers(0, 2, n)),
+    }
+    roles = infer_roles(columns, target="y")
+    assert roles.numeric == ["age"]
+    assert roles.categorical == ["town"]
+    assert roles.dropped == {
+        "": "row number 1..30",
+        "index0": "row number 0..29",
+        "Unnamed: 0": "unnamed index column",
+        "name": "identifier (a different text in every row)",
+        "same": "constant",
+        "empty": "every value missing",
+    }
+    header = roles.describe()
+    assert header[0] == "Numeric (1): age"
+    assert header[2].startswith("Dropped (6): '' (row number 1..30), index0 (row number 0..29)")
+
+
+def test_a_shuffled_counter_and_a_counter_with_gaps_are_kept():
+    n = 20
+    columns = {
+        "id": text(np.random.default_rng(1).permutation(n) + 1),
+        "step": text(np.arange(n) * 2),
+        "year": text(range(1990, 1990 + n)),
+    }
+    assert infer_roles(columns).numeric == ["id", "step", "year"]
+
+
+def test_few_rows_of_unique_text_stay_categorical():
+    columns = {"city": text(["a", "b", "c"]), "x": text([1, 2, 4])}
+    assert infer_roles(columns).categorical == ["city"]
+
+
+def test_overrides_drop_features_and_categorical():
+    n = 12
+    columns = {
+        "": text(range(1, n + 1)),
+        "a": text(np.arange(n) % 3),
+        "b": text(np.arange(n) % 4 * 1.5),
+        "y": text(np.arange(n) % 2),
+    }
+    roles = infer_roles(columns, target="y", drop=["b"], categorical=["a"])
+    assert (roles.numeric, roles.categorical) == ([], ["a"])
+    assert roles.dropped["b"] == "--drop"
+    roles = infer_roles(columns, target="y", features=["", "b"])
+    assert roles.numeric == ["", "b"]  # named features are kept whatever they look like
+    assert roles.dropped == {"a": "not in --features"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"drop": ["nope"]}, "--drop names 'nope'"),
+        ({"features": ["y"], "target": "y"}, "cannot also be a feature"),
+        ({"categorical": ["zz"]}, "--categorical names 'zz'"),
+        ({"drop": ["a", "b"], "target": "y"}, "No feature column is left"),
+    ],
+)
+def test_bad_overrides_say_what_is_wrong(kwargs, message):
+    columns = {"a": text([1, 2, 3]), "b": text([3, 1, 2]), "y": text([0, 1, 0])}
+    with pytest.raises(ValueError, match=message):
+        infer_roles(columns, **kwargs)
+
+
+def test_describe_of_empty_roles():
+    assert ColumnRoles().describe() == ["Numeric (0): none", "Categorical (0): none"]
+
+
+@pytest.mark.parametrize(
+    ("values", "task"),
+    [
+        (["cat", "dog", "cat"], "classification"),
+        (["1", "2", "NA", "1"], "classification"),
+        ([str(v) for v in range(25)], "regression"),
+        (["1.5", "2", "NA", ""], "regression"),
+        ([0.5, 1.5, np.nan], "regression"),
+        (["yes", "no", "?"], "classification"),
+    ],
+)
+def test_task_detection_ignores_missing_tokens(values, task):
+    assert detect_task(np.array(values, dtype=object))[0] == task
+
+
+def test_every_target_missing_is_an_error():
+    with pytest.raises(ValueError, match="Every value"):
+        detect_task(np.array(["NA", ""], dtype=object))
+
+
+def test_present_rows_with_configured_tokens():
+    values = np.array(["1", "NA", "-", "", "4"], dtype=object)
+    assert present_rows(values).tolist() == [True, False, True, False, True]
+    assert present_rows(values, tokens=["-"]).tolist() == [True, True, False, True, True]
+
+
+def test_target_scaler_round_trip_and_state():
+    y = np.array([1000.0, 2500.0, 4000.0, 10000.0])
+    scaler = TargetScaler().fit(y)
+    t = scaler.transform(y)
+    assert t.shape == (4, 1)
+    np.testing.assert_allclose(t.mean(), 0, atol=1e-12)
+    np.testing.assert_allclose(t.std(), 1)
+    back = scaler.inverse_transform(t.astype(np.float32))
+    assert back.dtype == np.float32
+    np.testing.assert_allclose(back.ravel(), y, rtol=1e-6)
+    config, arrays = scaler.get_state()
+    again = TargetScaler.from_state(config, arrays)
+    np.testing.assert_array_equal(again.transform(y), t)
+    with pytest.raises(ValueError, match="inconsistent"):
+        TargetScaler.from_state({}, {"mean": np.zeros(1), "scale": np.zeros(1)})
+    with pytest.raises(ValueError, match="not fitted"):
+        TargetScaler().transform(y)
+    constant = TargetScaler().fit(np.ones(3))
+    np.testing.assert_array_equal(constant.transform(np.ones(3)), np.zeros((3, 1)))
