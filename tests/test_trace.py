@@ -210,3 +210,11 @@ def test_refusals_leave_the_model_alone(kwargs, message):
     with pytest.raises(ValueError, match=message):
         snn.trace_step(model, X, y, optimizer=snn.optim.SGD(lr=0.1), apply=True, **kwargs)
     np.testing.assert_array_equal(model.get_weights(), weights)
+
+
+def test_short_optimizer_names_only_what_differs_from_the_defaults():
+    X, y = xor64()
+    trace = snn.trace_step(tutorial_net(), X, y, "mse", snn.optim.SGD(lr=0.1, momentum=0.9))
+    assert trace.short_optimizer == "SGD(lr=0.1, momentum=0.9)"
+    assert trace.optimizer_name.startswith("SGD(lr=0.1, weight_decay=0.0")
+    assert "optimizer SGD(lr=0.1, momentum=0.9)" in str(trace)

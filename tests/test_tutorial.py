@@ -170,3 +170,11 @@ def test_every_example_of_the_tutorial_page_runs(capsys):
     for block in blocks:
         exec(compile(block, str(DOCS), "exec"), namespace)  # our own page
     assert capsys.readouterr().out
+
+
+def test_explain_in_scratchnns_convention_shows_the_mean_loss_gradient(capsys):
+    assert main(["explain", "--convention", "scratchnn"]) == 0
+    out = capsys.readouterr().out
+    assert "optimizer SGD(lr=0.2)" in out  # the tutorial's 0.1 on the mean over 4 rows
+    assert "δ2 = ∂L/∂z2 = ∂L/∂a2 ⊙ a2 ⊙ (1 − a2)   (4, 1)" in out
+    assert "the tutorial's η = 0.1" in out

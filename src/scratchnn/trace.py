@@ -161,6 +161,8 @@ class StepTrace:
         model: the model's ``repr``.
         loss_name: the loss's ``repr``.
         optimizer_name: the optimizer's ``repr`` (None without one).
+        short_optimizer: the same with only the settings off their defaults,
+            ``SGD(lr=0.1, momentum=0.9)`` (None without one).
         loss: the loss before the step: the loss object's value plus the layers' penalties
             (scratchnn), or :math:`E = \\tfrac12 \\sum (y - a)^2` (tutorial).
         mse: :math:`\\frac1n \\sum (y - a)^2`, the number the tutorial prints (None unless the
@@ -178,6 +180,7 @@ class StepTrace:
     model: str
     loss_name: str
     optimizer_name: str | None
+    short_optimizer: str | None
     loss: float
     mse: float | None
     lr: float | None
@@ -215,6 +218,17 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (tuple, list)):
         return [_plain(v) for v in value]
     return value
+
+
+def short_repr(component: Any) -> str:
+    """``SGD(lr=0.1, momentum=0.9)``: the learning rate and every setting off its default."""
+    try:
+        defaults = type(component)().get_config()
+    except TypeError:  # a component without defaults for every argument
+        return repr(component)
+    config = component.get_config()
+    shown = {k: v for k, v in config.items() if k == "lr" or defaults.get(k) != v}
+    return f"{type(component).__name__}({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
 
 def _copy_optimizer(optimizer: Optimizer) -> Optimizer:
@@ -372,6 +386,7 @@ def trace_step(
         model=repr(model),
         loss_name=repr(loss),
         optimizer_name=None if optimizer is None else repr(optimizer),
+        short_optimizer=None if optimizer is None else short_repr(optimizer),
         loss=float(value),
         mse=mse,
         lr=None if optimizer is None else float(optimizer.lr),
@@ -459,7 +474,8 @@ def _format(trace: StepTrace, precision: int, rows: int) -> str:
     tut = trace.convention == "tutorial"
     lines = [f"One training step of {trace.model}"]
     batch = trace.output.shape[0]
-    lines.append(f"  batch of {batch}; loss {trace.loss_name}; optimizer {trace.optimizer_name}")
+    optimizer = trace.short_optimizer or "none"
+    lines.append(f"  batch of {batch}; loss {trace.loss_name}; optimizer {optimizer}")
     if tut:
         lines.append(
             "  convention: the tutorial's. E = ½ Σ (y − a)² summed over the batch, "
@@ -522,7 +538,7 @@ def _format(trace: StepTrace, precision: int, rows: int) -> str:
             add(_array(f"∂L/∂b{n}", f"Σ_batch δ{n}", s.db, precision, rows))
 
     if trace.optimizer_name is not None:
-        head = f"\nUpdate ({trace.optimizer_name}"
+        head = f"\nUpdate ({trace.short_optimizer}"
         if trace.tutorial_lr is not None:
             head += f"; the tutorial's η = {trace.tutorial_lr:g}"
         add(head + ("; applied)" if trace.applied else "; not applied)"))

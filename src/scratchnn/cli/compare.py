@@ -23,6 +23,7 @@ import numpy as np
 from ..errors import TrainingDivergedError
 from ..layers import Dense, Layer, Standardize, get_activation
 from ..model import Sequential
+from ..trace import short_repr
 from . import data as data_module
 from .build import make_optimizer
 from .tasks import make_task
@@ -87,14 +88,6 @@ class Row:
     metric_curves: list[np.ndarray] = field(default_factory=list)
     model: str = ""
     loss_name: str = ""
-
-
-def short_repr(optimizer: Any) -> str:
-    """``SGD(lr=0.1, momentum=0.9)``: the learning rate and every setting off its default."""
-    defaults = type(optimizer)().get_config()
-    config = optimizer.get_config()
-    shown = {k: v for k, v in config.items() if k == "lr" or defaults.get(k) != v}
-    return f"{type(optimizer).__name__}({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
 
 def _option(args: argparse.Namespace, name: str, default: Any = None) -> Any:

@@ -40,8 +40,8 @@ def xor(args: argparse.Namespace) -> int:
         print("The tutorial's network: 2 inputs -> 4 sigmoid units -> 1 sigmoid output.")
         print(
             "scratchnn's defaults: Glorot-uniform weights, plain gradient descent (lr 0.5) on "
-            "the mean squared error, all 4 points per step (the tutorial's lr 0.25 on its "
-            "summed error); --preset tutorial for the tutorial exactly.\n"
+            "the mean squared error, all 4 points per step (lr 0.25 in the tutorial's "
+            "summed-error terms; its own is 0.1); --preset tutorial for the tutorial exactly.\n"
         )
     every = max(1, epochs // 5) if not tutorial else 1000
     report = callbacks.LambdaCallback(
