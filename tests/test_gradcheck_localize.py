@@ -124,3 +124,26 @@ def test_the_original_layer_is_not_changed():
 def test_refusals(model, X, message):
     with pytest.raises((TypeError, ValueError), match=message):
         snn.gradcheck(model, "mse", X, np.zeros((5, 2)))
+
+
+def test_kinks_at_exact_zeros_do_not_accuse_a_correct_layer():
+    # Dropout zeroes entries, which then sit on ReLU's kink: the layer check moves them off it.
+    model = snn.Sequential(
+        [snn.Dense(3, 3), snn.Dropout(0.5), snn.ReLU(), snn.ReLU(), snn.LeakyReLU(0.2)],
+        seed=0,
+        dtype=np.float64,
+    )
+    result = snn.gradcheck(model, "mse", batch(6), np.zeros((6, 3)))
+    assert result.passed and all(check.passed for check in result.layers), str(result)
+    assert "Layer by layer" not in str(result)
+
+
+def test_a_layer_wrong_only_where_the_model_cannot_see_it_is_noted():
+    # The last layer's zero weights hide the broken layer from every end-to-end gradient.
+    model = snn.Sequential([snn.Dense(3, 3), WrongSquare(), snn.Dense(3, 1)], seed=0,
+                           dtype=np.float64)  # fmt: skip
+    model.layers[2].params["W"] = np.zeros((3, 1))
+    result = snn.gradcheck(model, "mse", batch(), np.zeros(5))
+    assert result.passed
+    assert result.first_failure.index == 1
+    assert "Note: layer 1, WrongSquare(), disagrees on its own" in str(result)
