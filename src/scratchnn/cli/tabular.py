@@ -173,14 +173,7 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
         print(notice)
     _target_values(raw, args.target)
     target = args.target
-    raw, fingerprints = _drop_missing_target(raw, target, tokens, row_fingerprints(raw.columns))
-    if args.task == "auto":
-        kind, why = detect_task(raw.columns[target], tokens)
-        other = "regression" if kind == "classification" else "classification"
-        print(f"Task: {kind} ({target!r}: {why}); override with --task {other}.")
-    else:
-        kind = args.task
-        print(f"Task: {kind} (--task).")
+    # roles first, on every row in file order (a row counter is one only there)
     roles = infer_roles(
         raw.columns,
         target=target,
@@ -189,6 +182,14 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
         categorical=_split_option(args.categorical),
         missing_tokens=tokens,
     )
+    raw, fingerprints = _drop_missing_target(raw, target, tokens, row_fingerprints(raw.columns))
+    if args.task == "auto":
+        kind, why = detect_task(raw.columns[target], tokens)
+        other = "regression" if kind == "classification" else "classification"
+        print(f"Task: {kind} ({target!r}: {why}); override with --task {other}.")
+    else:
+        kind = args.task
+        print(f"Task: {kind} (--task).")
     for line in roles.describe():
         print(line)
     if kind == "classification":
