@@ -8,8 +8,8 @@ The rule (``n`` = training rows after the test part is set aside):
 - smaller: batch ``2^round(log2(n / 50))`` clipped to 16..128 (at most ``n``); a random
   validation part of 20% (10% from 1,000 rows) for early stopping with the best weights
   restored, patience ``epochs / 10`` clipped to 10..30; and as many epochs as give about
-  4,000 steps, clipped to 10..500. Under 50 rows there is no validation part (too few rows to
-  judge on): the full epochs run.
+  4,000 steps, clipped to 10..500. Under 25 rows there is no validation part (it would hold
+  under 5 rows): the full epochs run.
 
 Every choice is overridden by its option (``--batch-size``, ``--epochs``, ``--val-split``,
 ``--early-stopping``; ``--early-stopping 0`` turns early stopping off).
@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 LARGE = 20_000
 TARGET_STEPS = 4_000
+#: Fewer training rows than this get no validation part (it would hold under 5 rows).
+MIN_VALIDATION = 25
 
 
 @dataclass
@@ -83,7 +85,7 @@ def choose(
     chosen = []
     if val_split is None:
         chosen.append("validation part")
-        val_split = 0.0 if n >= LARGE or n < 50 else (0.2 if n < 1000 else 0.1)
+        val_split = 0.0 if n >= LARGE or n < MIN_VALIDATION else (0.2 if n < 1000 else 0.1)
     fit_rows = max(1, round(n * (1 - val_split)))
     if batch_size is None:
         chosen.append("batch size")
