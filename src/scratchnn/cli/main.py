@@ -176,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="FRACTION",
         help="random fraction of the training rows held out for early stopping (default: "
-        "0.2 under 1,000 rows, 0.1 under 20,000, none from 20,000 or under 50)",
+        "0.2 under 1,000 rows, 0.1 under 20,000, none from 20,000 or under 25)",
     )
     train.add_argument(
         "--test-split",
