@@ -1,15 +1,22 @@
 """The playground's web server: the standard library's ``http.server``, bound to 127.0.0.1.
 
-The page keeps the configuration (in its URL) and asks the server to build a run from it;
-while playing it asks for one frame after another (``POST /api/step``), each the result of
-training epochs in scratchnn, so the page is never sent a stale frame and training runs
-exactly as fast as the page draws.
+The page keeps the configuration (in its URL) and asks the server to build a run from it.
+Playing starts a thread that trains the run's scratchnn model epoch after epoch and publishes
+its weights between batches; a stream of server-sent events (``GET /api/stream``) carries a
+frame drawn from the latest weights to the page many times a second, whatever an epoch
+costs.
 
 Routes (JSON in and out unless noted):
 
 - ``GET /``, ``GET /static/<file>``: the page (plain HTML, CSS and JavaScript).
 - ``GET /api/options``: the choices the controls offer.
 - ``POST /api/session`` ``{"config": {...}}``: a new run; its id, points and first frame.
+- ``POST /api/play``, ``POST /api/pause`` ``{"session": id}``: start or stop the run's
+  training thread (pause returns the frame after its last epoch).
+- ``GET /api/stream?session=id&since=n``: server-sent events, one frame each time the
+  weights changed (at most ``STREAM_FPS`` a second) while the run plays.
+- ``POST /api/frame`` ``{"session": id, "since": n, "version": v}``: the latest weights'
+  frame, with the losses from epoch n on (the drawing left out if still version v).
 - ``POST /api/step`` ``{"session": id, "epochs": n}``: train n epochs; the frame after them.
 - ``POST /api/inspect`` ``{"session": id}``: one traced training step (backprop inspector).
 - ``POST /api/gradcheck`` ``{"session": id}``: analytic against finite-difference gradients.
@@ -29,7 +36,9 @@ import http.server
 import importlib.resources
 import json
 import re
+import socket
 import threading
+import time
 import urllib.parse
 import uuid
 from typing import Any
@@ -44,6 +53,8 @@ MAX_SESSIONS = 16
 MAX_BODY = 64 * 1024
 #: Most epochs one step request may train.
 MAX_EPOCHS = 100
+#: Most frames per second a stream sends.
+STREAM_FPS = 40
 
 _STATIC_NAME = re.compile(r"^[a-z0-9_-]+\.(html|css|js|txt)$")
 _TYPES = {
@@ -52,14 +63,6 @@ _TYPES = {
     "js": "text/javascript; charset=utf-8",
     "txt": "text/plain; charset=utf-8",
 }
-
-
-class _Run:
-    """A session and the lock that serializes requests on it."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.lock = threading.Lock()
 
 
 class PlaygroundServer(http.server.ThreadingHTTPServer):
@@ -73,7 +76,7 @@ class PlaygroundServer(http.server.ThreadingHTTPServer):
 
     def __init__(self, port: int = 0) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
-        self.runs: collections.OrderedDict[str, _Run] = collections.OrderedDict()
+        self.runs: collections.OrderedDict[str, Session] = collections.OrderedDict()
         self.runs_lock = threading.Lock()
 
     @property
@@ -85,12 +88,12 @@ class PlaygroundServer(http.server.ThreadingHTTPServer):
         """Keep ``session``; returns its new id."""
         key = uuid.uuid4().hex
         with self.runs_lock:
-            self.runs[key] = _Run(session)
+            self.runs[key] = session
             while len(self.runs) > MAX_SESSIONS:
-                self.runs.popitem(last=False)
+                self.runs.popitem(last=False)[1].stop(wait=False)
         return key
 
-    def get(self, key: Any) -> _Run:
+    def get(self, key: Any) -> Session:
         """The run with id ``key``.
 
         Raises:
@@ -129,6 +132,16 @@ def options() -> dict[str, Any]:
     }
 
 
+def _whole(query: dict[str, str], name: str, default: int | None = None) -> int | None:
+    """A whole-number query parameter."""
+    if name not in query:
+        return default
+    try:
+        return int(query[name])
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number; received {query[name]!r}.") from None
+
+
 def _thumbnail(name: str) -> dict[str, Any]:
     """A few points of a problem, for its button."""
     points, targets = data.make_points(name, 120, 0.0, 0)
@@ -144,6 +157,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     server: PlaygroundServer
     protocol_version = "HTTP/1.1"
 
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes: without this, Nagle's algorithm and the
+        # client's delayed ACK hold every response ~40 ms.
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet: the command prints the address once
 
@@ -157,7 +176,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         for key, value in (extra or {}).items():
             self.send_header(key, value)
         self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the page went away (reloaded, closed)
 
     def _json(self, status: int, payload: Any) -> None:
         body = json.dumps(payload, allow_nan=False).encode()
@@ -196,10 +218,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 return self._static(url.path.removeprefix("/static/"))
             if url.path == "/api/options":
                 return self._json(200, options())
+            if url.path == "/api/stream":
+                session = self.server.get(query.get("session"))
+                return self._stream(session, _whole(query, "since", 0), _whole(query, "version"))
             if url.path == "/api/export.npz":
-                run = self.server.get(query.get("session"))
-                with run.lock:
-                    body = run.session.export_npz()
+                body = self.server.get(query.get("session")).export_npz()
                 return self._send(
                     200,
                     body,
@@ -207,9 +230,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     {"Content-Disposition": 'attachment; filename="playground_model.npz"'},
                 )
             if url.path == "/api/export.py":
-                run = self.server.get(query.get("session"))
-                with run.lock:
-                    text = run.session.export_script()
+                text = self.server.get(query.get("session")).export_script()
                 return self._send(
                     200,
                     text.encode(),
@@ -218,7 +239,33 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 )
         except KeyError as error:
             return self._error(404, error.args[0])
+        except ValueError as error:
+            return self._error(400, str(error))
         return self._error(404, f"Nothing at {url.path!r}.")
+
+    def _stream(self, session: Session, since: int, version: int | None) -> None:
+        """Server-sent events: a frame whenever the weights changed, at most ``STREAM_FPS``
+        per second, while the run plays; then its last frame, and the stream ends."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        while True:
+            started = time.monotonic()
+            playing = session.playing
+            frame = session.frame(since, version)
+            since = frame["history"]["from"] + len(frame["history"]["train"])
+            if not frame.get("unchanged"):
+                version = frame["version"]
+                try:
+                    self.wfile.write(f"data: {json.dumps(frame, allow_nan=False)}\n\n".encode())
+                except (BrokenPipeError, ConnectionResetError):
+                    return  # the page closed the stream
+            if not playing:
+                return
+            time.sleep(max(0.0, 1 / STREAM_FPS - (time.monotonic() - started)))
 
     def do_POST(self) -> None:
         if not self._host_ok():
@@ -230,20 +277,31 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 session = Session(Config.from_dict(body.get("config", {})))
                 key = self.server.add(session)
                 return self._json(200, {"session": key, **session.describe()})
-            run = self.server.get(body.get("session"))
-            with run.lock:
-                if path == "/api/step":
-                    epochs = body.get("epochs", 1)
-                    if not isinstance(epochs, int) or not 1 <= epochs <= MAX_EPOCHS:
-                        raise ValueError(
-                            f"epochs must be a whole number in [1, {MAX_EPOCHS}]; "
-                            f"received {epochs!r}."
-                        )
-                    return self._json(200, run.session.train(epochs))
-                if path == "/api/inspect":
-                    return self._json(200, run.session.inspect())
-                if path == "/api/gradcheck":
-                    return self._json(200, run.session.check_gradients())
+            session = self.server.get(body.get("session"))
+            if path == "/api/frame":
+                since, version = body.get("since", 0), body.get("version")
+                if not isinstance(since, int) or not (version is None or isinstance(version, int)):
+                    raise ValueError(
+                        f"since and version must be whole numbers; received {since!r}, {version!r}."
+                    )
+                return self._json(200, session.frame(since, version))
+            if path == "/api/play":
+                session.play()
+                return self._json(200, {"playing": True})
+            if path == "/api/pause":
+                return self._json(200, session.pause())
+            if path == "/api/step":
+                epochs = body.get("epochs", 1)
+                if not isinstance(epochs, int) or not 1 <= epochs <= MAX_EPOCHS:
+                    raise ValueError(
+                        f"epochs must be a whole number in [1, {MAX_EPOCHS}]; received {epochs!r}."
+                    )
+                session.stop()
+                return self._json(200, session.train(epochs))
+            if path == "/api/inspect":
+                return self._json(200, session.inspect())
+            if path == "/api/gradcheck":
+                return self._json(200, session.check_gradients())
         except KeyError as error:
             return self._error(404, error.args[0])
         except (ValueError, TypeError) as error:

@@ -17,11 +17,13 @@ import base64
 import math
 import os
 import tempfile
+import threading
+import time
 from typing import Any
 
 import numpy as np
 
-from .. import losses, optim
+from .. import callbacks, losses, optim
 from ..errors import TrainingDivergedError
 from ..gradcheck import gradcheck
 from ..layers import Activation, BatchNorm1d, Dense, Dropout, Sigmoid, get_activation
@@ -30,8 +32,16 @@ from ..trace import StepTrace, trace_step
 from . import data
 from .config import Config
 
-#: Cells per side of every heatmap.
+#: Cells per side of the output's heatmap.
 GRID = 50
+#: Cells per side of each hidden neuron's heatmap.
+NEURON_GRID = GRID // 2
+#: A playing run stops after this many epochs.
+MAX_EPOCHS = 100_000
+#: A playing run stops when no frame was asked for during this many seconds.
+IDLE_STOP = 10.0
+#: Longest wait, in seconds, of a frame request for the trainer's batch and back.
+HANDSHAKE = 0.25
 
 #: Optimizer name -> constructor taking the learning rate (as the command line's).
 OPTIMIZERS = {
@@ -75,12 +85,22 @@ def make_loss(config: Config) -> losses.Loss:
     return losses.MSE()
 
 
-def encode(values: np.ndarray, low: float, high: float) -> str:
-    """``values`` mapped linearly from [low, high] to bytes 0..255 (clipped), base64."""
+def _bytes(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """``values`` mapped linearly from [low, high] to 0..255 (clipped; NaN to the middle)."""
     with np.errstate(over="ignore", invalid="ignore"):  # a diverged run: inf and NaN
         scaled = np.clip((values - low) * (255 / (high - low)), 0, 255)
-    scaled = np.nan_to_num(scaled, nan=127.5)
-    return base64.b64encode(np.rint(scaled).astype(np.uint8).tobytes()).decode("ascii")
+    return np.rint(np.nan_to_num(scaled, nan=127.5)).astype(np.uint8)
+
+
+def encode(values: np.ndarray, low: float, high: float) -> str:
+    """``values`` mapped linearly from [low, high] to bytes 0..255 (clipped), base64."""
+    return base64.b64encode(_bytes(values, low, high).tobytes()).decode("ascii")
+
+
+def encode_columns(values: np.ndarray, low: float, high: float) -> list[str]:
+    """:func:`encode` of every column of ``values`` ``(n, k)``, in one pass."""
+    columns = np.ascontiguousarray(_bytes(values, low, high).T)
+    return [base64.b64encode(column.tobytes()).decode("ascii") for column in columns]
 
 
 class Session:
@@ -111,6 +131,23 @@ class Session:
         self.train_losses: list[float] = []
         self.test_losses: list[float] = []
         self.diverged: str | None = None
+        #: Held while the model changes (an epoch, the inspector's step) or is saved.
+        self.lock = threading.RLock()
+        # Frames are drawn from a copy of the weights (``_view``), published by the training
+        # thread between batches, so drawing never touches the model being trained.
+        self._view = self.model.clone()
+        self._view_lock = threading.Lock()
+        self._published = (self.model.get_weights(), 0, 0)  # (weights, version, epoch)
+        self._published_at = 0.0
+        self._publish_lock = threading.Lock()
+        self._trainer: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._last_poll = time.monotonic()
+        self._publisher = callbacks.LambdaCallback(on_batch_end=lambda batch, logs: self._tick())
+        # The handshake between a frame request and the training thread: the request asks
+        # (_wanted) and the trainer publishes its weights at the end of its batch (_taken).
+        self._wanted = threading.Event()
+        self._taken = threading.Event()
         self._record_losses()
 
     # Training.
@@ -120,13 +157,20 @@ class Session:
         return min(self.config.batch_size, self.n_train)
 
     def train(self, epochs: int = 1) -> dict[str, Any]:
-        """Train ``epochs`` passes over the training points with ``Sequential.fit`` (so an
-        exported script that calls ``fit(epochs=N)`` once retrains to the same weights) and
-        return the frame after them. A diverging run stops and says so in the frame."""
+        """Train ``epochs`` passes over the training points and return the frame after them
+        (the Step button). A diverging run stops and says so in the frame."""
         start = len(self.train_losses)
         for _ in range(epochs):
-            if self.diverged:
+            if not self._train_epoch():
                 break
+        return self.frame(since=start)
+
+    def _train_epoch(self) -> bool:
+        """One epoch with ``Sequential.fit`` (so an exported script that calls
+        ``fit(epochs=N)`` once retrains to the same weights); False once diverged."""
+        with self.lock:
+            if self.diverged:
+                return False
             first = self.model.optimizer is None
             try:
                 # A diverging loss overflows on its way to inf; fit catches that (as below),
@@ -139,14 +183,69 @@ class Session:
                         optimizer=self.optimizer if first else None,
                         epochs=1,
                         batch_size=self.batch_size,
+                        callbacks=[self._publisher],
                         verbose=0,
                     )
             except TrainingDivergedError as error:
                 self.diverged = str(error)
-                break
+                self._publish()
+                return False
             self.epoch += 1
             self._record_losses()
-        return self.frame(since=start)
+            self._publish()
+            return True
+
+    # Playing: a background thread trains epoch after epoch while the page draws frames.
+
+    @property
+    def playing(self) -> bool:
+        return self._trainer is not None and self._trainer.is_alive()
+
+    def play(self) -> None:
+        """Start training in a background thread (no-op while playing). It stops on
+        ``pause()``, on divergence, after ``MAX_EPOCHS`` epochs, or when no frame was asked
+        for during ``IDLE_STOP`` seconds (the page was closed)."""
+        if self.playing:
+            return
+        self._stop.clear()
+        self._last_poll = time.monotonic()
+        self._trainer = threading.Thread(target=self._run, daemon=True, name="playground-run")
+        self._trainer.start()
+
+    def _run(self) -> None:
+        while (
+            not self._stop.is_set()
+            and self.epoch < MAX_EPOCHS
+            and time.monotonic() - self._last_poll < IDLE_STOP
+            and self._train_epoch()
+        ):
+            pass
+
+    def pause(self) -> dict[str, Any]:
+        """Stop the training thread at the end of its epoch; returns the frame after it."""
+        self.stop()
+        return self.frame()
+
+    def stop(self, wait: bool = True) -> None:
+        """Stop the training thread at the end of its epoch (and wait for that)."""
+        self._stop.set()
+        trainer = self._trainer
+        if wait and trainer is not None and trainer is not threading.current_thread():
+            trainer.join(timeout=60)
+
+    def _tick(self) -> None:
+        """After every batch: if a frame is wanted, publish the weights."""
+        if self._wanted.is_set():
+            self._wanted.clear()
+            self._publish()
+            self._taken.set()
+
+    def _publish(self) -> None:
+        weights = self.model.get_weights()
+        with self._publish_lock:
+            version = self._published[1] + 1
+            self._published = (weights, version, self.epoch)
+            self._published_at = time.monotonic()
 
     def _record_losses(self) -> None:
         self.train_losses.append(self.evaluate(self.X_train, self.y_train))
@@ -166,18 +265,13 @@ class Session:
         """Colour-scale ends of the output heatmap: probabilities for classification."""
         return (0.0, 1.0) if self.config.kind == "classification" else (-1.0, 1.0)
 
-    def probabilities(self, X: np.ndarray) -> np.ndarray:
-        """What the output heatmap shows at inputs ``X``: the class-1 probability (sigmoid of
-        the logit for cross-entropy) or the regression value, shape ``(n,)``."""
-        return self.loss.output_transform(self.model.predict(X)).ravel()
-
-    def layer_outputs(self, X: np.ndarray) -> list[np.ndarray]:
+    def layer_outputs(self, model: Sequential, X: np.ndarray) -> list[np.ndarray]:
         """Each hidden layer's activations (after the activation function, in inference mode)
-        and the shown output, at inputs ``X``; the model's layers are applied one by one."""
-        layers = self.model.layers
+        and the shown output of ``model`` at inputs ``X``, applying its layers one by one."""
+        layers = model.layers
         last_dense = max(i for i, layer in enumerate(layers) if isinstance(layer, Dense))
         outputs = []
-        x = np.asarray(X, dtype=self.model.dtype)
+        x = np.asarray(X, dtype=model.dtype)
         for i, layer in enumerate(layers):
             x = layer.forward(x, training=False)
             if i < last_dense and isinstance(layer, Activation):
@@ -185,30 +279,57 @@ class Session:
         outputs.append(self.loss.output_transform(x))
         return outputs
 
-    def frame(self, since: int = 0) -> dict[str, Any]:
-        """The state to draw, with the losses recorded from index ``since`` on."""
-        with np.errstate(over="ignore", invalid="ignore"):
-            *hidden, output = self.layer_outputs(self.grid_features)
-        low, high = _RANGES.get(self.config.activation, (-1.0, 1.0))
-        dense = [layer for layer in self.model.layers if isinstance(layer, Dense)]
-        return {
-            "epoch": self.epoch,
-            "train_loss": _finite(self.train_losses[-1]),
-            "test_loss": _finite(self.test_losses[-1]),
+    def frame(self, since: int = 0, version: int | None = None) -> dict[str, Any]:
+        """The state to draw: the last published weights' heatmaps and links, and the losses
+        recorded from index ``since`` on. With ``version`` equal to the published one, the
+        drawing is left out (``"unchanged": true``): the page already shows it."""
+        self._last_poll = time.monotonic()
+        if self.playing and version is not None:
+            self._taken.clear()
+            self._wanted.set()
+            self._taken.wait(timeout=HANDSHAKE)  # the weights after the current batch
+        with self._publish_lock:
+            weights, published, epoch = self._published
+        n = min(len(self.train_losses), len(self.test_losses))
+        since = min(max(0, since), n)
+        frame: dict[str, Any] = {
+            "version": published,
+            "epoch": epoch,
+            "playing": self.playing,
+            "train_loss": _finite(self.train_losses[n - 1]),
+            "test_loss": _finite(self.test_losses[n - 1]),
             "history": {
                 "from": since,
-                "train": [_finite(v) for v in self.train_losses[since:]],
-                "test": [_finite(v) for v in self.test_losses[since:]],
+                "train": [_finite(v) for v in self.train_losses[since:n]],
+                "test": [_finite(v) for v in self.test_losses[since:n]],
             },
-            "output": encode(output.ravel(), *self.output_range()),
-            "neurons": [
-                [encode(values[:, j], low, high) for j in range(values.shape[1])]
-                for values in hidden
-            ],
-            "weights": [layer.params["W"].tolist() for layer in dense],
-            "biases": [layer.params["b"].tolist() for layer in dense],
             "diverged": self.diverged,
         }
+        if version == published:
+            frame["unchanged"] = True
+            return frame
+        self._draw(frame, weights)
+        return frame
+
+    def _draw(self, frame: dict[str, Any], weights: np.ndarray) -> None:
+        """Add the heatmaps and links of ``weights`` to ``frame``."""
+        with self._view_lock:
+            view = self._view
+            view.set_weights(weights)
+            with np.errstate(over="ignore", invalid="ignore"):
+                *hidden, output = self.layer_outputs(view, self.grid_features)
+            low, high = _RANGES.get(self.config.activation, (-1.0, 1.0))
+            dense = [layer for layer in view.layers if isinstance(layer, Dense)]
+            frame["output"] = encode(output.ravel(), *self.output_range())
+            # Every other cell of every other row: the neurons' small heatmaps need no more.
+            frame["neurons"] = [
+                encode_columns(
+                    values.reshape(GRID, GRID, -1)[::2, ::2].reshape(NEURON_GRID**2, -1), low, high
+                )
+                for values in hidden
+            ]
+            frame["weights"] = [layer.params["W"].tolist() for layer in dense]
+            frame["biases"] = [layer.params["b"].tolist() for layer in dense]
 
     def describe(self) -> dict[str, Any]:
         """The parts that do not change while training: config, points, feature heatmaps."""
@@ -220,6 +341,7 @@ class Session:
             "config": self.config.to_dict(),
             "kind": self.config.kind,
             "grid": GRID,
+            "neuron_grid": NEURON_GRID,
             "domain": [centre - half, centre + half],
             "points": self.points.round(4).tolist(),
             "targets": self.targets.ravel().round(4).tolist(),
@@ -244,9 +366,12 @@ class Session:
         ``z``, ``a``, ``δ = ∂L/∂z``, ``∂L/∂W``, ``∂L/∂b`` and the update, plus the phases
         (forward layer by layer, the loss, backward layer by layer, the update) the page
         steps through, and the frame after the step."""
+        self.stop()
         rows = self.next_batch()
         X, y = self.X_train[rows], self.y_train[rows]
-        trace = trace_step(self.model, X, y, self.loss, self.optimizer, apply=True)
+        with self.lock:
+            trace = trace_step(self.model, X, y, self.loss, self.optimizer, apply=True)
+            self._publish()
         layers = []
         for stage in trace.stages:
             penalty = self.config.regularization if self.config.reg_rate else None
@@ -277,7 +402,6 @@ class Session:
         start = len(self.train_losses)
         self._record_losses()
         frame = self.frame(since=start)
-        frame["history"] = {"from": start, "train": [], "test": []}  # not an epoch
         return {
             "batch": rows.tolist(),
             "inputs": X.tolist(),
@@ -296,8 +420,9 @@ class Session:
         ``(L(θ + ε) - L(θ - ε)) / 2ε`` (float64 copy, the model is not changed)."""
         rows = self.next_batch()
         X, y = self.X_train[rows], self.y_train[rows]
-        result = gradcheck(self.model, self.loss, X, y)
-        model = self.model.clone(dtype=np.float64)
+        with self.lock:
+            result = gradcheck(self.model, self.loss, X, y)
+            model = self.model.clone(dtype=np.float64)
         targets = self.loss.prepare_targets(y, 1, model.dtype)
         states = [layer.rng.bit_generator.state for layer in model.layers]
         eps = 1e-5
@@ -346,8 +471,9 @@ class Session:
         """The trained model as a scratchnn ``.npz`` (``snn.load`` reads it)."""
         with tempfile.TemporaryDirectory() as folder:
             path = os.path.join(folder, "model.npz")
-            self.model.metadata["playground"] = self.config.to_dict()
-            self.model.save(path)
+            with self.lock:
+                self.model.metadata["playground"] = self.config.to_dict()
+                self.model.save(path)
             with open(path, "rb") as file:
                 return file.read()
 
@@ -355,7 +481,8 @@ class Session:
         """A short Python script that rebuilds the points and the network and retrains it."""
         from .export import script
 
-        return script(self.config, self.epoch)
+        with self.lock:
+            return script(self.config, self.epoch)
 
 
 def _phases(trace: StepTrace) -> list[dict[str, Any]]:

@@ -25,7 +25,9 @@ const state = {
   test: [],
   selected: null,       // {kind: "neuron", layer, index} or {kind: "weight", layer, i, j}
   frameTimes: [],
+  drawn: 0,             // heatmap updates drawn since the page opened
   trace: null,          // the inspector's traced step
+  stream: null,         // the EventSource of frames while playing
   tracePhase: 0,
 };
 
@@ -136,6 +138,8 @@ function writeHash() {
 
 async function newRun() {
   const generation = ++state.generation;
+  const previous = state.session;
+  if (previous && state.playing) api("/api/pause", {session: previous}).catch(() => {});
   let info;
   try {
     info = await api("/api/session", {config: state.config});
@@ -147,6 +151,7 @@ async function newRun() {
   showStatus("");
   state.session = info.session;
   state.info = info;
+  state.frame = null;
   state.train = [];
   state.test = [];
   state.trace = null;
@@ -155,7 +160,11 @@ async function newRun() {
   applyFrame(info.frame);
   renderInspector();
   $("gradcheck-body").innerHTML = "";
-  if (compare.active) compare.restart();
+  if (compare.active) await compare.restart();
+  if (state.playing) {
+    await api("/api/play", {session: state.session}).catch(() => {});
+    loop();
+  }
 }
 
 function changeConfig(update) {
@@ -165,8 +174,10 @@ function changeConfig(update) {
   newRun();
 }
 
+// The Step button: pause, then train the chosen number of epochs.
 async function step() {
   if (state.busy || !state.session) return;
+  await setPlaying(false);
   state.busy = true;
   const generation = state.generation;
   try {
@@ -176,30 +187,72 @@ async function step() {
     if (compare.active) await compare.step(epochs);
   } catch (error) {
     showStatus(error.message, true);
-    setPlaying(false);
   } finally {
     state.busy = false;
   }
 }
 
-function setPlaying(on) {
+async function setPlaying(on) {
+  if (on === state.playing) return;
   state.playing = on;
   $("play").classList.toggle("playing", on);
   $("play").innerHTML = on ? ICONS.pause : ICONS.play;
-  if (on) loop();
+  if (!state.session) return;
+  if (on) {
+    try {
+      await api("/api/play", {session: state.session});
+      if (compare.active) await compare.play();
+    } catch (error) {
+      showStatus(error.message, true);
+    }
+    loop();
+    return;
+  }
+  state.busy = true;
+  if (state.stream) state.stream.close();
+  if (compare.source) compare.source.close();
+  try {
+    const generation = state.generation;
+    const frame = await api("/api/pause", {session: state.session});
+    if (generation === state.generation) applyFrame(frame);
+    if (compare.active) await compare.pause();
+  } catch (error) {
+    showStatus(error.message, true);
+  } finally {
+    state.busy = false;
+  }
 }
 
-async function loop() {
-  while (state.playing) {
-    await step();
-    await new Promise((resolve) => requestAnimationFrame(resolve));
-  }
+// While playing, the server streams frames of the run it trains (server-sent events).
+function openStream(session, since, version, onFrame) {
+  const query = `session=${session}&since=${since}` + (version === null ? "" : `&version=${version}`);
+  const source = new EventSource(`/api/stream?${query}`);
+  source.onmessage = (event) => onFrame(JSON.parse(event.data));
+  source.onerror = () => source.close();  // the stream ended (paused) or failed: no reconnects
+  return source;
+}
+
+function loop() {
+  if (state.stream) state.stream.close();
+  const generation = state.generation;
+  state.stream = openStream(state.session, state.train.length,
+    state.frame ? state.frame.version : null, (frame) => {
+      if (generation !== state.generation || !state.playing) return;
+      applyFrame(frame);
+      if (!frame.playing && frame.diverged) setPlaying(false);
+    });
+  if (compare.active) compare.stream();
 }
 
 // ---------------------------------------------------------------- drawing
 
+// Take in a frame: its losses at once, its drawing at the next animation frame (so frames
+// that arrive faster than the screen refreshes cost no drawing).
 function applyFrame(frame) {
-  state.frame = frame;
+  if (state.frame && frame.version < state.frame.version) return;  // a late, older frame
+  const drawn = !frame.unchanged;
+  state.frame = drawn ? frame : {...state.frame, ...frame, unchanged: false};
+  frame = state.frame;
   const h = frame.history;
   state.train.length = h.from;
   state.test.length = h.from;
@@ -211,13 +264,25 @@ function applyFrame(frame) {
     $(id).dataset.value = value === null ? "" : String(value);
   }
   if (frame.diverged) showStatus(frame.diverged, true);
-  drawHeatmap($("heatmap"), frame.output, state.info, $("show-test").checked);
+  if (drawn) state.needsDrawing = true;
+  if (!state.drawScheduled) {
+    state.drawScheduled = true;
+    requestAnimationFrame(drawNow);
+  }
+}
+
+function drawNow() {
+  state.drawScheduled = false;
   drawCurve($("loss-curve"), state.train, state.test);
-  updateNetwork(frame);
+  if (!state.needsDrawing || !state.frame) return;
+  state.needsDrawing = false;
+  drawHeatmap($("heatmap"), state.frame.output, state.info, $("show-test").checked);
+  updateNetwork(state.frame);
   countFrame();
 }
 
 function countFrame() {
+  state.drawn += 1;
   const now = performance.now();
   state.frameTimes.push(now);
   while (state.frameTimes.length && state.frameTimes[0] < now - 1000) state.frameTimes.shift();
@@ -257,17 +322,25 @@ function drawCurve(canvas, train, test) {
   const ctx = canvas.getContext("2d");
   const w = canvas.width, h = canvas.height;
   ctx.clearRect(0, 0, w, h);
-  const values = train.concat(test).filter((v) => v !== null && Number.isFinite(v));
-  if (!values.length) return;
-  const top = Math.max(...values) || 1;
+  let top = 0;
+  for (const series of [train, test]) {
+    for (const v of series) if (v !== null && Number.isFinite(v) && v > top) top = v;
+  }
+  if (!top) return;
   const n = Math.max(train.length - 1, 1);
+  const stride = Math.max(1, Math.floor(train.length / w));  // at most one point per pixel
   for (const [series, colour] of [[train, "#999"], [test, "#222"]]) {
     ctx.beginPath();
-    series.forEach((v, i) => {
-      if (v === null) return;
-      const x = (i / n) * (w - 2) + 1, y = h - 2 - (v / top) * (h - 6);
-      if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
-    });
+    let started = false;
+    const indices = [];
+    for (let i = 0; i < series.length; i += stride) indices.push(i);
+    if (series.length && indices[indices.length - 1] !== series.length - 1) indices.push(series.length - 1);
+    for (const i of indices) {
+      const v = series[i];
+      if (v === null || !Number.isFinite(v)) continue;
+      const x = (i / n) * (w - 2) + 1, y = h - 2 - (Math.min(v, top) / top) * (h - 6);
+      if (!started) { ctx.moveTo(x, y); started = true; } else ctx.lineTo(x, y);
+    }
     ctx.strokeStyle = colour;
     ctx.lineWidth = 1.5;
     ctx.stroke();
@@ -370,7 +443,7 @@ function buildNetwork() {
 function updateNetwork(frame) {
   frame.neurons.forEach((layer, l) => layer.forEach((b64, k) => {
     const node = $(`neuron-${l}-${k}`);
-    if (node) paint(node.firstChild, b64, state.info.grid);
+    if (node) paint(node.firstChild, b64, state.info.neuron_grid);
   }));
   const out = $("output-node");
   if (out) paint(out.firstChild, frame.output, state.info.grid);
@@ -481,11 +554,13 @@ function wireControls() {
   }
   $("regenerate").addEventListener("click", () => changeConfig({seed: (state.config.seed + 1) % 2147483647}));
   $("play").addEventListener("click", () => setPlaying(!state.playing));
-  $("step").addEventListener("click", () => { setPlaying(false); step(); });
-  $("reset").addEventListener("click", () => { setPlaying(false); newRun(); });
+  $("step").addEventListener("click", step);
+  $("reset").addEventListener("click", async () => { await setPlaying(false); newRun(); });
   $("add-layer").addEventListener("click", addLayer);
   $("remove-layer").addEventListener("click", removeLayer);
-  $("show-test").addEventListener("change", () => state.frame && applyFrame({...state.frame, history: {from: state.train.length, train: [], test: []}}));
+  $("show-test").addEventListener("change", () => {
+    if (state.frame) drawHeatmap($("heatmap"), state.frame.output, state.info, $("show-test").checked);
+  });
   $("preset-tutorial").addEventListener("click", () => changeConfig({
     problem: "tutorial-xor", features: ["x1", "x2"], hidden: [4], activation: "sigmoid",
     loss: "mse", optimizer: "sgd", lr: 0.5, batch_size: 4, regularization: "none", reg_rate: 0,
@@ -530,7 +605,7 @@ function select(target) {
 }
 
 async function traceStep() {
-  setPlaying(false);
+  await setPlaying(false);
   try {
     const trace = await api("/api/inspect", {session: state.session});
     state.trace = trace;
@@ -629,7 +704,7 @@ function renderInspector() {
 }
 
 async function runGradcheck() {
-  setPlaying(false);
+  await setPlaying(false);
   const box = $("gradcheck-body");
   box.textContent = "Running gradcheck…";
   try {
@@ -693,9 +768,10 @@ const compare = {
     $("compare-b-title").textContent = `B: ${key} = ${raw}`;
     try {
       const info = await api("/api/session", {config});
+      if (this.b) api("/api/pause", {session: this.b.session}).catch(() => {});
       this.b = {info, session: info.session, train: [], test: []};
-      this.a = {train: [], test: []};
       this.draw(info.frame, null);
+      if (state.playing) { await this.play(); this.stream(); }
     } catch (error) {
       $("compare-b-title").textContent = error.message;
     }
@@ -705,18 +781,40 @@ const compare = {
     const frame = await api("/api/step", {session: this.b.session, epochs});
     this.draw(frame, state.frame);
   },
+  async play() {
+    if (this.b) await api("/api/play", {session: this.b.session});
+  },
+  async pause() {
+    if (this.b) this.draw(await api("/api/pause", {session: this.b.session}), state.frame);
+  },
+  stream() {
+    if (this.source) this.source.close();
+    if (!this.b) return;
+    const b = this.b;
+    this.source = openStream(b.session, b.train.length, null, (frame) => {
+      if (this.b === b) this.draw(frame, state.frame);
+    });
+  },
   draw(frameB, frameA) {
     const b = this.b;
     b.train.length = frameB.history.from; b.test.length = frameB.history.from;
     b.train.push(...frameB.history.train); b.test.push(...frameB.history.test);
-    drawHeatmap($("compare-b"), frameB.output, b.info, false);
-    drawCurve($("compare-b-curve"), b.train, b.test);
+    b.frame = frameB;
+    this.withA = !!frameA;
     $("compare-b-loss").textContent = fmt(frameB.test_loss);
-    if (frameA) {
-      drawHeatmap($("compare-a"), frameA.output, state.info, false);
-      drawCurve($("compare-a-curve"), state.train, state.test);
-      $("compare-a-loss").textContent = fmt(frameA.test_loss);
-    }
+    if (frameA) $("compare-a-loss").textContent = fmt(frameA.test_loss);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    requestAnimationFrame(() => {  // drawn at most once per animation frame
+      this.scheduled = false;
+      if (this.b !== b) return;
+      drawHeatmap($("compare-b"), b.frame.output, b.info, false);
+      drawCurve($("compare-b-curve"), b.train, b.test);
+      if (this.withA && state.frame) {
+        drawHeatmap($("compare-a"), state.frame.output, state.info, false);
+        drawCurve($("compare-a-curve"), state.train, state.test);
+      }
+    });
   },
 };
 
@@ -730,7 +828,7 @@ async function main() {
   state.config = hashToConfig(location.hash, state.options.defaults);
   syncControls();
   wireControls();
-  setPlaying(false);
+  $("play").innerHTML = ICONS.play;
   writeHash();
   await newRun();
   document.body.dataset.ready = "1";
