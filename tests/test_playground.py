@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import subprocess
@@ -192,6 +193,37 @@ def test_the_api_builds_steps_and_exports_a_run(server, tmp_path):
     assert snn.load(tmp_path / "m.npz").epochs_trained == 3
     status, page = call(server, "/")
     assert status == 200 and b"scratchnn" in page
+
+
+def test_a_playing_run_streams_frames_until_paused(server):
+    _, run = call(server, "/api/session", {"config": {"problem": "xor", "hidden": [3]}})
+    key = run["session"]
+    assert call(server, "/api/play", {"session": key}) == (200, {"playing": True})
+    url = server.url + f"api/stream?session={key}&since=0"
+    frames = []
+    with urllib.request.urlopen(url, timeout=30) as stream:
+        assert stream.headers["Content-Type"] == "text/event-stream"
+        for line in stream:
+            if line.startswith(b"data: "):
+                frames.append(json.loads(line[6:]))
+            if len(frames) == 5:
+                break
+    status, last = call(server, "/api/pause", {"session": key})
+    assert status == 200 and not last["playing"]
+    versions = [frame["version"] for frame in frames]
+    assert versions == sorted(set(versions))  # each frame shows newer weights
+    assert all(frame["playing"] for frame in frames) and "output" in frames[-1]
+    # The histories fit together: each frame carries the epochs after the previous one's.
+    for before, after in itertools.pairwise(frames):
+        assert after["history"]["from"] == before["history"]["from"] + len(
+            before["history"]["train"]
+        )
+    # Paused, the run stays where it stopped; the stream sends that frame and ends.
+    status, again = call(server, "/api/frame", {"session": key, "since": 0})
+    assert again["epoch"] == last["epoch"] >= frames[-1]["epoch"]
+    with urllib.request.urlopen(url, timeout=30) as stream:
+        events = [line for line in stream.read().splitlines() if line.startswith(b"data: ")]
+    assert len(events) == 1 and json.loads(events[0][6:])["epoch"] == last["epoch"]
 
 
 def test_the_api_refuses_bad_requests(server):
