@@ -592,7 +592,7 @@ def test_class_weight_with_one_hot_and_binary_targets():
         ({"sample_weight": np.ones(29)}, r"one weight per sample, shape \(30,\)"),
         ({"sample_weight": -np.ones(30)}, "finite and >= 0"),
         ({"sample_weight": np.full(30, np.nan)}, "finite and >= 0"),
-        ({"class_weight": {0: -1.0}}, r"class_weight\[0\] must be a number >= 0"),
+        ({"class_weight": {0: -1.0}}, r"class_weight\[0\] must be a finite number >= 0"),
         ({"class_weight": "inverse"}, "must be a dict or 'balanced'"),
         ({"class_weight": [1.0, 2.0, 3.0]}, "must be a dict or 'balanced'"),
     ],

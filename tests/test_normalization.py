@@ -421,7 +421,7 @@ def test_dropout_backward_uses_the_forward_mask():
 
 @pytest.mark.parametrize("p", [-0.1, 1.0, 1.5, float("nan"), "0.5", None])
 def test_dropout_invalid_p_raises(p):
-    with pytest.raises(ValueError, match="p must lie in"):
+    with pytest.raises(ValueError, match="p must be a finite number in"):
         snn.Dropout(p)
 
 

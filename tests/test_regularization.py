@@ -275,7 +275,7 @@ def test_penalties_survive_save_and_load(tmp_path):
 
 @pytest.mark.parametrize("kwargs", [{"l1": -0.1}, {"l2": -1e-3}, {"l1": float("inf")}])
 def test_negative_penalty_raises(kwargs):
-    with pytest.raises(ValueError, match="must be a number >= 0"):
+    with pytest.raises(ValueError, match="must be a finite number >= 0"):
         snn.Dense(3, 2, **kwargs)
 
 

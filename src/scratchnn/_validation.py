@@ -1,11 +1,16 @@
-"""Input validation, done once at the boundary of ``fit``/``predict``/``evaluate``.
+"""Validation, in one place: of arguments (every public constructor and function) and of data
+(once, at the boundary of ``fit``/``predict``/``evaluate``).
 
 Nothing inside the training loop checks types or shapes again. Each message says what was
-received and what is allowed, so a user can fix the call without reading the source.
+received and what is allowed, in one style (``lr must be a finite number >= 0. Received:
+lr=nan.``), so a user can fix the call without reading the source.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,11 +29,117 @@ def check_dtype(dtype: Any) -> np.dtype:
     return resolved
 
 
+# Arguments: every public constructor and function checks its numbers, integers and choices
+# with these, so the rules and the messages are the same everywhere. NumPy scalars
+# (np.float32(0.5), np.int64(2)) are numbers; bools are not; NaN never passes.
+
+
+def _refuse(name: str, value: Any, rule: str) -> ValueError:
+    return ValueError(f"{name} must be {rule}. Received: {name}={value!r}.")
+
+
+def _interval(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
+    if low is not None and high is not None:
+        return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    if low is not None:
+        return f"{'>' if low_open else '>='} {low:g}"
+    if high is not None:
+        return f"{'<' if high_open else '<='} {high:g}"
+    return ""
+
+
+def check_number(
+    name: str,
+    value: Any,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+    allow_inf: bool = False,
+) -> float:
+    """``value`` as a float in the given interval; finite unless ``allow_inf``.
+
+    Example:
+        >>> check_number("lr", np.float32(0.5), 0.0)
+        0.5
+        >>> check_number("p", 1.0, 0.0, 1.0, high_open=True)
+        Traceback (most recent call last):
+        ...
+        ValueError: p must be a finite number in [0, 1). Received: p=1.0.
+    """
+    interval = _interval(low, high, low_open, high_open)
+    rule = f"{'a' if allow_inf else 'a finite'} number{' ' + interval if interval else ''}"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise _refuse(name, value, rule)
+    number = float(value)
+    if math.isnan(number) or (math.isinf(number) and not allow_inf):
+        raise _refuse(name, value, rule)
+    if low is not None and (number < low or (low_open and number == low)):
+        raise _refuse(name, value, rule)
+    if high is not None and (number > high or (high_open and number == high)):
+        raise _refuse(name, value, rule)
+    return number
+
+
+def check_int(name: str, value: Any, low: int | None = None, high: int | None = None) -> int:
+    """``value`` as an int in ``[low, high]`` (floats and bools are refused).
+
+    Example:
+        >>> check_int("patience", np.int64(3), 0)
+        3
+    """
+    interval = _interval(low, high, False, False)
+    rule = f"an integer {interval}" if interval else "an integer"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise _refuse(name, value, rule)
+    number = int(value)
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise _refuse(name, value, rule)
+    return number
+
+
 def check_positive_int(name: str, value: Any) -> int:
     """``value`` as an int >= 1 (bools and floats are refused)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}.")
     return int(value)
+
+
+def check_choice(name: str, value: Any, choices: Sequence[Any]) -> Any:
+    """``value`` if it is one of ``choices``.
+
+    Example:
+        >>> check_choice("mode", "max", ("min", "max"))
+        'max'
+    """
+    if not isinstance(value, Hashable) or value not in choices:
+        allowed = ", ".join(repr(choice) for choice in choices)
+        raise _refuse(name, value, f"one of {allowed}")
+    return value
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """``value`` as a bool (True/False or a NumPy bool; not 0/1 or strings)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise _refuse(name, value, "True or False")
+    return bool(value)
+
+
+def check_seed(seed: Any) -> int | None:
+    """A random seed: None (fresh entropy) or an integer >= 0."""
+    if seed is None:
+        return None
+    return check_int("seed", seed, 0)
+
+
+def check_callable(name: str, value: Any) -> Any:
+    if not callable(value):
+        raise TypeError(
+            f"{name} must be callable (a function). Received: {name}={value!r} of type "
+            f"{type(value).__name__}."
+        )
+    return value
 
 
 def _sum_is_finite(array: np.ndarray) -> bool:
@@ -47,6 +158,11 @@ def _sum_is_finite(array: np.ndarray) -> bool:
 def as_float_array(values: Any, name: str, dtype: np.dtype) -> np.ndarray:
     """``values`` as an array of ``dtype`` (no copy if it already is one), non-empty and finite."""
     array = np.asarray(values)
+    if array.dtype.kind == "c":
+        raise ValueError(
+            f"{name} holds complex numbers; a network takes real inputs. Pass the real and "
+            "imaginary parts as separate features (np.column_stack([X.real, X.imag]))."
+        )
     if array.dtype == object or not (
         np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_
     ):

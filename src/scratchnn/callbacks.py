@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import math
 import os
+import string
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from ._validation import check_bool, check_callable, check_choice, check_int, check_number
 
 if TYPE_CHECKING:
     from .model import Sequential
@@ -67,8 +70,9 @@ class Callback:
 
 
 def _mode_for(monitor: str, mode: str) -> str:
-    if mode not in ("auto", "min", "max"):
-        raise ValueError(f"mode must be 'auto', 'min' or 'max'. Received: mode={mode!r}.")
+    if not isinstance(monitor, str):
+        raise TypeError(f"monitor must be a log name (str). Received: monitor={monitor!r}.")
+    check_choice("mode", mode, ("auto", "min", "max"))
     if mode != "auto":
         return mode
     higher_is_better = ("acc", "precision", "recall", "f1", "r2")
@@ -82,6 +86,21 @@ def _monitored(logs: dict[str, float], monitor: str, who: str) -> float:
             f"({', '.join(logs)}). Pass validation data or choose another monitor."
         )
     return float(logs[monitor])
+
+
+def _writable_path(name: str, path: Any) -> str:
+    """``path`` as a string, refused now (not after an epoch of training) if its folder does
+    not exist."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a file path. Received: {name}={path!r}.")
+    path = os.fspath(path)
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        raise ValueError(
+            f"The folder of {name}={path!r} does not exist; create it first "
+            f"(os.makedirs({folder!r}))."
+        )
+    return path
 
 
 class EarlyStopping(Callback):
@@ -104,12 +123,10 @@ class EarlyStopping(Callback):
         mode: str = "auto",
         restore_best_weights: bool = False,
     ) -> None:
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise ValueError(f"patience must be an integer >= 0. Received: {patience!r}.")
-        self.monitor, self.patience = monitor, patience
-        self.min_delta = abs(float(min_delta))
         self.mode = _mode_for(monitor, mode)
-        self.restore_best_weights = restore_best_weights
+        self.monitor, self.patience = monitor, check_int("patience", patience, 0)
+        self.min_delta = abs(check_number("min_delta", min_delta))
+        self.restore_best_weights = check_bool("restore_best_weights", restore_best_weights)
         self.stopped_epoch: int | None = None
         self.best_epoch: int | None = None
 
@@ -164,15 +181,32 @@ class ModelCheckpoint(Callback):
         mode: str = "auto",
         include_optimizer: bool = True,
     ) -> None:
-        self.path = str(path)
-        self.monitor, self.save_best_only = monitor, save_best_only
+        self.path = _writable_path("path", path)
+        try:  # the log names in the path's {fields}, checked against fit's logs up front
+            self._fields = {
+                field.split(".")[0].split("[")[0]
+                for _, field, _, _ in string.Formatter().parse(self.path)
+                if field is not None
+            }
+        except ValueError as error:
+            raise ValueError(
+                f"path is not a valid format string ({error}): {self.path!r}"
+            ) from None
+        if "" in self._fields:
+            raise ValueError(
+                f"path may only use named fields such as {{epoch}} or {{val_loss}}; received "
+                f"{self.path!r}."
+            )
         self.mode = _mode_for(monitor, mode)
-        self.include_optimizer = include_optimizer
+        self.monitor = monitor
+        self.save_best_only = check_bool("save_best_only", save_best_only)
+        self.include_optimizer = check_bool("include_optimizer", include_optimizer)
         self.best = math.inf if self.mode == "min" else -math.inf
         self.saved: list[str] = []
 
     def required_logs(self) -> set[str]:
-        return {self.monitor} if self.save_best_only else set()
+        needed = self._fields - {"epoch"}
+        return needed | {self.monitor} if self.save_best_only else needed
 
     def on_epoch_end(self, epoch, logs):
         if self.save_best_only:
@@ -195,6 +229,8 @@ class LearningRateScheduler(Callback):
     """
 
     def __init__(self, schedule: Callable[[int, float], float] | Schedule) -> None:
+        if not hasattr(schedule, "lr_at"):
+            check_callable("schedule", schedule)
         self.schedule = schedule
 
     def on_epoch_begin(self, epoch, logs):
@@ -219,7 +255,8 @@ class CSVLogger(Callback):
     """
 
     def __init__(self, path: str | os.PathLike, append: bool = False) -> None:
-        self.path, self.append = os.fspath(path), append
+        self.path = _writable_path("path", path)
+        self.append = check_bool("append", append)
         self._file = None
 
     def on_train_begin(self, logs):
@@ -277,7 +314,7 @@ class LambdaCallback(Callback):
             "on_train_end": on_train_end,
         }.items():
             if function is not None:
-                setattr(self, name, function)
+                setattr(self, name, check_callable(name, function))
 
 
 def _format_logs(logs: dict[str, float]) -> str:

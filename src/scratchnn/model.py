@@ -13,7 +13,7 @@ import numpy as np
 
 from . import losses as losses_module
 from . import training
-from ._validation import check_dtype, check_features, check_positive_int
+from ._validation import check_dtype, check_features, check_positive_int, check_seed
 from .errors import TrainingDivergedError
 from .history import History
 from .layers import Dense, Layer, get_activation, layers
@@ -33,6 +33,14 @@ class ModelRNGs(NamedTuple):
     init: np.random.Generator
     shuffle: np.random.Generator
     layers: np.random.Generator
+
+
+def _physical_memory() -> float:
+    """Bytes of RAM on this machine (infinite where the system does not say)."""
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return math.inf
 
 
 class TrainStep(NamedTuple):
@@ -77,7 +85,14 @@ class Sequential:
         self.layers: list[Layer] = list(layers)
         if not self.layers:
             raise ValueError("A Sequential model needs at least one layer.")
+        seen: set[int] = set()
         for layer in self.layers:
+            if id(layer) in seen:
+                raise ValueError(
+                    f"{layer!r} appears twice in the model; each position needs its own layer "
+                    "object (a shared one would have one set of gradients for two uses)."
+                )
+            seen.add(id(layer))
             if not isinstance(layer, Layer):
                 raise TypeError(
                     f"Sequential takes Layer instances; received {layer!r} of type "
@@ -89,14 +104,23 @@ class Sequential:
                     "model's store, so create a new layer (or use model.clone())."
                 )
         self.dtype = check_dtype(dtype)
-        self.seed = seed
+        self.seed = check_seed(seed)
         sequence = np.random.SeedSequence(seed)
         init_seq, shuffle_seq, layer_seq = sequence.spawn(3)
         self.rngs = ModelRNGs(
             *(np.random.default_rng(s) for s in (init_seq, shuffle_seq, layer_seq))
         )
         self.in_features, self.out_features = self._check_feature_chain()
-        self._build(init_seq.spawn(len(self.layers)), layer_seq.spawn(len(self.layers)))
+        count = self._parameter_count()
+        try:
+            if count * self.dtype.itemsize * 2 > _physical_memory():  # values and gradients
+                raise MemoryError
+            self._build(init_seq.spawn(len(self.layers)), layer_seq.spawn(len(self.layers)))
+        except MemoryError:
+            raise ValueError(
+                f"The model's {count:,} parameters ({count * self.dtype.itemsize / 2**30:.1f} "
+                "GiB, twice that with gradients) do not fit in memory. Use smaller layers."
+            ) from None
         # What fit() used last, remembered so that a later fit() continues with the same ones
         # (as Keras's compile), and saved with the model.
         self.loss: Loss | None = None
@@ -116,6 +140,15 @@ class Sequential:
         #: target column and the class labels of the data it was trained on (the command line
         #: uses these to read new data and to decode predictions).
         self.metadata: dict[str, Any] = {}
+
+    def _parameter_count(self) -> int:
+        """Parameters of the Dense layers, counted before allocating any (for the message of a
+        model too large for memory)."""
+        return sum(
+            layer.in_features * layer.out_features + layer.out_features
+            for layer in self.layers
+            if isinstance(layer, Dense)
+        )
 
     def _check_feature_chain(self) -> tuple[int, int]:
         first = next((layer for layer in self.layers if layer.in_features is not None), None)

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ._registry import Configurable, Registry
+from ._validation import check_bool, check_number
 from .errors import TrainingDivergedError
 from .parameters import Parameter, Parameters
 
@@ -42,21 +43,6 @@ __all__ = [
     "get",
     "optimizers",
 ]
-
-
-def _check(
-    name: str, value: float, low: float, high: float = math.inf, *, open_high=False
-) -> float:
-    value = float(value)
-    inside = math.isfinite(value) and (low <= value < high if open_high else low <= value <= high)
-    if not inside:
-        allowed = (
-            f">= {low} and finite"
-            if high == math.inf
-            else f"in [{low}, {high}{')' if open_high else ']'}"
-        )
-        raise ValueError(f"{name} must be {allowed}. Received: {name}={value!r}.")
-    return value
 
 
 def _tensors(parameters: Parameters | Parameter | Iterable[Parameter]) -> list[Parameter]:
@@ -123,11 +109,13 @@ class Optimizer(Configurable):
         clip_norm: float | None = None,
         clip_value: float | None = None,
     ) -> None:
-        self.lr = _check("lr", lr, 0.0)
-        self.weight_decay = _check("weight_decay", weight_decay, 0.0)
-        self.decoupled_weight_decay = bool(decoupled_weight_decay)
-        self.clip_norm = None if clip_norm is None else _check("clip_norm", clip_norm, 0.0)
-        self.clip_value = None if clip_value is None else _check("clip_value", clip_value, 0.0)
+        self.lr = check_number("lr", lr, 0.0)
+        self.weight_decay = check_number("weight_decay", weight_decay, 0.0)
+        self.decoupled_weight_decay = check_bool("decoupled_weight_decay", decoupled_weight_decay)
+        self.clip_norm = None if clip_norm is None else check_number("clip_norm", clip_norm, 0.0)
+        self.clip_value = (
+            None if clip_value is None else check_number("clip_value", clip_value, 0.0)
+        )
         self.step_count = 0
         self.state: list[dict[str, np.ndarray]] = []
         self._shapes: list[tuple[int, ...]] = []
@@ -311,9 +299,9 @@ class SGD(Optimizer):
         **options: Any,
     ) -> None:
         super().__init__(lr, weight_decay, **options)
-        self.momentum = _check("momentum", momentum, 0.0)
-        self.dampening = _check("dampening", dampening, 0.0, 1.0)
-        self.nesterov = bool(nesterov)
+        self.momentum = check_number("momentum", momentum, 0.0)
+        self.dampening = check_number("dampening", dampening, 0.0, 1.0)
+        self.nesterov = check_bool("nesterov", nesterov)
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError(
                 "Nesterov momentum needs momentum > 0 and dampening = 0. Received: "
@@ -390,11 +378,11 @@ class Adam(Optimizer):
             raise ValueError(f"betas must be a pair (beta1, beta2). Received: betas={betas!r}.")
         beta1, beta2 = betas
         self.betas = (
-            _check("betas[0]", beta1, 0.0, 1.0, open_high=True),
-            _check("betas[1]", beta2, 0.0, 1.0, open_high=True),
+            check_number("betas[0]", beta1, 0.0, 1.0, high_open=True),
+            check_number("betas[1]", beta2, 0.0, 1.0, high_open=True),
         )
-        self.eps = _check("eps", eps, 0.0)
-        self.amsgrad = bool(amsgrad)
+        self.eps = check_number("eps", eps, 0.0)
+        self.amsgrad = check_bool("amsgrad", amsgrad)
         if self.amsgrad:
             self._state_names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
@@ -498,10 +486,10 @@ class RMSProp(Optimizer):
         **options: Any,
     ) -> None:
         super().__init__(lr, weight_decay, **options)
-        self.alpha = _check("alpha", alpha, 0.0, 1.0)
-        self.eps = _check("eps", eps, 0.0)
-        self.momentum = _check("momentum", momentum, 0.0)
-        self.centered = bool(centered)
+        self.alpha = check_number("alpha", alpha, 0.0, 1.0)
+        self.eps = check_number("eps", eps, 0.0)
+        self.momentum = check_number("momentum", momentum, 0.0)
+        self.centered = check_bool("centered", centered)
         names = ["square_avg"]
         if self.momentum:
             names.append("momentum_buffer")
@@ -576,11 +564,11 @@ class Adagrad(Optimizer):
         **options: Any,
     ) -> None:
         super().__init__(lr, weight_decay, **options)
-        self.lr_decay = _check("lr_decay", lr_decay, 0.0)
-        self.initial_accumulator_value = _check(
+        self.lr_decay = check_number("lr_decay", lr_decay, 0.0)
+        self.initial_accumulator_value = check_number(
             "initial_accumulator_value", initial_accumulator_value, 0.0
         )
-        self.eps = _check("eps", eps, 0.0)
+        self.eps = check_number("eps", eps, 0.0)
 
     def _update(self, value, grad, state, scratch) -> np.ndarray:
         work, step = scratch

@@ -17,6 +17,7 @@ import math
 from typing import Any
 
 from ._registry import Configurable, Registry
+from ._validation import check_bool, check_choice, check_int, check_number, check_positive_int
 from .optim import Optimizer
 
 schedules: Registry[type[Schedule]] = Registry("schedule")
@@ -77,11 +78,9 @@ class Schedule(Configurable):
 
 
 def _positive(name: str, value: Any, integer: bool = False) -> Any:
-    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok or not value > 0 or not math.isfinite(value):
-        kind = "a positive integer" if integer else "a positive number"
-        raise ValueError(f"{name} must be {kind}. Received: {name}={value!r}.")
-    return value
+    if integer:
+        return check_positive_int(name, value)
+    return check_number(name, value, 0.0, low_open=True)
 
 
 @schedules.register("step")
@@ -149,10 +148,8 @@ class CosineAnnealing(Schedule):
     ) -> None:
         super().__init__()
         self.T_max = _positive("T_max", T_max, integer=True)
-        if not (isinstance(eta_min, (int, float)) and eta_min >= 0):
-            raise ValueError(f"eta_min must be a number >= 0. Received: eta_min={eta_min!r}.")
-        self.eta_min = float(eta_min)
-        self.warm_restarts = bool(warm_restarts)
+        self.eta_min = check_number("eta_min", eta_min, 0.0)
+        self.warm_restarts = check_bool("warm_restarts", warm_restarts)
         self.T_mult = _positive("T_mult", T_mult, integer=True)
 
     def _position(self, epoch: int) -> tuple[float, float]:
@@ -201,11 +198,7 @@ class Warmup(Schedule):
     def __init__(self, epochs: int = 5, start_factor: float = 1 / 3, then: Schedule | None = None):
         super().__init__()
         self.epochs = _positive("epochs", epochs, integer=True)
-        if not (isinstance(start_factor, (int, float)) and 0 < start_factor <= 1):
-            raise ValueError(
-                f"start_factor must lie in (0, 1]. Received: start_factor={start_factor!r}."
-            )
-        self.start_factor = float(start_factor)
+        self.start_factor = check_number("start_factor", start_factor, 0, 1, low_open=True)
         self.then = None if then is None else get(then)
         if isinstance(self.then, ReduceLROnPlateau):
             raise ValueError(
@@ -263,24 +256,17 @@ class ReduceLROnPlateau(Schedule):
         eps: float = 1e-8,
     ) -> None:
         super().__init__()
-        if not 0 < factor < 1:
-            raise ValueError(f"factor must lie in (0, 1). Received: factor={factor!r}.")
-        if mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min' or 'max'. Received: mode={mode!r}.")
-        if threshold_mode not in ("rel", "abs"):
-            raise ValueError(
-                "threshold_mode must be 'rel' or 'abs'. "
-                f"Received: threshold_mode={threshold_mode!r}."
-            )
-        for name, value in (("patience", patience), ("cooldown", cooldown)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be an integer >= 0. Received: {name}={value!r}.")
-        for name, value in (("threshold", threshold), ("min_lr", min_lr), ("eps", eps)):
-            if not (isinstance(value, (int, float)) and 0 <= value < math.inf):
-                raise ValueError(f"{name} must be a number >= 0. Received: {name}={value!r}.")
-        self.monitor, self.factor, self.patience, self.mode = monitor, float(factor), patience, mode
-        self.threshold, self.threshold_mode = float(threshold), threshold_mode
-        self.cooldown, self.min_lr, self.eps = cooldown, float(min_lr), float(eps)
+        if not isinstance(monitor, str):
+            raise TypeError(f"monitor must be a log name (str). Received: monitor={monitor!r}.")
+        self.monitor = monitor
+        self.factor = check_number("factor", factor, 0, 1, low_open=True, high_open=True)
+        self.patience = check_int("patience", patience, 0)
+        self.mode = check_choice("mode", mode, ("min", "max"))
+        self.threshold = check_number("threshold", threshold, 0.0)
+        self.threshold_mode = check_choice("threshold_mode", threshold_mode, ("rel", "abs"))
+        self.cooldown = check_int("cooldown", cooldown, 0)
+        self.min_lr = check_number("min_lr", min_lr, 0.0)
+        self.eps = check_number("eps", eps, 0.0)
         self.best = math.inf if mode == "min" else -math.inf
         self.num_bad_epochs = 0
         self.cooldown_counter = 0

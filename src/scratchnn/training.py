@@ -21,7 +21,6 @@ Everything else here is bookkeeping, arranged so that nothing is ever lost:
 
 from __future__ import annotations
 
-import math
 import numbers
 import signal
 import sys
@@ -37,7 +36,7 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optim
 from . import schedules as schedules_module
-from ._validation import check_lengths, check_positive_int
+from ._validation import check_lengths, check_number, check_positive_int
 from .errors import TrainingDivergedError
 from .history import History
 from .streaming.base import BatchSource
@@ -101,16 +100,25 @@ def prepare_weights(
 
 
 def with_class_weight(
-    weights: np.ndarray | None, class_weight: Any, y: np.ndarray, loss: Loss, n: int
+    weights: np.ndarray | None,
+    class_weight: Any,
+    y: np.ndarray,
+    loss: Loss,
+    n: int,
+    n_classes: int | None = None,
 ) -> np.ndarray | None:
     """Already-validated per-sample ``weights`` (or None) times ``class_weight[label]``; see
-    :func:`prepare_weights`. Checks that at least one weight is positive."""
+    :func:`prepare_weights`. ``class_weight``'s keys must be class indices in
+    ``[0, n_classes)`` (by default, the labels' range). Checks that at least one weight is
+    positive."""
     if class_weight is not None:
         if not loss.is_classification:
             raise ValueError(f"class_weight needs a classification loss; {loss!r} is not one.")
         labels = y if y.ndim == 1 else (y.argmax(axis=1) if y.shape[1] > 1 else (y[:, 0] >= 0.5))
         labels = labels.astype(np.intp)
         classes = int(labels.max()) + 1
+        if n_classes is None:
+            n_classes = max(classes, 2 if y.ndim == 2 and y.shape[1] == 1 else 1)
         if isinstance(class_weight, str):
             if class_weight != "balanced":
                 raise ValueError(
@@ -121,13 +129,18 @@ def with_class_weight(
                 n, len(np.flatnonzero(counts)) * counts, out=np.zeros(classes), where=counts > 0
             )
         elif isinstance(class_weight, dict):
-            table = np.ones(max(classes, max((int(k) for k in class_weight), default=0) + 1))
+            table = np.ones(max(classes, n_classes))
             for label, weight in class_weight.items():
-                if not (isinstance(weight, numbers.Real) and 0 <= weight < math.inf):
+                if (
+                    isinstance(label, (bool, np.bool_))
+                    or not isinstance(label, numbers.Integral)
+                    or not 0 <= label < n_classes
+                ):
                     raise ValueError(
-                        f"class_weight[{label!r}] must be a number >= 0. Received: {weight!r}."
+                        f"class_weight's keys must be class indices 0..{n_classes - 1}; "
+                        f"received the key {label!r}."
                     )
-                table[int(label)] = weight
+                table[int(label)] = check_number(f"class_weight[{label!r}]", weight, 0.0)
         else:
             raise ValueError(
                 f"class_weight must be a dict or 'balanced'. Received: {class_weight!r}."
@@ -213,7 +226,9 @@ class _FitSetup:
             self.validation, self.steps = self.stream.validation, self.stream.steps
         else:
             self._prepare_arrays(model, X, y, batch_size, options)
-        self.callbacks = _check_callbacks(options["callbacks"], self.schedule, self.validation)
+        self.callbacks = _check_callbacks(
+            options["callbacks"], self.schedule, self.validation, self.metrics
+        )
         self.callbacks += _progress_display(options["verbose"], self.epochs, self.steps)
 
     def _prepare_arrays(
@@ -236,7 +251,12 @@ class _FitSetup:
         )
         # Class weights shape the training loss only (as in Keras), counted on the training part.
         self.weights = with_class_weight(
-            sample_weight, options["class_weight"], y, self.loss, len(X)
+            sample_weight,
+            options["class_weight"],
+            y,
+            self.loss,
+            len(X),
+            n_classes=max(model.out_features, 2),
         )
         self.X, self.y = X, y
         self.batch = len(X) if batch_size is None else min(batch_size, len(X))
@@ -312,21 +332,40 @@ def _split_validation(
 
 
 def _check_callbacks(
-    callbacks: Sequence[Callback] | None, schedule: Schedule | None, validation: Any
+    callbacks: Sequence[Callback] | None,
+    schedule: Schedule | None,
+    validation: Any,
+    metrics: list[tuple[str, Metric]],
 ) -> list[Callback]:
+    """The callbacks, refused now (not after an epoch) if one is not a Callback or needs a log
+    that this fit will not write."""
+    if callbacks is not None and not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"callbacks must be a list of Callback objects; received {callbacks!r}.")
     callbacks = list(callbacks or [])
     for callback in callbacks:
         if not isinstance(callback, callbacks_module.Callback):
             raise TypeError(f"callbacks must be Callback instances; received {callback!r}.")
-    if validation is None:  # the common mistake, caught before any weight changes
-        for watcher in [*callbacks, schedule]:
-            for monitor in getattr(watcher, "required_logs", set)():
-                if monitor.startswith("val_"):
-                    raise ValueError(
-                        f"{type(watcher).__name__} monitors {monitor!r}, but fit has no "
-                        "validation data. Pass validation_data or validation_split, or monitor "
-                        f"{monitor.removeprefix('val_')!r}."
-                    )
+    names = ["loss", *(name for name, _ in metrics)]
+    logs = {*names, "lr", *(f"val_{name}" for name in names if validation is not None)}
+    # A callback of the user's own may add logs (the logs dict is shared, as in Keras), so an
+    # unknown name is refused only when every callback is one of ours.
+    ours = all(type(c).__module__ == callbacks_module.__name__ for c in callbacks)
+    for watcher in [*callbacks, schedule]:
+        for needed in sorted(getattr(watcher, "required_logs", set)()):
+            if needed in logs:
+                continue
+            if needed.startswith("val_") and validation is None:
+                raise ValueError(
+                    f"{type(watcher).__name__} monitors {needed!r}, but fit has no "
+                    "validation data. Pass validation_data or validation_split, or monitor "
+                    f"{needed.removeprefix('val_')!r}."
+                )
+            if not ours:
+                continue
+            raise ValueError(
+                f"{type(watcher).__name__} monitors {needed!r}, which is not in the logs this "
+                f"fit writes: {', '.join(sorted(logs))} (add metrics=[...] for more)."
+            )
     return callbacks
 
 

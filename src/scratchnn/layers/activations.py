@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .._registry import Registry
+from .._validation import check_choice, check_number
 from ..functional import normal_cdf, normal_pdf, sigmoid, softmax
 from .base import Layer, layers
 
@@ -128,7 +129,7 @@ class LeakyReLU(Activation):
 
     def __init__(self, alpha: float = 0.01) -> None:
         super().__init__()
-        self.alpha = float(alpha)
+        self.alpha = check_number("alpha", alpha)
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self._slope = np.where(x > 0, x.dtype.type(1), x.dtype.type(self.alpha))  # f'(z)
@@ -161,7 +162,7 @@ class ELU(Activation):
 
     def __init__(self, alpha: float = 1.0) -> None:
         super().__init__()
-        self.alpha = float(alpha)
+        self.alpha = check_number("alpha", alpha)
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         alpha = x.dtype.type(self.alpha)
@@ -199,11 +200,7 @@ class GELU(Activation):
 
     def __init__(self, approximate: str = "none") -> None:
         super().__init__()
-        if approximate not in ("none", "tanh"):
-            raise ValueError(
-                f"approximate must be 'none' or 'tanh'. Received: approximate={approximate!r}."
-            )
-        self.approximate = approximate
+        self.approximate = check_choice("approximate", approximate, ("none", "tanh"))
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self._x = x

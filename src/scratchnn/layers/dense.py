@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .. import initializers
-from .._validation import check_positive_int
+from .._validation import check_bool, check_number, check_positive_int
 from .activations import Activation, get_activation
 from .base import Layer, layers
 
@@ -68,12 +68,11 @@ class Dense(Layer):
         if init != "auto":
             initializers.get(init)  # fail now, not at build time, on an unknown name
         self.init = init
-        self.bias = bool(bias)
+        self.bias = check_bool("bias", bias)
+        if bias_init != "zeros":
+            initializers.get(bias_init)
         self.bias_init = bias_init
-        for name, value in (("l1", l1), ("l2", l2)):
-            if not (isinstance(value, (int, float)) and 0 <= value < float("inf")):
-                raise ValueError(f"{name} must be a number >= 0. Received: {name}={value!r}.")
-        self.l1, self.l2 = float(l1), float(l2)
+        self.l1, self.l2 = check_number("l1", l1, 0.0), check_number("l2", l2, 0.0)
         self._x: np.ndarray | None = None
         self._ones = np.ones(0)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_positive_int
+from .._validation import check_bool, check_number, check_positive_int
 from .base import Layer, layers
 
 
@@ -37,11 +37,9 @@ class _AffineNorm(Layer):
 
     def __init__(self, num_features: int, eps: float, affine: bool) -> None:
         super().__init__()
-        if not eps > 0:
-            raise ValueError(f"eps must be positive. Received: eps={eps!r}.")
         self.num_features = check_positive_int("num_features", num_features)
-        self.eps = float(eps)
-        self.affine = bool(affine)
+        self.eps = check_number("eps", eps, 0.0, low_open=True)
+        self.affine = check_bool("affine", affine)
 
     @property
     def in_features(self) -> int:
@@ -97,9 +95,7 @@ class BatchNorm1d(_AffineNorm):
         self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True
     ) -> None:
         super().__init__(num_features, eps, affine)
-        if not 0 < momentum <= 1:
-            raise ValueError(f"momentum must lie in (0, 1]. Received: momentum={momentum!r}.")
-        self.momentum = float(momentum)
+        self.momentum = check_number("momentum", momentum, 0.0, 1.0, low_open=True)
 
     def build(self, rng=None, dtype=np.float32, init_hint=None) -> None:
         super().build(rng, dtype, init_hint)

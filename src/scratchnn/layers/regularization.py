@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import check_number
 from .base import Layer, layers
 
 
@@ -33,9 +34,7 @@ class Dropout(Layer):
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()
-        if not (isinstance(p, (int, float)) and 0 <= p < 1):
-            raise ValueError(f"Dropout probability p must lie in [0, 1). Received: p={p!r}.")
-        self.p = float(p)
+        self.p = check_number("p", p, 0.0, 1.0, high_open=True)
         self._mask: np.ndarray | None = None
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
