@@ -296,6 +296,8 @@ function drawHeatmap(canvas, output, info, showTest) {
   const ctx = canvas.getContext("2d");
   ctx.imageSmoothingEnabled = true;
   ctx.drawImage(offscreen, 0, 0, canvas.width, canvas.height);
+  ctx.fillStyle = "rgba(255, 255, 255, 0.35)";  // a lighter background, so the points stand out
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
   drawPoints(ctx, canvas.width, info, showTest);
 }
 
