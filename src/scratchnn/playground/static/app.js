@@ -435,11 +435,38 @@ function buildNetwork() {
         const title = document.createElementNS("http://www.w3.org/2000/svg", "title");
         path.appendChild(title);
         path.addEventListener("click", () => select({kind: "weight", layer, i, j}));
+        path.addEventListener("mouseenter", () => {
+          const w = state.frame?.weights[layer]?.[i]?.[j];
+          title.textContent = `Weight ${fmt(w, 4)} (layer ${layer + 1}, from ${i + 1} to ${j + 1}); click to inspect`;
+        });
         svg.appendChild(path);
-        state.links.push({path, title, layer, i, j});
+        state.links.push({path, title, layer, i, j, x0, y0, x1, y1, mid});
       });
     });
   });
+  const canvas = $("links-canvas");
+  canvas.width = $("network").clientWidth;
+  canvas.height = $("network").clientHeight;
+}
+
+// The links are drawn on a canvas (repainting hundreds of SVG paths every frame is slow);
+// the transparent SVG paths above it only catch the mouse.
+function drawLinks(weights) {
+  const canvas = $("links-canvas");
+  const ctx = canvas.getContext("2d");
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  ctx.globalAlpha = 0.75;
+  for (const link of state.links || []) {
+    const w = weights[link.layer]?.[link.i]?.[link.j];
+    if (w === undefined) continue;
+    ctx.beginPath();
+    ctx.moveTo(link.x0, link.y0);
+    ctx.bezierCurveTo(link.mid, link.y0, link.mid, link.y1, link.x1, link.y1);
+    ctx.strokeStyle = w >= 0 ? "#0877bd" : "#f59322";
+    ctx.lineWidth = Math.min(0.5 + Math.abs(w) * 2, 10);
+    ctx.stroke();
+  }
+  ctx.globalAlpha = 1;
 }
 
 function updateNetwork(frame) {
@@ -449,15 +476,7 @@ function updateNetwork(frame) {
   }));
   const out = $("output-node");
   if (out) paint(out.firstChild, frame.output, state.info.grid);
-  for (const link of state.links || []) {
-    const w = frame.weights[link.layer]?.[link.i]?.[link.j];
-    if (w === undefined) continue;
-    link.path.setAttribute("stroke", w >= 0 ? "#0877bd" : "#f59322");
-    link.path.setAttribute("stroke-width", String(Math.min(0.5 + Math.abs(w) * 2, 10)));
-    link.path.setAttribute("stroke-opacity", "0.75");
-    link.path.dataset.value = String(w);
-    link.title.textContent = `Weight ${fmt(w, 4)} (layer ${link.layer + 1}, from ${link.i + 1} to ${link.j + 1}); click to inspect`;
-  }
+  drawLinks(frame.weights);
 }
 
 // ---------------------------------------------------------------- editing the network
