@@ -260,7 +260,7 @@ function applyFrame(frame) {
   state.test.push(...h.test);
   $("epoch").textContent = String(frame.epoch).padStart(6, "0");
   for (const [id, value] of [["train-loss", frame.train_loss], ["test-loss", frame.test_loss]]) {
-    $(id).textContent = fmt(value);
+    $(id).textContent = fmt(value, 4);
     $(id).dataset.value = value === null ? "" : String(value);
   }
   if (frame.diverged) showStatus(frame.diverged, true);
@@ -668,6 +668,11 @@ function renderInspector() {
     return;
   }
   const phase = trace.phases[state.tracePhase];
+  if (phase.kind !== "update") {  // mark the layer this phase works on
+    const selector = phase.layer === trace.layers.length - 1 ? "#output-node"
+      : `.node[data-layer='${phase.layer}']`;
+    for (const el of document.querySelectorAll(selector)) el.classList.add("phase-current");
+  }
   $("trace-phase").textContent = `${state.tracePhase + 1}/${trace.phases.length}: ${phase.title}`;
   $("trace-next").disabled = state.tracePhase === trace.phases.length - 1;
   $("trace-prev").disabled = state.tracePhase === 0;
