@@ -95,12 +95,14 @@ def test_sigterm_during_a_save_removes_the_temporary_file_and_keeps_the_old_one(
 @posix_only
 def test_the_next_save_removes_the_temporary_file_of_a_killed_save(tmp_path):
     path = tmp_path / "model.npz"
+    snn.MLP([2, 2], seed=0).save(path)
+    original = path.read_bytes()
     child = _start_a_save_and_wait(path)
     child.kill()
     child.wait(timeout=30)
     child.stdout.close()
     [left] = _temporaries(tmp_path)
-    assert not path.exists()
+    assert path.read_bytes() == original  # the killed save changed nothing
     # While it might still be written (changed recently), it is left alone ...
     snn.MLP([2, 2], seed=0).save(path)
     assert _temporaries(tmp_path) == [left]
