@@ -273,7 +273,7 @@ def test_parquet_folder_trains_predicts_and_names_bad_columns(tmp_path):
 
 def test_import_scratchnn_stays_numpy_only():
     code = (
-        "import sys, scratchnn, scratchnn.streaming; "
+        "import sys, scratchnn, scratchnn.streaming, scratchnn.distributed, scratchnn.cli.main; "
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'dask', 'distributed', "
         "'pyarrow', 'pandas', 'sklearn'}))"
     )

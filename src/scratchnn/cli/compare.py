@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..distributed.trials import map_trials
 from ..errors import TrainingDivergedError
 from ..layers import Dense, Layer, Standardize, get_activation
 from ..model import Sequential
@@ -157,6 +158,12 @@ def _train_row(row: Row, data, n_classes, args, width, init, standardize, batch,
         row.reached.append(_first_epoch(row, args, metric))
 
 
+def _trained_row(row: Row, context: tuple[Any, ...]) -> Row:
+    """``row`` trained on every seed: one trial of :func:`scratchnn.distributed.map_trials`."""
+    _train_row(row, *context)
+    return row
+
+
 def _metric(model, task, X, y, metric: str) -> float:
     outputs = model.predict(X)
     if metric == "accuracy":
@@ -244,11 +251,15 @@ def run(args: argparse.Namespace) -> int:
     lrs, lr_rule = _choose_lrs(
         args, dimension, values, data, n_classes, width, init, standardize, batch, metric
     )
-    rows = []
-    for value in values:
-        row = Row(value, _settings(args, dimension, value), lrs[value])
-        _train_row(row, data, n_classes, args, width, init, standardize, batch, metric)
-        rows.append(row)
+    rows = [Row(value, _settings(args, dimension, value), lrs[value]) for value in values]
+    context = (data, n_classes, args, width, init, standardize, batch, metric)
+    rows = map_trials(  # in this process, or one Dask task per row (--workers/--scheduler)
+        _trained_row,
+        rows,
+        context,
+        workers=_option(args, "workers"),
+        scheduler=_option(args, "scheduler"),
+    )
 
     if args.losses:
         goal = (

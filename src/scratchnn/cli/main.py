@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import commands, compare, demo, explain, failures, playground, preset
+from . import commands, compare, demo, explain, failures, playground, preset, search
 from .build import OPTIMIZERS, SCHEDULES, parse_layers
 from .tasks import LOSS_NAMES
 
@@ -336,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     comp.add_argument("--test-split", type=_fraction, default=0.2)
     comp.add_argument("--plot", metavar="PNG", help="write the mean loss curves")
+    search.add_cluster_options(comp)
     comp.set_defaults(handler=compare.run)
 
     export = sub.add_parser("export", help="export a model to ONNX")
@@ -346,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     playground.add_parser(sub)
     explain.add_parser(sub, _positive_int, _positive_float)
+    search.add_parser(sub, _positive_int, _fraction)
     return parser
 
 
