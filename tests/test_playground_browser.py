@@ -25,11 +25,14 @@ from scratchnn.playground.server import start
 from scratchnn.playground.session import GRID, Session, encode
 
 CHROMIUM = shutil.which("chromium")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="Debian's chromium is not installed (apt-get install chromium); the Playground's "
-    "browser tests drive it with Playwright",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="Debian's chromium is not installed (apt-get install chromium); the "
+        "Playground's browser tests drive it with Playwright",
+    ),
+    pytest.mark.slow,
+]
 sync_api = pytest.importorskip("playwright.sync_api", reason="the dev extra's playwright")
 
 IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
@@ -191,6 +194,16 @@ def test_editing_the_network_round_trips_through_the_url(page, server):
         "#test-loss"
     ).get_attribute("data-value")
     fresh.close()
+
+
+def test_a_bad_url_says_why_and_starts_from_the_defaults(page, server):
+    open_page(page, server, {"lr": "fast", "hidden": "4,4"})
+    assert (
+        "lr must be a number in [1e-06, 10]; received 'fast'"
+        in page.locator("#status").text_content()
+    )
+    assert page.evaluate("state.info.config") == Config().to_dict()
+    assert page.evaluate("state.config.lr") == Config().lr
 
 
 def test_exported_model_predicts_what_the_page_showed(page, server, tmp_path):

@@ -104,7 +104,9 @@ function fmt(x, digits = 3) {
 
 // ---------------------------------------------------------------- the URL
 
-const LIST_KEYS = {features: String, hidden: Number};
+// A number from the URL, or the text itself when it is none (the server then quotes it).
+const numberOrText = (text) => (text.trim() !== "" && Number.isFinite(Number(text)) ? Number(text) : text);
+const LIST_KEYS = {features: String, hidden: numberOrText};
 
 function configToHash(config) {
   const params = new URLSearchParams();
@@ -124,7 +126,7 @@ function hashToConfig(hash, defaults) {
     const def = defaults[key];
     if (key in LIST_KEYS) config[key] = text === "" ? [] : text.split(",").map(LIST_KEYS[key]);
     else if (typeof def === "boolean") config[key] = text === "1" || text === "true";
-    else if (typeof def === "number") config[key] = Number(text);
+    else if (typeof def === "number") config[key] = numberOrText(text);
     else config[key] = text;
   }
   return config;
@@ -144,11 +146,17 @@ async function newRun() {
   try {
     info = await api("/api/session", {config: state.config});
   } catch (error) {
-    showStatus(error.message, true);
+    if (!state.info) {  // a bad shared URL: say why, and start from the defaults
+      state.config = structuredClone(state.options.defaults);
+      syncControls();
+      writeHash();
+      await newRun();
+    }
+    showStatus(`${error.message} (the URL asked for it)`, true);
     return;
   }
   if (generation !== state.generation) return;
-  showStatus("");
+  if (state.info) showStatus("");
   state.session = info.session;
   state.info = info;
   state.frame = null;
