@@ -117,6 +117,11 @@ def test_playing_lowers_the_shown_loss_and_draws_the_heatmaps(page, server, tmp_
     train_until(page, 60)
     after = shown_loss(page, "test"), shown_loss(page, "train")
     assert after[0] < 0.8 * before[0] and after[1] < 0.8 * before[1], (before, after)
+    # Step trains exactly "Epochs per step" epochs; reset goes back to epoch 0.
+    epoch = page.evaluate("state.frame.epoch")
+    page.select_option("#speed", "5")
+    page.click("#step")
+    page.wait_for_function(f"state.frame.epoch === {epoch + 5} && !state.busy", timeout=TIMEOUT_MS)
     # The output heatmap and every neuron's are drawn: far from one flat colour.
     assert distinct_colours(page, "#heatmap") > 50
     for selector in ["#neuron-0-0 canvas", "#neuron-1-1 canvas", "#output-node canvas"]:
@@ -130,6 +135,9 @@ def test_playing_lowers_the_shown_loss_and_draws_the_heatmaps(page, server, tmp_
         shown_loss(page, "test"),
         rel_tol=1e-5,
     )
+    page.click("#reset")
+    page.wait_for_function("state.frame.epoch === 0", timeout=TIMEOUT_MS)
+    assert shown_loss(page, "test") == before[0]
 
 
 def test_trained_xor_and_spiral_screenshots(page, server):
