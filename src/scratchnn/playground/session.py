@@ -25,10 +25,8 @@ import numpy as np
 
 from .. import callbacks, losses, optim
 from ..errors import TrainingDivergedError
-from ..gradcheck import gradcheck
 from ..layers import Activation, BatchNorm1d, Dense, Dropout, Sigmoid, get_activation
 from ..model import Sequential
-from ..trace import StepTrace, trace_step
 from . import data
 from .config import Config
 
@@ -148,7 +146,7 @@ class Session:
         # (_wanted) and the trainer publishes its weights at the end of its batch (_taken).
         self._wanted = threading.Event()
         self._taken = threading.Event()
-        self._record_losses()
+        self.record_losses()
 
     # Training.
 
@@ -188,11 +186,11 @@ class Session:
                     )
             except TrainingDivergedError as error:
                 self.diverged = str(error)
-                self._publish()
+                self.publish()
                 return False
             self.epoch += 1
-            self._record_losses()
-            self._publish()
+            self.record_losses()
+            self.publish()
             return True
 
     # Playing: a background thread trains epoch after epoch while the page draws frames.
@@ -237,17 +235,19 @@ class Session:
         """After every batch: if a frame is wanted, publish the weights."""
         if self._wanted.is_set():
             self._wanted.clear()
-            self._publish()
+            self.publish()
             self._taken.set()
 
-    def _publish(self) -> None:
+    def publish(self) -> None:
+        """Make the model's current weights the ones frames are drawn from."""
         weights = self.model.get_weights()
         with self._publish_lock:
             version = self._published[1] + 1
             self._published = (weights, version, self.epoch)
             self._published_at = time.monotonic()
 
-    def _record_losses(self) -> None:
+    def record_losses(self) -> None:
+        """Append the current train and test losses to the history."""
         self.train_losses.append(self.evaluate(self.X_train, self.y_train))
         self.test_losses.append(
             self.evaluate(self.X_test, self.y_test) if len(self.X_test) else math.nan
@@ -361,109 +361,18 @@ class Session:
         return np.arange(self.batch_size)
 
     def inspect(self) -> dict[str, Any]:
-        """One training step on the inspector's batch, traced with :func:`scratchnn.trace_step`
-        and applied to the model: per ``Dense`` layer (with its activation) the batch's
-        ``z``, ``a``, ``δ = ∂L/∂z``, ``∂L/∂W``, ``∂L/∂b`` and the update, plus the phases
-        (forward layer by layer, the loss, backward layer by layer, the update) the page
-        steps through, and the frame after the step."""
-        self.stop()
-        rows = self.next_batch()
-        X, y = self.X_train[rows], self.y_train[rows]
-        with self.lock:
-            trace = trace_step(self.model, X, y, self.loss, self.optimizer, apply=True)
-            self._publish()
-        layers = []
-        for stage in trace.stages:
-            penalty = self.config.regularization if self.config.reg_rate else None
-            layers.append(
-                {
-                    "activation": (stage.activation or "linear").lower(),
-                    "z": stage.z.tolist(),
-                    "a": stage.a.tolist(),
-                    "delta": stage.delta.tolist(),
-                    "dW": stage.dW.tolist(),
-                    "db": stage.db.tolist(),
-                    "W_before": stage.W.tolist(),
-                    "W_after": (stage.W + stage.update_W).tolist(),
-                    "b_before": stage.b.tolist(),
-                    "b_after": (stage.b + stage.update_b).tolist(),
-                    "update_W": stage.update_W.tolist(),
-                    "update_b": stage.update_b.tolist(),
-                    "penalty": penalty,
-                    "note": "with batch norm, z and a here are the Dense layer's output, "
-                    "before BatchNorm1d and the activation"
-                    if self.config.batch_norm and stage.number < len(trace.stages)
-                    else None,
-                    "shape": [list(stage.x.shape), list(stage.W.shape), list(stage.z.shape)],
-                }
-            )
-        if not np.isfinite(trace.loss):
-            raise ValueError("The loss is not finite; reset the network or lower the rate.")
-        start = len(self.train_losses)
-        self._record_losses()
-        frame = self.frame(since=start)
-        return {
-            "batch": rows.tolist(),
-            "inputs": X.tolist(),
-            "targets": y.ravel().tolist(),
-            "loss": trace.loss,
-            "optimizer": trace.optimizer_name,
-            "layers": layers,
-            "phases": _phases(trace),
-            "text": trace.format(precision=4),
-            "frame": frame,
-        }
+        """One traced training step on the inspector's batch, applied to the model (see
+        :func:`scratchnn.playground.inspector.inspect`)."""
+        from .inspector import inspect
+
+        return inspect(self)
 
     def check_gradients(self, entries_per_parameter: int = 4) -> dict[str, Any]:
-        """``snn.gradcheck`` on the current network and the inspector's batch, plus, for a few
-        entries of every parameter, the analytic gradient beside its central difference
-        ``(L(θ + ε) - L(θ - ε)) / 2ε`` (float64 copy, the model is not changed)."""
-        rows = self.next_batch()
-        X, y = self.X_train[rows], self.y_train[rows]
-        with self.lock:
-            result = gradcheck(self.model, self.loss, X, y)
-            model = self.model.clone(dtype=np.float64)
-        targets = self.loss.prepare_targets(y, 1, model.dtype)
-        states = [layer.rng.bit_generator.state for layer in model.layers]
-        eps = 1e-5
+        """Analytic against finite-difference gradients on the inspector's batch (see
+        :func:`scratchnn.playground.inspector.check_gradients`)."""
+        from .inspector import check_gradients
 
-        def loss_at() -> float:
-            for layer, state in zip(model.layers, states, strict=True):
-                layer.rng.bit_generator.state = state  # the same dropout mask every time
-            return self.loss.forward(model.forward(X, training=True), targets) + model.penalty()
-
-        loss_at()
-        model.backward(self.loss.backward())
-        entries = []
-        for parameter in model.parameters():
-            flat, grad = parameter.value.reshape(-1), parameter.grad.reshape(-1)
-            for i in range(min(entries_per_parameter, flat.size)):
-                analytic = float(grad[i])
-                original = flat[i]
-                flat[i] = original + eps
-                upper = loss_at()
-                flat[i] = original - eps
-                lower = loss_at()
-                flat[i] = original
-                entries.append(
-                    {
-                        "name": parameter.name,
-                        "index": i,
-                        "analytic": analytic,
-                        "numeric": (upper - lower) / (2 * eps),
-                    }
-                )
-        failing = [name for name in result.errors if not result.agrees(name)]
-        if failing:
-            summary = f"gradcheck FAILED for {', '.join(failing)}"
-        else:
-            summary = "gradcheck passed: every analytic gradient agrees with finite differences"
-        return {
-            "passed": result.passed,
-            "summary": f"{summary} (float64 copy, {len(rows)} training sample(s)).",
-            "table": str(result),
-            "entries": entries,
-        }
+        return check_gradients(self, entries_per_parameter)
 
     # Export.
 
@@ -483,58 +392,6 @@ class Session:
 
         with self.lock:
             return script(self.config, self.epoch)
-
-
-def _phases(trace: StepTrace) -> list[dict[str, Any]]:
-    """The inspector's steps: forward per layer, the loss, backward per layer, the update."""
-    phases = []
-    last = len(trace.stages)
-    for s in trace.stages:
-        n, f = s.number, (s.activation or "id").lower()
-        prev = "x" if n == 1 else f"a{n - 1}"
-        phases.append(
-            {
-                "kind": "forward",
-                "layer": n - 1,
-                "title": f"forward, layer {n}",
-                "formula": f"z{n} = {prev}·W{n} + b{n};  a{n} = {f}(z{n})",
-                "text": f"{prev} {tuple(s.x.shape)} · W{n} {tuple(s.W.shape)} + b{n} "
-                f"→ z{n}, a{n} {tuple(s.z.shape)}",
-            }
-        )
-    phases.append(
-        {
-            "kind": "loss",
-            "layer": last - 1,
-            "title": "the loss",
-            "formula": f"L = {trace.loss_name}(a{last}, y) = {trace.loss:.6g}",
-            "text": "the mean over the batch (plus any L1/L2 penalty)",
-        }
-    )
-    for s in reversed(trace.stages):
-        n = s.number
-        upstream = "∂L/∂output" if n == last else f"δ{n + 1}·W{n + 1}ᵀ"
-        prev = "x" if n == 1 else f"a{n - 1}"
-        phases.append(
-            {
-                "kind": "backward",
-                "layer": n - 1,
-                "title": f"backward, layer {n}",
-                "formula": f"δ{n} = ∂L/∂z{n} = ({upstream}) ⊙ f'(z{n});  "
-                f"∂L/∂W{n} = {prev}ᵀ·δ{n};  ∂L/∂b{n} = Σ_batch δ{n}",
-                "text": f"δ{n} {tuple(s.delta.shape)}, ∂L/∂W{n} {tuple(s.dW.shape)}",
-            }
-        )
-    phases.append(
-        {
-            "kind": "update",
-            "layer": 0,
-            "title": "the update",
-            "formula": f"W ← W + ΔW by {trace.optimizer_name} (SGD: ΔW = −η ∂L/∂W)",
-            "text": "applied to the network shown above",
-        }
-    )
-    return phases
 
 
 def _finite(value: float) -> float | None:
