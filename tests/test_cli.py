@@ -317,6 +317,8 @@ def test_train_then_evaluate_a_builtin_dataset(tmp_path, name):
 
 @pytest.mark.slow
 def test_train_on_the_bundled_mnist_reaches_97_5_percent(tmp_path):
+    """The suite's one end-to-end accuracy test: ``make demo``'s main job (``scratchnn train``)
+    keeps the README's promise. No other test trains on the full MNIST set."""
     out = ok(scratchnn("train", "--quiet", "--out", "m.npz", cwd=tmp_path, timeout=600))
     match = re.search(r"Test accuracy: (\d+\.\d+)%", out)
     assert match, out

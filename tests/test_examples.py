@@ -1,4 +1,4 @@
-"""The examples run, and the main job meets its promise (>= 97.5% on MNIST's test set)."""
+"""The examples run (the main job on a slice of MNIST; its 97.5% promise is tested in test_cli)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -29,12 +28,19 @@ def test_xor_example_reproduces_the_tutorial(capsys):
     assert "epoch     0" in capsys.readouterr().out
 
 
-@pytest.mark.slow
-def test_mnist_main_job_reaches_97_5_percent(capsys):
-    accuracy = _load("mnist").main()
+def test_mnist_example_runs_on_a_slice_of_mnist(monkeypatch, capsys):
+    """The main job's script runs end to end on 2,000 training images. Its 97.5% promise on the
+    full set is checked once, on the user's path: test_cli's ``scratchnn train`` test."""
+    mnist = _load("mnist")
+    (X_train, y_train), (X_test, y_test) = mnist.snn.datasets.load_mnist()
+    subset = ((X_train[:2000], y_train[:2000]), (X_test[:1000], y_test[:1000]))
+    monkeypatch.setattr(mnist.snn.datasets, "load_mnist", lambda: subset)
+    accuracy = mnist.main(epochs=2, fine_tune_epochs=1)
     out = capsys.readouterr().out
-    assert "Test accuracy" in out and "Epoch 6/6" in out
-    assert accuracy >= 0.975
+    assert "MNIST: 2,000 training and 1,000 test images" in out
+    assert "Epoch 2/2" in out and "Learning rate lowered to 0.0001" in out
+    assert "Test accuracy" in out
+    assert accuracy >= 0.8, accuracy
 
 
 def test_toolkit_example_trains_checkpoints_and_resumes(tmp_path, capsys):
