@@ -169,6 +169,20 @@ def test_the_inspector_step_is_trace_step_applied():
     ]
 
 
+def test_a_side_by_side_run_starts_from_the_other_runs_weights():
+    a = Session(Config(activation="tanh", hidden=[3]))
+    b = Session(Config(activation="relu", hidden=[3]))  # He, not Glorot, initialization
+    assert not np.array_equal(a.model.get_weights(), b.model.get_weights())
+    assert b.start_from(a)
+    np.testing.assert_array_equal(a.model.get_weights(), b.model.get_weights())
+    assert b.frame()["weights"] == a.frame()["weights"]
+    assert b.train_losses == [b.evaluate(b.X_train, b.y_train)]
+    assert not Session(Config(hidden=[4])).start_from(a)  # other shapes: its own start
+    b.train(1)
+    with pytest.raises(ValueError, match="has not trained yet"):
+        b.start_from(a)
+
+
 def test_gradcheck_entries_agree():
     session = Session(Config(hidden=[3], activation="relu", loss="cross_entropy"))
     result = session.check_gradients()

@@ -327,6 +327,15 @@ def test_inspector_shows_scratchnns_own_numbers(page, server, tmp_path):
 def test_side_by_side_runs_train_from_the_same_start(page, server):
     open_page(page, server, {"problem": "xor"})
     page.click("#open-compare")
+    # ReLU's default initialization differs from tanh's, yet B starts from A's weights.
+    page.select_option("#compare-key", "activation")
+    page.select_option("#compare-value", "relu")
+    page.wait_for_function(
+        "compare.b && compare.b.info.config.activation === 'relu'", timeout=TIMEOUT_MS
+    )
+    assert page.evaluate("compare.b.info.frame.weights") == page.evaluate(
+        "state.info.frame.weights"
+    )
     page.select_option("#compare-key", "optimizer")
     page.select_option("#compare-value", "adam")
     page.wait_for_function(

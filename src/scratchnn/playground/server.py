@@ -10,7 +10,8 @@ Routes (JSON in and out unless noted):
 
 - ``GET /``, ``GET /static/<file>``: the page (plain HTML, CSS and JavaScript).
 - ``GET /api/options``: the choices the controls offer.
-- ``POST /api/session`` ``{"config": {...}}``: a new run; its id, points and first frame.
+- ``POST /api/session`` ``{"config": {...}}``: a new run; its id, points and first frame
+  (with ``"same_start": id``, from that run's current weights when the shapes match).
 - ``POST /api/play``, ``POST /api/pause`` ``{"session": id}``: start or stop the run's
   training thread (pause returns the frame after its last epoch).
 - ``GET /api/stream?session=id&since=n``: server-sent events, one frame each time the
@@ -275,6 +276,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             body = self._body()
             if path == "/api/session":
                 session = Session(Config.from_dict(body.get("config", {})))
+                if body.get("same_start") is not None:
+                    session.start_from(self.server.get(body["same_start"]))
                 key = self.server.add(session)
                 return self._json(200, {"session": key, **session.describe()})
             session = self.server.get(body.get("session"))

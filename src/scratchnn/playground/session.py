@@ -193,6 +193,25 @@ class Session:
             self.publish()
             return True
 
+    def start_from(self, other: Session) -> bool:
+        """Start from ``other``'s current weights (side-by-side runs), if the two networks
+        have the same parameter shapes; returns whether it did. Only before training."""
+        if self.epoch or self.model.optimizer is not None:
+            raise ValueError("start_from() is for a run that has not trained yet.")
+        with other.lock:
+            weights = other.model.get_weights()
+            shapes = [p.value.shape for p in other.model.parameters()]
+        if shapes != [p.value.shape for p in self.model.parameters()] or (
+            weights.shape != self.model.get_weights().shape
+        ):
+            return False
+        self.model.set_weights(weights)
+        self.train_losses.clear()
+        self.test_losses.clear()
+        self.record_losses()
+        self.publish()
+        return True
+
     # Playing: a background thread trains epoch after epoch while the page draws frames.
 
     @property

@@ -801,7 +801,7 @@ const compare = {
     const config = {...state.config, [key]: key === "lr" ? Number(raw) : raw};
     $("compare-b-title").textContent = `B: ${key} = ${raw}`;
     try {
-      const info = await api("/api/session", {config});
+      const info = await api("/api/session", {config, same_start: state.session});
       if (this.b) api("/api/pause", {session: this.b.session}).catch(() => {});
       this.b = {info, session: info.session, train: [], test: []};
       this.draw(info.frame, null);
