@@ -395,6 +395,12 @@ def export_onnx(
     atomically (a temporary file, then a rename), and only after the graph passes
     ``onnx.checker``.
 
+    A model with a table encoder (``model.preprocessor``, :mod:`scratchnn.tables`) gets the
+    whole pipeline instead: one input per raw column, ``("batch", 1)``, double for numbers
+    (NaN = missing) and string for categories, and a ``target_transform`` scaler is undone on
+    the output, so the graph answers in the target's units
+    (:func:`scratchnn.tables.export.raw_feeds` builds the inputs from raw rows).
+
     Args:
         model: the model to export.
         path: the ``.onnx`` file to write.
@@ -427,9 +433,20 @@ def export_onnx(
     g = _Graph(onnx, dtype, opset)
     g._names.update({input_name, output_name})
     value = input_name
+    inputs = [helper.make_tensor_value_info(input_name, elem_type, ["batch", model.in_features])]
+    preprocessor = getattr(model, "preprocessor", None)
+    target_transform = getattr(model, "target_transform", None)
+    if preprocessor is not None:  # a table encoder: one raw input per column (scratchnn.tables)
+        from .tables.export import lower_encoder
+
+        inputs, value = lower_encoder(g, preprocessor)
     for index, layer in enumerate(model.layers):
         g.prefix = f"{type(layer).__name__.lower()}_{index}"
         value = _LOWERINGS[type(layer)](g, layer, value)
+    if target_transform is not None:
+        from .tables.export import lower_target
+
+        value = lower_target(g, target_transform, value)
     if value == input_name:  # every layer was an identity
         g.prefix = "output"
         value = g.op("Identity", [value])
@@ -438,12 +455,16 @@ def export_onnx(
     graph = helper.make_graph(
         g.nodes,
         "scratchnn",
-        [helper.make_tensor_value_info(input_name, elem_type, ["batch", model.in_features])],
+        inputs,
         [helper.make_tensor_value_info(output_name, elem_type, ["batch", model.out_features])],
         initializer=g.initializers,
         doc_string=repr(model),
     )
     opset_imports = [helper.make_opsetid("", opset)]
+    if preprocessor is not None:
+        from .tables.export import ML_OPSET
+
+        opset_imports.append(helper.make_opsetid("ai.onnx.ml", ML_OPSET))
     from . import __version__
 
     proto = helper.make_model(
