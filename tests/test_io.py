@@ -176,11 +176,23 @@ def test_the_file_is_a_plain_npz_without_pickles_and_with_json_metadata(tmp_path
     assert meta["model"]["dtype"] == "float32" and meta["model"]["seed"] == 11
     assert meta["model"]["layers"][0] == {
         "class_name": "Dense",
-        "config": {"in_features": 5, "out_features": 12, "activation": "relu"},
+        "config": {
+            "in_features": 5,
+            "out_features": 12,
+            "activation": "relu",
+            "init": "auto",
+            "bias": True,
+            "bias_init": "zeros",
+            "l1": 0.0,
+            "l2": 0.0,
+        },
     }
     assert meta["model"]["layers"][3]["config"]["bias"] is False
     assert meta["epochs_trained"] == 2
-    assert meta["loss"] == {"class_name": "CrossEntropy", "config": {"from_logits": False}}
+    assert meta["loss"] == {
+        "class_name": "CrossEntropy",
+        "config": {"from_logits": False, "reduction": "mean"},
+    }
     assert meta["optimizer"]["class_name"] == "Adam" and meta["optimizer"]["step_count"] == 6
     assert meta["schedule"]["class_name"] == "StepLR"
     assert set(meta["rng"]) == {"shuffle", "init", "layers"}

@@ -125,9 +125,7 @@ class Loss(Configurable):
         return output
 
     def get_config(self) -> dict[str, Any]:
-        # The default is left out, so that configs (and files) written before reduction
-        # existed are unchanged.
-        return {} if self.reduction == "mean" else {"reduction": self.reduction}
+        return {"reduction": self.reduction}
 
 
 @losses.register("mean_squared_error", "l2")

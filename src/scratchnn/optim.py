@@ -258,19 +258,19 @@ class Optimizer(Configurable):
         self._shapes = [tuple(shape) for shape in state_dict["shapes"]]
 
     def get_config(self) -> dict[str, Any]:
-        config: dict[str, Any] = {"lr": self.lr, "weight_decay": self.weight_decay}
-        if self.decoupled_weight_decay:
-            config["decoupled_weight_decay"] = True
-        if self.clip_norm is not None:
-            config["clip_norm"] = self.clip_norm
-        if self.clip_value is not None:
-            config["clip_value"] = self.clip_value
-        return config
+        return {
+            "lr": self.lr,
+            "weight_decay": self.weight_decay,
+            "decoupled_weight_decay": self.decoupled_weight_decay,
+            "clip_norm": self.clip_norm,
+            "clip_value": self.clip_value,
+        }
 
 
 @optimizers.register("gd", "gradient_descent")
 class SGD(Optimizer):
-    r"""Stochastic gradient descent, with optional (Nesterov) momentum.
+    r"""Stochastic gradient descent, with optional (Nesterov) momentum. The textbook versions
+    in a few lines: :class:`scratchnn.reference.SGD` and :class:`scratchnn.reference.Momentum`.
 
     With gradient :math:`g` (plus :math:`λW` when ``weight_decay`` > 0):
 
@@ -345,7 +345,8 @@ class SGD(Optimizer):
 
 @optimizers.register()
 class Adam(Optimizer):
-    r"""Adam: gradient descent with running averages of the gradient and its square.
+    r"""Adam: gradient descent with running averages of the gradient and its square. The
+    textbook version in a few lines: :class:`scratchnn.reference.Adam`.
 
     .. math::
         m_t = β_1 m_{t-1} + (1-β_1) g, \qquad v_t = β_2 v_{t-1} + (1-β_2) g^2, \\

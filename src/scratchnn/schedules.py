@@ -215,13 +215,10 @@ class Warmup(Schedule):
         return self.base_lr * (self.start_factor + (1 - self.start_factor) * progress)
 
     def get_config(self) -> dict[str, Any]:
-        config: dict[str, Any] = {"epochs": self.epochs, "start_factor": self.start_factor}
+        then = None
         if self.then is not None:
-            config["then"] = {
-                "class_name": type(self.then).__name__,
-                "config": self.then.get_config(),
-            }
-        return config
+            then = {"class_name": type(self.then).__name__, "config": self.then.get_config()}
+        return {"epochs": self.epochs, "start_factor": self.start_factor, "then": then}
 
 
 @schedules.register("plateau")

@@ -219,7 +219,7 @@ class GELU(Activation):
         return grad_out * (self._cdf + x * normal_pdf(x))
 
     def get_config(self) -> dict[str, Any]:
-        return {} if self.approximate == "none" else {"approximate": self.approximate}
+        return {"approximate": self.approximate}
 
 
 @layers.register()

@@ -12,6 +12,16 @@ from .activations import Activation, get_activation
 from .base import Layer, layers
 
 
+def _initializer_name(init: str | Any, fallback: str) -> str:
+    """An initializer's registered name. An unregistered callable is saved as ``fallback``:
+    after loading, the weights come from the file, and the fallback serves any
+    re-initialization."""
+    if isinstance(init, str):
+        return init
+    name = getattr(init, "__name__", None)
+    return name if name in initializers.initializers.names() else fallback
+
+
 @layers.register()
 class Dense(Layer):
     r"""Fully connected (affine) layer, optionally followed by an activation.
@@ -42,6 +52,9 @@ class Dense(Layer):
             :math:`λ_1 \operatorname{sign}(W)` to ``∂L/∂W``.
         l2: L2 penalty λ₂ on the weights: adds :math:`λ_2 \sum W^2` to the loss and
             :math:`2 λ_2 W` to ``∂L/∂W`` (Keras's convention). Biases are not penalized.
+
+    The same math in a few plain lines, without the speed-ups: :class:`scratchnn.reference.Dense`
+    (the tests check this layer against it).
 
     Example:
         >>> layer = Dense(3, 2)
@@ -157,25 +170,18 @@ class Dense(Layer):
         return total
 
     def get_config(self) -> dict[str, Any]:
-        config: dict[str, Any] = {"in_features": self._in, "out_features": self.out_features}
-        if self.activation is not None:
-            config["activation"] = self.activation.get_spec()
-        if isinstance(self.init, str):
-            if self.init != "auto":
-                config["init"] = self.init
-        elif getattr(self.init, "__name__", None) in initializers.initializers.names():
-            config["init"] = self.init.__name__
-        # An unregistered callable initializer is left out: after loading, the weights come
-        # from the file, and "auto" is used for any re-initialization.
-        if not self.bias:
-            config["bias"] = False
-        if self.bias_init != "zeros":
-            config["bias_init"] = self.bias_init
-        if self.l1:
-            config["l1"] = self.l1
-        if self.l2:
-            config["l2"] = self.l2
-        return config
+        # Every argument is written, defaults too, so a saved file does not depend on the
+        # defaults of the version that loads it.
+        return {
+            "in_features": self._in,
+            "out_features": self.out_features,
+            "activation": None if self.activation is None else self.activation.get_spec(),
+            "init": _initializer_name(self.init, "auto"),
+            "bias": self.bias,
+            "bias_init": _initializer_name(self.bias_init, "zeros"),
+            "l1": self.l1,
+            "l2": self.l2,
+        }
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Dense:
