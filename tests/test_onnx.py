@@ -1,7 +1,9 @@
 """ONNX export: every layer type becomes standard ONNX operators whose output in onnxruntime
-equals ``model.predict`` (float32 within 1e-5, float64 within 1e-12), at several opsets and batch
-sizes; names, shapes, dtypes and metadata in the graph; refusal of layers without an ONNX
-equivalent; the ``scratchnn export`` command; and a model trained on real data."""
+equals ``model.predict`` (float32 within 1e-5, float64 within 1e-12) at several batch sizes: each
+layer type alone at the lowest and the highest supported opset, and one model holding every layer
+type at every opset in between; the lowering chosen by opset and dtype; names, shapes, dtypes
+and metadata in the graph; refusal of layers without an ONNX equivalent; the ``scratchnn export``
+command; and a model trained on real data."""
 
 from __future__ import annotations
 
@@ -21,12 +23,15 @@ _EXTRA = "ONNX export is an optional extra: pip install 'scratchnn[onnx]'"
 onnx = pytest.importorskip("onnx", reason=_EXTRA)
 ort = pytest.importorskip("onnxruntime", reason=_EXTRA)
 
-from scratchnn.onnx import MIN_OPSET, default_opset  # noqa: E402 - after the skips
+from scratchnn.onnx import _LOWERINGS, MIN_OPSET, default_opset  # noqa: E402 - after the skips
 
 DEFAULT = default_opset()
-# Where the lowerings change: 13 (Erf-built GELU, decomposed LayerNorm with the axes as an
-# attribute), 17 (LayerNormalization), 18 (ReduceMean's axes as an input), 20 (Gelu), newest.
-OPSETS = sorted({op for op in (MIN_OPSET, 17, 18, 20, DEFAULT) if op <= DEFAULT})
+# Each layer type alone at both ends of the supported range. The lowerings change in between
+# (13: Erf-built GELU, decomposed LayerNorm with the axes as an attribute; 17: LayerNormalization;
+# 18: ReduceMean's axes as an input; 20: Gelu), which the model holding every layer type covers at
+# every opset (test_every_opset_on_a_model_with_every_layer_type).
+LOWEST_AND_HIGHEST = sorted({MIN_OPSET, DEFAULT})
+EVERY_OPSET = list(range(MIN_OPSET, DEFAULT + 1))
 DTYPES = [np.float32, np.float64]
 TOLERANCE = {np.float32: 1e-5, np.float64: 1e-12}
 BATCH_SIZES = (1, 7, 64)
@@ -95,7 +100,7 @@ ACTIVATIONS = {
 }
 
 
-@pytest.mark.parametrize("opset", OPSETS)
+@pytest.mark.parametrize("opset", LOWEST_AND_HIGHEST)
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
 @pytest.mark.parametrize("name", list(ACTIVATIONS))
 def test_activation(name: str, dtype, opset: int, tmp_path: Path) -> None:
@@ -150,11 +155,12 @@ def _layer_models() -> dict[str, Callable[[Any], snn.Sequential]]:
             [snn.Dense(6, 8), snn.Dropout(0.5), snn.Dense(8, 3)], seed=0, dtype=dt
         ),
         "standardize": standardize,
-        "deep": _deep_model,
     }
 
 
 def _deep_model(dtype) -> snn.Sequential:
+    """One trained model holding every exportable layer type (and every activation, both as a
+    layer and as a Dense shorthand), with and without bias and affine parameters."""
     model = snn.Sequential(
         [
             snn.Standardize(6),
@@ -189,14 +195,30 @@ def _deep_model(dtype) -> snn.Sequential:
 LAYER_MODELS = _layer_models()
 
 
-@pytest.mark.parametrize("opset", OPSETS)
+def _layer_types(model: snn.Sequential) -> set[type]:
+    """The layer types in ``model``, counting a Dense layer's activation as a layer."""
+    types = {type(layer) for layer in model.layers}
+    activations = (getattr(layer, "activation", None) for layer in model.layers)
+    return types | {type(a) for a in activations if a is not None}
+
+
+def test_the_tests_cover_every_exportable_layer_type() -> None:
+    """A new lowering must be added to the layer tests and to the model with every layer type."""
+    alone = {type(make()) for make in ACTIVATIONS.values()}
+    for make in LAYER_MODELS.values():
+        alone |= _layer_types(make(np.float64))
+    assert alone == set(_LOWERINGS)
+    assert _layer_types(_deep_model(np.float64)) == set(_LOWERINGS)
+
+
+@pytest.mark.parametrize("opset", LOWEST_AND_HIGHEST)
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
 @pytest.mark.parametrize("name", list(LAYER_MODELS))
 def test_layer(name: str, dtype, opset: int, tmp_path: Path) -> None:
     model = LAYER_MODELS[name](dtype)
-    X = _inputs() * 2 + 5 if name in ("deep", "standardize") else _inputs()
+    X = _inputs()
     if name == "standardize":
-        X = X * [1, 10, 0.1, 5, 2, 0] + [0, -50, 3, 7, 1, 4]
+        X = (X * 2 + 5) * [1, 10, 0.1, 5, 2, 0] + [0, -50, 3, 7, 1, 4]
     proto = _check_export(model, X, tmp_path / "m.onnx", opset)
     ops = _op_types(proto)
     assert "Dropout" not in ops
@@ -204,6 +226,22 @@ def test_layer(name: str, dtype, opset: int, tmp_path: Path) -> None:
         assert {"MatMul", "Add"} <= ops
     if name == "dense_no_bias":
         assert ops == {"MatMul"}
+
+
+@pytest.fixture(scope="module")
+def deep_models() -> dict[type, snn.Sequential]:
+    """The model with every layer type, trained once per dtype (export does not change it)."""
+    return {dtype: _deep_model(dtype) for dtype in DTYPES}
+
+
+@pytest.mark.parametrize("opset", EVERY_OPSET)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+def test_every_opset_on_a_model_with_every_layer_type(
+    deep_models, dtype, opset: int, tmp_path: Path
+) -> None:
+    proto = _check_export(deep_models[dtype], _inputs() * 2 + 5, tmp_path / "m.onnx", opset)
+    assert [(o.domain, o.version) for o in proto.opset_import] == [("", opset)]
+    assert "Dropout" not in _op_types(proto)
 
 
 @pytest.mark.parametrize(
