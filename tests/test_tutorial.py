@@ -136,6 +136,8 @@ def test_train_preset_sets_the_tutorials_settings(capsys, tmp_path, monkeypatch)
     assert isinstance(model.loss, snn.losses.MSE)
     kinds = [type(layer).__name__ for layer in model.layers]
     assert kinds == ["Dense", "Sigmoid", "Dense", "Sigmoid"]
+    assert "N(0, 1) initial weights" in out
+    assert [model.layers[i].init for i in (0, 2)] == ["standard_normal", "standard_normal"]
 
 
 def test_explain_prints_the_tutorials_variables(capsys):

@@ -69,9 +69,11 @@ def build_model(
     batch_norm: bool = False,
     standardize: bool | None = None,
     seed: int = 0,
+    init: str = "auto",
 ) -> Sequential:
     """``[Standardize] → (Dense → [BatchNorm] → activation → [Dropout]) × hidden → Dense →
-    [output activation]``, with the standardization fitted on the training data."""
+    [output activation]``, with the standardization fitted on the training data; ``init`` is
+    the Dense layers' weight initializer."""
     get_activation(activation)  # an unknown name fails here, with the list of known ones
     stack: list[Layer] = []
     if standardize is None:
@@ -82,14 +84,14 @@ def build_model(
         stack.append(scaler)
     width = data.n_features
     for size in hidden:
-        stack.append(Dense(width, size))
+        stack.append(Dense(width, size, init=init))
         if batch_norm:
             stack.append(BatchNorm1d(size))
         stack.append(get_activation(activation))
         if dropout:
             stack.append(Dropout(dropout))
         width = size
-    stack.append(Dense(width, task.n_outputs))
+    stack.append(Dense(width, task.n_outputs, init=init))
     if task.output_activation is not None:
         stack.append(get_activation(task.output_activation))
     return Sequential(stack, seed=seed, dtype=np.float32)

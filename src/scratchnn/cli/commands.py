@@ -66,6 +66,7 @@ def train(args: argparse.Namespace) -> int:
         args.batch_norm,
         None if args.standardize == "auto" else args.standardize == "yes",
         args.seed,
+        getattr(args, "init", "auto"),
     )
     settings = choose(
         len(data.X_train), args.batch_size, args.epochs, args.val_split, args.early_stopping

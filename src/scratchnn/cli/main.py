@@ -140,6 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--activation", default="relu", help="hidden activation (default relu)")
     train.add_argument(
+        "--init",
+        default="auto",
+        help="weight initializer, e.g. glorot_uniform, he_normal, standard_normal (N(0, 1)), "
+        "normal (N(0, 0.01²)); default auto (He before ReLU, else Glorot)",
+    )
+    train.add_argument(
         "--loss",
         choices=LOSS_NAMES,
         default="auto",

@@ -12,12 +12,10 @@ tutorial's N(0, 1) initial weights are ``init="standard_normal"`` (see docs/tuto
 from __future__ import annotations
 
 import argparse
-import inspect
 
 from ..reference import TUTORIAL_LR
 from . import commands
 from . import data as data_module
-from .build import build_model
 
 #: What --preset tutorial sets (the learning rate follows from the number of rows).
 TUTORIAL = {
@@ -56,16 +54,10 @@ def apply(args: argparse.Namespace) -> None:
     args.lr = TUTORIAL_LR * n / 2
     if args.epochs is None:
         args.epochs = 10_000
-    init = (
-        "N(0, 1) initial weights"
-        if "init" in inspect.signature(build_model).parameters
-        else "scratchnn's default initial weights (this command cannot draw the tutorial's "
-        "N(0, 1) yet; scratchnn.reference.tutorial_setup() in Python does)"
-    )
     print(
         f"Preset tutorial: {data.n_features}-4-1 sigmoid network, mean squared error, full-batch "
         f"gradient descent; the tutorial's lr {TUTORIAL_LR} on its summed error ½ Σ (y − a)² "
-        f"is lr {args.lr:g} on the mean over the {n} training rows; {init}."
+        f"is lr {args.lr:g} on the mean over the {n} training rows; N(0, 1) initial weights."
     )
 
 
