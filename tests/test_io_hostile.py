@@ -4,6 +4,7 @@ model could be cost what such a model costs."""
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 
@@ -182,6 +183,21 @@ def test_metadata_larger_than_the_limit_is_refused_unread(tmp_path, good):
 def test_deeply_nested_metadata_is_refused(tmp_path, good, depth):
     raw = b'{"format": "scratchnn", "x": ' + b"[" * depth + b"]" * depth + b"}"
     refused(write(tmp_path, with_metadata(good, raw=raw)), "metadata")
+
+
+def test_metadata_with_too_many_objects_is_refused_before_parsing(tmp_path, good):
+    """A million empty objects in 3 MiB of JSON would cost ~100 MB parsed: refused unparsed."""
+    raw = b"[" + b"{}," * 1_000_000 + b"{}]"
+    refused(write(tmp_path, with_metadata(good, raw=raw)), "1,000,002 objects and arrays")
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting():
+    for text, expected in [
+        (b'{"a": [1, {"b": "[[["}], "c": "\\\\"}', (3, 3)),
+        (b'["\\"[", {"k]": "}"}]', (2, 2)),
+        (json.dumps({"x": [[["\\" * 3 + '"[']]]}).encode(), (4, 4)),
+    ]:
+        assert _archive.json_structure(text) == expected, text
 
 
 def test_a_huge_integer_in_the_metadata_is_refused(tmp_path, good):

@@ -12,7 +12,8 @@ its size is known to be one the caller asked for:
 - every member read must be stored uncompressed (as ``np.savez`` writes it), so its bytes are
   really in the file, and the members read together never add up to more bytes than the file
   has: the memory a load costs is bounded by the size of the file (no zip bombs);
-- the JSON metadata has a size limit and a nesting-depth limit.
+- the JSON metadata has limits on its size, its nesting depth and its number of objects and
+  arrays, checked on its bytes before it is parsed.
 
 Members nobody asks for are never read. Every failure is a :class:`DataFileError` that names
 the file and says what is wrong.
@@ -35,11 +36,14 @@ import numpy as np
 
 from .errors import DataFileError
 
-#: The metadata's JSON may be at most this long. Parsing JSON costs up to ~25 bytes of memory
-#: per byte of text (e.g. ``[{},{},...]``), so this also bounds the parse to ~100 MB.
+#: The metadata's JSON may be at most this long. With the limit on objects and arrays below,
+#: parsing it costs at most ~60 MB (the worst case: millions of short strings or floats).
 MAX_JSON_BYTES = 4 * 2**20
 #: Nesting deeper than this is refused (scratchnn's own metadata nests about 6 levels).
 MAX_JSON_DEPTH = 32
+#: Objects and arrays in the metadata (each costs ~60 bytes parsed; a model has a few dozen,
+#: plus one list per history entry).
+MAX_JSON_CONTAINERS = 100_000
 #: Members of the archive; a model has 2 plus its buffers and optimizer state arrays.
 MAX_MEMBERS = 16_384
 #: The zip's list of members, in bytes (each entry is ~100 bytes for a model's members).
@@ -122,18 +126,35 @@ def _directory_size(handle: IO[bytes], size: int, name: str) -> tuple[int, int]:
     return members, directory
 
 
-def _depth(value: Any, limit: int) -> int:
-    """The nesting depth of parsed JSON (iteratively: no recursion on hostile input)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, (dict, list)):
-            deepest = max(deepest, level)
-            if deepest > limit:
-                return deepest
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, level + 1) for child in children)
-    return deepest
+def json_structure(text: bytes) -> tuple[int, int]:
+    """``(nesting depth, number of objects and arrays)`` of the JSON document ``text``,
+    found by scanning its bytes (vectorised, no parsing): brackets inside strings are skipped,
+    and a quote preceded by an odd run of backslashes is inside a string.
+
+    Example:
+        >>> json_structure(b'{"a": [1, {"b": "[[["}], "c": "\\\\"}')
+        (3, 3)
+    """
+    data = np.frombuffer(text, dtype=np.uint8)
+    quotes = np.flatnonzero(data == ord('"'))
+    backslashes = np.flatnonzero(data == ord("\\"))
+    if backslashes.size and quotes.size:
+        # Runs of consecutive backslashes: where each starts and ends (inclusive).
+        breaks = np.flatnonzero(np.diff(backslashes) != 1)
+        starts = backslashes[np.concatenate(([0], breaks + 1))]
+        ends = backslashes[np.concatenate((breaks, [backslashes.size - 1]))]
+        run = np.searchsorted(ends, quotes - 1)  # the first run ending at or after q - 1
+        run = np.minimum(run, ends.size - 1)
+        escaped = (ends[run] == quotes - 1) & ((ends[run] - starts[run]) % 2 == 0)
+        quotes = quotes[~escaped]
+    brackets = np.flatnonzero(
+        (data == ord("[")) | (data == ord("{")) | (data == ord("]")) | (data == ord("}"))
+    )
+    # A bracket is outside every string when an even number of quotes precede it.
+    brackets = brackets[np.searchsorted(quotes, brackets) % 2 == 0]
+    opening = (data[brackets] == ord("[")) | (data[brackets] == ord("{"))
+    depth = np.cumsum(np.where(opening, 1, -1))
+    return int(depth.max(initial=0)), int(opening.sum())
 
 
 class Archive:
@@ -292,16 +313,19 @@ class Archive:
                 f"{MAX_JSON_BYTES:,} are read."
             )
         raw = self.array(key, shape, np.uint8).tobytes()
+        depth, containers = json_structure(raw)
+        if depth > MAX_JSON_DEPTH or containers > MAX_JSON_CONTAINERS:
+            raise DataFileError(
+                f"{self.name}: the model metadata nests {depth} levels deep with {containers:,} "
+                f"objects and arrays; at most {MAX_JSON_DEPTH} levels and "
+                f"{MAX_JSON_CONTAINERS:,} are read."
+            )
         try:
             document = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError) as error:
             # ValueError covers malformed JSON and integers of more than 4300 digits.
             reason = "nested too deeply" if isinstance(error, RecursionError) else error
             raise DataFileError(f"{self.name}: the model metadata is corrupt ({reason}).") from None
-        if _depth(document, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
-            raise DataFileError(
-                f"{self.name}: the model metadata nests more than {MAX_JSON_DEPTH} levels deep."
-            )
         return document
 
 
