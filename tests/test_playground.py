@@ -240,6 +240,17 @@ def test_a_playing_run_streams_frames_until_paused(server):
     assert len(events) == 1 and json.loads(events[0][6:])["epoch"] == last["epoch"]
 
 
+def test_play_right_after_pause_keeps_playing():
+    session = Session(Config(problem="xor", hidden=[2]))
+    session.play()
+    session.stop(wait=False)  # a pause still finishing its epoch...
+    session.play()  # ...does not swallow the next play
+    assert session.playing
+    epoch = session.epoch
+    frame = session.pause()
+    assert not session.playing and frame["epoch"] == session.epoch >= epoch
+
+
 def test_the_api_refuses_bad_requests(server):
     assert call(server, "/api/session", {"config": {"lr": "fast"}}) == (
         400,

@@ -80,7 +80,7 @@ def train_until(page, epochs: int, speed: int = 10) -> None:
     page.click("#play")
     page.wait_for_function(f"state.frame.epoch >= {epochs}", timeout=TIMEOUT_MS)
     page.click("#play")
-    page.wait_for_function("!state.busy", timeout=TIMEOUT_MS)
+    page.wait_for_function("!state.playing && !state.busy", timeout=TIMEOUT_MS)
 
 
 def shown_loss(page, which: str) -> float:

@@ -139,6 +139,7 @@ class Session:
         self._published_at = 0.0
         self._publish_lock = threading.Lock()
         self._trainer: threading.Thread | None = None
+        self._play_lock = threading.Lock()
         self._stop = threading.Event()
         self._last_poll = time.monotonic()
         self._publisher = callbacks.LambdaCallback(on_batch_end=lambda batch, logs: self._tick())
@@ -222,12 +223,14 @@ class Session:
         """Start training in a background thread (no-op while playing). It stops on
         ``pause()``, on divergence, after ``MAX_EPOCHS`` epochs, or when no frame was asked
         for during ``IDLE_STOP`` seconds (the page was closed)."""
-        if self.playing:
-            return
-        self._stop.clear()
-        self._last_poll = time.monotonic()
-        self._trainer = threading.Thread(target=self._run, daemon=True, name="playground-run")
-        self._trainer.start()
+        with self._play_lock:
+            if self.playing and not self._stop.is_set():
+                return
+            self.stop()  # a thread still finishing its epoch after pause(): wait for it
+            self._stop.clear()
+            self._last_poll = time.monotonic()
+            self._trainer = threading.Thread(target=self._run, daemon=True, name="playground")
+            self._trainer.start()
 
     def _run(self) -> None:
         while (

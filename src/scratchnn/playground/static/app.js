@@ -200,7 +200,13 @@ async function step() {
   }
 }
 
-async function setPlaying(on) {
+// Play and pause requests are sent one after the other, never overtaking each other.
+function setPlaying(on) {
+  state.switching = (state.switching || Promise.resolve()).then(() => switchPlaying(on));
+  return state.switching;
+}
+
+async function switchPlaying(on) {
   if (on === state.playing) return;
   state.playing = on;
   $("play").classList.toggle("playing", on);
