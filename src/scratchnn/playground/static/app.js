@@ -615,7 +615,13 @@ function wireControls() {
     syncControls();
     newRun();
   });
-  window.addEventListener("resize", () => { if (state.info) { buildNetwork(); updateNetwork(state.frame); } });
+  window.addEventListener("resize", () => {
+    if (!state.info) return;
+    buildNetwork();
+    updateNetwork(state.frame);
+    markSelected();
+    renderInspector();
+  });
 }
 
 function download(url, name) {
@@ -631,12 +637,18 @@ function download(url, name) {
 
 function select(target) {
   state.selected = target;
+  markSelected();
+  $("inspector").hidden = false;
+  renderInspector();
+}
+
+function markSelected() {
   for (const el of document.querySelectorAll(".node.selected, #links path.selected")) el.classList.remove("selected");
+  const target = state.selected;
+  if (!target) return;
   const el = target.kind === "weight" ? $(`weight-${target.layer}-${target.i}-${target.j}`)
     : target.layer === state.config.hidden.length ? $("output-node") : $(`neuron-${target.layer}-${target.index}`);
   if (el) el.classList.add("selected");
-  $("inspector").hidden = false;
-  renderInspector();
 }
 
 async function traceStep() {
