@@ -185,20 +185,16 @@ def training_curves(
     One panel for the loss (training and, if logged, validation), one per other metric
     (training and validation), and one for the learning rate if it was logged (``"lr"``).
 
-    Parameters
-    ----------
-    history : History or dict of lists
-        What :meth:`Sequential.fit` returns (or ``model.history``), or a plain dict such as
-        ``history.to_dict()`` or one read back from a CSV log: ``{"loss": [...],
-        "val_loss": [...], "accuracy": [...], "lr": [...]}``.
-    path : str or path-like, optional
-        Where to write the figure as a PNG.
+    Args:
+        history: What :meth:`Sequential.fit` returns (or ``model.history``), or a plain dict such as
+            ``history.to_dict()`` or one read back from a CSV log: ``{"loss": [...], "val_loss":
+            [...], "accuracy": [...], "lr": [...]}``.
+        path: Where to write the figure as a PNG.
 
-    Returns
-    -------
-    matplotlib.figure.Figure
-        The x axis is the epoch, counted from 1; a :class:`History` of a continued ``fit``
-        shows the lifelong epoch numbers (6, 7, ... after a first fit of 5 epochs).
+    Returns:
+        matplotlib.figure.Figure: The x axis is the epoch, counted from 1; a :class:`History` of a
+            continued ``fit`` shows the lifelong epoch numbers (6, 7, ... after a first fit of 5
+            epochs).
     """
     _require_matplotlib()
     series, epochs = _history_series(history)
@@ -250,22 +246,15 @@ def loss_curves(
 ) -> Figure:
     """Several named loss curves on one axis, e.g. to compare optimizers or architectures.
 
-    Parameters
-    ----------
-    curves : dict of str to list of float
-        One per-epoch loss sequence per name; the names become the legend.
-    path : str or path-like, optional
-        Where to write the figure as a PNG.
-    title : str, optional
-        The axis title.
-    log_scale : bool, default True
-        A logarithmic loss axis, which shows late progress better. Falls back to a linear
-        axis when some finite value is not positive.
+    Args:
+        curves: One per-epoch loss sequence per name; the names become the legend.
+        path: Where to write the figure as a PNG.
+        title: The axis title.
+        log_scale: A logarithmic loss axis, which shows late progress better. Falls back to a linear
+            axis when some finite value is not positive.
 
-    Returns
-    -------
-    matplotlib.figure.Figure
-        One axis, the epoch (from 1) against the loss.
+    Returns:
+        matplotlib.figure.Figure: One axis, the epoch (from 1) against the loss.
     """
     _require_matplotlib()
     if not isinstance(curves, Mapping) or not curves:
@@ -326,33 +315,23 @@ def decision_boundary(
 ) -> Figure:
     """The regions where a 2-feature classifier predicts each class, with the data on top.
 
-    Parameters
-    ----------
-    model : Sequential
-        A classifier with 2 input features: several outputs (the predicted class is the
-        arg-max) or one (class 1 where ``model.loss.output_transform(output) >= 0.5``, or the
-        raw output >= 0.5 for a model without a loss).
-    X : array, shape (n_samples, 2)
-        The points to draw.
-    y : array, shape (n_samples,)
-        Their true classes (integer labels; one-hot rows are accepted too).
-    path : str or path-like, optional
-        Where to write the figure as a PNG.
-    resolution : int, default 200
-        Grid points along each axis; the grid spans the data plus 10% on every side.
-    class_names : sequence of str, optional
-        Legend names of classes 0, 1, ...; default the class numbers.
+    Args:
+        model: A classifier with 2 input features: several outputs (the predicted class is the
+            arg-max) or one (class 1 where ``model.loss.output_transform(output) >= 0.5``, or the
+            raw output >= 0.5 for a model without a loss).
+        X: The points to draw. Shape ``(n_samples, 2)``.
+        y: Their true classes (integer labels; one-hot rows are accepted too). Shape
+            ``(n_samples,)``.
+        path: Where to write the figure as a PNG.
+        resolution: Grid points along each axis; the grid spans the data plus 10% on every side.
+        class_names: Legend names of classes 0, 1, ...; default the class numbers.
 
-    Returns
-    -------
-    matplotlib.figure.Figure
-        One axis: a filled contour of the predicted class and the points coloured by their
-        true class.
+    Returns:
+        matplotlib.figure.Figure: One axis: a filled contour of the predicted class and the points
+            coloured by their true class.
 
-    Raises
-    ------
-    ValueError
-        If the model does not take 2 input features, or ``X``/``y`` do not fit it.
+    Raises:
+        ValueError: If the model does not take 2 input features, or ``X``/``y`` do not fit it.
     """
     _require_matplotlib()
     if model.in_features != 2:
@@ -431,26 +410,21 @@ def decision_boundary(
 def confusion_counts(y_true: Any, y_pred: Any, n_classes: int | None = None) -> np.ndarray:
     """How often each true class was predicted as each class (pure NumPy).
 
-    Parameters
-    ----------
-    y_true, y_pred : array, shape (n_samples,)
-        Integer class labels 0, 1, ... (one-hot or score rows ``(n_samples, k)`` are reduced
-        by arg-max).
-    n_classes : int, optional
-        The number of classes; default one more than the largest label seen.
+    Args:
+        y_true, y_pred: Integer class labels 0, 1, ... (one-hot or score rows ``(n_samples, k)`` are
+            reduced by arg-max). Shape ``(n_samples,)``.
+        n_classes: The number of classes; default one more than the largest label seen.
 
-    Returns
-    -------
-    numpy.ndarray, shape (n_classes, n_classes), int64
-        ``counts[i, j]`` is the number of samples of true class ``i`` predicted as ``j``
-        (as ``sklearn.metrics.confusion_matrix`` with ``labels=range(n_classes)``).
+    Returns:
+        numpy.ndarray, shape (n_classes, n_classes), int64: ``counts[i, j]`` is the number of
+            samples of true class ``i`` predicted as ``j`` (as ``sklearn.metrics.confusion_matrix``
+            with ``labels=range(n_classes)``).
 
-    Examples
-    --------
-    >>> confusion_counts([0, 1, 1, 2], [0, 1, 2, 2])
-    array([[1, 0, 0],
-           [0, 1, 1],
-           [0, 0, 1]])
+    Example:
+        >>> confusion_counts([0, 1, 1, 2], [0, 1, 2, 2])
+        array([[1, 0, 0],
+               [0, 1, 1],
+               [0, 0, 1]])
     """
     true = _as_labels(y_true, "y_true")
     pred = _as_labels(y_pred, "y_pred")
@@ -480,24 +454,18 @@ def confusion_matrix(
 ) -> Figure:
     """A heat map of the confusion matrix, true classes on the rows, each cell annotated.
 
-    Parameters
-    ----------
-    y_true, y_pred : array, shape (n_samples,)
-        Integer class labels 0, 1, ... (e.g. ``model.predict(X).argmax(axis=1)``).
-    labels : sequence of str, optional
-        Names of classes 0, 1, ...; their number sets the number of classes (so classes that
-        never occur still get a row and a column). Default: the class numbers.
-    path : str or path-like, optional
-        Where to write the figure as a PNG.
-    normalize : bool, default False
-        Show each row as rates that sum to 1 (the recall of each class on the diagonal)
-        instead of counts; a class with no samples shows a row of zeros.
+    Args:
+        y_true, y_pred: Integer class labels 0, 1, ... (e.g. ``model.predict(X).argmax(axis=1)``).
+            Shape ``(n_samples,)``.
+        labels: Names of classes 0, 1, ...; their number sets the number of classes (so classes that
+            never occur still get a row and a column). Default: the class numbers.
+        path: Where to write the figure as a PNG.
+        normalize: Show each row as rates that sum to 1 (the recall of each class on the diagonal)
+            instead of counts; a class with no samples shows a row of zeros.
 
-    Returns
-    -------
-    matplotlib.figure.Figure
-        Two axes: the matrix and its colour bar. Cells are annotated with the count (or the
-        rate, two decimals) for up to ``MAX_ANNOTATED_CLASSES`` classes.
+    Returns:
+        matplotlib.figure.Figure: Two axes: the matrix and its colour bar. Cells are annotated with
+            the count (or the rate, two decimals) for up to ``MAX_ANNOTATED_CLASSES`` classes.
     """
     _require_matplotlib()
     n_classes = None if labels is None else len(labels)
@@ -554,21 +522,15 @@ def weight_histograms(
 ) -> Figure:
     """Histograms of every parameter array, and of its gradient, one row per layer.
 
-    Parameters
-    ----------
-    model : Sequential
-        The model; each layer with parameters (``Dense``, ``BatchNorm1d``, ...) gets a row.
-    path : str or path-like, optional
-        Where to write the figure as a PNG.
-    gradients : bool, default True
-        Also draw, next to each parameter, the histogram of its gradient as left by the last
-        ``backward`` (the last batch of ``fit``). Before any backward they are all zero.
+    Args:
+        model: The model; each layer with parameters (``Dense``, ``BatchNorm1d``, ...) gets a row.
+        path: Where to write the figure as a PNG.
+        gradients: Also draw, next to each parameter, the histogram of its gradient as left by the
+            last ``backward`` (the last batch of ``fit``). Before any backward they are all zero.
 
-    Returns
-    -------
-    matplotlib.figure.Figure
-        One axis per parameter array (two with ``gradients``), titled with the parameter's
-        name as in ``model.parameters().names()`` (``"dense_0.W"``).
+    Returns:
+        matplotlib.figure.Figure: One axis per parameter array (two with ``gradients``), titled with
+            the parameter's name as in ``model.parameters().names()`` (``"dense_0.W"``).
     """
     _require_matplotlib()
     rows: dict[str, list[tuple[str, np.ndarray, np.ndarray]]] = {}
