@@ -32,6 +32,9 @@ ATOL = 1e-8
 # --------------------------------------------------------------------------------------------
 
 
+# Deliberately NOT tests/oracles.py's central_differences (which is gradcheck's own loop): this
+# file is also the oracle for snn.gradcheck, so its central differences are written here
+# independently of the library's.
 def numeric_gradient(f, values: np.ndarray, eps: float = EPS) -> np.ndarray:
     """Central differences of the scalar ``f()`` with respect to every entry of ``values``,
     which is perturbed in place (and restored)."""

@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import scratchnn as snn
+from oracles import TorchTwin, to_numpy, to_torch
 from scratchnn import optim
 
 TOL = {"rtol": 1e-10, "atol": 1e-12}
@@ -27,39 +28,26 @@ TOL = {"rtol": 1e-10, "atol": 1e-12}
 pytestmark = pytest.mark.usefixtures("single_threaded_torch")
 
 
-def to_torch(array: np.ndarray, requires_grad: bool = False) -> torch.Tensor:
-    return torch.from_numpy(np.array(array, copy=True)).requires_grad_(requires_grad)
-
-
-def to_numpy(tensor: torch.Tensor) -> np.ndarray:
-    return tensor.detach().numpy()
-
-
 def dense_layers(model: snn.Sequential) -> list[snn.Dense]:
     return [layer for layer in model.layers if isinstance(layer, snn.Dense)]
 
 
-class TorchTwin:
-    """A torch MLP (Linear + tanh) with the scratchnn model's current weights, and its loss
-    with the same L1/L2 penalties added explicitly."""
+class PenalizedTwin(TorchTwin):
+    """The torch twin (tests/oracles.py) of a Linear + tanh MLP with the scratchnn model's
+    current weights, whose loss adds the same L1/L2 penalties explicitly."""
 
     def __init__(self, model: snn.Sequential) -> None:
         self.dense = dense_layers(model)
         modules: list[torch.nn.Module] = []
-        self.linears: list[torch.nn.Linear] = []
         for i, layer in enumerate(self.dense):
-            linear = torch.nn.Linear(
-                layer.in_features, layer.out_features, bias=layer.bias, dtype=torch.float64
+            modules.append(
+                torch.nn.Linear(
+                    layer.in_features, layer.out_features, bias=layer.bias, dtype=torch.float64
+                )
             )
-            with torch.no_grad():
-                linear.weight.copy_(to_torch(layer.params["W"].T))
-                if layer.bias:
-                    linear.bias.copy_(to_torch(layer.params["b"]))
-            self.linears.append(linear)
-            modules.append(linear)
             if i < len(self.dense) - 1:
                 modules.append(torch.nn.Tanh())
-        self.module = torch.nn.Sequential(*modules)
+        super().__init__(model, torch.nn.Sequential(*modules))
 
     def penalty(self) -> torch.Tensor:
         total = torch.zeros((), dtype=torch.float64)
@@ -72,24 +60,6 @@ class TorchTwin:
 
     def loss(self, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(self.module(X), y) + self.penalty()
-
-    def assert_matches(self, model: snn.Sequential, what: str, grads: bool = False) -> None:
-        for i, (layer, linear) in enumerate(zip(dense_layers(model), self.linears, strict=True)):
-            np.testing.assert_allclose(
-                layer.params["W"], to_numpy(linear.weight.T), **TOL, err_msg=f"{what} W{i}"
-            )
-            if layer.bias:
-                np.testing.assert_allclose(
-                    layer.params["b"], to_numpy(linear.bias), **TOL, err_msg=f"{what} b{i}"
-                )
-            if grads:
-                np.testing.assert_allclose(
-                    layer.grads["W"], to_numpy(linear.weight.grad.T), **TOL, err_msg=f"∂W{i}"
-                )
-                if layer.bias:
-                    np.testing.assert_allclose(
-                        layer.grads["b"], to_numpy(linear.bias.grad), **TOL, err_msg=f"∂b{i}"
-                    )
 
 
 def regularized_model(
@@ -166,7 +136,7 @@ def test_penalty_gradient_matches_torch():
     # An exact zero weight: the L1 subgradient there is 0 (torch: d|w|/dw = sign(0) = 0).
     dense_layers(model)[0].params["W"][0, 0] = 0.0
     dense_layers(model)[2].params["W"][1, 2] = 0.0
-    twin = TorchTwin(model)
+    twin = PenalizedTwin(model)
     loss = snn.losses.CrossEntropy()
 
     value = loss(model.forward(X, training=True), y) + model.penalty()
@@ -196,7 +166,7 @@ def test_penalty_gradient_matches_torch():
 def test_training_with_penalties_matches_torch():
     model = regularized_model(l1=(0.01, 0.02, 0.0), l2=(0.05, 0.0, 0.1))
     X, y = classification_data()
-    twin = TorchTwin(model)
+    twin = PenalizedTwin(model)
     optimizer = optim.SGD(lr=0.2, momentum=0.9)
     optimizer_t = torch.optim.SGD(twin.module.parameters(), lr=0.2, momentum=0.9)
     loss = snn.losses.CrossEntropy()
@@ -315,7 +285,7 @@ CLIP_NORM, CLIP_VALUE = 0.1, 0.02
 def test_clipping_matches_torch(snn_class, torch_class, kwargs, clip):
     model = regularized_model(l1=(0.0, 0.01, 0.0), l2=(0.02, 0.0, 0.0))
     X, y = classification_data()
-    twin = TorchTwin(model)
+    twin = PenalizedTwin(model)
     options = {}
     if clip in ("norm", "both"):
         options["clip_norm"] = CLIP_NORM
@@ -452,7 +422,7 @@ def test_adam_with_decoupled_decay_is_adamw(amsgrad):
 )
 def test_adamw_matches_torch(make_torch):
     model = regularized_model(**NO_PENALTY)
-    twin = TorchTwin(model)
+    twin = PenalizedTwin(model)
     optimizer = optim.Adam(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)
     optimizer_t = make_torch(twin.module.parameters())
     X, y = classification_data()

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812 - the universal torch idiom
 
 import scratchnn as snn
+from oracles import TorchTwin, to_numpy, to_torch
 from scratchnn import optim
 
 # Activation and loss values and gradients: float64 rounding error only. The atol covers
@@ -34,16 +35,6 @@ MODEL_RTOL, MODEL_ATOL = 1e-6, 1e-12
 
 
 pytestmark = pytest.mark.usefixtures("single_threaded_torch")
-
-
-def to_torch(array: np.ndarray, requires_grad: bool = False) -> torch.Tensor:
-    """A float64 (or int64) torch tensor holding a copy of ``array``."""
-    tensor = torch.from_numpy(np.array(array, copy=True))
-    return tensor.requires_grad_(requires_grad)
-
-
-def to_numpy(tensor: torch.Tensor) -> np.ndarray:
-    return tensor.detach().numpy()
 
 
 def activation_input(
@@ -292,48 +283,6 @@ def torch_mlp(sizes, *activations: Callable[[], nn.Module], output=None, bias=Tr
     if output is not None:
         modules.append(output())
     return nn.Sequential(*modules)
-
-
-class TorchTwin:
-    """A torch model, written independently of scratchnn's, given the scratchnn model's
-    current weights: the ``i``-th ``Dense`` layer's ``W.T`` and ``b`` become the ``i``-th
-    ``Linear`` layer's ``weight`` and ``bias``. Keeps the map from each scratchnn parameter
-    name to its torch counterpart."""
-
-    def __init__(self, model: snn.Sequential, module: nn.Sequential) -> None:
-        self.module = module
-        dense = [layer for layer in model.layers if isinstance(layer, snn.Dense)]
-        linear = [m for m in module.modules() if isinstance(m, nn.Linear)]
-        assert len(dense) == len(linear), f"{len(dense)} Dense layers but {len(linear)} Linear"
-        by_array: dict[int, tuple[nn.Parameter, bool]] = {}  # id(array) -> (tensor, .T?)
-        with torch.no_grad():
-            for layer, twin in zip(dense, linear, strict=True):
-                W = layer.params["W"]
-                assert W.T.shape == twin.weight.shape, (layer, twin)
-                twin.weight.copy_(to_torch(W.T))
-                by_array[id(W)] = (twin.weight, True)
-                assert ("b" in layer.params) == (twin.bias is not None), (layer, twin)
-                if twin.bias is not None:
-                    twin.bias.copy_(to_torch(layer.params["b"]))
-                    by_array[id(layer.params["b"])] = (twin.bias, False)
-        # Each Parameter's value is the very array the layer holds (a view into the flat store).
-        self.params = {p.name: by_array.pop(id(p.value)) for p in model.parameters()}
-        assert not by_array, "some layer arrays are not in model.parameters()"
-
-    def value(self, name: str) -> np.ndarray:
-        tensor, transposed = self.params[name]
-        return to_numpy(tensor.T if transposed else tensor)
-
-    def grad(self, name: str) -> np.ndarray:
-        tensor, transposed = self.params[name]
-        return to_numpy(tensor.grad.T if transposed else tensor.grad)
-
-
-def assert_params_match(model: snn.Sequential, twin: TorchTwin, what: str = "") -> None:
-    for p in model.parameters():
-        np.testing.assert_allclose(
-            p.value, twin.value(p.name), rtol=MODEL_RTOL, atol=MODEL_ATOL, err_msg=f"{what}{p.name}"
-        )
 
 
 def randomize_biases(model: snn.Sequential, rng: np.random.Generator) -> None:
@@ -617,7 +566,7 @@ def test_optimizer_trajectory_matches_torch(snn_class, torch_class, kwargs):
         optimizer_t.step()
 
         np.testing.assert_allclose(value, value_t.item(), rtol=MODEL_RTOL, err_msg=f"step {step}")
-        assert_params_match(model, twin, what=f"after step {step}: ")
+        twin.assert_matches(model, f"after step {step}:", rtol=MODEL_RTOL, atol=MODEL_ATOL)
 
     assert optimizer.step_count == 10
     moved = np.abs(model.parameters().flat.value - start).max()
