@@ -196,7 +196,7 @@ def read_table(
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         for row in reader:
-            if any(cell.strip() for cell in row):
+            if len(row) > 1 or (row and row[0].strip()):  # skip blank lines
                 rows.append(row)
                 lines.append(reader.line_num)
     except csv.Error as error:

@@ -157,6 +157,13 @@ def numbers_of(
             missing = ~np.isfinite(numbers)
             numbers[missing] = np.nan
             return numbers, missing
+    if values.dtype.kind == "U":  # fast path: text of numbers only, nothing missing
+        try:
+            numbers = values.astype(np.float64)
+        except ValueError:
+            numbers = None
+        if numbers is not None and np.isfinite(numbers).all():
+            return numbers, np.zeros(len(numbers), bool)
     text, missing = text_of(values, tokens)
     numbers = np.full(len(text), np.nan)
     try:
