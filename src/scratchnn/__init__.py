@@ -36,7 +36,7 @@ __version__ = "0.1.0"
 
 # Parts that the core does not need are imported on first use, so that ``import scratchnn``
 # stays fast and free of optional dependencies: snn.datasets, snn.plot, snn.load, ...
-_LAZY_MODULES = {"datasets", "distributed", "io", "plot", "streaming", "reference"}
+_LAZY_MODULES = {"datasets", "distributed", "io", "plot", "streaming", "reference", "tables"}
 _LAZY_ATTRIBUTES = {"load": "io", "export_onnx": "onnx"}
 
 

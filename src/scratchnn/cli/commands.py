@@ -243,6 +243,11 @@ def info(args: argparse.Namespace) -> int:
             f"Data: {metadata['dataset']}, {len(metadata.get('feature_names', []))} features, "
             f"target {metadata.get('target')!r}, {kind}"
         )
+    encoder = getattr(model, "preprocessor", None)
+    if encoder is not None and getattr(encoder, "roles", None) is not None:
+        print(f"Preprocessor: {encoder!r}")
+        for line in encoder.roles.describe():
+            print(f"  {line}")
     training = metadata.get("training")
     if training:
         print("Training settings: " + ", ".join(f"{k}={v}" for k, v in training.items()))
