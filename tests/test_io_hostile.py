@@ -188,16 +188,65 @@ def test_deeply_nested_metadata_is_refused(tmp_path, good, depth):
 def test_metadata_with_too_many_objects_is_refused_before_parsing(tmp_path, good):
     """A million empty objects in 3 MiB of JSON would cost ~100 MB parsed: refused unparsed."""
     raw = b"[" + b"{}," * 1_000_000 + b"{}]"
-    refused(write(tmp_path, with_metadata(good, raw=raw)), "1,000,002 objects and arrays")
+    refused(write(tmp_path, with_metadata(good, raw=raw)), "objects and arrays")
 
 
-def test_brackets_inside_strings_do_not_count_as_nesting():
+def test_metadata_with_too_many_values_is_refused_before_parsing(tmp_path, good):
+    """1.6 million two-letter strings in 8 MiB of JSON would cost ~100 MB parsed; 16 MiB of
+    commas cost nothing: both are refused unparsed (the scan stops at the limit)."""
+    raw = b"[" + b'"ab",' * 1_600_000 + b"1]"
+    refused(write(tmp_path, with_metadata(good, raw=raw)), "values or more")
+    raw = b"[" + b"," * (_archive.MAX_JSON_BYTES - 2) + b"]"
+    refused(write(tmp_path, with_metadata(good, raw=raw)), "values or more")
+
+
+def test_a_long_string_in_the_metadata_is_cheap_and_loads(tmp_path, good):
+    """Long strings cost one byte per byte: 10 MiB of text in the metadata loads."""
+    data = with_metadata(good, lambda meta: meta["metadata"].update(notes="x" * 10 * 2**20))
+    outcome, _, peak = load_cost(lambda: snn.load(write(tmp_path, data)))
+    assert isinstance(outcome, snn.Sequential), outcome
+    assert len(outcome.metadata["notes"]) == 10 * 2**20
+    assert peak < MEMORY_BOUND
+
+
+def test_brackets_and_separators_inside_strings_are_not_counted():
     for text, expected in [
-        (b'{"a": [1, {"b": "[[["}], "c": "\\\\"}', (3, 3)),
-        (b'["\\"[", {"k]": "}"}]', (2, 2)),
-        (json.dumps({"x": [[["\\" * 3 + '"[']]]}).encode(), (4, 4)),
+        (b'{"a": [1, {"b": "[[[,"}], "c": "\\\\"}', (3, 3, 9)),
+        (b'["\\"[,", {"k]:": "}"}]', (2, 2, 5)),
+        (json.dumps({"x": [[["\\" * 3 + '"[,']]]}).encode(), (4, 4, 6)),
+        (b"7", (0, 0, 1)),
     ]:
         assert _archive.json_structure(text) == expected, text
+
+
+def test_the_scan_agrees_with_the_parser_on_random_documents():
+    rng = np.random.default_rng(0)
+    pieces = ["a", "[", "]", "{", "}", ",", ":", '"', "\\", " "]
+
+    def document(level: int = 0):
+        kind = rng.integers(4) if level < 5 else 0
+        if kind == 0:
+            return "".join(rng.choice(pieces, size=rng.integers(4)))
+        if kind == 1:
+            return [document(level + 1) for _ in range(rng.integers(3))]
+        return {
+            "".join(rng.choice(pieces, size=2)) + str(i): document(level + 1)
+            for i in range(rng.integers(3))
+        }
+
+    def walk(value, level=1):
+        if not isinstance(value, (dict, list)):
+            return 0, 0
+        children = list(value.values()) if isinstance(value, dict) else value
+        found = [walk(child, level + 1) for child in children]
+        return max([level, *(d for d, _ in found)]), 1 + sum(c for _, c in found)
+
+    for _ in range(300):
+        value = document()
+        text = json.dumps(value).encode()
+        depth, containers, values = _archive.json_structure(text)
+        assert (depth, containers) == walk(value), text
+        assert values >= containers
 
 
 def test_a_huge_integer_in_the_metadata_is_refused(tmp_path, good):

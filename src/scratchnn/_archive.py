@@ -36,14 +36,17 @@ import numpy as np
 
 from .errors import DataFileError
 
-#: The metadata's JSON may be at most this long. With the limit on objects and arrays below,
-#: parsing it costs at most ~60 MB (the worst case: millions of short strings or floats).
-MAX_JSON_BYTES = 4 * 2**20
+#: The metadata's JSON may be at most this long (long strings are cheap to parse: ~1 byte of
+#: memory per byte; many small values are not, hence the two limits below).
+MAX_JSON_BYTES = 16 * 2**20
 #: Nesting deeper than this is refused (scratchnn's own metadata nests about 6 levels).
 MAX_JSON_DEPTH = 32
 #: Objects and arrays in the metadata (each costs ~60 bytes parsed; a model has a few dozen,
 #: plus one list per history entry).
 MAX_JSON_CONTAINERS = 100_000
+#: Values in the metadata (numbers, strings, keys, ...; each costs up to ~60 bytes parsed, so
+#: parsing costs at most ~30 MB; a history of 10,000 epochs of 5 numbers holds 50,000).
+MAX_JSON_VALUES = 500_000
 #: Members of the archive; a model has 2 plus its buffers and optimizer state arrays.
 MAX_MEMBERS = 16_384
 #: The zip's list of members, in bytes (each entry is ~100 bytes for a model's members).
@@ -126,35 +129,59 @@ def _directory_size(handle: IO[bytes], size: int, name: str) -> tuple[int, int]:
     return members, directory
 
 
-def json_structure(text: bytes) -> tuple[int, int]:
-    """``(nesting depth, number of objects and arrays)`` of the JSON document ``text``,
-    found by scanning its bytes (vectorised, no parsing): brackets inside strings are skipped,
-    and a quote preceded by an odd run of backslashes is inside a string.
+def json_structure(text: bytes, stop_after: int | None = None) -> tuple[int, int, int]:
+    """``(nesting depth, objects and arrays, values)`` of the JSON document ``text``, found by
+    scanning its bytes (vectorised, no parsing); ``values`` is an upper bound on the number of
+    values and keys (one more than its separators ``,`` and ``:``, plus its containers).
+    Brackets and separators inside strings are skipped; a quote preceded by an odd run of
+    backslashes is inside a string. With ``stop_after``, the scan stops early once the depth
+    or either count exceeds it (the counts returned are then partial, but above it).
 
     Example:
-        >>> json_structure(b'{"a": [1, {"b": "[[["}], "c": "\\\\"}')
-        (3, 3)
+        >>> json_structure(b'{"a": [1, {"b": "[[[,"}], "c": "\\\\"}')
+        (3, 3, 9)
     """
-    data = np.frombuffer(text, dtype=np.uint8)
+    deepest = depth = containers = separators = 0
+    inside = False  # whether the chunk starts inside a string
+    backslashes_before = 0  # backslashes that end the previous chunk
+    for start in range(0, len(text), _CHUNK):  # in chunks: a few MB of work arrays at most
+        prefix = b"\\" if backslashes_before % 2 else b""
+        data = np.frombuffer(prefix + text[start : start + _CHUNK], dtype=np.uint8)
+        quotes = _unescaped_quotes(data)
+        marks = np.flatnonzero(
+            (data == ord("[")) | (data == ord("{")) | (data == ord("]")) | (data == ord("}"))
+            | (data == ord(",")) | (data == ord(":"))
+        )  # fmt: skip
+        # A mark is outside every string when an even number of quotes precede it.
+        marks = data[marks[(np.searchsorted(quotes, marks) + inside) % 2 == 0]]
+        opening = (marks == ord("[")) | (marks == ord("{"))
+        closing = (marks == ord("]")) | (marks == ord("}"))
+        levels = depth + np.cumsum(opening.astype(np.int64) - closing)
+        deepest = max(deepest, int(levels.max(initial=0)))
+        depth = int(levels[-1]) if levels.size else depth
+        containers += int(opening.sum())
+        separators += marks.size - int(opening.sum()) - int(closing.sum())
+        inside ^= bool(quotes.size % 2)
+        plain = np.flatnonzero(data != ord("\\"))
+        backslashes_before = data.size - 1 - int(plain[-1]) if plain.size else data.size
+        if stop_after is not None and max(deepest, separators + containers) > stop_after:
+            break
+    return deepest, containers, separators + containers + 1
+
+
+def _unescaped_quotes(data: np.ndarray) -> np.ndarray:
+    """Positions of the quotes in ``data`` that are not escaped by an odd run of backslashes."""
     quotes = np.flatnonzero(data == ord('"'))
     backslashes = np.flatnonzero(data == ord("\\"))
-    if backslashes.size and quotes.size:
-        # Runs of consecutive backslashes: where each starts and ends (inclusive).
-        breaks = np.flatnonzero(np.diff(backslashes) != 1)
-        starts = backslashes[np.concatenate(([0], breaks + 1))]
-        ends = backslashes[np.concatenate((breaks, [backslashes.size - 1]))]
-        run = np.searchsorted(ends, quotes - 1)  # the first run ending at or after q - 1
-        run = np.minimum(run, ends.size - 1)
-        escaped = (ends[run] == quotes - 1) & ((ends[run] - starts[run]) % 2 == 0)
-        quotes = quotes[~escaped]
-    brackets = np.flatnonzero(
-        (data == ord("[")) | (data == ord("{")) | (data == ord("]")) | (data == ord("}"))
-    )
-    # A bracket is outside every string when an even number of quotes precede it.
-    brackets = brackets[np.searchsorted(quotes, brackets) % 2 == 0]
-    opening = (data[brackets] == ord("[")) | (data[brackets] == ord("{"))
-    depth = np.cumsum(np.where(opening, 1, -1))
-    return int(depth.max(initial=0)), int(opening.sum())
+    if not (backslashes.size and quotes.size):
+        return quotes
+    # Runs of consecutive backslashes: where each starts and ends (inclusive).
+    breaks = np.flatnonzero(np.diff(backslashes) != 1)
+    starts = backslashes[np.concatenate(([0], breaks + 1))]
+    ends = backslashes[np.concatenate((breaks, [backslashes.size - 1]))]
+    run = np.minimum(np.searchsorted(ends, quotes - 1), ends.size - 1)
+    escaped = (ends[run] == quotes - 1) & ((ends[run] - starts[run]) % 2 == 0)
+    return quotes[~escaped]
 
 
 class Archive:
@@ -313,12 +340,13 @@ class Archive:
                 f"{MAX_JSON_BYTES:,} are read."
             )
         raw = self.array(key, shape, np.uint8).tobytes()
-        depth, containers = json_structure(raw)
-        if depth > MAX_JSON_DEPTH or containers > MAX_JSON_CONTAINERS:
+        depth, containers, values = json_structure(raw, stop_after=MAX_JSON_VALUES)
+        if depth > MAX_JSON_DEPTH or containers > MAX_JSON_CONTAINERS or values > MAX_JSON_VALUES:
             raise DataFileError(
-                f"{self.name}: the model metadata nests {depth} levels deep with {containers:,} "
-                f"objects and arrays; at most {MAX_JSON_DEPTH} levels and "
-                f"{MAX_JSON_CONTAINERS:,} are read."
+                f"{self.name}: the model metadata nests {depth} levels deep with "
+                f"{containers:,} objects and arrays and {values:,} values or more; at most "
+                f"{MAX_JSON_DEPTH} levels, {MAX_JSON_CONTAINERS:,} and {MAX_JSON_VALUES:,} "
+                "are read."
             )
         try:
             document = json.loads(raw.decode("utf-8"))
