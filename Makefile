@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean docs
 
 demo: $(VENV)/.installed
 	$(BIN)/scratchnn train
@@ -14,6 +14,11 @@ test: $(VENV)/.installed-dev
 # Benchmarks against a hand-written loop, PyTorch and scikit-learn (see benchmarks/README.md).
 bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/run.py
+
+# The documentation site (mkdocs.yml) into site/, warnings as errors; every example on every page
+# runs during the build. Preview with `.venv/bin/mkdocs serve`.
+docs: $(VENV)/.installed-dev
+	$(BIN)/mkdocs build --strict --site-dir site
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
