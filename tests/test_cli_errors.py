@@ -64,8 +64,17 @@ def _csv(path: Path, rows: int = 30, long_field: int = 0) -> Path:
 
 def test_a_layer_too_large_for_memory_is_one_line(folder):
     status, _, err = run("train", "xor", "--layers", 10**13, "--epochs", 1, "--quiet")
-    one_line_error(status, err, "not enough memory", "--layers")
+    one_line_error(status, err, "memory")
     assert not (folder / "model.npz").exists()
+
+
+def test_a_memory_error_anywhere_is_one_line(folder, monkeypatch):
+    def exhausted(args):
+        raise MemoryError("Unable to allocate 146. TiB for an array")
+
+    monkeypatch.setattr(cli_main.commands, "info", exhausted)
+    status, _, err = run("info", "x.npz")
+    one_line_error(status, err, "not enough memory: Unable to allocate 146. TiB", "--layers")
 
 
 def test_a_csv_field_longer_than_the_csv_limit_is_one_line(folder):
