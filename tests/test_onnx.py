@@ -20,8 +20,8 @@ import pytest
 import scratchnn as snn
 
 _EXTRA = "ONNX export is an optional extra: pip install 'scratchnn[onnx]'"
-onnx = pytest.importorskip("onnx", reason=_EXTRA)
-ort = pytest.importorskip("onnxruntime", reason=_EXTRA)
+onnx = pytest.importorskip("onnx", minversion="1.14", reason=_EXTRA)
+ort = pytest.importorskip("onnxruntime", minversion="1.16", reason=_EXTRA)
 
 from scratchnn.onnx import _LOWERINGS, MIN_OPSET, default_opset  # noqa: E402 - after the skips
 

@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-matplotlib = pytest.importorskip("matplotlib")
+matplotlib = pytest.importorskip(
+    "matplotlib", minversion="3.6", reason="plots need matplotlib >= 3.6 (the plot extra)"
+)
 matplotlib.use("Agg")  # before anything could import pyplot (plot itself never does)
 
 import matplotlib.image  # noqa: E402

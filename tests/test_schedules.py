@@ -21,7 +21,6 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -33,6 +32,10 @@ from scratchnn.schedules import (
     ReduceLROnPlateau,
     StepLR,
     Warmup,
+)
+
+torch = pytest.importorskip(
+    "torch", minversion="2.13", reason="PyTorch is the oracle here: the dev extra (torch==2.13.0)"
 )
 
 lr_scheduler = torch.optim.lr_scheduler

@@ -13,6 +13,9 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
+
+pytest.importorskip("sklearn", minversion="1.6", reason="scikit-learn >= 1.6 is the sklearn extra")
+
 from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.datasets import (

@@ -10,6 +10,9 @@ from functools import cache
 
 import numpy as np
 import pytest
+
+pytest.importorskip("sklearn", minversion="1.6", reason="scikit-learn >= 1.6 is the sklearn extra")
+
 import scipy.sparse as sp
 from sklearn.datasets import load_diabetes, load_digits, make_friedman1
 from sklearn.model_selection import train_test_split
