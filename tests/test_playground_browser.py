@@ -294,13 +294,15 @@ def test_inspector_shows_scratchnns_own_numbers(page, server, tmp_path):
     np.testing.assert_allclose(shown("delta"), delta1, rtol=1e-4, atol=1e-7)
     db = before.layers[0].grads["b"][1]
     np.testing.assert_allclose(shown("db"), [db], rtol=1e-4, atol=1e-8)
-    np.testing.assert_allclose(shown("update_b"), [-0.1 * db], rtol=1e-4, atol=1e-8)
+    # The update shown is new minus old value in float32: exact to float32's spacing there.
+    spacing = 2 * float(np.spacing(np.float32(4)))
+    np.testing.assert_allclose(shown("update_b"), [-0.1 * db], rtol=1e-4, atol=spacing)
 
     # A weight of the second layer: ∂L/∂W and its SGD update.
     page.click("#weight-1-2-0")
     dW = before.layers[2].grads["W"][2, 0]
     np.testing.assert_allclose(shown("dW"), [dW], rtol=1e-4, atol=1e-8)
-    np.testing.assert_allclose(shown("update_W"), [-0.1 * dW], rtol=1e-4, atol=1e-8)
+    np.testing.assert_allclose(shown("update_W"), [-0.1 * dW], rtol=1e-4, atol=spacing)
     np.testing.assert_allclose(shown("a_in"), activations[2][:, 2], rtol=1e-5, atol=1e-6)
     page.click("#neuron-0-1")
 
