@@ -134,6 +134,14 @@ def _run_shell(source: str) -> None:
         raise RuntimeError(f"the shell block exited with status {result.returncode}")
 
 
+def _example_traceback(error: BaseException, name: str) -> list[str]:
+    """The traceback from the example's own frame on (the hook's frames say nothing)."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != name:
+        tb = tb.tb_next
+    return traceback.format_exception(type(error), error, tb or error.__traceback__)
+
+
 def _figures(value: object) -> list:
     """PNG bytes of the figure ``value`` (if it is one) and of every open pyplot figure."""
     figures = []
@@ -189,7 +197,7 @@ def run_page(markdown: str, page_path: str, run: bool = True) -> str:
                             value = _run_python(block.source, namespace, name)
                         images = _figures(value) if "show-plot" in block.flags else []
                 except BaseException as error:
-                    details = "".join(traceback.format_exception(error))
+                    details = "".join(_example_traceback(error, name))
                     raise PluginError(
                         f"The example at {name} failed:\n{block.source}\n{details}\n"
                         f"Its output:\n{out.getvalue()}"
