@@ -239,3 +239,30 @@ def test_penalty_follows_regularization_set_after_building():
     assert plain == pytest.approx(
         model.evaluate(X, y, loss="cross_entropy")["loss"] + 0.5 * float(np.sum(W**2))
     )
+
+
+def test_predict_converts_a_float64_input_a_batch_at_a_time():
+    """A float64 input to a float32 model is not copied whole before batching (a 1e6-row input
+    used to make a 3 GB float32 copy first): peak memory is the batches, not the data."""
+    import tracemalloc
+
+    model = snn.MLP([100, 16, 2], seed=0)  # float32
+    X = np.random.default_rng(0).normal(size=(100_000, 100))  # 80 MB of float64
+    expected = np.concatenate([model.predict(X[i : i + 4096]) for i in range(0, len(X), 4096)])
+    tracemalloc.start()
+    try:
+        out = model.predict(X)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(out, expected)
+    assert out.dtype == np.float32
+    assert peak < 10e6, f"predict allocated {peak / 1e6:.0f} MB at its peak"
+
+
+def test_predict_never_returns_the_callers_array():
+    model = snn.Sequential([snn.Identity(), snn.Dense(3, 3), snn.Identity()], seed=0)
+    X = np.ones((4, 3), dtype=np.float32)
+    assert not np.shares_memory(model.predict(X), X)
+    identity = snn.Sequential([snn.Standardize(3)], seed=0)
+    assert not np.shares_memory(identity.predict(X), X)

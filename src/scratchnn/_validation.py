@@ -155,8 +155,11 @@ def _sum_is_finite(array: np.ndarray) -> bool:
         return bool(np.isfinite(array.sum()))
 
 
-def as_float_array(values: Any, name: str, dtype: np.dtype) -> np.ndarray:
-    """``values`` as an array of ``dtype`` (no copy if it already is one), non-empty and finite."""
+def as_float_array(values: Any, name: str, dtype: np.dtype, convert: bool = True) -> np.ndarray:
+    """``values`` as an array of ``dtype`` (no copy if it already is one), non-empty and finite.
+
+    With ``convert=False`` the array is checked (numbers, finite, within ``dtype``'s range) but
+    returned as it is, for a caller that converts it a batch at a time."""
     array = np.asarray(values)
     if array.dtype.kind == "c":
         raise ValueError(
@@ -178,7 +181,7 @@ def as_float_array(values: Any, name: str, dtype: np.dtype) -> np.ndarray:
     if array.size == 0 or array.shape[0] == 0:
         raise ValueError(f"{name} is empty (shape {array.shape}); pass at least one sample.")
     if array.dtype.kind != "f":
-        return np.ascontiguousarray(array, dtype=dtype)
+        return np.ascontiguousarray(array, dtype=dtype) if convert else array
     if not _sum_is_finite(array):
         finite = np.isfinite(array)
         if not finite.all():
@@ -195,12 +198,15 @@ def as_float_array(values: Any, name: str, dtype: np.dtype) -> np.ndarray:
                 f"{name} holds values up to {largest:.3g} in magnitude, beyond the range of "
                 f"{dtype.name} (max {limit:.3g}). Scale the data, or use dtype=np.float64."
             )
-    return np.ascontiguousarray(array, dtype=dtype)
+    return np.ascontiguousarray(array, dtype=dtype) if convert else array
 
 
-def check_features(X: Any, n_features: int, dtype: np.dtype, first_layer: Any) -> np.ndarray:
-    """``X`` as a ``(n_samples, n_features)`` array of the model's dtype."""
-    X = as_float_array(X, "X", dtype)
+def check_features(
+    X: Any, n_features: int, dtype: np.dtype, first_layer: Any, convert: bool = True
+) -> np.ndarray:
+    """``X`` as a ``(n_samples, n_features)`` array of the model's dtype (left in its own
+    dtype with ``convert=False``; see :func:`as_float_array`)."""
+    X = as_float_array(X, "X", dtype, convert)
     if X.ndim == 1:
         raise ValueError(
             f"X must be 2-D (n_samples, n_features); received a 1-D array of shape {X.shape}. "

@@ -370,7 +370,7 @@ class Sequential:
             from .streaming import predict
 
             return predict(self, X, batch_size)
-        X = self.encode_inputs(X)
+        X = self.encode_inputs(X, convert=False)  # converted a batch at a time below
         if batch_size is not None:
             batch_size = check_positive_int("batch_size", batch_size)
         out = self._predict_prepared(X, batch_size)
@@ -378,20 +378,27 @@ class Sequential:
             out = self.target_transform.inverse_transform(out)
         return out
 
-    def encode_inputs(self, X: Any) -> np.ndarray:
+    def encode_inputs(self, X: Any, convert: bool = True) -> np.ndarray:
         """``X`` as the validated ``(n_samples, in_features)`` array of the model's dtype,
-        through the ``preprocessor`` first if the model has one."""
+        through the ``preprocessor`` first if the model has one. With ``convert=False`` it is
+        checked but keeps its own dtype (``predict`` converts it a batch at a time, so a large
+        float64 input is never copied whole)."""
         if self.preprocessor is not None:
             X = self.preprocessor.transform(X)
-        return check_features(X, self.in_features, self.dtype, self.layers[0])
+        return check_features(X, self.in_features, self.dtype, self.layers[0], convert)
 
     def _predict_prepared(self, X: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """The forward pass in inference mode over validated rows, ``batch`` rows at a time;
+        each batch is converted to the model's dtype on its own."""
         batch = batch_size or training.PREDICT_BATCH
         if len(X) <= batch:
-            return self.forward(X).copy()
+            out = self.forward(np.ascontiguousarray(X, dtype=self.dtype))
+            # An identity-like network may hand back its input: never return the caller's array.
+            return out.copy() if np.may_share_memory(out, X) else out
         out = np.empty((len(X), self.out_features), dtype=self.dtype)
         for start in range(0, len(X), batch):
-            out[start : start + batch] = self.forward(X[start : start + batch])
+            rows = X[start : start + batch]
+            out[start : start + batch] = self.forward(np.ascontiguousarray(rows, self.dtype))
         return out
 
     def evaluate(
