@@ -156,12 +156,13 @@ class StreamBatches:
 
     def __init__(self, data: StreamedData, shuffle: bool) -> None:
         self.data, self.shuffle = data, shuffle
+        self.rows = -1
 
     def epoch(self, rng: np.random.Generator) -> Iterator[tuple[int, int, Any, Any, Any]]:
         """Yields ``(start, stop, x, y, weights)``: rows ``start:stop`` of this epoch."""
         data = self.data
         epoch = data.model.epochs_trained + 1
-        start = 0
+        start, self.rows = 0, -1  # rows: set once the epoch has been read to its end
         raw = data.source.batches(data.batch, rng if self.shuffle else None)
         for b, (x, y, w) in enumerate(raw, start=1):
             stop = start + len(x)
@@ -185,7 +186,7 @@ class StreamBatches:
     def complete(self, done: int) -> bool:
         """Whether ``done`` rows are the whole epoch (unknown totals: only once it ended)."""
         n = self.data.source.n_samples
-        return done >= n if n is not None else getattr(self, "rows", -1) == done
+        return done >= n if n is not None else self.rows == done
 
 
 class StreamEpochLog:
