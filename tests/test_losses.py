@@ -1,11 +1,14 @@
-"""Loss reductions: ``reduction="sum"`` equals PyTorch's, and ``"mean"`` is unchanged."""
+"""losses.py against PyTorch: ``reduction="sum"`` equals PyTorch's and ``"mean"`` is unchanged;
+sample weights give ``sum(w·l) / sum(w)`` in value and gradient; class weights."""
 
 import numpy as np
 import pytest
 
 import scratchnn as snn
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip(
+    "torch", minversion="2.13", reason="PyTorch is the oracle here: the dev extra (torch==2.13.0)"
+)
 pytestmark = pytest.mark.usefixtures("single_threaded_torch")
 
 
@@ -100,3 +103,99 @@ def test_saved_model_keeps_the_reduction(tmp_path):
 def test_unknown_reduction_is_refused():
     with pytest.raises(ValueError, match=r"reduction must be 'mean'.*Received: reduction='none'"):
         snn.losses.MSE(reduction="none")
+
+
+# Sample weights: sum(w·l) / sum(w), in value and gradient, as PyTorch computes it
+
+
+def _torch_weighted(per_element, weights):
+    per_sample = per_element.reshape(len(per_element), -1).mean(dim=1)
+    return (weights * per_sample).sum() / weights.sum()
+
+
+LOSS_CASES = {
+    "mse": (snn.losses.MSE(), "regression", lambda p, y: (p - y) ** 2),
+    "mae": (snn.losses.MAE(), "regression", lambda p, y: (p - y).abs()),
+    "huber": (
+        snn.losses.Huber(delta=0.7),
+        "regression",
+        lambda p, y: torch.nn.functional.huber_loss(p, y, reduction="none", delta=0.7),
+    ),
+    "bce": (
+        snn.losses.BinaryCrossEntropy(),
+        "probabilities",
+        lambda p, y: torch.nn.functional.binary_cross_entropy(p, y, reduction="none"),
+    ),
+    "bce_logits": (
+        snn.losses.BinaryCrossEntropy(from_logits=True),
+        "binary",
+        lambda p, y: torch.nn.functional.binary_cross_entropy_with_logits(p, y, reduction="none"),
+    ),
+    "ce_labels": (
+        snn.losses.CrossEntropy(),
+        "labels",
+        lambda p, y: torch.nn.functional.cross_entropy(p, y, reduction="none"),
+    ),
+    "ce_soft": (
+        snn.losses.CrossEntropy(),
+        "soft",
+        lambda p, y: torch.nn.functional.cross_entropy(p, y, reduction="none"),
+    ),
+    "ce_probabilities": (
+        snn.losses.CrossEntropy(from_logits=False),
+        "softmax_labels",
+        lambda p, y: torch.nn.functional.nll_loss(p.log(), y, reduction="none"),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(LOSS_CASES))
+def test_weighted_loss_is_sum_w_l_over_sum_w_in_value_and_gradient(case):
+    loss, kind, per_element = LOSS_CASES[case]
+    rng = np.random.default_rng(3)
+    n, k = 13, 4
+    if kind == "regression":
+        prediction, target = rng.normal(size=(n, k)), rng.normal(size=(n, k))
+    elif kind == "probabilities":
+        prediction, target = rng.uniform(0.05, 0.95, (n, k)), rng.integers(0, 2, (n, k)) * 1.0
+    elif kind == "binary":
+        prediction, target = rng.normal(size=(n, k)), rng.uniform(0, 1, (n, k))
+    elif kind == "labels":
+        prediction, target = rng.normal(size=(n, k)), rng.integers(0, k, n)
+    elif kind == "soft":
+        prediction, target = rng.normal(size=(n, k)), rng.dirichlet(np.ones(k), n)
+    else:
+        prediction, target = rng.dirichlet(np.ones(k), n), rng.integers(0, k, n)
+    weights = rng.uniform(0, 3, n)
+    weights[[2, 5]] = 0.0
+    value = loss.forward(prediction, target, weights)
+    grad = loss.backward()
+    p = torch.tensor(prediction, dtype=torch.float64, requires_grad=True)
+    t = torch.tensor(target)
+    expected = _torch_weighted(per_element(p, t), torch.tensor(weights))
+    expected.backward()
+    assert value == pytest.approx(expected.item(), rel=1e-12)
+    np.testing.assert_allclose(grad, p.grad.numpy(), rtol=1e-10, atol=1e-14)
+    # Weights of 1 are the plain mean; scaling all weights changes nothing.
+    assert loss.forward(prediction, target, np.ones(n)) == pytest.approx(
+        loss.forward(prediction, target), rel=1e-12
+    )
+    assert loss.forward(prediction, target, 7.5 * weights) == pytest.approx(value, rel=1e-12)
+
+
+def test_cross_entropy_with_class_weights_equals_torch():
+    rng = np.random.default_rng(7)
+    n, k = 17, 5
+    logits = rng.normal(size=(n, k)) * 2
+    labels = rng.integers(0, k, n)
+    table = rng.uniform(0.2, 3.0, k)
+    loss = snn.losses.CrossEntropy()
+    value = loss.forward(logits, labels, table[labels])
+    grad = loss.backward()
+    z = torch.tensor(logits, dtype=torch.float64, requires_grad=True)
+    expected = torch.nn.functional.cross_entropy(
+        z, torch.tensor(labels), weight=torch.tensor(table)
+    )
+    expected.backward()
+    assert value == pytest.approx(expected.item(), rel=1e-12)
+    np.testing.assert_allclose(grad, z.grad.numpy(), rtol=1e-10, atol=1e-15)
