@@ -3,6 +3,7 @@ everywhere a user would type them, and so that a model's configuration is plain 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -89,5 +90,22 @@ class Configurable:
         return cls(**config)
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
+        # The arguments that differ from the constructor's defaults, as scikit-learn shows.
+        defaults = {}
+        for klass in type(self).__mro__:
+            if "__init__" in vars(klass):
+                for name, parameter in inspect.signature(klass.__init__).parameters.items():
+                    defaults.setdefault(name, parameter.default)
+        args = ", ".join(
+            f"{key}={value!r}"
+            for key, value in self.get_config().items()
+            if not _same(value, defaults.get(key, inspect.Parameter.empty))
+        )
         return f"{type(self).__name__}({args})"
+
+
+def _same(value: Any, default: Any) -> bool:
+    try:
+        return default is not inspect.Parameter.empty and bool(value == default)
+    except (TypeError, ValueError):
+        return False
