@@ -244,3 +244,13 @@ def test_adam_state_from_older_files_is_converted():
     adam.load_state_dict(state)
     np.testing.assert_allclose(adam.state[0]["exp_avg"], [0.2, 0.4])
     np.testing.assert_allclose(adam.state[0]["exp_avg_sq"], [1.0, 2.0])
+
+
+def test_a_diverging_step_raises_the_error_without_numpy_warnings(problem):
+    """The suite turns warnings into errors: an overflow in the forward pass must surface as
+    TrainingDivergedError (with its message), not as a RuntimeWarning."""
+    X, y = problem
+    model = model_for()
+    model.layers[0].params["W"][...] = 1e30
+    with pytest.raises(snn.TrainingDivergedError, match="not applied"):
+        model.fit(X * 1e10, y, loss="cross_entropy", optimizer="sgd", verbose=0)

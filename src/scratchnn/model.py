@@ -249,17 +249,20 @@ class Sequential:
             )
         for saved, buffer in zip(self._buffers_before_step, self._buffers, strict=True):
             np.copyto(saved, buffer)  # to undo BatchNorm's running statistics if refused
-        output = self.forward(x, training=True)
-        loss = self.loss.forward(output, y, sample_weight) + self.penalty()
-        if not math.isfinite(loss):
-            self._refuse_step(f"The loss became {loss}", {"loss": loss})
-        self.backward(self.loss.backward(), input_grad=False)
-        # A finite squared norm (one BLAS dot product) means every gradient entry is finite.
-        grad = self.parameters().flat.grad
-        if not math.isfinite(float(np.dot(grad, grad))):
-            self._refuse_step(
-                "The gradient became infinite or NaN", {"loss": loss, "gradient_norm": math.inf}
-            )
+        # Overflow on the way is not warned about: its result is caught below, with a message.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            output = self.forward(x, training=True)
+            loss = self.loss.forward(output, y, sample_weight) + self.penalty()
+            if not math.isfinite(loss):
+                self._refuse_step(f"The loss became {loss}", {"loss": loss})
+            self.backward(self.loss.backward(), input_grad=False)
+            # A finite squared norm (one BLAS dot product) means every gradient entry is finite.
+            grad = self.parameters().flat.grad
+            if not math.isfinite(float(np.dot(grad, grad))):
+                self._refuse_step(
+                    "The gradient became infinite or NaN",
+                    {"loss": loss, "gradient_norm": math.inf},
+                )
         try:
             self.optimizer.step(self.parameters())
         except TrainingDivergedError as error:
