@@ -1,4 +1,4 @@
-"""The IDX reader and the bundled MNIST."""
+"""The IDX reader, the bundled MNIST and load_digits (scikit-learn's digits)."""
 
 from __future__ import annotations
 
@@ -106,3 +106,14 @@ def test_mnist_checksum_is_verified(tmp_path, monkeypatch):
 def test_xor_data():
     X, y = snn.datasets.xor()
     assert X.shape == (4, 2) and y.ravel().tolist() == [0, 1, 1, 0]
+
+
+def test_load_digits():
+    pytest.importorskip("sklearn", reason="the digits dataset comes with scikit-learn")
+    X, y = snn.datasets.load_digits()
+    assert X.shape == (1797, 64) and y.shape == (1797,)
+    assert X.dtype == np.float32 and y.dtype == np.int64
+    assert X.min() == 0 and X.max() == 16
+    np.testing.assert_array_equal(X, np.round(X))
+    assert sorted(set(y.tolist())) == list(range(10))
+    assert np.bincount(y).min() > 150

@@ -1,9 +1,9 @@
-"""The generated problems, CSV/.npz tables, scikit-learn's digits, and the Standardize layer."""
+"""datasets/tabular.py: CSV and .npz tables, encode_target, and tables round-tripping through
+files (property tests)."""
 
 from __future__ import annotations
 
 import csv
-import math
 from pathlib import Path
 
 import numpy as np
@@ -12,13 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import scratchnn as snn
-from oracles import central_differences
-from scratchnn import datasets
 from scratchnn.datasets import (
     encode_target,
     load_csv,
-    load_digits,
     load_npz_table,
     load_table,
 )
@@ -40,131 +36,6 @@ def is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-# --- generators ---------------------------------------------------------------------------
-
-CLASSIFIERS = [
-    # (generator, keyword arguments, number of classes)
-    (datasets.spirals, {"n_samples": 301, "n_classes": 4}, 4),
-    (datasets.spirals, {"n_samples": 300}, 3),
-    (datasets.moons, {"n_samples": 201}, 2),
-    (datasets.circles, {"n_samples": 200, "factor": 0.3}, 2),
-    (datasets.blobs, {"n_samples": 299, "centers": 5}, 5),
-]
-IDS = ["spirals4", "spirals", "moons", "circles", "blobs"]
-
-
-@pytest.mark.parametrize(("generate", "kwargs", "n_classes"), CLASSIFIERS, ids=IDS)
-def test_generator_shapes_dtypes_and_balance(generate, kwargs, n_classes):
-    X, y = generate(**kwargs)
-    n = kwargs["n_samples"]
-    assert X.shape == (n, 2) and y.shape == (n,)
-    assert X.dtype == np.float32 and y.dtype == np.int64
-    assert np.isfinite(X).all()
-    counts = np.bincount(y)
-    assert len(counts) == n_classes  # every class present, labels 0..K-1
-    assert counts.max() - counts.min() <= 1  # split as evenly as possible
-    X64, y64 = generate(**kwargs, dtype=np.float64)
-    assert X64.dtype == np.float64
-    np.testing.assert_allclose(X64, X, rtol=1e-6, atol=1e-6)
-    np.testing.assert_array_equal(y64, y)
-
-
-@pytest.mark.parametrize(("generate", "kwargs", "n_classes"), CLASSIFIERS, ids=IDS)
-def test_generator_reproducible_by_seed(generate, kwargs, n_classes):
-    X1, y1 = generate(**kwargs, seed=7)
-    X2, y2 = generate(**kwargs, seed=7)
-    X3, _ = generate(**kwargs, seed=8)
-    np.testing.assert_array_equal(X1, X2)
-    np.testing.assert_array_equal(y1, y2)
-    assert not np.array_equal(X1, X3)
-
-
-def test_generators_make_the_problems_they_describe():
-    X, y = datasets.circles(400, noise=0.0, factor=0.4, seed=0)
-    radius = np.hypot(X[:, 0], X[:, 1])
-    np.testing.assert_allclose(radius[y == 0], 1.0, atol=1e-6)
-    np.testing.assert_allclose(radius[y == 1], 0.4, atol=1e-6)
-    X, y = datasets.blobs(600, centers=3, n_features=5, spread=0.1, seed=1)
-    assert X.shape == (600, 5)
-    spread = np.array([X[y == c].std(axis=0) for c in range(3)])
-    assert np.all(spread < 0.2)
-    X, y = datasets.moons(300, noise=0.0, seed=0)
-    np.testing.assert_allclose(np.hypot(X[y == 0, 0], X[y == 0, 1]), 1.0, atol=1e-6)
-    X, y = datasets.spirals(300, 3, noise=0.0)
-    np.testing.assert_allclose(np.hypot(X[:, 0], X[:, 1]).max(), 1.0, atol=1e-6)
-
-
-def test_xor():
-    X, y = datasets.xor()
-    np.testing.assert_array_equal(X, [[0, 0], [0, 1], [1, 0], [1, 1]])
-    np.testing.assert_array_equal(y, [[0], [1], [1], [0]])
-    assert X.dtype == y.dtype == np.float32
-    assert datasets.xor(np.float64)[0].dtype == np.float64
-
-
-def test_regression_curve():
-    X, y = datasets.regression_curve(500, noise=0.1, seed=3)
-    assert X.shape == (500, 1) and y.shape == (500, 1)
-    assert X.dtype == y.dtype == np.float32
-    assert np.all(np.diff(X[:, 0]) >= 0)  # sorted, ready to plot
-    assert X.min() >= -3 and X.max() <= 3
-    residual = y[:, 0] - (np.sin(2 * X[:, 0]) + 0.5 * X[:, 0])
-    assert abs(residual.std() - 0.1) < 0.02 and abs(residual.mean()) < 0.02
-    np.testing.assert_array_equal(X, datasets.regression_curve(500, noise=0.1, seed=3)[0])
-    assert not np.array_equal(y, datasets.regression_curve(500, noise=0.1, seed=4)[1])
-
-
-@pytest.mark.parametrize(
-    "call",
-    [
-        lambda: datasets.spirals(1),
-        lambda: datasets.spirals(2.5),
-        lambda: datasets.spirals(True),
-        lambda: datasets.spirals("300"),
-        lambda: datasets.spirals(10, n_classes=1),
-        lambda: datasets.spirals(10, n_classes=2.0),
-        lambda: datasets.moons(1),
-        lambda: datasets.moons(None),
-        lambda: datasets.moons(10, noise=-1),
-        lambda: datasets.circles(1),
-        lambda: datasets.circles(10, factor=0),
-        lambda: datasets.circles(10, factor=1),
-        lambda: datasets.circles(10, factor=float("nan")),
-        lambda: datasets.blobs(0),
-        lambda: datasets.blobs(10, centers=0),
-        lambda: datasets.blobs(10, centers=True),
-        lambda: datasets.blobs(10, spread=-1),
-        lambda: datasets.regression_curve(0),
-        lambda: datasets.regression_curve(-5),
-    ],
-)
-def test_generators_reject_invalid_arguments(call):
-    with pytest.raises(ValueError):
-        call()
-
-
-@pytest.mark.parametrize(
-    "call",
-    [
-        lambda: datasets.blobs(10, n_features=0),  # returns X of shape (10, 0)
-        lambda: datasets.blobs(10, n_features=2.5),  # TypeError from NumPy
-        lambda: datasets.moons(10, noise=float("nan")),  # returns NaN features
-    ],
-    ids=["blobs-n_features-0", "blobs-n_features-2.5", "moons-noise-nan"],
-)
-def test_generators_reject_invalid_arguments_that_slip_through(call):
-    with pytest.raises(ValueError):
-        call()
-
-
-def test_generators_take_numpy_integers_for_every_count():
-    """n_samples accepts NumPy integers (e.g. ``len`` of an array's ``.shape`` entry); so
-    must the other counts, such as ``n_classes=y.max() + 1``."""
-    assert datasets.spirals(np.int64(30))[0].shape == (30, 2)
-    assert datasets.spirals(30, n_classes=np.int64(3))[0].shape == (30, 2)
-    assert datasets.blobs(30, centers=np.int64(3))[0].shape == (30, 2)
 
 
 # --- encode_target and tables -------------------------------------------------------------
@@ -498,131 +369,3 @@ def test_word_labels_round_trip(labels):
     y, classes = encode_target(np.array(labels, dtype=object))
     assert classes == sorted(set(labels))
     assert [classes[i] for i in y] == labels
-
-
-# --- load_digits --------------------------------------------------------------------------
-
-
-def test_load_digits():
-    pytest.importorskip("sklearn", reason="the digits dataset comes with scikit-learn")
-    X, y = load_digits()
-    assert X.shape == (1797, 64) and y.shape == (1797,)
-    assert X.dtype == np.float32 and y.dtype == np.int64
-    assert X.min() == 0 and X.max() == 16
-    np.testing.assert_array_equal(X, np.round(X))
-    assert sorted(set(y.tolist())) == list(range(10))
-    assert np.bincount(y).min() > 150
-
-
-# --- Standardize --------------------------------------------------------------------------
-
-
-def adapted(X: np.ndarray, dtype=np.float64) -> snn.Standardize:
-    layer = snn.Standardize(X.shape[1])
-    layer.build(dtype=dtype)
-    layer.adapt(X)
-    return layer
-
-
-def test_standardize_gives_zero_mean_and_unit_std_on_the_training_data(rng):
-    X = rng.normal(loc=[5.0, -300.0, 0.001], scale=[2.0, 40.0, 1e-4], size=(500, 3))
-    layer = adapted(X)
-    Z = layer.forward(X)
-    np.testing.assert_allclose(Z.mean(axis=0), 0, atol=1e-10)
-    np.testing.assert_allclose(Z.std(axis=0), 1, rtol=1e-10)
-    np.testing.assert_allclose(layer.buffers["mean"], X.mean(axis=0), rtol=1e-12)
-    np.testing.assert_allclose(layer.buffers["std"], X.std(axis=0), rtol=1e-12)
-    # The float32 default: the same up to float32 rounding.
-    Z32 = snn.Sequential([adapted(X, np.float32)], dtype=np.float32).predict(X)
-    assert Z32.dtype == np.float32
-    np.testing.assert_allclose(Z32.mean(axis=0), 0, atol=1e-4)
-    np.testing.assert_allclose(Z32.std(axis=0), 1, rtol=1e-4)
-
-
-def test_standardize_fitted_before_a_float64_model_keeps_float64_statistics(rng):
-    """adapt() on a fresh layer (what build_model does) must not round μ and σ to float32
-    when the model is float64: features around 1e6 would be off by a few hundredths."""
-    X = 1e6 + rng.normal(size=(1000, 2))
-    layer = snn.Standardize(2)
-    layer.adapt(X)
-    model = snn.Sequential([layer, snn.Dense(2, 1)], dtype=np.float64, seed=0)
-    Z = model.layers[0].forward(X)
-    np.testing.assert_allclose(Z.mean(axis=0), 0, atol=1e-6)
-
-
-def test_standardize_constant_features_get_std_one(rng):
-    X = np.column_stack([np.full(50, 7.0), rng.normal(size=50), np.zeros(50)])
-    layer = adapted(X)
-    np.testing.assert_array_equal(layer.buffers["std"][[0, 2]], [1.0, 1.0])
-    Z = layer.forward(X)
-    assert np.isfinite(Z).all()
-    np.testing.assert_array_equal(Z[:, [0, 2]], 0.0)
-    np.testing.assert_array_equal(layer.forward(X + 1)[:, 0], 1.0)  # shifted by raw units
-
-
-def test_standardize_backward_matches_finite_differences(rng):
-    X = rng.normal(loc=3, scale=[0.5, 2.0, 10.0], size=(20, 3))
-    layer = adapted(X)
-    x = rng.normal(size=(4, 3))
-    weights = rng.normal(size=(4, 3))  # L = sum(weights * forward(x))
-    analytic = layer.backward(weights)
-    numeric = central_differences(lambda: float(np.sum(weights * layer.forward(x))), x, 1e-6)
-    np.testing.assert_allclose(analytic, numeric, rtol=1e-6)
-    # In a model, with snn.gradcheck (parameters and the input).
-    model = snn.Sequential([adapted(X), snn.Dense(3, 4), snn.Tanh(), snn.Dense(4, 2)], seed=0)
-    result = snn.gradcheck(model, "mse", x, rng.normal(size=(4, 2)))
-    assert result.passed, result
-
-
-def test_standardize_is_not_trained_and_is_saved_with_the_model(tmp_path, rng):
-    X = rng.normal(loc=10, scale=3, size=(64, 3))
-    y = (X[:, 0] > 10).astype(np.int64)
-    scaler = snn.Standardize(3)
-    scaler.adapt(X)
-    model = snn.Sequential([scaler, snn.Dense(3, 8), snn.ReLU(), snn.Dense(8, 2)], seed=0)
-    mean, std = scaler.buffers["mean"].copy(), scaler.buffers["std"].copy()
-    assert all(not name.startswith("standardize") for name in model.parameters().names())
-    model.fit(X, y, loss="cross_entropy", optimizer="adam", epochs=3, batch_size=16, verbose=0)
-    np.testing.assert_array_equal(scaler.buffers["mean"], mean)
-    np.testing.assert_array_equal(scaler.buffers["std"], std)
-    model.save(tmp_path / "m.npz")
-    loaded = snn.load(tmp_path / "m.npz")
-    assert type(loaded.layers[0]) is snn.Standardize
-    np.testing.assert_array_equal(loaded.layers[0].buffers["mean"], mean)
-    np.testing.assert_array_equal(loaded.layers[0].buffers["std"], std)
-    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
-    # A freshly built layer from the config alone would not standardize: the file matters.
-    fresh = snn.Sequential.from_config(model.get_config())
-    np.testing.assert_array_equal(fresh.layers[0].buffers["mean"], 0)
-
-
-@pytest.mark.parametrize(
-    "X",
-    [
-        np.zeros(3),  # 1-D
-        np.zeros((4, 2)),  # wrong number of features
-        np.zeros((0, 3)),  # empty
-        np.zeros((2, 3, 1)),  # 3-D
-        np.array([[1.0, np.nan, 2.0]]),
-        np.array([[1.0, np.inf, 2.0]]),
-    ],
-    ids=["1d", "width", "empty", "3d", "nan", "inf"],
-)
-def test_standardize_adapt_rejects_invalid_input(X):
-    layer = snn.Standardize(3)
-    with pytest.raises(ValueError):
-        layer.adapt(X)
-
-
-@pytest.mark.parametrize("n", [0, -1, 2.0, True, "3", None])
-def test_standardize_rejects_invalid_sizes(n):
-    with pytest.raises(ValueError, match="num_features"):
-        snn.Standardize(n)
-
-
-def test_standardize_config_round_trip():
-    layer = snn.Standardize(np.int64(4))
-    assert layer.get_config() == {"num_features": 4}
-    assert isinstance(layer.get_config()["num_features"], int)
-    assert snn.Standardize.from_config(layer.get_config()).num_features == 4
-    assert math.isclose(adapted(np.array([[1.0], [3.0]])).forward(np.array([[2.0]]))[0, 0], 0)
