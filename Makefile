@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean docs
+.PHONY: screenshots demo test lint bench clean docs
 
 demo: $(VENV)/.installed
 	$(BIN)/scratchnn train
@@ -19,6 +19,10 @@ bench: $(VENV)/.installed-bench
 # runs during the build. Preview with `.venv/bin/mkdocs serve`.
 docs: $(VENV)/.installed-dev
 	$(BIN)/mkdocs build --strict --site-dir site
+
+# The Playground's screenshots in docs/images/, taken by its browser tests.
+screenshots: $(VENV)/.installed-dev
+	SCRATCHNN_SCREENSHOTS=docs/images $(BIN)/python -m pytest -q tests/test_playground_browser.py
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -2,16 +2,20 @@
 
 Playwright's wheel brings its driver but cannot download a browser here, so the tests use
 Debian's ``chromium`` (``apt-get install chromium``; ``.ci/run`` installs it when missing).
-They also write the screenshots of docs/playground.md into docs/images/.
+They also take the screenshots of docs/playground.md: into a temporary folder, or into
+docs/images/ with ``make screenshots`` (SCRATCHNN_SCREENSHOTS=docs/images), so that a test run
+leaves the working tree as it was.
 """
 
 from __future__ import annotations
 
 import base64
 import math
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import urllib.request
 from pathlib import Path
 
@@ -35,7 +39,9 @@ pytestmark = [
 ]
 sync_api = pytest.importorskip("playwright.sync_api", reason="the dev extra's playwright")
 
-IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
+IMAGES = Path(
+    os.environ.get("SCRATCHNN_SCREENSHOTS") or tempfile.mkdtemp(prefix="scratchnn-screenshots-")
+)
 TIMEOUT_MS = 60_000  # every wait in the browser is bounded by this
 
 
