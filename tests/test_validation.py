@@ -569,8 +569,14 @@ def test_bad_dense_sizes(args, match):
         (lambda: snn.optim.SGD(lr=float("nan")), r"lr must be a finite number >= 0.*nan"),
         (lambda: snn.optim.SGD(lr=float("inf")), r"lr"),
         (lambda: snn.optim.Adam(lr=float("inf")), r"lr"),
-        (lambda: snn.optim.Adam(betas=(1.0, 0.999)), r"betas\[0\] must be a finite number in \[0, 1\)"),
-        (lambda: snn.optim.Adam(betas=(0.9, 1.0)), r"betas\[1\] must be a finite number in \[0, 1\)"),
+        (
+            lambda: snn.optim.Adam(betas=(1.0, 0.999)),
+            r"betas\[0\] must be a finite number in \[0, 1\)",
+        ),
+        (
+            lambda: snn.optim.Adam(betas=(0.9, 1.0)),
+            r"betas\[1\] must be a finite number in \[0, 1\)",
+        ),
         (lambda: snn.optim.AdamW(betas=(0.9, 1.5)), r"betas\[1\]"),
         (lambda: snn.optim.Adam(betas=(-0.1, 0.999)), r"betas\[0\]"),
         (lambda: snn.optim.Adam(eps=-1e-8), r"eps must be a finite number >= 0"),
@@ -615,7 +621,10 @@ def test_bad_optimizer_hyperparameters(factory, match):
 @pytest.mark.parametrize("lr", [-1.0, -1e-9])
 def test_bad_learning_rate_through_fit_leaves_weights_unchanged(lr):
     model = regression_model()
-    with weights_unchanged(model), pytest.raises(ValueError, match=r"lr must be a finite number >= 0"):
+    with (
+        weights_unchanged(model),
+        pytest.raises(ValueError, match=r"lr must be a finite number >= 0"),
+    ):
         model.fit(good_x(), np.zeros(N_SAMPLES), loss="mse", optimizer=snn.optim.SGD(lr=lr))
 
 
