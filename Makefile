@@ -3,13 +3,19 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: screenshots demo test lint bench clean docs
+.PHONY: screenshots demo test test-fast lint bench clean docs
 
 demo: $(VENV)/.installed
 	$(BIN)/scratchnn train
 
+# The whole suite (under 5 minutes on 2 cores), as CI runs it.
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q
+
+# The inner loop: all but the tests marked slow (end-to-end MNIST, benchmarks, browsers...),
+# stopping at the first failure.
+test-fast: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -q -m "not slow" -x
 
 # Benchmarks against a hand-written loop, PyTorch and scikit-learn (see benchmarks/README.md).
 bench: $(VENV)/.installed-bench
