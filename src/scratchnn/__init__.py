@@ -30,14 +30,18 @@ from .layers import (
 )
 from .model import MLP, Sequential
 from .parameters import Parameter, Parameters
-from .trace import StepTrace, trace_step
 
 __version__ = "0.1.0"
 
 # Parts that the core does not need are imported on first use, so that ``import scratchnn``
 # stays fast and free of optional dependencies: snn.datasets, snn.plot, snn.load, ...
 _LAZY_MODULES = {"datasets", "distributed", "io", "plot", "streaming", "reference", "tables"}
-_LAZY_ATTRIBUTES = {"load": "io", "export_onnx": "onnx"}
+_LAZY_ATTRIBUTES = {
+    "load": "io",
+    "export_onnx": "onnx",
+    "trace_step": "trace",
+    "StepTrace": "trace",
+}
 
 
 def __getattr__(name: str) -> object:

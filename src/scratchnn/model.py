@@ -369,7 +369,7 @@ class Sequential:
         These are raw outputs: logits if the last layer is linear. ``model.loss``
         ``.output_transform`` turns them into probabilities (softmax/sigmoid). ``X`` may be a
         :class:`~scratchnn.streaming.BatchSource` (read batch by batch)."""
-        if isinstance(X, training.BatchSource):
+        if training.is_batch_source(X):
             from .streaming import predict
 
             return predict(self, X, batch_size)
@@ -415,7 +415,7 @@ class Sequential:
         """``{"loss": ..., metric: ...}`` on ``(X, y)`` in inference mode; the loss defaults to
         the one ``fit`` used. The loss includes the layers' L1/L2 penalties, as in ``fit``.
         ``X`` may be a :class:`~scratchnn.streaming.BatchSource` (then y is None)."""
-        if isinstance(X, training.BatchSource):
+        if training.is_batch_source(X):
             from .streaming import evaluate
 
             if y is not None or sample_weight is not None:

@@ -39,7 +39,6 @@ from . import schedules as schedules_module
 from ._validation import check_lengths, check_number, check_positive_int
 from .errors import TrainingDivergedError
 from .history import History
-from .streaming.base import BatchSource
 
 if TYPE_CHECKING:
     from .callbacks import Callback
@@ -51,6 +50,14 @@ if TYPE_CHECKING:
 
 #: Rows per forward pass in predict/evaluate: bounds memory, and is large enough for BLAS.
 PREDICT_BATCH = 4096
+
+
+def is_batch_source(X: Any) -> bool:
+    """Whether ``X`` is a :class:`scratchnn.streaming.BatchSource`. Asked without importing
+    the streaming package: if it was never imported, no source can exist (this keeps
+    ``import scratchnn`` small)."""
+    base = sys.modules.get("scratchnn.streaming.base")
+    return base is not None and isinstance(X, base.BatchSource)
 
 
 def resolve_metrics(metrics: Sequence[Any] | str | None) -> list[tuple[str, Metric]]:
@@ -219,7 +226,7 @@ class _FitSetup:
             batch_size = check_positive_int("batch_size", batch_size)
         self.metrics = resolve_metrics(options["metrics"])
         self.stream = None
-        if isinstance(X, BatchSource):  # read batch by batch: see scratchnn.streaming
+        if is_batch_source(X):  # read batch by batch: see scratchnn.streaming
             from .streaming.fitting import StreamedData
 
             self.stream = StreamedData(model, X, y, self.loss, self.metrics, batch_size, options)
@@ -458,7 +465,7 @@ class _EpochLog:
 
 def _validation_logs(model: Sequential, setup: _FitSetup) -> dict[str, float]:
     """Loss and metrics on the validation data: arrays, or a source read batch by batch."""
-    if isinstance(setup.validation, BatchSource):
+    if is_batch_source(setup.validation):
         from .streaming.fitting import evaluate_resolved
 
         return evaluate_resolved(model, setup.validation, setup.loss, setup.metrics)
