@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import os
 import platform
+import re
 import statistics
 import sys
 import time
@@ -55,6 +56,13 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def cpu_slug() -> str:
+    """The CPU model as a file-name part: ``Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz`` ->
+    ``intel-xeon-platinum-8375c-cpu-2-90ghz`` (result files are named by the CPU they ran on)."""
+    name = re.sub(r"\((R|TM|tm|r)\)", "", cpu_model())
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "unknown-cpu"
 
 
 def cpu_flags() -> set[str]:
@@ -125,6 +133,26 @@ def blas_threads() -> int:
 def numpy_kernel_line() -> str:
     """One line naming the BLAS setting and NumPy's kernel, printed at the top of each result."""
     return f"BLAS environment: {blas_env_setting()}; NumPy's BLAS: {describe_blas(numpy_blas())}"
+
+
+_CAPTION: list[str] = []
+
+
+def machine_caption() -> str:
+    """One line naming the CPU model and NumPy's BLAS kernel, printed above every table: a
+    timing means little without the CPU it ran on (the same code meets its targets on one
+    host and misses them on another), and OpenBLAS picks its kernel per CPU and environment.
+    Computed once per process."""
+    if not _CAPTION:
+        try:
+            blas = describe_blas(numpy_blas())
+        except ImportError:  # threadpoolctl is in the bench extra
+            blas = "unknown (threadpoolctl is not installed)"
+        _CAPTION.append(
+            f"CPU: {cpu_model()} ({usable_cores()} usable cores); NumPy's BLAS: {blas}; "
+            f"BLAS environment: {blas_env_setting()}"
+        )
+    return _CAPTION[0]
 
 
 def torch_description(torch: Any) -> str:
@@ -290,8 +318,14 @@ def median(values: Sequence[float]) -> float:
 # Output.
 
 
-def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A GitHub-flavoured markdown table; the first column is left-aligned, the rest right."""
+def markdown_table(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], caption: bool = True
+) -> str:
+    """A GitHub-flavoured markdown table; the first column is left-aligned, the rest right.
+
+    With ``caption`` (the default) the table is headed by an italic line naming the CPU model
+    and NumPy's BLAS kernel (:func:`machine_caption`), so that every table of every report says
+    where it was measured, even when copied out of the report on its own."""
     cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
 
@@ -303,7 +337,8 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str
         return "| " + " | ".join(padded) + " |"
 
     rule = ["-" * widths[0]] + ["-" * (w - 1) + ":" for w in widths[1:]]
-    return "\n".join([line(cells[0]), "| " + " | ".join(rule) + " |", *map(line, cells[1:])])
+    table = "\n".join([line(cells[0]), "| " + " | ".join(rule) + " |", *map(line, cells[1:])])
+    return f"*{machine_caption()}*\n\n{table}" if caption else table
 
 
 def fmt(value: float | None, digits: int = 3) -> str:
