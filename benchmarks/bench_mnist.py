@@ -1,5 +1,5 @@
-"""MNIST training and inference: scratchnn against a hand-written NumPy loop, PyTorch,
-scikit-learn and the pure matrix-product bound.
+"""MNIST training: scratchnn against a hand-written NumPy loop, PyTorch, scikit-learn and the
+pure matrix-product bound (inference: ``bench_inference.py``).
 
 The workload is the one ``make demo`` runs: the bundled MNIST (60,000 x 784 in [0, 1]), a
 784-256-128-10 ReLU MLP with a linear output, softmax cross-entropy (mean over the batch), Adam
@@ -14,12 +14,14 @@ What is timed, per implementation, is one training epoch: a warm-up epoch first 
 (the table's and the targets') is the median over rounds of the ratio within a round, of
 epochs timed seconds apart, so that a spell which slows part of the run cancels out rather
 than tilting the medians; and the spread of the GEMM bound's epochs shows how steady the
-machine was (above 10% the script warns: rerun). Before each timed epoch there is a short
-pause before each timed epoch: NumPy's OpenBLAS threads and PyTorch's OpenMP threads keep
-spinning for a moment after their last call, and on 2 cores that would slow whichever library
-runs next (see ``common.settle``). The test
-accuracy on the 10,000 test images is taken after 2 epochs (the warm-up and the first timed
-one), outside the timing: a fast implementation whose math is wrong would show it there.
+machine was. When the bound's epochs differ by more than 10%, the host's speed changed during
+the run and the dtype's whole measurement is repeated, up to ``--attempts`` times in all (3);
+the steadiest attempt is reported, with a clear warning to rerun if none was steady. Before
+each timed epoch there is a short pause: NumPy's OpenBLAS threads and PyTorch's OpenMP threads
+keep spinning for a moment after their last call, and on 2 cores that would slow whichever
+library runs next (see ``common.settle``). The test accuracy on the 10,000 test images is taken
+after 2 epochs (the warm-up and the first timed one), outside the timing: a fast implementation
+whose math is wrong would show it there.
 
 - **GEMM bound**: only the 8 matrix products of each step (3 forward, 3 weight gradients, 2
   input gradients; the first layer needs no input gradient), into preallocated outputs, for as
@@ -39,16 +41,15 @@ one), outside the timing: a fast implementation whose math is wrong would show i
   fed float32 or float64 (it keeps the dtype), one ``partial_fit`` call per epoch. It uses its
   own (Glorot) initialization, so its accuracy may differ slightly.
 
-Inference: the 10,000 test images through the float32 models trained above, median of
-repeated back-to-back calls (each implementation in its own block, after a pause):
-``model.predict`` (logits), the hand-written forward pass, PyTorch under ``torch.no_grad()``
-(logits), and scikit-learn's ``predict_proba`` (which adds a softmax).
+Inference is timed by ``bench_inference.py``, in alternating rounds like the epochs here.
 """
 
 from __future__ import annotations
 
 import contextlib
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from common import (
@@ -74,6 +75,7 @@ LR = 1e-3
 BETAS = (0.9, 0.999)
 EPS = 1e-8
 ACCURACY_EPOCHS = 2  # the warm-up epoch and the first timed one
+DRIFT_LIMIT = 0.10  # the GEMM bound's epochs may differ by this much before a rerun
 
 
 def batch_sizes(n: int, batch: int) -> list[int]:
@@ -421,39 +423,66 @@ def training_table(trainers, times, medians, accuracies) -> str:
     return markdown_table(headers, rows)
 
 
-def inference(trainers, X_test, repeats: int) -> dict[str, float]:
-    """Median seconds to run ``X_test`` through each trained model: for each implementation in
-    turn, a pause (``settle``), two warm-up calls, then ``repeats`` calls back to back, as a
-    program serving predictions would make them."""
-    labels = {
-        "hand-written NumPy": "hand-written NumPy",
-        Scratchnn.name: "scratchnn model.predict",
-        "PyTorch eager": "PyTorch, torch.no_grad()",
-        Sklearn.name: "scikit-learn predict_proba",
-    }
-    results = {}
-    for trainer in trainers:
-        if trainer.name in labels:
-            settle()
-            results[labels[trainer.name]] = measure(
-                lambda t=trainer: t.logits(X_test), repeats, warmup=2
-            )[0]
-    return results
+def bound_drift(times: dict[str, list[float]]) -> float:
+    """How much the GEMM bound's epochs differ, ``max / min - 1``: the bound does the same
+    products every epoch, so any spread is the host changing speed."""
+    bound = times.get(GemmBound.name) or [1.0]
+    return max(bound) / min(bound) - 1
+
+
+def run_until_steady(
+    run: Callable[[], Any], drift_of: Callable[[Any], float], attempts: int, limit: float
+) -> tuple[Any, list[float]]:
+    """Call ``run`` until ``drift_of`` its result is at most ``limit``, ``attempts`` times at
+    most. Returns the steadiest result and the drift of every attempt, in order."""
+    results = []
+    for _ in range(max(attempts, 1)):
+        result = run()
+        drift = drift_of(result)
+        results.append((drift, result))
+        if drift <= limit:
+            break
+    steadiest = min(range(len(results)), key=lambda i: results[i][0])
+    return results[steadiest][1], [drift for drift, _ in results]
+
+
+def drift_notes(drifts: list[float], limit: float = DRIFT_LIMIT) -> list[str]:
+    """What the report says about the attempts ``run_until_steady`` made."""
+    shown = ", ".join(f"{100 * d:.0f}%" for d in drifts)
+    notes = []
+    if len(drifts) > 1:
+        notes.append(
+            f"measured {len(drifts)} times because the GEMM bound's epochs differed by more "
+            f"than {100 * limit:.0f}% (attempts: {shown}); the steadiest attempt is shown"
+        )
+    if min(drifts) > limit:
+        notes.append(
+            f"WARNING: the GEMM bound's epochs differed by more than {100 * limit:.0f}% in "
+            f"every attempt ({shown}): the host's speed kept changing, so these numbers are "
+            "not trustworthy. RERUN bench_mnist.py (or make bench) when the host is steadier."
+        )
+    return notes
 
 
 def main() -> None:
-    args = parse_args(
-        __doc__.splitlines()[0],
-        lambda p: p.add_argument("--repeats", type=int, default=5, help="timed epochs (5)"),
-    )
+    def options(parser) -> None:
+        parser.add_argument("--repeats", type=int, default=5, help="timed epochs (5)")
+        parser.add_argument(
+            "--attempts",
+            type=int,
+            default=3,
+            help="measurements per dtype at most, while the GEMM bound drifts > 10%% (3)",
+        )
+
+    args = parse_args(__doc__.splitlines()[0], options)
     load = MachineLoad()
     (X, y), (X_test, y_test) = snn.datasets.load_mnist()
-    repeats, inference_repeats = args.repeats, 20
+    repeats = args.repeats
     if args.quick:
         X, y, X_test, y_test = X[:1024], y[:1024], X_test[:500], y_test[:500]
-        repeats, inference_repeats = 1, 2
+        repeats = 1
 
-    say("## MNIST training and inference (bench_mnist.py)\n")
+    say("## MNIST training (bench_mnist.py)\n")
     say(numpy_kernel_line() + "  ")
     with contextlib.suppress(ImportError):
         import torch
@@ -468,12 +497,18 @@ def main() -> None:
         f"after {ACCURACY_EPOCHS} epochs.\n"
     )
     targets = Targets()
-    float32_trainers: list = []
     for dtype in (np.float32, np.float64):
         name = np.dtype(dtype).name
-        notes: list[str] = []
         Xd, X_test_d = X.astype(dtype, copy=False), X_test.astype(dtype, copy=False)
-        trainers, times, accuracies = train_all(Xd, y, X_test_d, y_test, repeats, notes)
+
+        def attempt(Xd=Xd, X_test_d=X_test_d):
+            notes: list[str] = []
+            return (*train_all(Xd, y, X_test_d, y_test, repeats, notes), notes)
+
+        result, drifts = run_until_steady(
+            attempt, lambda r: bound_drift(r[1]), args.attempts, DRIFT_LIMIT
+        )
+        trainers, times, accuracies, notes = result
         medians = {key: float(np.median(values)) for key, values in times.items()}
         say(f"### Training, {name}\n")
         say(training_table(trainers, times, medians, accuracies))
@@ -484,18 +519,16 @@ def main() -> None:
                 "scratchnn's input validation, once per fit call (included above): "
                 f"{1000 * seconds:.1f} ms"
             )
-
-        bound_times = times[GemmBound.name]
-        drift = max(bound_times) / min(bound_times) - 1
-        if drift > 0.10:
-            notes.append(
-                f"WARNING: the GEMM bound's epochs differ by {100 * drift:.0f}%: the machine's "
-                "speed changed during this run; the paired ratios absorb part of it, but rerun"
-            )
+        drift = f"{100 * min(drifts):.0f}%"
+        notes.append(f"the GEMM bound's epochs differ by {drift} (max / min - 1)")
+        notes += drift_notes(drifts)
         say("\n" + "\n".join(f"- {note}" for note in notes) + "\n")
+        # float64: no slower than PyTorch eager and <= 0.75x scikit-learn (issue 16's decision:
+        # PyTorch's MKL is strong in float64 on Intel hosts).
+        torch_limit, sklearn_limit = (0.8, 0.6) if dtype is np.float32 else (1.0, 0.75)
         for peer, label, limit in (
-            ("PyTorch eager", "PyTorch eager", 0.8),
-            (Sklearn.name, Sklearn.name, 0.6),
+            ("PyTorch eager", "PyTorch eager", torch_limit),
+            (Sklearn.name, Sklearn.name, sklearn_limit),
             (GemmBound.name, "GEMM bound", 2.0),
         ):
             ratio = paired_ratio(times, Scratchnn.name, peer)
@@ -509,22 +542,13 @@ def main() -> None:
                 spread <= 0.1,
                 f"same start and batches; spread {spread:.2f} points, allowed 0.1",
             )
-        else:
-            float32_trainers = trainers
+        targets.require(
+            f"check: MNIST {name}: the GEMM bound steady within {100 * DRIFT_LIMIT:.0f}%",
+            min(drifts) <= DRIFT_LIMIT,
+            f"{len(drifts)} attempt(s), drift {', '.join(f'{100 * d:.0f}%' for d in drifts)}"
+            + ("" if min(drifts) <= DRIFT_LIMIT else "; rerun bench_mnist.py"),
+        )
 
-    results = inference(float32_trainers, X_test, inference_repeats)
-    base = results["scratchnn model.predict"]
-    say(f"### Inference, {len(X_test)} test images, float32\n")
-    rows = [[label, f"{1000 * t:.2f}", fmt(t / base)] for label, t in results.items()]
-    headers = ["implementation", f"ms (median of {inference_repeats})", "x scratchnn"]
-    say(markdown_table(headers, rows))
-    say("\n- scratchnn and PyTorch return logits; predict_proba adds a softmax")
-    torch_time = results.get("PyTorch, torch.no_grad()")
-    targets.at_most(
-        f"inference {len(X_test)} float32: scratchnn / PyTorch no_grad",
-        base / torch_time if torch_time else None,
-        1.0,
-    )
     say(load.report() + "\n")
     say("### Targets\n")
     say(targets.markdown())

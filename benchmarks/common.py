@@ -2,8 +2,8 @@
 tables and target checks.
 
 Run on its own (``python benchmarks/common.py``) it prints the machine description as markdown,
-including the BLAS kernel that OpenBLAS picked under the current environment; ``run.py`` calls
-it once per BLAS setting.
+including the BLAS kernel that OpenBLAS picked under the current environment (with
+``--caption``: the one line that heads every table); ``run.py`` calls it once per BLAS setting.
 
 Timing rules, used by every script: wall-clock ``time.perf_counter``, warm-up runs first (they
 pay for first-touch page faults, BLAS thread start-up and lazy initialisation, which no
@@ -385,5 +385,6 @@ def say(*parts: Any) -> None:
 
 
 if __name__ == "__main__":
-    say(machine_markdown())
+    # ``--caption``: the one line that heads every table (run.py asks each BLAS setting for it).
+    say(machine_caption() if "--caption" in sys.argv[1:] else machine_markdown())
     sys.exit(0)

@@ -13,8 +13,12 @@ leave the CPU idle; each script also reports how busy the machine was while it r
 
 The scripts' markdown is collected into ``benchmarks/results/latest.md`` (or ``--output``),
 preceded by the date, the machine, the BLAS kernel in use under each setting, and a summary of
-all target checks. The whole report is printed. The exit status is non-zero only when a script
-fails; a missed target is a FAIL line, not an error.
+all target checks whose columns name the CPU and the kernel. The same report, and a JSON file
+of every table, target and note, is also kept under a name that says when and on which CPU it
+ran: ``results/<date>-<cpu>.md`` and ``.json``, and ``results/latest-<cpu>.md`` and ``.json``
+(the latest run on each CPU; the results folder is not in git). The whole report is printed.
+The exit status is non-zero only when a script fails; a missed target is a FAIL line, not an
+error.
 
     python benchmarks/run.py            # everything, a few minutes on 2 cores
     python benchmarks/run.py --quick    # tiny sizes: a smoke test of every script
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import re
 import subprocess
@@ -31,13 +36,14 @@ import sys
 import time
 from pathlib import Path
 
-from common import BENCH_DIR, BLAS_ENV_VARS, RESULTS_DIR, MachineLoad
+from common import BENCH_DIR, BLAS_ENV_VARS, RESULTS_DIR, MachineLoad, cpu_model, cpu_slug
 
 SCRIPTS = (
     "bench_import.py",
     "bench_xor.py",
     "bench_memory.py",
     "bench_mnist.py",
+    "bench_inference.py",
     "bench_optimizer.py",
     "bench_scaling.py",
 )
@@ -108,19 +114,68 @@ def others_share(output: str) -> float | None:
     return float(match.group(1)) if match else None
 
 
-def targets_summary(outputs: dict[tuple[str, str], str], settings: list[str]) -> str:
-    """A table of every PASS/FAIL line, one column per setting."""
+def target_checks(text: str) -> list[dict[str, str]]:
+    """Every ``- PASS: ...`` / ``- FAIL: ...`` line of a script's output, as
+    ``{"check", "status", "value"}``."""
+    checks = []
+    for line in text.splitlines():
+        match = re.match(r"- (PASS|FAIL): (.*)$", line)
+        if not match:
+            continue
+        status, body = match.groups()
+        separator = " = " if " = " in body else " — "
+        name, _, value = body.partition(separator)
+        checks.append({"check": name, "status": status, "value": value})
+    return checks
+
+
+def parse_tables(text: str) -> list[dict[str, object]]:
+    """The markdown tables of a script's output: ``{"title", "caption", "headers", "rows"}``,
+    the title being the nearest heading above the table and the caption the italic line
+    (CPU model and BLAS kernel) that heads it."""
+    lines = text.splitlines()
+    tables: list[dict[str, object]] = []
+    title = caption = ""
+    i = 0
+
+    def cells(line: str) -> list[str]:
+        return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("#"):
+            title = line.lstrip("#").strip()
+        elif line.startswith("*") and line.endswith("*") and len(line) > 2:
+            caption = line.strip("*")
+        elif (
+            line.startswith("|")
+            and i + 1 < len(lines)
+            and re.match(r"^\|[\s:|-]+\|$", lines[i + 1])
+        ):
+            headers, rows = cells(line), []
+            i += 2
+            while i < len(lines) and lines[i].startswith("|"):
+                rows.append(cells(lines[i]))
+                i += 1
+            tables.append({"title": title, "caption": caption, "headers": headers, "rows": rows})
+            caption = ""
+            continue
+        i += 1
+    return tables
+
+
+def targets_summary(
+    outputs: dict[tuple[str, str], str], settings: list[str], captions: dict[str, str]
+) -> str:
+    """A table of every PASS/FAIL line, one column per setting, each column headed by the
+    setting, the CPU model and the BLAS kernel it ran with."""
     found: dict[str, dict[str, str]] = {}
     for (_, setting), text in outputs.items():
-        for line in text.splitlines():
-            match = re.match(r"- (PASS|FAIL): (.*)$", line)
-            if not match:
-                continue
-            status, body = match.groups()
-            separator = " = " if " = " in body else " — "
-            name, _, value = body.partition(separator)
-            found.setdefault(name, {})[setting] = f"**{status}** {value}"
-    header = "| check | " + " | ".join(SETTINGS[s] for s in settings) + " |"
+        for check in target_checks(text):
+            cell = f"**{check['status']}** {check['value']}"
+            found.setdefault(check["check"], {})[setting] = cell
+    columns = [f"{SETTINGS[s]} ({captions.get(s, cpu_model())})" for s in settings]
+    header = "| check | " + " | ".join(columns) + " |"
     rule = "| --- | " + " | ".join("---" for _ in settings) + " |"
     rows = [
         f"| {name} | " + " | ".join(cells.get(s, "—") for s in settings) + " |"
@@ -160,12 +215,15 @@ def main() -> int:
     began = time.perf_counter()
     now = datetime.datetime.now().astimezone()
 
-    machine = {}
+    machine, captions = {}, {}
     for setting in args.settings:
         code, out, err, _ = run_script("common.py", setting, False, [], 120)
         machine[setting] = out.strip() if code == 0 else f"(machine description failed: {err})"
+        code, out, err, _ = run_script("common.py", setting, False, ["--caption"], 120)
+        captions[setting] = out.strip() if code == 0 else f"CPU: {cpu_model()}"
 
     outputs: dict[tuple[str, str], str] = {}
+    runs_info: dict[tuple[str, str], dict[str, object]] = {}
     failures: list[str] = []
     for script in args.scripts:
         for setting in args.settings:
@@ -214,6 +272,7 @@ def main() -> int:
                     f"used {shares}); this is run {attempt + 1}, the quietest"
                 )
             text += f"\n- runner: {script} took {seconds:.1f} s"
+            runs_info[(script, setting)] = {"exit": code, "seconds": seconds, "runs": len(runs)}
             if code != 0:
                 failures.append(f"{script} ({SETTINGS[setting]}): exit {code}")
                 tail = "\n".join(err.strip().splitlines()[-30:])
@@ -235,7 +294,7 @@ def main() -> int:
     ]
     for setting in args.settings:
         parts += [f"### {SETTINGS[setting]}", "", machine[setting], ""]
-    parts += ["## Targets", "", targets_summary(outputs, args.settings), ""]
+    parts += ["## Targets", "", targets_summary(outputs, args.settings, captions), ""]
     if failures:
         parts += ["## Failed scripts", "", *(f"- {f}" for f in failures), ""]
     for setting in args.settings:
@@ -243,10 +302,48 @@ def main() -> int:
         parts += [outputs[(script, setting)] + "\n" for script in args.scripts]
     report = "\n".join(parts)
 
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(report, encoding="utf-8")
+    record = {
+        "date": now.isoformat(timespec="seconds"),
+        "command": [Path(sys.executable).name, *sys.argv],
+        "quick": args.quick,
+        "cpu": cpu_model(),
+        "settings": {
+            s: {"name": SETTINGS[s], "caption": captions[s], "machine": machine[s]}
+            for s in args.settings
+        },
+        "failed_scripts": failures,
+        "results": [
+            {
+                "script": script,
+                "setting": setting,
+                **runs_info.get((script, setting), {}),
+                "targets": target_checks(outputs[(script, setting)]),
+                "tables": parse_tables(outputs[(script, setting)]),
+                "notes": [
+                    line[2:]
+                    for line in outputs[(script, setting)].splitlines()
+                    if line.startswith("- ") and not line.startswith(("- PASS: ", "- FAIL: "))
+                ],
+            }
+            for script in args.scripts
+            for setting in args.settings
+        ],
+    }
+    # The report under the names it is kept by: latest, this run on this CPU, and the latest
+    # run on this CPU (the README's performance section shows the latest run on each CPU).
+    stamped = f"{now:%Y%m%d-%H%M}-{cpu_slug()}"
+    written = []
+    for path in (
+        args.output,
+        args.output.parent / f"{stamped}.md",
+        args.output.parent / f"latest-{cpu_slug()}.md",
+    ):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(report, encoding="utf-8")
+        path.with_suffix(".json").write_text(json.dumps(record, indent=1), encoding="utf-8")
+        written.append(str(path))
     print(report)
-    print(f"[run.py] report written to {args.output}", file=sys.stderr)
+    print(f"[run.py] report written to {', '.join(written)} (and .json)", file=sys.stderr)
     return 1 if failures else 0
 
 
