@@ -150,12 +150,9 @@ def test_numpy_scalars_are_accepted_wherever_python_numbers_are(name):
     check()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found by the fuzz: Huber(delta=inf) is accepted (the loss becomes half the MSE, "
-    "and the saved config holds Infinity); left to the shared validation rewrite",
-)
 def test_huber_refuses_an_infinite_delta():
+    """Found by the fuzz: Huber(delta=inf) was accepted (the loss became half the MSE, and the
+    saved config held Infinity)."""
     with pytest.raises(ValueError, match="delta"):
         snn.losses.Huber(delta=float("inf"))
 

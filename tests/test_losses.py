@@ -101,7 +101,7 @@ def test_saved_model_keeps_the_reduction(tmp_path):
 
 
 def test_unknown_reduction_is_refused():
-    with pytest.raises(ValueError, match=r"reduction must be 'mean'.*Received: reduction='none'"):
+    with pytest.raises(ValueError, match=r"reduction must be one of 'mean', 'sum'. Received: reduction='none'"):
         snn.losses.MSE(reduction="none")
 
 

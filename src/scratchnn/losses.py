@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ._registry import Configurable, Registry
-from ._validation import as_class_labels, as_float_array
+from ._validation import as_class_labels, as_float_array, check_bool, check_choice, check_number
 from .functional import log_softmax, sigmoid, softmax, softplus
 
 losses: Registry[type[Loss]] = Registry("loss", plural="losses")
@@ -47,12 +47,8 @@ REDUCTIONS = ("mean", "sum")
 
 
 def _check_reduction(reduction: str) -> str:
-    if reduction not in REDUCTIONS:
-        raise ValueError(
-            f"reduction must be 'mean' (average over the elements, the default) or 'sum'. "
-            f"Received: reduction={reduction!r}."
-        )
-    return reduction
+    # "mean" averages over the elements (the default), "sum" adds them up.
+    return check_choice("reduction", reduction, REDUCTIONS)
 
 
 class Loss(Configurable):
@@ -190,9 +186,7 @@ class Huber(Loss):
 
     def __init__(self, delta: float = 1.0, reduction: str = "mean") -> None:
         super().__init__(reduction)
-        if not delta > 0:
-            raise ValueError(f"delta must be positive. Received: delta={delta!r}.")
-        self.delta = float(delta)
+        self.delta = check_number("delta", delta, 0.0, low_open=True)
 
     def forward(self, prediction, target, sample_weight=None) -> float:
         _check_same_shape(prediction, target, self)
@@ -234,7 +228,7 @@ class BinaryCrossEntropy(Loss):
 
     def __init__(self, from_logits: bool = False, reduction: str = "mean") -> None:
         super().__init__(reduction)
-        self.from_logits = bool(from_logits)
+        self.from_logits = check_bool("from_logits", from_logits)
 
     def forward(self, prediction, target, sample_weight=None) -> float:
         _check_same_shape(prediction, target, self)
@@ -303,7 +297,7 @@ class CrossEntropy(Loss):
 
     def __init__(self, from_logits: bool = True, reduction: str = "mean") -> None:
         super().__init__(reduction)
-        self.from_logits = bool(from_logits)
+        self.from_logits = check_bool("from_logits", from_logits)
 
     def forward(self, prediction, target, sample_weight=None) -> float:
         n = prediction.shape[0]
