@@ -150,3 +150,19 @@ def test_a_lone_callback_is_refused_with_a_hint(data):
     refused_before_training(
         model, data, "list of Callback", error=TypeError, callbacks=callbacks.TerminateOnNaN()
     )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"eps": NAN}, r"eps must be a finite number > 0"),
+        ({"eps": 0}, r"eps must be a finite number > 0"),
+        ({"tolerance": INF}, r"tolerance must be a finite number >= 0"),
+        ({"max_entries": 0}, r"max_entries must be a positive integer"),
+    ],
+)
+def test_gradcheck_refuses_meaningless_steps_and_tolerances(kwargs, message):
+    model = snn.MLP([2, 3, 1], seed=0, dtype=np.float64)
+    X, y = np.ones((2, 2)), np.ones((2, 1))
+    with pytest.raises(ValueError, match=message):
+        snn.gradcheck(model, "mse", X, y, **kwargs)

@@ -45,7 +45,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from . import losses as losses_module
-from ._validation import as_float_array, check_features
+from ._validation import (
+    as_float_array,
+    check_bool,
+    check_features,
+    check_int,
+    check_number,
+    check_positive_int,
+)
 from .layers import Layer
 
 if TYPE_CHECKING:
@@ -319,6 +326,13 @@ def gradcheck(
     """
     from .model import Sequential
 
+    eps = check_number("eps", eps, 0.0, low_open=True)
+    tolerance = check_number("tolerance", tolerance, 0.0)
+    atol = check_number("atol", atol, 0.0)
+    check_input = check_bool("check_input", check_input)
+    if max_entries is not None:
+        max_entries = check_positive_int("max_entries", max_entries)
+    seed = check_int("seed", seed, 0)
     layers = _float64_layers(model, seed)
     loss = losses_module.get(loss)
     if isinstance(model, Sequential):
