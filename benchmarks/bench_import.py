@@ -5,6 +5,8 @@ What a user waits for: the wall time of ``python -c "import scratchnn"`` in a fr
 ``python -c pass`` for reference), next to NumPy alone, PyTorch and scikit-learn's neural
 networks. The commands take turns, and each is repeated; the median is reported. The
 operating system's file cache is warm for all of them alike (the first round is not counted).
+The target is what ``import scratchnn`` adds to ``import numpy`` (<= 20 ms; NumPy's own import
+time varies 3x between hosts): the median over rounds of the difference within a round.
 
 scratchnn's modules are byte-compiled first, as ``pip install`` does for a regular install:
 an editable install compiles them on first import, which this machine's environment
@@ -142,15 +144,17 @@ def main() -> None:
         f"its own, {len(added) - own - len(foreign)} from the standard library, "
         f"{len(foreign)} others{': ' + ', '.join(foreign) if foreign else ''}"
     )
-    say(load.report())
 
-    targets = Targets()
-    targets.less_than(
-        'import scratchnn: wall time of `python -c "import scratchnn"`',
-        medians["import scratchnn"],
-        0.1,
-        " s",
+    # The target is relative (issue 16): NumPy's own import time varies 3x between hosts, so
+    # what scratchnn answers for is what it adds to `import numpy`, as the median over rounds of
+    # the difference of two runs of the same round.
+    added_ms = 1000 * median(
+        [s - n for s, n in zip(times["import scratchnn"], times["import numpy"], strict=True)]
     )
+    say(f"- `import scratchnn` adds {added_ms:.1f} ms to `import numpy` (median of paired rounds)")
+    say(load.report())
+    targets = Targets()
+    targets.at_most("import scratchnn: wall time beyond `import numpy`", added_ms, 20, " ms")
     unwanted = sorted(set(foreign) | set(forbidden))
     targets.require(
         "import scratchnn imports only NumPy and the standard library",
