@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import check_int, check_number
+
 
 def xor(dtype: type = np.float32) -> tuple[np.ndarray, np.ndarray]:
     """The four points of XOR, the tutorial's problem: ``X`` (4, 2) and targets ``y`` (4, 1).
@@ -21,19 +23,11 @@ def xor(dtype: type = np.float32) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _check_count(n_samples: int, minimum: int = 1, name: str = "n_samples") -> int:
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer. Received: {n_samples!r}.")
-    if n_samples < minimum:
-        raise ValueError(f"{name} must be at least {minimum}. Received: {n_samples}.")
-    return int(n_samples)
+    return check_int(name, n_samples, minimum)
 
 
 def _check_spread(value: float, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
-        raise ValueError(f"{name} must be a number >= 0. Received: {name}={value!r}.")
-    if not 0 <= value < np.inf:
-        raise ValueError(f"{name} must be a finite number >= 0. Received: {name}={value!r}.")
-    return float(value)
+    return check_number(name, value, 0.0)
 
 
 def _two_classes(
@@ -103,8 +97,7 @@ def circles(
     """A small circle (class 1) inside a large one (class 0), ``factor`` the ratio of radii."""
     n_samples = _check_count(n_samples, 2)
     noise = _check_spread(noise, "noise")
-    if not 0 < factor < 1:
-        raise ValueError(f"factor must lie in (0, 1). Received: factor={factor!r}.")
+    factor = check_number("factor", factor, 0, 1, low_open=True, high_open=True)
     rng = np.random.default_rng(seed)
     outer = n_samples // 2
     inner = n_samples - outer
