@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg.blas import get_blas_funcs
 
 from ..layers import Dense
 from ..model import Sequential
@@ -61,8 +62,8 @@ class Network:
                 for layer in dense
             ]
         )
-        largest = max(s.stop - s.start for s in self.weight_slices)
-        self._work = np.empty(largest, dtype=self.flat.value.dtype)
+        # y ← a·x + y in place, one pass (BLAS axpy): the penalty's gradient without a temporary.
+        self._axpy = get_blas_funcs("axpy", dtype=self.flat.value.dtype)
 
     def forward(self, X, training: bool) -> np.ndarray:
         """Raw outputs ``z`` ``(n, n_outputs)`` (before the output activation)."""
@@ -93,14 +94,12 @@ class Network:
         delta /= total
         self.backward(X, delta)
         if self.alpha:
-            values, grads, work = self.flat.value, self.flat.grad, self._work
+            values, grads = self.flat.value, self.flat.grad
             squares = 0.0
             for piece in self.weight_slices:
                 w = values[piece]
                 squares += float(np.dot(w, w))
-                step = work[: piece.stop - piece.start]
-                np.multiply(w, self.alpha / total, out=step)
-                grads[piece] += step
+                self._axpy(w, grads[piece], a=self.alpha / total)  # ∂/∂W += α·W/Σw
             value += 0.5 * self.alpha * squares / total
         return value
 
