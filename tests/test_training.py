@@ -366,7 +366,7 @@ def test_validation_split_outside_0_1_is_refused_before_training(bad):
     X, y = _classes(40)
     model = snn.MLP([4, 8, 3], seed=0)
     before = model.get_weights()
-    with pytest.raises(ValueError, match=r"validation_split must lie in \(0, 1\)"):
+    with pytest.raises(ValueError, match=r"validation_split must be a finite number in \[0, 1\)"):
         model.fit(X, y, loss="ce", optimizer="sgd", validation_split=bad, verbose=0)
     assert np.array_equal(model.get_weights(), before) and model.epochs_trained == 0
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ._registry import Registry
+from ._validation import check_positive_int
 
 Metric = Callable[[np.ndarray, np.ndarray], float]
 metrics: Registry[Metric] = Registry("metric")
@@ -132,9 +133,7 @@ class TopKAccuracy:
     ``"top_3_accuracy"``."""
 
     def __init__(self, k: int = 5) -> None:
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be a positive integer. Received: k={k!r}.")
-        self.k = k
+        self.k = k = check_positive_int("k", k)
         self.__name__ = f"top_{k}_accuracy"
 
     def __call__(self, prediction: np.ndarray, target: np.ndarray) -> float:

@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._files import atomic_write
+from ._validation import check_int
 from .layers import (
     ELU,
     GELU,
@@ -364,14 +365,8 @@ def _check_opset(onnx: Any, opset: int | None) -> int:
     if opset is None:
         return default_opset()
     newest = onnx.defs.onnx_opset_version()
-    if isinstance(opset, bool) or not isinstance(opset, (int, np.integer)):
-        raise ValueError(f"opset must be an integer. Received: opset={opset!r}.")
-    if not MIN_OPSET <= opset <= newest:
-        raise ValueError(
-            f"opset must lie in [{MIN_OPSET}, {newest}] (the newest the installed onnx "
-            f"{onnx.__version__} knows). Received: opset={opset}."
-        )
-    return int(opset)
+    # The newest opset is the one the installed onnx knows.
+    return check_int("opset", opset, MIN_OPSET, newest)
 
 
 def _write_atomically(data: bytes, path: Path) -> None:

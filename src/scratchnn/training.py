@@ -309,13 +309,10 @@ def _split_validation(
     validation_split: float,
 ) -> tuple[tuple[Any, Any, Any], tuple[Any, Any, Any] | None]:
     """``((X, y, weights) to train on, (X_val, y_val, w_val) or None)``."""
+    validation_split = check_number("validation_split", validation_split, 0, 1, high_open=True)
     if validation_split:
         if validation_data is not None:
             raise ValueError("Pass validation_data or validation_split, not both.")
-        if not 0 < validation_split < 1:
-            raise ValueError(
-                f"validation_split must lie in (0, 1). Received: {validation_split!r}."
-            )
         n_val = int(len(X) * validation_split)
         if n_val < 1 or n_val >= len(X):
             raise ValueError(
