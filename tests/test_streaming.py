@@ -96,6 +96,10 @@ def test_shuffle_buffer_emits_every_row_once_and_stays_within_its_window(n, capa
     positions = np.empty(n, dtype=int)
     positions[order] = np.arange(n)
     assert (positions >= np.arange(n) - capacity).all()
+    # The places are emptied in the order of a permutation drawn once per cycle of about
+    # capacity rows, so a row leaves within three cycles of entering (it may sit in the few
+    # places a cycle leaves out, capacity % batch).
+    assert (positions <= np.arange(n) + 2 * capacity + batch).all()
     if n > 4 * capacity:
         assert (positions - np.arange(n)).max() > capacity // 2  # and rows do travel
 

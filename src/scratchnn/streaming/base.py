@@ -171,6 +171,11 @@ def shuffle_buffer(
     Each batch is ``batch`` rows chosen without replacement among the buffer's rows; the next
     rows of the stream fill their places. When the stream ends the remaining rows are emitted
     in a random order. ``batch=None`` uses the size of the first piece.
+
+    The places are taken in the order of a random permutation of the buffer, drawn afresh
+    each time it is used up (``capacity // batch`` batches): distinct within a batch, O(1) per
+    row, and a row leaves the buffer within three such cycles (at most about ``2·capacity``
+    rows after the position it would have had unshuffled).
     """
     if not rows._advance():
         return
@@ -179,8 +184,12 @@ def shuffle_buffer(
     capacity = max(capacity, batch + 1)  # a smaller buffer could not draw a batch and refill
     buffer = tuple(None if a is None else np.array(a, copy=True) for a in rows.take(capacity))
     filled = len(buffer[0])
+    places, used = rng.permutation(capacity), 0
     while filled == capacity and capacity > batch:
-        chosen = rng.choice(capacity, size=batch, replace=False)
+        if used + batch > capacity:
+            places, used = rng.permutation(capacity), 0
+        chosen = places[used : used + batch]
+        used += batch
         yield _pick(buffer, chosen)  # fancy indexing copies: the buffer can be refilled
         incoming = rows.take(batch)
         arrived = 0 if incoming is None else len(incoming[0])
