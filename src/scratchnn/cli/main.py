@@ -210,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--l2",
         type=_non_negative_float,
         default=None,
-        help="L2 penalty on the Dense weights (default for table files: min(0.01, 1/rows); "
+        help="L2 penalty on the Dense weights (default for table files: min(0.1, 1/rows); "
         "0 elsewhere)",
     )
     train.add_argument(
