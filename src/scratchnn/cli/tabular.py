@@ -39,16 +39,16 @@ from .tasks import Task, make_task, task_of
 
 
 def auto_l2(n: int) -> float:
-    """The default L2 weight penalty for ``n`` training rows of a table: ``min(0.01, 1 / n)``.
+    """The default L2 weight penalty for ``n`` training rows of a table: ``min(0.1, 1 / n)``.
 
     Small tables need it most (a 256-128 network memorizes 40 rows within a few epochs); the
     penalty fades as rows grow, as a prior's weight does against the data's.
 
     Example:
-        >>> auto_l2(50), auto_l2(400), auto_l2(40_000)
-        (0.01, 0.0025, 2.5e-05)
+        >>> auto_l2(5), auto_l2(50), auto_l2(400), auto_l2(40_000)
+        (0.1, 0.02, 0.0025, 2.5e-05)
     """
-    return min(0.01, 1 / max(n, 1))
+    return min(0.1, 1 / max(n, 1))
 
 
 def _split_option(text: str | None) -> list[str]:
@@ -251,7 +251,7 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
         "samples."
     )
     print(settings.describe(len(train_rows)))
-    how = "--l2" if getattr(args, "l2", None) is not None else "auto: min(0.01, 1 / rows); --l2"
+    how = "--l2" if getattr(args, "l2", None) is not None else "auto: min(0.1, 1 / rows); --l2"
     print(f"L2 weight penalty {l2:g} on every Dense layer ({how}).")
     if scaler is not None:
         print(
