@@ -109,8 +109,13 @@ def test_rst_math_roles_and_literal_markers_become_markdown():
         "By hand::\n"
         "\n"
         "    step()\n"
+        "\n"
+        "Example:\n"
+        "    >>> 1 + 1\n"
+        "    2\n"
     )
     out = griffe_rst.rst_to_markdown(text)
     assert "$m_t$" in out and "`SGD`" in out and "`scratchnn.load`" in out
     assert "$$\nW ← W - η g\n$$" in out
     assert "By hand:\n" in out and "::" not in out
+    assert "\nExamples:\n    >>> 1 + 1" in out

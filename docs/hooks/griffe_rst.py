@@ -5,7 +5,9 @@ The docstrings are Google style, and a few write math and cross-references the S
 mkdocstrings renders a docstring, this turns them into what the site's Markdown understands:
 ``$$ ... $$`` and ``$x$`` (MathJax, through pymdownx.arithmatex) and inline code. It also turns
 a paragraph's closing ``::`` (reST's "a literal block follows") into ``:``, since the indented
-block after it is already a code block in Markdown.
+block after it is already a code block in Markdown, and the section title ``Example:`` (our
+style's) into ``Examples:``, the one griffe's Google parser reads as examples (the ``>>>``
+lines become code, not text).
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ def rst_to_markdown(text: str) -> str:
             math = "\n".join(b for b in body if b)
             out += [f"{indent}$$", *(f"{indent}{m}" for m in math.split("\n")), f"{indent}$$", ""]
             continue
+        if line.strip() == "Example:":
+            line = line.replace("Example:", "Examples:")
         line = MATH_ROLE.sub(lambda m: f"${m.group(1)}$", line)
         line = ROLE.sub(_short, line)
         if line.rstrip().endswith("::") and line.strip() != "::":
