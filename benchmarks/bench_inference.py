@@ -19,6 +19,9 @@ Implementations, timed on the same rows:
   BLAS thread count (``torch.set_num_threads``). The second bar (<= 1.0x).
 - **scratchnn evaluate**: ``model.evaluate(X, y)`` with the cross-entropy loss, against the
   hand-written forward followed by a hand-written log-sum-exp cross-entropy (the same work).
+- **float64 rows into the float32 model** (float32 tables only): ``predict`` converts its input
+  a batch at a time rather than copying it whole; the hand-written forward does the same
+  (``np.ascontiguousarray(rows, np.float32)`` per batch).
 
 Method (as ``bench_mnist.py`` does for training epochs): after one untimed warm-up call of
 each, the implementations take turns in rounds, in alternating order (forward in even rounds,
@@ -72,11 +75,14 @@ SIZES = [784, 256, 128, 10]
 PREDICT = "scratchnn predict"
 HAND = "hand-written forward"
 TORCH = "PyTorch, no_grad"
+PREDICT_MIXED = "scratchnn predict, float64 rows"
+HAND_MIXED = "hand-written forward, float64 rows"
 EVALUATE = "scratchnn evaluate"
 HAND_LOSS = "hand-written forward + loss"
 CLI = "scratchnn predict (command line)"
 HAND_SCRIPT = "hand-written script (same file in, same CSV out)"
 DRIFT_LIMIT = 0.10
+LARGE = 20_000  # rows above which a table gets half the rounds (each turn takes seconds)
 
 
 def predict_batch() -> int:
@@ -237,6 +243,10 @@ def in_memory(
         notes.append("PyTorch is not installed: its row is missing (pip install -e '.[bench]')")
     implementations[EVALUATE] = lambda: model.evaluate(X, y)
     implementations[HAND_LOSS] = lambda: hand.loss(X, y)
+    if dtype == np.float32:
+        X64 = X.astype(np.float64)
+        implementations[PREDICT_MIXED] = lambda: model.predict(X64)
+        implementations[HAND_MIXED] = lambda: hand(X64)
 
     # The same math first: a fast implementation with a wrong answer would show here.
     expected = hand(X)
@@ -244,6 +254,8 @@ def in_memory(
     outputs = {PREDICT: model.predict(X)}
     if torch_fn is not None:
         outputs[TORCH] = torch_fn(X)
+    if PREDICT_MIXED in implementations:
+        outputs[PREDICT_MIXED] = implementations[PREDICT_MIXED]()
     worst = max(float(np.max(np.abs(out - expected))) for out in outputs.values())
     scale = float(np.max(np.abs(expected)))
     loss_gap = abs(model.evaluate(X, y)["loss"] - hand.loss(X, y))
@@ -265,6 +277,12 @@ def in_memory(
         f"\n- {rounds} rounds of {calls} call(s) per implementation; ratios are medians of "
         "per-round ratios. evaluate's own bar is the hand-written forward + loss: "
         f"x {fmt(paired_ratio(times, EVALUATE, HAND_LOSS))}"
+        + (
+            "; predict's with float64 rows is the hand-written forward with float64 rows: "
+            f"x {fmt(paired_ratio(times, PREDICT_MIXED, HAND_MIXED))}"
+            if PREDICT_MIXED in times
+            else ""
+        )
     )
     drift = spread(times[HAND])
     if drift > DRIFT_LIMIT:
@@ -287,6 +305,12 @@ def in_memory(
         paired_ratio(times, EVALUATE, HAND_LOSS),
         1.1,
     )
+    if PREDICT_MIXED in times:
+        targets.at_most(
+            f"{label}: predict / hand-written forward, both fed float64 rows",
+            paired_ratio(times, PREDICT_MIXED, HAND_MIXED),
+            1.1,
+        )
 
 
 def write_predictions(path: Path, logits: np.ndarray) -> None:
@@ -417,7 +441,12 @@ def command_phases(model_path: Path, rows_path: Path, out: Path) -> dict[str, fl
 
 def main() -> None:
     def options(parser) -> None:
-        parser.add_argument("--rounds", type=int, default=11, help="rounds per table (11)")
+        parser.add_argument(
+            "--rounds",
+            type=int,
+            default=11,
+            help=f"rounds per table (11; half as many above {LARGE:,} rows)",
+        )
         parser.add_argument("--calls", type=int, default=3, help="timed calls per turn (3)")
         parser.add_argument(
             "--sizes", type=int, nargs="+", default=[10_000, 100_000], help="rows (10000 100000)"
@@ -452,7 +481,8 @@ def main() -> None:
     notes: list[str] = []
     for dtype in (np.float32, np.float64):
         for n in sizes:
-            in_memory(n, dtype, rounds, calls, targets, notes)
+            n_rounds = rounds if n <= LARGE else max(2, (rounds + 1) // 2)
+            in_memory(n, dtype, n_rounds, calls, targets, notes)
     with tempfile.TemporaryDirectory(prefix="bench-inference-") as folder:
         for dtype in (np.float32, np.float64):
             command_line(cli_rows, dtype, cli_rounds, targets, notes, Path(folder))

@@ -118,6 +118,7 @@ def test_inference_reports_every_implementation_and_dtype(quick_runs) -> None:
         assert f"- PASS: check: command line 100 rows {dtype}: the same predicted labels" in out
     names = ["scratchnn predict", "hand-written forward", "PyTorch, no_grad"]
     names += ["scratchnn evaluate", "scratchnn predict (command line)", "model.predict"]
+    names += ["scratchnn predict, float64 rows", "hand-written forward, float64 rows"]
     for name in names:
         assert f"| {name} " in out
     for target in ("predict / hand-written forward", "predict / PyTorch no_grad",
