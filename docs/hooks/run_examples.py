@@ -175,6 +175,9 @@ def run_page(markdown: str, page_path: str, run: bool = True) -> str:
     replacements: list[tuple[Block, list[str]]] = []
     started = time.perf_counter()
     cwd = os.getcwd()
+    import numpy  # scratchnn's one dependency; a page may change its error handling
+
+    errors = numpy.geterr()
     with tempfile.TemporaryDirectory(prefix="scratchnn-docs-") as workdir:
         os.chdir(workdir)
         try:
@@ -210,6 +213,7 @@ def run_page(markdown: str, page_path: str, run: bool = True) -> str:
                 replacements.append((block, _rendering(block, out.getvalue(), images)))
         finally:
             os.chdir(cwd)
+            numpy.seterr(**errors)
     seconds = time.perf_counter() - started
     log.info(f"run_examples: {page_path}: {len(blocks)} block(s) ran in {seconds:.1f} s")
     for block, rendered in reversed(replacements):
