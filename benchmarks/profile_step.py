@@ -248,11 +248,36 @@ def adam_ops(model: snn.Sequential) -> list[Op]:
     ]
 
 
+def adam_mirror_error(model: snn.Sequential) -> float:
+    """How far the passes timed above are from the library's own update: the largest
+    ``|Δ_passes − Δ_library| / max|Δ_library|`` for one step from the model's current gradient,
+    computed with public calls (``optimizer.step``, then the weights and the optimizer's state
+    restored). Not small means ``optim.py`` changed and this script must follow."""
+    optimizer = model.optimizer
+    params = model.parameters()
+    W, g = params.flat.value, params.flat.grad.copy()
+    before, saved = W.copy(), optimizer.state_dict()
+    optimizer.step(params)
+    library = before - W
+    W[...] = before
+    optimizer.load_state_dict(saved)
+    # The same passes as adam_ops, on fresh copies, for the step the library just took.
+    beta1, beta2 = optimizer.betas
+    t = optimizer.step_count + 1
+    state = optimizer.state[0]
+    m = state["exp_avg"] * beta1 + g * (1 - beta1)
+    v = state["exp_avg_sq"] * beta2 + (g * (1 - beta2)) * g
+    step = np.sqrt(v) / math.sqrt(1 - beta2**t) + optimizer.eps
+    mirror = m / step * (optimizer.lr / (1 - beta1**t))
+    return float(np.max(np.abs(mirror - library)) / max(float(np.max(np.abs(library))), 1e-30))
+
+
 def profile(dtype: Any, X: np.ndarray, y: np.ndarray, reps: int) -> None:
     name = np.dtype(dtype).name
     Xd = X.astype(dtype, copy=False)
     model = build_model(dtype, Xd, y)
     ops = step_ops(model, Xd, y)
+    mirror_error = adam_mirror_error(model)
     times = [op.time(reps) for op in ops]
 
     # The library's own calls, for comparison with the sum of their parts.
@@ -297,7 +322,13 @@ def profile(dtype: Any, X: np.ndarray, y: np.ndarray, reps: int) -> None:
     beyond = whole - by_kind[PRODUCT] - floor
     say(
         f"\n- beyond the products and Adam's minimum: {1e6 * beyond:.1f} µs per step "
-        f"({100 * beyond / whole:.0f}% of it)\n"
+        f"({100 * beyond / whole:.0f}% of it)"
+    )
+    tolerance = 1e-4 if dtype == np.float32 else 1e-10
+    verdict = "the same" if mirror_error <= tolerance else "NOT the same: update this script"
+    say(
+        f"- check: Adam's passes as timed compute {verdict} update as optimizer.step "
+        f"(largest difference {mirror_error:.1e} of the largest |Δ|)\n"
     )
 
 

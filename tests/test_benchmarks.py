@@ -135,6 +135,7 @@ def test_profile_step_accounts_for_the_whole_step(quick_runs) -> None:
                "Adam: Δ·Δ finiteness check", "gradient-norm check"):  # fmt: skip
         assert f"| {op}" in out, op
     assert "| train_step (measured whole) " in out
+    assert out.count("- check: Adam's passes as timed compute the same update") == 2
 
 
 @pytest.mark.slow
