@@ -24,7 +24,7 @@ bench: $(VENV)/.installed-bench
 # The documentation site (mkdocs.yml) into site/, warnings as errors; every example on every page
 # runs during the build. Preview with `.venv/bin/mkdocs serve`.
 docs: $(VENV)/.installed-dev
-	$(BIN)/mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 # The Playground's screenshots in docs/images/, taken by its browser tests.
 screenshots: $(VENV)/.installed-dev
