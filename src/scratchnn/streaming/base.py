@@ -145,6 +145,24 @@ class _Rows:
             return parts[0]
         return tuple(_concatenate([part[i] for part in parts]) for i in range(3))  # type: ignore[return-value]
 
+    def take_into(self, buffer: Piece, places: np.ndarray) -> int:
+        """Write the next ``len(places)`` rows into ``buffer[places]``, straight from each
+        piece (no intermediate copy); returns how many rows there were."""
+        done = 0
+        while done < len(places) and self._advance():
+            stop = min(self.offset + len(places) - done, len(self.current[0]))
+            rows, count = slice(self.offset, stop), stop - self.offset
+            for target, source in zip(buffer, self.current, strict=True):
+                if target is not None:
+                    if source is None:
+                        raise ValueError(
+                            "Some pieces of the data have targets (or weights) and some do not."
+                        )
+                    target[places[done : done + count]] = source[rows]
+            done += count
+            self.offset = stop
+        return done
+
 
 def _concatenate(arrays: list[Any]) -> Any:
     if arrays[0] is None:
@@ -191,11 +209,7 @@ def shuffle_buffer(
         chosen = places[used : used + batch]
         used += batch
         yield _pick(buffer, chosen)  # fancy indexing copies: the buffer can be refilled
-        incoming = rows.take(batch)
-        arrived = 0 if incoming is None else len(incoming[0])
-        for target, new in zip(buffer, incoming or (None, None, None), strict=True):
-            if target is not None and arrived:
-                target[chosen[:arrived]] = new
+        arrived = rows.take_into(buffer, chosen)
         if arrived < batch:  # the stream has ended: drop the holes left
             keep = np.ones(capacity, dtype=bool)
             keep[chosen[arrived:]] = False
