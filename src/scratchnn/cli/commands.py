@@ -180,12 +180,12 @@ def evaluate(args: argparse.Namespace) -> int:
 def predict(args: argparse.Namespace) -> int:
     model, metadata = _load_model(args.model)
     encoder, scaler = tabular.detach(model)
-    task = task_of(model, metadata.get("classes"))
     if encoder is not None:
         outputs = tabular.table_outputs(args, model, encoder, scaler)
     else:
         data = data_module.load_for_model(args.data, metadata, need_target=False)
         outputs = model.predict(data.X_test)
+    task = task_of(model, metadata.get("classes"))
     decoded = task.decode(outputs)
     classes = metadata.get("classes")
     header = ["prediction"]

@@ -75,16 +75,13 @@ def _target_values(raw: RawTable, target: str | None) -> np.ndarray:
     names = list(raw.columns)
     if target is None:
         raise ValueError(
-            f"Name the target column of {raw.source} with --target. Columns: "
-            f"{', '.join(map(repr, names))}."
+            f"Name the target column of {raw.source} with --target. Columns: {_listed(names)}."
         )
     if target not in raw.columns:
         hint = ""
         if len(names) == 1:
             hint = " (one column only: is the delimiter right? pass --delimiter)"
-        raise ValueError(
-            f"{raw.source} has no column {target!r}. Columns: {', '.join(map(repr, names))}{hint}."
-        )
+        raise ValueError(f"{raw.source} has no column {target!r}. Columns: {_listed(names)}{hint}.")
     return raw.columns[target]
 
 
@@ -121,13 +118,29 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _permutation_split(n: int, fraction: float, rng: np.random.Generator) -> tuple:
+def _listed(names: list[str]) -> str:
+    """Column names for a message: plain, or quoted where empty or spaced."""
+    return ", ".join(n if n and n.strip() == n else repr(n) for n in names)
+
+
+def _check_columns(raw: RawTable, encoder: TableEncoder) -> None:
+    absent = [name for name in encoder.input_columns if name not in raw.columns]
+    if absent:
+        raise ValueError(
+            f"{raw.source} lacks the column(s) {', '.join(map(repr, absent))} that the model "
+            f"was trained with. Columns: {_listed(list(raw.columns))}."
+        )
+
+
+def _permutation_split(
+    n: int, fraction: float, rng: np.random.Generator, option: str = "--test-split"
+) -> tuple:
     order = rng.permutation(n)
     n_out = round(n * fraction) if fraction > 0 else 0
     if fraction > 0:
         n_out = max(1, n_out)
     if n_out >= n:
-        raise ValueError(f"A split of {fraction} of {n} rows leaves no rows to train on.")
+        raise ValueError(f"{option} {fraction} of {n} rows leaves no rows to train on.")
     return np.sort(order[n_out:]), np.sort(order[:n_out])
 
 
@@ -204,7 +217,9 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
     )
     fit_rows, val_rows = train_rows, train_rows[:0]
     if settings.val_split > 0:
-        inner_fit, inner_val = _permutation_split(len(train_rows), settings.val_split, rng)
+        inner_fit, inner_val = _permutation_split(
+            len(train_rows), settings.val_split, rng, "--val-split"
+        )
         fit_rows, val_rows = train_rows[inner_fit], train_rows[inner_val]
     encoder = TableEncoder(
         missing_tokens=tokens,
@@ -245,10 +260,12 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
         fit_callbacks.append(_Progress(settings.epochs))
         verbose = 0
     kind_text = f"{len(classes)} classes" if classes is not None else "regression"
+    width = f"{encoder.n_features_out} features"
+    if encoder.n_features_out != len(roles.features):
+        width = f"{len(roles.features)} columns -> {width}"
     print(
-        f"Training on {raw.source}: {len(train_rows):,} samples, {len(roles.features)} columns "
-        f"-> {encoder.n_features_out} features, {kind_text}; testing on {len(test_rows):,} "
-        "samples."
+        f"Training on {raw.source}: {len(train_rows):,} samples, {width}, {kind_text}; "
+        f"testing on {len(test_rows):,} samples."
     )
     print(settings.describe(len(train_rows)))
     how = "--l2" if getattr(args, "l2", None) is not None else "auto: min(0.1, 1 / rows); --l2"
@@ -276,8 +293,6 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
     if history.interrupted:
         print("Interrupted: evaluating and saving the model as it is now.")
     results = {"train": scores(model, task, X_fit, y_fit, scaler)}
-    if X_val is not None:
-        results["validation"] = scores(model, task, X_val, y_val, scaler)
     results["test"] = scores(model, task, X_test, y_test, scaler)
     stopped = next((c for c in fit_callbacks if isinstance(c, callbacks.EarlyStopping)), None)
     note = ""
@@ -367,9 +382,11 @@ def evaluate_table(
         y, _ = encode_target(text.astype(object), classes=classes, column=repr(target))
     else:
         y = _numeric_target(raw, target, tokens)
+    _check_columns(raw, encoder)
     X = encoder.transform(raw)
     _report_unseen(encoder)
     task = task_of(model, classes)
+    print(f"{args.model} on {raw.source} ({len(X):,} samples):\n")
     held = np.isin(fingerprints, held_out_fingerprints(metadata))
     results: dict[str, dict[str, float]] = {}
     if held.any() and not held.all():
@@ -383,7 +400,6 @@ def evaluate_table(
     else:
         label = "held-out" if held.any() else "data"
         results[label] = scores(model, task, X, y, scaler)
-    print(f"{args.model} on {raw.source} ({len(X):,} samples):\n")
     print(metrics_table(results))
     return 0
 
@@ -400,6 +416,7 @@ def table_outputs(
 ) -> np.ndarray:  # fmt: skip
     """The network's outputs (regression: in the target's units) for the rows of DATA."""
     raw = read(args.data, args, model.metadata.get("reading"))
+    _check_columns(raw, encoder)
     X = encoder.transform(raw)
     _report_unseen(encoder)
     outputs = model.predict(X)
