@@ -6,7 +6,8 @@ peak memory of training on a large sparse matrix.
    ``tol=0, n_iter_no_change=inf`` so that both run every epoch) and lbfgs (100 iterations).
    Both libraries get the same parameters and ``random_state``, so they run the same
    computation (same initial weights, batch order and steps); the table gives the median fit
-   time of 3 runs after a warm-up, and the ratio scratchnn / scikit-learn, paired per round.
+   time of 3 rounds after a warm-up round, each round timing both libraries one after the
+   other, and the median of the per-round ratios scratchnn / scikit-learn.
    BLAS runs on one thread for both (threadpoolctl): on a small shared host a two-thread GEMM
    of these sizes waits for the second core and its timings swing tenfold.
 2. Sparse memory. A 100,000 x 50,000 CSR matrix at 0.1% density (5 million non-zeros, 60 MB;
@@ -28,7 +29,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from common import Targets, markdown_table, measure, numpy_kernel_line, parse_args, say, settle
+from common import Targets, markdown_table, numpy_kernel_line, parse_args, say, settle
 
 MB = 1024 * 1024
 
@@ -138,17 +139,19 @@ def speed(quick: bool) -> tuple[list[list[str]], dict[str, float]]:
     repeats = 1 if quick else 3
     rows, ratios = [], {}
     for solver, params in settings.items():
-        times = {}
-        for library in ("scratchnn", "scikit-learn"):
-            Est = _estimators(library)
-
-            def fit(Est=Est, params=params):
+        times: dict[str, list[float]] = {"scratchnn": [], "scikit-learn": []}
+        # Rounds alternate the libraries, so that a slow spell of the shared host hits both
+        # and the per-round ratio cancels it; the first round is a warm-up.
+        for round_ in range(repeats + 1):
+            for library in times:
+                Est = _estimators(library)
+                settle()
+                start = time.perf_counter()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    return Est(hidden_layer_sizes=(100,), random_state=0, **params).fit(X, y)
-
-            settle()
-            times[library] = measure(fit, repeats=repeats, warmup=1)[1]
+                    Est(hidden_layer_sizes=(100,), random_state=0, **params).fit(X, y)
+                if round_:
+                    times[library].append(time.perf_counter() - start)
         paired = [a / b for a, b in zip(times["scratchnn"], times["scikit-learn"], strict=True)]
         ratios[solver] = float(np.median(paired))
         rows.append(
