@@ -156,3 +156,19 @@ def test_fingerprints_depend_on_every_cell_and_not_on_the_row_position():
     assert prints[0] == prints[2] != prints[1]
     changed = row_fingerprints({"x": np.array(["1"]), "y": np.array(["c"])})
     assert changed[0] != prints[0]
+
+
+def test_parquet_columns_keep_their_types(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    table = pa.table({"size": [1.5, None, 3.0], "colour": ["red", None, "blue"]})
+    pq.write_table(table, tmp_path / "t.parquet")
+    raw = read_table(tmp_path / "t.parquet")
+    assert list(raw.columns) == ["size", "colour"]
+    assert np.isnan(raw.columns["size"][1])
+    assert raw.columns["colour"].tolist() == ["red", None, "blue"]
+    from scratchnn.tables import TableEncoder
+
+    encoder = TableEncoder().fit(raw)
+    assert encoder.feature_names_out() == ["size", "colour=(missing)", "colour=blue", "colour=red"]
