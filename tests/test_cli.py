@@ -328,6 +328,7 @@ def test_train_on_the_bundled_mnist_reaches_97_5_percent(tmp_path):
     assert (tmp_path / "m.npz").exists()
 
 
+@pytest.mark.slow
 def test_train_plot_writes_a_png(tmp_path):
     pytest.importorskip("matplotlib", reason="plots need matplotlib (the plot extra)")
     out = ok(
@@ -497,6 +498,7 @@ def test_demo_xor(tmp_path):
     assert "XOR learned." in out or "Not learned yet" in out
 
 
+@pytest.mark.slow
 def test_demo_xor_learns_with_the_default_epochs(tmp_path):
     assert "XOR learned." in ok(scratchnn("demo", "xor", cwd=tmp_path))
 
@@ -508,6 +510,7 @@ def test_demo_spirals(tmp_path):
     assert set(parse_table(out)) == {"train", "test"}
 
 
+@pytest.mark.slow
 def test_demo_digits(tmp_path):
     pytest.importorskip("sklearn", reason="the digits dataset comes with scikit-learn")
     out = ok(scratchnn("demo", "digits", "--epochs", "1", "--quiet", cwd=tmp_path))
@@ -591,6 +594,7 @@ def test_compare_plot_writes_a_png(tmp_path):
     assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_export(work, tmp_path):
     if not (SRC / "onnx.py").exists():
         pytest.skip("ONNX export is not part of this build yet")

@@ -107,6 +107,7 @@ def _example():
     return module
 
 
+@pytest.mark.slow
 def test_compare_ranks_the_optimizers_as_the_example_does(capsys):
     example = _example()
     expected = [name for name, _, _ in example.optimizer_ranking(range(3), 2000)]

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -28,6 +29,7 @@ def test_xor_example_reproduces_the_tutorial(capsys):
     assert "epoch     0" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_mnist_example_runs_on_a_slice_of_mnist(monkeypatch, capsys):
     """The main job's script runs end to end on 2,000 training images. Its 97.5% promise on the
     full set is checked once, on the user's path: test_cli's ``scratchnn train`` test."""
@@ -43,6 +45,7 @@ def test_mnist_example_runs_on_a_slice_of_mnist(monkeypatch, capsys):
     assert accuracy >= 0.8, accuracy
 
 
+@pytest.mark.slow
 def test_toolkit_example_trains_checkpoints_and_resumes(tmp_path, capsys):
     results = _load("toolkit").main(samples=3000, epochs=4, workdir=str(tmp_path))
     assert results["accuracy"] > 0.85

@@ -19,6 +19,7 @@ def test_randn_is_an_alias_and_dense_saves_the_name():
     assert snn.Dense.from_config(layer.get_config()).init == "standard_normal"
 
 
+@pytest.mark.slow
 def test_the_tutorials_network_learns_from_standard_normal_but_not_from_normal():
     X, y = snn.datasets.xor(np.float64)
     finals = {}

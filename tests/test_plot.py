@@ -406,6 +406,7 @@ def test_weight_histograms(trained, tmp_path: Path) -> None:
     assert [ax.get_title().split(" ")[0] for ax in values_only.axes] == names
 
 
+@pytest.mark.slow
 def test_weight_histograms_rows_per_layer(tmp_path: Path) -> None:
     model = snn.Sequential(
         [snn.Dense(3, 4), snn.BatchNorm1d(4), snn.ReLU(), snn.Dense(4, 2, bias=False)], seed=0
