@@ -201,6 +201,9 @@ def test_validation_data_may_be_arrays_or_a_source():
     expected = model.evaluate(X[200:], y[200:], metrics=["accuracy"])
     assert history.history["val_loss"][-1] == pytest.approx(expected["loss"], rel=1e-12)
     assert history.history["val_accuracy"][-1] == pytest.approx(expected["accuracy"])
+    history = model.fit(ArraySource(X[:200], y[:200]), validation_data=(X[200:], y[200:]), **FIT)
+    expected = model.evaluate(X[200:], y[200:])
+    assert history.history["val_loss"][-1] == pytest.approx(expected["loss"], rel=1e-12)
 
 
 def _resident_file_kib() -> int:
