@@ -414,6 +414,9 @@ class _BaseMLP(BaseEstimator):
             self.n_layers_ = len(self._hidden()) + 2
             dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
             self._bind(self._build(X.shape[1], n_outputs, dtype))
+            # The matching scratchnn loss, so that model_ works on its own (evaluate,
+            # output_transform, the command line); training uses scikit-learn's scaling.
+            self.model_.loss = self._scratchnn_loss()
             self.n_iter_ = 0
             self.t_ = 0
             self.loss_curve_ = []
@@ -672,6 +675,7 @@ class _BaseMLP(BaseEstimator):
         )
         flat.value[...] = result.x
         self.loss_ = float(result.fun)
+        self.best_loss_ = self.loss_  # L-BFGS's iterates only go down
         self.loss_curve_ = curve
         self.n_iter_ = min(int(result.nit), self.max_iter)
         if result.status != 0:
@@ -760,7 +764,7 @@ class _BaseMLP(BaseEstimator):
             **self._extra_state(),
         }
         self.model_.metadata = {**self.model_.metadata, "sklearn": state}
-        self.model_.save(path, include_optimizer=False)
+        self.model_.save(path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> _BaseMLP:
