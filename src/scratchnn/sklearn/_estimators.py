@@ -11,6 +11,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
 from sklearn.utils.validation import column_or_1d, validate_data
 
+from .. import losses
 from ._base import _BaseMLP, _plain
 from ._losses import OUT_ACTIVATION
 
@@ -134,6 +135,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def _loss_name(self) -> str:
         return "log_loss"
+
+    def _scratchnn_loss(self) -> losses.Loss:
+        if self.out_activation_ == "softmax":
+            return losses.CrossEntropy()
+        return losses.BinaryCrossEntropy(from_logits=True)
 
     def _validate_input(self, X, y, incremental: bool, reset: bool):
         X, y = validate_data(
@@ -347,6 +353,10 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def _loss_name(self) -> str:
         return self.loss
+
+    def _scratchnn_loss(self) -> losses.Loss | None:
+        kinds = {"squared_error": losses.MSE, "absolute_error": losses.MAE, "huber": losses.Huber}
+        return kinds[self.loss]() if self.loss in kinds else None  # no Poisson loss there
 
     def _validate_input(self, X, y, incremental: bool, reset: bool):
         if self.loss not in OUT_ACTIVATION:
