@@ -12,8 +12,9 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_targ
 from sklearn.utils.validation import column_or_1d, validate_data
 
 from .. import losses
-from ._base import _BaseMLP, _plain
+from ._base import _BaseMLP
 from ._losses import OUT_ACTIVATION
+from ._persistence import _plain
 
 _PARAMETERS_DOC = """
     Parameters are scikit-learn's, with the same defaults and meaning: ``hidden_layer_sizes``,
