@@ -193,7 +193,9 @@ def test_train_on_a_csv_with_string_labels(work):
     assert meta["dataset"] == "animals.csv"
     assert meta["training"]["epochs"] == 30
     assert model.in_features == 4 and model.out_features == 3
-    assert type(model.layers[0]).__name__ == "Standardize"
+    # The table's front end (imputation, scaling, one-hot) travels with the model.
+    assert type(model.preprocessor).__name__ == "TableEncoder"
+    assert type(model.layers[0]).__name__ == "Dense"
     # Three well separated clusters: the network must learn them.
     assert meta["metrics"]["test"]["accuracy"] >= 0.9
 
@@ -421,14 +423,17 @@ def test_predict_with_other_losses_matches_python(tmp_path, loss, n_classes):
     assert [row[0] for row in rows] == expected
 
 
-def test_evaluate_matches_python(work):
-    out = ok(scratchnn("evaluate", "animals.npz", "animals.csv", cwd=work))
-    assert out.startswith("animals.npz on animals.csv (150 samples):")
+def test_evaluate_matches_python(work, tmp_path):
+    X, labels = classification_rows(60, seed=5)  # rows the model has never seen
+    rows = [[x[0], label, *x[1:]] for x, label in zip(X, labels, strict=True)]
+    write_csv(tmp_path / "fresh.csv", ["f1", "species", "f2", "f3", "f4"], rows)
+    out = ok(scratchnn("evaluate", work / "animals.npz", "fresh.csv", cwd=tmp_path))
+    assert "on fresh.csv (60 samples):" in out
     measured = parse_table(out)["data"]
     model = snn.load(work / "animals.npz")
     meta = model.metadata
     table = load_csv(
-        work / "animals.csv", target="species", features=meta["feature_names"],
+        tmp_path / "fresh.csv", target="species", features=meta["feature_names"],
         classes=meta["classes"],
     )  # fmt: skip
     expected = model.evaluate(table.X, table.y, metrics=["accuracy"])
@@ -437,15 +442,21 @@ def test_evaluate_matches_python(work):
 
 
 def test_evaluate_regression(work):
-    measured = parse_table(ok(scratchnn("evaluate", "houses.npz", "houses.csv", cwd=work)))
-    assert set(measured["data"]) == {"loss", "mae", "r2"}
-    assert measured["data"]["r2"] > 0.8
+    """On its own training file, evaluate scores the held-out rows and the training rows
+    apart, and says so."""
+    out = ok(scratchnn("evaluate", "houses.npz", "houses.csv", cwd=work))
+    assert "is the model's training file" in out
+    measured = parse_table(out)
+    assert set(measured) == {"held-out", "training"}
+    assert set(measured["held-out"]) == {"loss", "mae", "r2"}
+    assert measured["held-out"]["r2"] > 0.8
 
 
 def test_info(work):
     out = ok(scratchnn("info", "animals.npz", cwd=work))
     assert out.startswith("animals.npz: scratchnn model, ")
-    assert "Standardize(num_features=4)" in out and "Dense(in_features=16, out_features=3)" in out
+    assert "Preprocessor: TableEncoder(4 numeric, 0 categorical -> 4 features)" in out
+    assert "Dense(in_features=16, out_features=3" in out
     assert "Epochs trained: 30" in out
     assert "Loss: CrossEntropy" in out
     assert "Optimizer: Adam" in out
@@ -603,11 +614,15 @@ def test_export(work, tmp_path):
     assert out.strip() == f"Exported {work / 'animals.npz'} to animals.onnx"
     assert (tmp_path / "animals.onnx").stat().st_size > 0
     onnxruntime = pytest.importorskip("onnxruntime", reason="running the export needs it")
+    from scratchnn.tables.export import raw_feeds
+
     model = snn.load(work / "animals.npz")
-    X = load_csv(work / "new_animals.csv", features=FEATURES).X.astype(np.float32)
+    X = load_csv(work / "new_animals.csv", features=FEATURES).X
+    columns = dict(zip(FEATURES, X.T, strict=True))  # the graph takes one input per column
     session = onnxruntime.InferenceSession(str(tmp_path / "animals.onnx"))
-    (outputs,) = session.run(None, {session.get_inputs()[0].name: X})
-    np.testing.assert_allclose(outputs, model.predict(X), rtol=1e-5, atol=1e-5)
+    assert sorted(i.name for i in session.get_inputs()) == sorted(FEATURES)
+    (outputs,) = session.run(None, raw_feeds(model.preprocessor, columns))
+    np.testing.assert_allclose(outputs, model.predict(columns), rtol=1e-5, atol=1e-5)
 
 
 def test_export_errors(work, tmp_path):
@@ -647,9 +662,16 @@ def test_error_csv_without_target(bad_files):
     assert_one_line_error(result, "--target", "f1, f2, f3, f4, species")
 
 
-def test_error_non_numeric_feature_names_column_and_line(bad_files):
-    result = scratchnn("train", "words.csv", "--target", "species", cwd=bad_files)
-    assert_one_line_error(result, "column 'f2'", "line 4", "'abc'")
+def test_a_text_column_is_encoded_or_dropped_and_the_run_says_why(bad_files):
+    """Text in a feature column used to be refused; real tables have such columns, so it is
+    now encoded (categories) or, as here with a different text in every row, dropped as an
+    identifier, and the run header names it and the reason."""
+    result = scratchnn(
+        "train", "words.csv", "--target", "species", "--epochs", "2", "--out", "w.npz",
+        cwd=bad_files,
+    )  # fmt: skip
+    out = ok(result)
+    assert "Dropped (1): f2 (identifier" in out
 
 
 def test_error_no_training_samples_left(bad_files):
