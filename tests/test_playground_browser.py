@@ -156,6 +156,8 @@ def test_trained_xor_and_spiral_screenshots(page, server):
     config = {"problem": "spiral", "features": features, "hidden": "8,8", "optimizer": "adam"}
     open_page(page, server, {**config, "lr": "0.01", "noise": "0.05"})
     assert page.locator("#n-layers").text_content() == "2"
+    # The new run's first frame, not the XOR run's last one (a race under load).
+    page.wait_for_function("state.frame.epoch === 0", timeout=TIMEOUT_MS)
     start_loss = shown_loss(page, "test")
     train_until(page, 150)
     assert shown_loss(page, "test") < 0.5 * start_loss
