@@ -250,3 +250,17 @@ def test_unpickled_coefs_are_views_of_the_unpickled_network():
     other.intercepts_[1][:] = [0.0, 0.0, 50.0]
     assert set(other.predict(X)) == {2}
     np.testing.assert_array_equal(clf.predict(X), before)  # the original is independent
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_every_sklearn_parameter_is_accepted_with_its_default(kind):
+    from sklearn.neural_network import MLPClassifier as TheirClassifier
+    from sklearn.neural_network import MLPRegressor as TheirRegressor
+
+    ours, theirs = (
+        (MLPClassifier, TheirClassifier) if kind == "classifier" else (MLPRegressor, TheirRegressor)
+    )
+    their_params = theirs().get_params()
+    our_defaults = ours().get_params()
+    assert {name: our_defaults[name] for name in their_params} == their_params
+    assert ours(**their_params).get_params() == our_defaults
