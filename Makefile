@@ -8,14 +8,14 @@ BIN := $(VENV)/bin
 demo: $(VENV)/.installed
 	$(BIN)/scratchnn train
 
-# The whole suite (under 5 minutes on 2 cores), as CI runs it.
+# The whole suite (under 5 minutes on 2 cores), as CI runs it: one pytest worker per core.
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 # The inner loop: all but the tests marked slow (end-to-end MNIST, benchmarks, browsers...),
 # stopping at the first failure.
 test-fast: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest -q -m "not slow" -x
+	$(BIN)/python -m pytest -q -n auto -m "not slow" -x
 
 # Benchmarks against a hand-written loop, PyTorch and scikit-learn (see benchmarks/README.md).
 bench: $(VENV)/.installed-bench
@@ -41,7 +41,8 @@ $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet -e ".[progress]"
 	touch $@
 
-# torch is pinned to 2.13.0 (CPU build) in the dev extra; see DEVELOPERS.md.
+# The dev extra: every user extra plus the test, lint and docs tools (torch pinned to 2.13.0,
+# the CPU build that this project's machines provide).
 $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@ $(VENV)/.installed
@@ -51,4 +52,4 @@ $(VENV)/.installed-bench: pyproject.toml | $(VENV)/bin/python
 	touch $@
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build dist site src/*.egg-info .pytest_cache .ruff_cache .hypothesis

@@ -101,7 +101,8 @@ def test_saved_model_keeps_the_reduction(tmp_path):
 
 
 def test_unknown_reduction_is_refused():
-    with pytest.raises(ValueError, match=r"reduction must be one of 'mean', 'sum'. Received: reduction='none'"):
+    message = r"reduction must be one of 'mean', 'sum'. Received: reduction='none'"
+    with pytest.raises(ValueError, match=message):
         snn.losses.MSE(reduction="none")
 
 
