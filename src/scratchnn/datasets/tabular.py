@@ -232,12 +232,16 @@ def load_npz_table(
             f"{path}: the columns have different lengths "
             f"({', '.join(f'{k}: {v}' for k, v in lengths.items())})."
         )
-    text_columns = {name: [str(v) for v in values] for name, values in columns.items()}
-    return _table(text_columns, str(path), target, features, task, classes)
+    # Numeric columns go through as arrays (no round trip through text); others as text.
+    prepared = {
+        name: values if values.dtype.kind in "fiub" else [str(v) for v in values]
+        for name, values in columns.items()
+    }
+    return _table(prepared, str(path), target, features, task, classes)
 
 
 def _table(
-    columns: dict[str, list[str]],
+    columns: dict[str, list[str] | np.ndarray],
     source: str,
     target: str | None,
     features: list[str] | None,
@@ -264,6 +268,9 @@ def _table(
         raise ValueError(f"{source} has no feature columns besides the target {target!r}.")
     X = np.empty((len(columns[features[0]]), len(features)))
     for j, name in enumerate(features):
+        if isinstance(columns[name], np.ndarray):  # a numeric column of an .npz
+            X[:, j] = columns[name]
+            continue
         for i, text in enumerate(columns[name]):
             try:
                 X[i, j] = float(text)
