@@ -158,8 +158,8 @@ def _sum_is_finite(array: np.ndarray) -> bool:
 def as_float_array(values: Any, name: str, dtype: np.dtype, convert: bool = True) -> np.ndarray:
     """``values`` as an array of ``dtype`` (no copy if it already is one), non-empty and finite.
 
-    With ``convert=False`` the array is checked (numbers, finite, within ``dtype``'s range) but
-    returned as it is, for a caller that converts it a batch at a time."""
+    With ``convert=False`` the array is checked (numbers, finite) but returned as it is, for a
+    caller that converts it a batch at a time with :func:`cast_rows` (which checks the range)."""
     array = np.asarray(values)
     if array.dtype.kind == "c":
         raise ValueError(
@@ -190,15 +190,36 @@ def as_float_array(values: Any, name: str, dtype: np.dtype, convert: bool = True
                 f"{name} contains NaN or infinity (first at index {tuple(int(i) for i in bad)}). "
                 "Remove or impute those values before training."
             )
+    if not convert:  # the caller converts batch by batch, with cast_rows
+        return array
     if array.dtype.itemsize > dtype.itemsize:  # a narrowing cast: check the range first
-        limit = float(np.finfo(dtype).max)
-        largest = max(float(array.max()), -float(array.min()))
-        if largest > limit:
-            raise ValueError(
-                f"{name} holds values up to {largest:.3g} in magnitude, beyond the range of "
-                f"{dtype.name} (max {limit:.3g}). Scale the data, or use dtype=np.float64."
-            )
-    return np.ascontiguousarray(array, dtype=dtype) if convert else array
+        check_range(array, name, dtype)
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
+def check_range(array: np.ndarray, name: str, dtype: np.dtype) -> None:
+    """Refuse values beyond ``dtype``'s range (they would become infinite in the cast)."""
+    limit = float(np.finfo(dtype).max)
+    largest = max(float(array.max()), -float(array.min()))
+    if largest > limit:
+        raise ValueError(
+            f"{name} holds values up to {largest:.3g} in magnitude, beyond the range of "
+            f"{dtype.name} (max {limit:.3g}). Scale the data, or use dtype=np.float64."
+        )
+
+
+def cast_rows(rows: np.ndarray, name: str, dtype: np.dtype) -> np.ndarray:
+    """``rows`` (already checked finite) as a contiguous array of ``dtype``. A narrowing cast
+    that overflows is refused with :func:`check_range`'s message, found by the cast itself
+    rather than by two more passes over the data."""
+    if rows.dtype == dtype and rows.flags.c_contiguous:
+        return rows
+    try:
+        with np.errstate(over="raise"):
+            return np.ascontiguousarray(rows, dtype=dtype)
+    except FloatingPointError:
+        check_range(rows, name, dtype)
+        raise
 
 
 def check_features(

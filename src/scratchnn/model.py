@@ -13,7 +13,13 @@ import numpy as np
 
 from . import losses as losses_module
 from . import training
-from ._validation import check_dtype, check_features, check_positive_int, check_seed
+from ._validation import (
+    cast_rows,
+    check_dtype,
+    check_features,
+    check_positive_int,
+    check_seed,
+)
 from .errors import TrainingDivergedError
 from .history import History
 from .layers import Dense, Layer, get_activation, layers
@@ -395,13 +401,13 @@ class Sequential:
         each batch is converted to the model's dtype on its own."""
         batch = batch_size or training.PREDICT_BATCH
         if len(X) <= batch:
-            out = self.forward(np.ascontiguousarray(X, dtype=self.dtype))
+            out = self.forward(cast_rows(X, "X", self.dtype))
             # An identity-like network may hand back its input: never return the caller's array.
             return out.copy() if np.may_share_memory(out, X) else out
         out = np.empty((len(X), self.out_features), dtype=self.dtype)
         for start in range(0, len(X), batch):
             rows = X[start : start + batch]
-            out[start : start + batch] = self.forward(np.ascontiguousarray(rows, self.dtype))
+            out[start : start + batch] = self.forward(cast_rows(rows, "X", self.dtype))
         return out
 
     def evaluate(
