@@ -31,6 +31,7 @@ from ..tables import (
     read_table,
     row_fingerprints,
 )
+from ..tables.reading import is_number
 from ..tables.values import numbers_of, text_of
 from .build import build_model, make_optimizer, make_schedule, verbosity
 from .data import Dataset
@@ -102,20 +103,12 @@ def _numeric_target(raw: RawTable, target: str, tokens: list[str]) -> np.ndarray
     numbers, _ = numbers_of(raw.columns[target], tokens)
     if numbers is None:
         text, _ = text_of(raw.columns[target], tokens)
-        bad = next(t for t in text.tolist() if not _is_number(t) and t not in tokens)
+        bad = next(t for t in text.tolist() if not is_number(t) and t not in tokens)
         raise ValueError(
             f"A regression target must be numeric, but {target!r} holds {bad!r}. "
             "Use --task classification, or fix the column."
         )
     return numbers
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _listed(names: list[str]) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import math
 import os
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataFileError
+from ..tables.reading import is_number, read_npz_arrays
 
 #: A numeric target with at most this many distinct whole-number values counts as classes.
 MAX_AUTO_CLASSES = 20
@@ -55,14 +55,6 @@ class Table:
         return np.asarray(self.classes, dtype=object)[np.asarray(indices, dtype=np.intp)]
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def encode_target(
     values: np.ndarray,
     task: str = "auto",
@@ -85,18 +77,18 @@ def encode_target(
     where = where or (lambda i: f"row {i + 1}")
     strings = [str(v).strip() for v in values]
     for i, text in enumerate(strings):
-        if _is_number(text) and not math.isfinite(float(text)):
+        if is_number(text) and not math.isfinite(float(text)):
             raise ValueError(
                 f"The {column} column holds {text!r} in {where(i)}; targets must be finite: "
                 "fill or drop missing values first."
             )
-    numeric = all(_is_number(s) for s in strings)
+    numeric = all(is_number(s) for s in strings)
     if classes is None:
         if task == "regression" or (
             task == "auto" and numeric and not _looks_like_classes(strings)
         ):
             if not numeric:
-                i = next(i for i, s in enumerate(strings) if not _is_number(s))
+                i = next(i for i, s in enumerate(strings) if not is_number(s))
                 raise ValueError(
                     f"A regression target must be numeric; {where(i)} of the {column} column "
                     f"holds {strings[i]!r}."
@@ -104,7 +96,7 @@ def encode_target(
             return np.array([float(s) for s in strings]), None
         unique = sorted(
             {_canonical(s) for s in strings},
-            key=lambda s: (0, float(s), s) if _is_number(s) else (1, 0, s),
+            key=lambda s: (0, float(s), s) if is_number(s) else (1, 0, s),
         )
         classes = [_natural(s) for s in unique]
     lookup = {str(c): i for i, c in enumerate(classes)}
@@ -129,7 +121,7 @@ def _looks_like_classes(strings: list[str]) -> bool:
 
 def _natural(text: str) -> Any:
     """'3' -> 3, '3.0' -> 3, '2.5' -> 2.5, 'cat' -> 'cat' (decoded labels look like the input)."""
-    if _is_number(text):
+    if is_number(text):
         number = float(text)
         return int(number) if number == int(number) else number
     return text
@@ -196,19 +188,7 @@ def load_npz_table(
 ) -> Table:
     """Read an ``.npz`` of named 1-D columns, or of a 2-D ``X`` and a ``y`` (``target="y"``)."""
     path = Path(path)
-    with open(path, "rb") as handle:
-        if handle.read(4) != b"PK\x03\x04":
-            raise DataFileError(f"{path} is not an .npz archive (np.savez writes one).")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except ValueError:
-        raise DataFileError(
-            f"{path} holds Python objects (pickled data), which scratchnn does not read. "
-            "Save plain numeric or string arrays with np.savez."
-        ) from None
-    except (OSError, EOFError, zipfile.BadZipFile) as error:
-        raise DataFileError(f"{path} is truncated or corrupt ({error}).") from None
+    arrays = read_npz_arrays(path)
     if "X" in arrays and arrays["X"].ndim == 2:
         X = arrays.pop("X")
         names = [f"x{i}" for i in range(X.shape[1])]

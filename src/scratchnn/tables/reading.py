@@ -134,7 +134,8 @@ def sniff_delimiter(text: str) -> str:
     return best
 
 
-def _is_number(text: str) -> bool:
+def is_number(text: str) -> bool:
+    """Whether ``float(text)`` succeeds (NaN and infinity included)."""
     try:
         float(text)
     except ValueError:
@@ -213,7 +214,7 @@ def read_table(
         names = [name.strip() for name in rows[0]]
         if len(names) > 1 and all(len(n) > 1 and n[0] == n[-1] == "'" for n in names):
             names = [n[1:-1] for n in names]  # 'name' quoted with apostrophes
-        if header is None and all(_is_number(n) for n in names):
+        if header is None and all(is_number(n) for n in names):
             notices.append(
                 f"The first line of {path.name} ({', '.join(names[:4])}"
                 f"{', ...' if len(names) > 4 else ''}) looks like data, not column names; it "
@@ -240,13 +241,15 @@ def read_table(
     return RawTable(columns, body_lines, path.name, notices, delimiter)
 
 
-def _read_npz(path: Path) -> RawTable:
+def read_npz_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` data file, never unpickling; a file that is not one, holds
+    Python objects or is damaged raises :class:`DataFileError` naming it."""
     with open(path, "rb") as handle:
         if handle.read(4) != b"PK\x03\x04":
             raise DataFileError(f"{path} is not an .npz archive (np.savez writes one).")
     try:
         with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
+            return {name: archive[name] for name in archive.files}
     except ValueError:
         raise DataFileError(
             f"{path} holds Python objects (pickled data), which scratchnn does not read. "
@@ -254,6 +257,10 @@ def _read_npz(path: Path) -> RawTable:
         ) from None
     except (OSError, EOFError, zipfile.BadZipFile) as error:
         raise DataFileError(f"{path} is truncated or corrupt ({error}).") from None
+
+
+def _read_npz(path: Path) -> RawTable:
+    arrays = read_npz_arrays(path)
     columns: dict[str, np.ndarray] = {}
     for name, values in arrays.items():
         if name == "X" and values.ndim == 2:
