@@ -280,6 +280,9 @@ def test_the_command_serves_until_interrupted():
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As from a terminal: a test run started in the background inherits an ignored SIGINT,
+        # which the command (like any Python program) would keep ignoring.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         line = process.stdout.readline()
@@ -292,6 +295,7 @@ def test_the_command_serves_until_interrupted():
     finally:
         if process.poll() is None:
             process.kill()
+            process.communicate()  # closes the pipes
     assert process.returncode == 0 and "stopped" in err
 
 
