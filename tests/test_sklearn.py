@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import pickle
-from functools import cache
 from itertools import pairwise
 
 import numpy as np
@@ -21,7 +20,6 @@ from sklearn.base import clone
 from sklearn.datasets import (
     load_digits,
     make_blobs,
-    make_friedman1,
     make_multilabel_classification,
 )
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
@@ -43,31 +41,6 @@ IGNORE_CONVERGENCE = pytest.mark.filterwarnings("ignore::sklearn.exceptions.Conv
 
 
 # ------------------------------------------------------------------------------- data
-
-
-@cache
-def _digits_split() -> tuple[np.ndarray, ...]:
-    """Digits, 75/25 split, standardized on the training part."""
-    X, y = load_digits(return_X_y=True)
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0)
-    scaler = StandardScaler().fit(X_train)
-    return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
-
-
-@cache
-def _friedman_split() -> tuple[np.ndarray, ...]:
-    """make_friedman1 (600 samples, noise 0.5), 75/25 split; X and y standardized on the
-    training part (y too, so that the MLPs' default learning rate and tol suit it)."""
-    X, y = make_friedman1(n_samples=600, noise=0.5, random_state=0)
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0)
-    scaler = StandardScaler().fit(X_train)
-    mean, std = y_train.mean(), y_train.std()
-    return (
-        scaler.transform(X_train),
-        scaler.transform(X_test),
-        (y_train - mean) / std,
-        (y_test - mean) / std,
-    )
 
 
 def _blobs(n: int = 150, classes: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -6,55 +6,29 @@ diabetes) is not worse for adam, sgd and lbfgs."""
 
 from __future__ import annotations
 
-from functools import cache
-
 import numpy as np
 import pytest
 
 pytest.importorskip("sklearn", minversion="1.6", reason="scikit-learn >= 1.6 is the sklearn extra")
 
 import scipy.sparse as sp
-from sklearn.datasets import load_diabetes, load_digits, make_friedman1
+from sklearn.datasets import load_diabetes
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 from sklearn.preprocessing import StandardScaler
 
+from _sklearn_data import digits_split, friedman_split
 from scratchnn.sklearn import MLPClassifier, MLPRegressor
 
 IGNORE_CONVERGENCE = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
-@cache
-def _digits_split() -> tuple[np.ndarray, ...]:
-    """Digits, 75/25 split, standardized on the training part."""
-    X, y = load_digits(return_X_y=True)
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0)
-    scaler = StandardScaler().fit(X_train)
-    return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
-
-
-@cache
-def _friedman_split() -> tuple[np.ndarray, ...]:
-    """make_friedman1 (600 samples, noise 0.5), 75/25 split; X and y standardized on the
-    training part (y too, so that the MLPs' default learning rate and tol suit it)."""
-    X, y = make_friedman1(n_samples=600, noise=0.5, random_state=0)
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0)
-    scaler = StandardScaler().fit(X_train)
-    mean, std = y_train.mean(), y_train.std()
-    return (
-        scaler.transform(X_train),
-        scaler.transform(X_test),
-        (y_train - mean) / std,
-        (y_test - mean) / std,
-    )
-
-
 def _case(name: str):
     """``(X, y, sample_weight, estimator kind)`` for one parity case."""
-    X_d, _, y_d, _ = _digits_split()
+    X_d, _, y_d, _ = digits_split()
     X, y = X_d[:300], y_d[:300]
-    X_f, _, y_f, _ = _friedman_split()
+    X_f, _, y_f, _ = friedman_split()
     if name == "binary":
         return X, (y >= 5).astype(int), None, "classifier"
     if name == "multilabel":
@@ -152,7 +126,7 @@ def test_digits_accuracy_not_worse_than_sklearn(solver):
     """Mean test accuracy over random_state 0..2 on the same split with the same settings.
     Training is the same computation, so the scores agree up to the rounding of products
     summed in another order (that is the only allowance: 0.005, ≈2 of the 450 test digits)."""
-    X_train, X_test, y_train, y_test = _digits_split()
+    X_train, X_test, y_train, y_test = digits_split()
     params = dict(DIGITS_PARAMS, solver=solver)
     if solver == "sgd":
         params["learning_rate_init"] = 0.01
@@ -169,7 +143,7 @@ def test_digits_accuracy_not_worse_than_sklearn(solver):
 @IGNORE_CONVERGENCE
 @pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
 def test_friedman_r2_not_worse_than_sklearn(solver):
-    X_train, X_test, y_train, y_test = _friedman_split()
+    X_train, X_test, y_train, y_test = friedman_split()
     params = dict(solver=solver, learning_rate_init=0.01 if solver == "sgd" else 0.001)
     ours = [
         MLPRegressor(**params, random_state=s).fit(X_train, y_train).score(X_test, y_test)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 LARGE = 20_000
 TARGET_STEPS = 4_000
@@ -35,6 +36,27 @@ class Defaults:
     val_split: float
     patience: int | None  # None: no early stopping
     chosen: list[str]  # the settings the rule chose (for the run header)
+
+    def record(self, args: Any, epochs: int, seconds: float) -> dict[str, Any]:
+        """The run's training settings as saved in the model's metadata (``info`` shows
+        them): the command-line options and what the rule chose."""
+        return {
+            "layers": args.layers,
+            "activation": args.activation,
+            "loss": args.loss,
+            "optimizer": args.optimizer,
+            "lr": args.lr,
+            "epochs": epochs,
+            "batch_size": self.batch_size,
+            "schedule": args.schedule,
+            "seed": args.seed,
+            "val_split": self.val_split,
+            "early_stopping": self.patience,
+            "test_split": args.test_split,
+            "dropout": args.dropout,
+            "batch_norm": args.batch_norm,
+            "seconds": round(seconds, 2),
+        }
 
     def describe(self, n: int) -> str:
         """One line for the run header.
