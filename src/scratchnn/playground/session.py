@@ -136,6 +136,8 @@ class Session:
         self._view = self.model.clone()
         self._view_lock = threading.Lock()
         self._published = (self.model.get_weights(), 0, 0)  # (weights, version, epoch)
+        # The drawing of the published weights, made once: (version, heatmaps and links).
+        self._drawing: tuple[int, dict[str, Any]] | None = None
         self._published_at = 0.0
         self._publish_lock = threading.Lock()
         self._trainer: threading.Thread | None = None
@@ -254,10 +256,15 @@ class Session:
             trainer.join(timeout=60)
 
     def _tick(self) -> None:
-        """After every batch: if a frame is wanted, publish the weights."""
+        """After every batch: if a frame is wanted, publish the weights and draw them.
+
+        The training thread draws (a forward pass over the grid, a few milliseconds) because
+        it holds the interpreter anyway: a request thread drawing while it trains would have
+        to win the GIL back after every small NumPy call, which made a frame take 25-70 ms."""
         if self._wanted.is_set():
             self._wanted.clear()
             self.publish()
+            self.drawing()
             self._taken.set()
 
     def publish(self) -> None:
@@ -311,7 +318,7 @@ class Session:
             self._wanted.set()
             self._taken.wait(timeout=HANDSHAKE)  # the weights after the current batch
         with self._publish_lock:
-            weights, published, epoch = self._published
+            _, published, epoch = self._published
         n = min(len(self.train_losses), len(self.test_losses))
         since = min(max(0, since), n)
         frame: dict[str, Any] = {
@@ -330,28 +337,43 @@ class Session:
         if version == published:
             frame["unchanged"] = True
             return frame
-        self._draw(frame, weights)
+        drawn_version, drawing = self.drawing()
+        frame.update(drawing, version=drawn_version)
         return frame
 
-    def _draw(self, frame: dict[str, Any], weights: np.ndarray) -> None:
-        """Add the heatmaps and links of ``weights`` to ``frame``."""
+    def drawing(self) -> tuple[int, dict[str, Any]]:
+        """The heatmaps and links of the published weights, with their version (drawn once
+        per version)."""
         with self._view_lock:
-            view = self._view
-            view.set_weights(weights)
-            with np.errstate(over="ignore", invalid="ignore"):
-                *hidden, output = self.layer_outputs(view, self.grid_features)
-            low, high = _RANGES.get(self.config.activation, (-1.0, 1.0))
-            dense = [layer for layer in view.layers if isinstance(layer, Dense)]
-            frame["output"] = encode(output.ravel(), *self.output_range())
-            # Every other cell of every other row: the neurons' small heatmaps need no more.
-            frame["neurons"] = [
-                encode_columns(
-                    values.reshape(GRID, GRID, -1)[::2, ::2].reshape(NEURON_GRID**2, -1), low, high
-                )
-                for values in hidden
-            ]
-            frame["weights"] = [layer.params["W"].tolist() for layer in dense]
-            frame["biases"] = [layer.params["b"].tolist() for layer in dense]
+            with self._publish_lock:
+                weights, version, _ = self._published
+                cached = self._drawing
+            if cached is None or cached[0] != version:
+                cached = (version, self._draw(weights))
+                with self._publish_lock:
+                    self._drawing = cached
+            return cached
+
+    def _draw(self, weights: np.ndarray) -> dict[str, Any]:
+        """The heatmaps and links of ``weights``."""
+        frame: dict[str, Any] = {}
+        view = self._view
+        view.set_weights(weights)
+        with np.errstate(over="ignore", invalid="ignore"):
+            *hidden, output = self.layer_outputs(view, self.grid_features)
+        low, high = _RANGES.get(self.config.activation, (-1.0, 1.0))
+        dense = [layer for layer in view.layers if isinstance(layer, Dense)]
+        frame["output"] = encode(output.ravel(), *self.output_range())
+        # Every other cell of every other row: the neurons' small heatmaps need no more.
+        frame["neurons"] = [
+            encode_columns(
+                values.reshape(GRID, GRID, -1)[::2, ::2].reshape(NEURON_GRID**2, -1), low, high
+            )
+            for values in hidden
+        ]
+        frame["weights"] = [layer.params["W"].tolist() for layer in dense]
+        frame["biases"] = [layer.params["b"].tolist() for layer in dense]
+        return frame
 
     def describe(self) -> dict[str, Any]:
         """The parts that do not change while training: config, points, feature heatmaps."""
