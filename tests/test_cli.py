@@ -550,7 +550,7 @@ def compare_rows(out: str) -> tuple[list[str], list[list[str]]]:
 def test_compare_varies_one_thing(tmp_path, option, values, dimension):
     out = ok(
         scratchnn("compare", option, ",".join(values), "--epochs", "60", "--seeds", "2",
-                  cwd=tmp_path)
+                  "--workers", "0", cwd=tmp_path)
     )  # fmt: skip
     assert out.startswith(f"xor: 2 seeds each, 60 epochs, hidden width 4; varying the {dimension}.")
     header, rows = compare_rows(out)
@@ -578,7 +578,7 @@ def test_compare_varies_one_thing(tmp_path, option, values, dimension):
 def test_compare_on_regression_data_has_no_accuracy(tmp_path):
     out = ok(
         scratchnn("compare", "--data", "curve", "--depths", "1,2", "--epochs", "5",
-                  "--seeds", "1", cwd=tmp_path)
+                  "--seeds", "1", "--workers", "0", cwd=tmp_path)
     )  # fmt: skip
     assert out.startswith("curve: ")
     header, rows = compare_rows(out)
@@ -599,7 +599,7 @@ def test_compare_plot_writes_a_png(tmp_path):
     pytest.importorskip("matplotlib", reason="plots need matplotlib (the plot extra)")
     out = ok(
         scratchnn("compare", "--activations", "tanh,relu", "--epochs", "5", "--seeds", "1",
-                  "--plot", "loss.png", cwd=tmp_path)
+                  "--plot", "loss.png", "--workers", "0", cwd=tmp_path)
     )  # fmt: skip
     assert "Loss curves written to loss.png" in out
     assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -18,7 +18,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "xor.py"
 
 
 def run(capsys, *options: str) -> str:
-    assert main(["compare", *options]) == 0
+    assert main(["compare", *options, "--workers", "0"]) == 0
     return capsys.readouterr().out
 
 

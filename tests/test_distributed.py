@@ -4,6 +4,7 @@ backend."""
 
 from __future__ import annotations
 
+import os
 import re
 
 import numpy as np
@@ -165,15 +166,29 @@ def test_search_random_draws_and_refuses_bad_spaces(capsys):
 
 def test_compare_rows_as_dask_tasks_print_the_same_table(client, capsys):
     common = ["compare", "--optimizers", "sgd,adam", "--epochs", "30", "--seeds", "2"]
-    assert main(common) == 0
+    assert main([*common, "--workers", "0"]) == 0
     here = capsys.readouterr().out
+    assert "Ran on this process" in here
     assert main([*common, "--scheduler", client.scheduler.address]) == 0
     there = capsys.readouterr().out
+    assert f"Ran on the Dask cluster at {client.scheduler.address}" in there
 
     def without_seconds(text):
-        return [line.rsplit(None, 1)[0] for line in text.splitlines() if line.strip()]
+        return [
+            line.rsplit(None, 1)[0]
+            for line in text.splitlines()
+            if line.strip() and not line.startswith("Ran on")
+        ]
 
     assert without_seconds(here) == without_seconds(there)
+
+
+def test_compare_runs_on_a_local_cluster_by_default(capsys):
+    assert main(["compare", "--activations", "tanh,relu", "--epochs", "5", "--seeds", "1"]) == 0
+    out = capsys.readouterr().out
+    workers = min(os.cpu_count() or 1, 2)
+    plural = "es" if workers > 1 else ""
+    assert f"Ran on a local Dask cluster of {workers} worker process{plural}" in out
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

@@ -27,6 +27,7 @@ from ..model import Sequential
 from ..trace import short_repr
 from . import data as data_module
 from .build import make_optimizer
+from .search import placement
 from .tasks import make_task
 
 #: Each optimizer's usual learning rate for small full-batch problems (--lr-per-row).
@@ -246,19 +247,19 @@ def run(args: argparse.Namespace) -> int:
         standardize = not data.images
     batch = args.batch_size if args.batch_size else None
     metric = "accuracy" if n_classes is not None else "mse"
-    for value in values:  # unknown names fail before any training
-        make_task(_settings(args, dimension, value)["loss"], n_classes)
+    for value in values:  # unknown names fail here, before any training (or any worker)
+        settings = _settings(args, dimension, value)
+        make_task(settings["loss"], n_classes)
+        get_activation(settings["activation"])
+        make_optimizer(settings["optimizer"], 0.1)
     lrs, lr_rule = _choose_lrs(
         args, dimension, values, data, n_classes, width, init, standardize, batch, metric
     )
     rows = [Row(value, _settings(args, dimension, value), lrs[value]) for value in values]
     context = (data, n_classes, args, width, init, standardize, batch, metric)
-    rows = map_trials(  # in this process, or one Dask task per row (--workers/--scheduler)
-        _trained_row,
-        rows,
-        context,
-        workers=_option(args, "workers"),
-        scheduler=_option(args, "scheduler"),
+    workers, where = placement(args, len(rows))
+    rows = map_trials(  # one Dask task per row, or in this process (--workers 0)
+        _trained_row, rows, context, workers=workers, scheduler=_option(args, "scheduler")
     )
 
     if args.losses:
@@ -299,6 +300,7 @@ def run(args: argparse.Namespace) -> int:
         batch, lr_rule, metric,
     )  # fmt: skip
     print("\n".join(setup) + "\n")
+    print(f"Ran on {where} (each row is a pure function of its settings and seeds).\n")
     widths = [max(len(str(r[i])) for r in [header, *table]) for i in range(len(header))]
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     print("  ".join("-" * w for w in widths))

@@ -93,8 +93,8 @@ def add_cluster_options(command: argparse.ArgumentParser, positive_int: Any = in
         type=int,
         default=None,
         metavar="N",
-        help="run the trials on a local Dask cluster of N worker processes (0: in this "
-        "process, without Dask)",
+        help="run the trials on a local Dask cluster of N worker processes (default: one per "
+        "core when Dask is installed; 0: in this process, without Dask)",
     )
     command.add_argument(
         "--scheduler",
@@ -232,14 +232,29 @@ def run_trial(config: dict[str, Any], shared: Shared) -> dict[str, Any]:
     return {**config, "scores": scores, "seconds": time.perf_counter() - start}
 
 
-def _default_workers() -> int:
-    """One worker process per core when Dask is installed; else 0 (this process), said once."""
-    try:
-        import distributed  # noqa: F401
-    except ImportError:
-        print("Dask is not installed (pip install 'scratchnn[dask]'): trials run in this process.")
-        return 0
-    return os.cpu_count() or 1
+def placement(args: argparse.Namespace, n_trials: int) -> tuple[int, str]:
+    """Where ``n_trials`` trials run (search's and compare's ``--workers``/``--scheduler``):
+    the ``workers`` for :func:`~scratchnn.distributed.map_trials` and the words for the run's
+    header. By default a local Dask cluster of one worker process per core (no more than there
+    are trials); in this process when Dask is not installed, said once."""
+    scheduler = getattr(args, "scheduler", None)
+    if scheduler:
+        return 0, f"the Dask cluster at {scheduler}"
+    workers = getattr(args, "workers", None)
+    if workers is None:
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            print(
+                "Dask is not installed (pip install 'scratchnn[dask]'): trials run in this process."
+            )
+            workers = 0
+        else:
+            workers = max(1, min(os.cpu_count() or 1, n_trials))
+    if workers == 0:
+        return 0, "this process"
+    plural = "es" if workers > 1 else ""
+    return workers, f"a local Dask cluster of {workers} worker process{plural}"
 
 
 def _rank_key(result: dict[str, Any], higher_is_better: bool) -> float:
@@ -260,16 +275,7 @@ def run(args: argparse.Namespace) -> int:
         data, _folds(len(data.X_train), args.cv, args.val_split, args.seed), args.loss,
         n_classes, args.epochs, args.seed,
     )  # fmt: skip
-    workers = args.workers
-    if workers is None and args.scheduler is None:
-        workers = _default_workers()
-    where = (
-        f"the Dask cluster at {args.scheduler}"
-        if args.scheduler
-        else "this process"
-        if workers == 0
-        else f"a local Dask cluster of {workers} worker processes"
-    )
+    workers, where = placement(args, len(configs))
     scoring = f"{args.cv}-fold CV" if args.cv else f"a {args.val_split:g} validation split"
     metric = "accuracy" if n_classes is not None else "MSE"
     print(

@@ -57,7 +57,12 @@ def connect(
             threads_per_worker=1,
             processes=processes,
             dashboard_address=None,
-            silence_logs=40,  # errors only
+            # No dashboard; the scheduler's small HTTP server (metrics) on any free port, not
+            # on 8787, which another cluster of this machine may hold.
+            scheduler_kwargs={"dashboard_address": ":0"},
+            # A failing task's error reaches the caller, which reports it once: the
+            # workers' own log lines about it would repeat it (and a traceback) on stderr.
+            silence_logs=50,
         ) as cluster,
         distributed.Client(cluster) as local,
     ):
