@@ -6,7 +6,8 @@ for the CPU (AVX-512 "SkylakeX" here). Both settings are real: the first is what
 this machine get, the second what OpenBLAS picks by itself. So every script runs twice, as a
 subprocess: once in the default environment, once with both variables removed from the
 subprocess's environment (this process and its caller keep theirs). The two runs of a script
-follow each other, so that a change in the machine's load affects both alike.
+follow each other, so that a change in the machine's load affects both alike. Where neither
+variable is set, the two settings are the same environment and each script runs once.
 
 Before each script the runner waits (up to ``--max-wait`` seconds) until other processes
 leave the CPU idle; each script also reports how busy the machine was while it ran.
@@ -211,6 +212,15 @@ def main() -> int:
         help=f"reruns of a script during which others used > {BUSY_RETRY_PERCENT}%% of the CPU",
     )
     args = parser.parse_args()
+    same_settings = ""
+    if "unset" in args.settings and not any(name in os.environ for name in BLAS_ENV_VARS):
+        # Without either variable the two settings are one environment: run it once.
+        args.settings = [s for s in args.settings if s != "unset"] or ["default"]
+        same_settings = (
+            f"{' and '.join(BLAS_ENV_VARS)} are not set here, so the default environment is "
+            "already the one with both unset: each script ran once"
+        )
+        print(f"[run.py] {same_settings}", file=sys.stderr, flush=True)
     timeout = 300.0 if args.quick else 1200.0
     began = time.perf_counter()
     now = datetime.datetime.now().astimezone()
@@ -288,6 +298,8 @@ def main() -> int:
         f"- command: `{' '.join([Path(sys.executable).name, *sys.argv])}`"
         + (" (quick: tiny sizes, not representative)" if args.quick else ""),
         f"- total time: {time.perf_counter() - began:.0f} s",
+        "",
+        *([f"- note: {same_settings}"] if same_settings else []),
         "",
         "## Machine",
         "",

@@ -13,6 +13,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,7 +32,11 @@ TABLES = {
     "profile_step.py": "| op ",
     "bench_optimizer.py": "| dtype ",
     "bench_scaling.py": "| width w ",
+    "bench_outofcore.py": "| one epoch ",
+    "bench_distributed.py": "| workers ",
 }
+if importlib.util.find_spec("playwright") and shutil.which("chromium"):
+    TABLES["bench_playground.py"] = "| network "
 
 
 def load_script(monkeypatch: pytest.MonkeyPatch, name: str):
@@ -52,6 +57,8 @@ def quick_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int,
         command = [sys.executable, str(BENCH / script), "--quick"]
         if script == "bench_scaling.py":
             command += ["--plot", str(tmp / "scaling.png")]
+        if script == "bench_outofcore.py":
+            command += ["--dir", str(tmp / "outofcore")]
         processes[script] = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=BENCH.parent
         )
