@@ -426,13 +426,8 @@ def command_phases(model_path: Path, rows_path: Path, out: Path) -> dict[str, fl
         decoded, probabilities = task.decode(outputs), task.probabilities(outputs)
         phases["decode (argmax, softmax)"] = time.perf_counter() - start
         start = time.perf_counter()
-        classes = model.metadata["classes"]
-        rows = [
-            [classes[int(i)], *(f"{p:.6g}" for p in probabilities[k])]
-            for k, i in enumerate(decoded)
-        ]
         with open(out, "w", newline="", encoding="utf-8") as handle:
-            commands._write_csv(handle, ["prediction"], rows)
+            commands.write_predictions(handle, decoded, probabilities, model.metadata["classes"])
         phases["format and write the CSV"] = time.perf_counter() - start
     except (AttributeError, KeyError, TypeError):
         return {}

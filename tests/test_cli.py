@@ -816,3 +816,37 @@ def test_error_compare_bad_values(tmp_path):
     assert_one_line_error(result, "--activations")
     result = scratchnn("compare", "--activations", "tanh,bogus", "--epochs", "1", cwd=tmp_path)
     assert_one_line_error(result, "'bogus'")
+
+
+def test_prediction_csv_is_what_csv_writer_writes():
+    import csv
+    import io
+
+    from scratchnn.cli.commands import write_predictions
+
+    rng = np.random.default_rng(0)
+    classes = ["plain", "a,b", 'say "hi"', "two\nlines", 7]
+    probabilities = rng.dirichlet(np.ones(len(classes)), size=50).astype(np.float32)
+    decoded = probabilities.argmax(axis=1)
+    expected = io.StringIO()
+    writer = csv.writer(expected)
+    writer.writerow(["prediction", *(f"p_{c}" for c in classes)])
+    writer.writerows(
+        [classes[int(i)], *(f"{p:.6g}" for p in row)]
+        for i, row in zip(decoded, probabilities, strict=True)
+    )
+    out = io.StringIO()
+    assert write_predictions(out, decoded, probabilities, classes) == 50
+    assert out.getvalue() == expected.getvalue()
+    # Regression, one and several outputs; labels without probabilities.
+    values = rng.normal(size=(4, 2))
+    out = io.StringIO()
+    write_predictions(out, values, None, None)
+    assert out.getvalue().splitlines()[0] == "prediction_0,prediction_1"
+    assert out.getvalue().splitlines()[1] == ",".join(f"{v:.6g}" for v in values[0])
+    out = io.StringIO()
+    write_predictions(out, values[:, 0], None, None)
+    assert out.getvalue().split("\r\n")[:2] == ["prediction", f"{values[0, 0]:.6g}"]
+    out = io.StringIO()
+    assert write_predictions(out, np.array([1, 0]), None, ["x,y", "z"]) == 2
+    assert out.getvalue() == 'prediction\r\nz\r\n"x,y"\r\n'

