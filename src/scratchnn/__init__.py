@@ -6,7 +6,7 @@
 
 import importlib
 
-from . import callbacks, functional, initializers, losses, metrics, optim, schedules
+from . import functional, initializers, losses, optim
 from .errors import DataFileError, ScratchnnError, TrainingDivergedError
 from .gradcheck import GradcheckResult, gradcheck
 from .history import History
@@ -33,9 +33,22 @@ from .parameters import Parameter, Parameters
 
 __version__ = "0.1.0"
 
-# Parts that the core does not need are imported on first use, so that ``import scratchnn``
-# stays fast and free of optional dependencies: snn.datasets, snn.plot, snn.load, ...
-_LAZY_MODULES = {"datasets", "distributed", "io", "plot", "streaming", "reference", "tables"}
+# Parts that building a network does not need are imported on first use (the training loop and
+# its callbacks, schedules and metrics by the first fit), so that ``import scratchnn`` stays
+# fast and free of optional dependencies: snn.datasets, snn.plot, snn.load, ...
+_LAZY_MODULES = {
+    "callbacks",
+    "datasets",
+    "distributed",
+    "io",
+    "metrics",
+    "plot",
+    "reference",
+    "schedules",
+    "streaming",
+    "tables",
+    "training",
+}
 _LAZY_ATTRIBUTES = {
     "load": "io",
     "export_onnx": "onnx",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import sys
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -12,7 +13,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from . import losses as losses_module
-from . import training
 from ._validation import (
     cast_rows,
     check_dtype,
@@ -24,12 +24,32 @@ from .errors import TrainingDivergedError
 from .history import History
 from .layers import Dense, Layer, get_activation, layers
 from .losses import Loss
-from .optim import Optimizer
-from .schedules import Schedule
+from .parameters import Parameters, ParameterStore
 
 if TYPE_CHECKING:
     from .callbacks import Callback
-from .parameters import Parameters, ParameterStore
+    from .optim import Optimizer
+    from .schedules import Schedule
+
+
+#: Rows per forward pass in predict/evaluate: bounds memory, and is large enough for BLAS.
+PREDICT_BATCH = 4096
+
+
+def is_batch_source(X: Any) -> bool:
+    """Whether ``X`` is a :class:`scratchnn.streaming.BatchSource`. Asked without importing
+    the streaming package: if it was never imported, no source can exist (this keeps
+    ``import scratchnn`` small)."""
+    base = sys.modules.get("scratchnn.streaming.base")
+    return base is not None and isinstance(X, base.BatchSource)
+
+
+def _training() -> Any:
+    """The training loop's module, imported on first use (with its callbacks, schedules and
+    metrics) so that ``import scratchnn`` stays quick."""
+    from . import training
+
+    return training
 
 
 class ModelRNGs(NamedTuple):
@@ -350,7 +370,7 @@ class Sequential:
             TrainingDivergedError: if a step's loss, gradient or update becomes NaN or
                 infinite; that step is not applied, so the model keeps its last finite weights.
         """
-        return training.fit(
+        return _training().fit(
             self,
             X,
             y,
@@ -375,7 +395,7 @@ class Sequential:
         These are raw outputs: logits if the last layer is linear. ``model.loss``
         ``.output_transform`` turns them into probabilities (softmax/sigmoid). ``X`` may be a
         :class:`~scratchnn.streaming.BatchSource` (read batch by batch)."""
-        if training.is_batch_source(X):
+        if is_batch_source(X):
             from .streaming import predict
 
             return predict(self, X, batch_size)
@@ -399,7 +419,7 @@ class Sequential:
     def _predict_prepared(self, X: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """The forward pass in inference mode over validated rows, ``batch`` rows at a time;
         each batch is converted to the model's dtype on its own."""
-        batch = batch_size or training.PREDICT_BATCH
+        batch = batch_size or PREDICT_BATCH
         if len(X) <= batch:
             out = self.forward(cast_rows(X, "X", self.dtype))
             # An identity-like network may hand back its input: never return the caller's array.
@@ -421,7 +441,7 @@ class Sequential:
         """``{"loss": ..., metric: ...}`` on ``(X, y)`` in inference mode; the loss defaults to
         the one ``fit`` used. The loss includes the layers' L1/L2 penalties, as in ``fit``.
         ``X`` may be a :class:`~scratchnn.streaming.BatchSource` (then y is None)."""
-        if training.is_batch_source(X):
+        if is_batch_source(X):
             from .streaming import evaluate
 
             if y is not None or sample_weight is not None:
@@ -430,6 +450,7 @@ class Sequential:
         loss = self.loss if loss is None else losses_module.get(loss)
         if loss is None:
             raise ValueError("evaluate() needs a loss (none was used by fit yet).")
+        training = _training()
         X, y = training.prepare(self, X, y, loss)
         weights = training.prepare_weights(sample_weight, None, y, loss, len(X))
         return training.evaluate_prepared(

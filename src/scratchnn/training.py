@@ -39,6 +39,7 @@ from . import schedules as schedules_module
 from ._validation import check_lengths, check_number, check_positive_int
 from .errors import TrainingDivergedError
 from .history import History
+from .model import PREDICT_BATCH, is_batch_source
 
 if TYPE_CHECKING:
     from .callbacks import Callback
@@ -48,16 +49,6 @@ if TYPE_CHECKING:
     from .optim import Optimizer
     from .schedules import Schedule
 
-#: Rows per forward pass in predict/evaluate: bounds memory, and is large enough for BLAS.
-PREDICT_BATCH = 4096
-
-
-def is_batch_source(X: Any) -> bool:
-    """Whether ``X`` is a :class:`scratchnn.streaming.BatchSource`. Asked without importing
-    the streaming package: if it was never imported, no source can exist (this keeps
-    ``import scratchnn`` small)."""
-    base = sys.modules.get("scratchnn.streaming.base")
-    return base is not None and isinstance(X, base.BatchSource)
 
 
 def resolve_metrics(metrics: Sequence[Any] | str | None) -> list[tuple[str, Metric]]:
