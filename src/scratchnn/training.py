@@ -39,7 +39,7 @@ from . import schedules as schedules_module
 from ._validation import check_lengths, check_number, check_positive_int
 from .errors import TrainingDivergedError
 from .history import History
-from .model import PREDICT_BATCH, is_batch_source
+from .model import is_batch_source
 
 if TYPE_CHECKING:
     from .callbacks import Callback
@@ -48,7 +48,6 @@ if TYPE_CHECKING:
     from .model import Sequential, TrainStep
     from .optim import Optimizer
     from .schedules import Schedule
-
 
 
 def resolve_metrics(metrics: Sequence[Any] | str | None) -> list[tuple[str, Metric]]:

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import metrics as metrics_module
 from .. import training
+from ..model import PREDICT_BATCH
 from .base import BatchSource
 
 if TYPE_CHECKING:
@@ -237,7 +238,7 @@ def predict(
         ``(n_samples, out_features)`` outputs (``out`` when given), after the model's
         ``target_transform`` as in :meth:`Sequential.predict`.
     """
-    batch = batch_size or training.PREDICT_BATCH
+    batch = batch_size or PREDICT_BATCH
     pieces, start = [], 0
     for b, (x, _, _) in enumerate(source.batches(batch, None), start=1):
         try:
@@ -285,7 +286,7 @@ def evaluate_resolved(
 
     log = StreamEpochLog(metrics, loss)
     start = 0
-    for b, (x, y, w) in enumerate(source.batches(training.PREDICT_BATCH, None), start=1):
+    for b, (x, y, w) in enumerate(source.batches(PREDICT_BATCH, None), start=1):
         try:
             x, y, w = prepare_batch(model, loss, x, y, w, None)
         except (ValueError, TypeError) as error:
