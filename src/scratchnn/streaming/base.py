@@ -7,11 +7,11 @@ blocks into training batches is the same for all of them, and lives here:
 
 - **Shuffling by blocks.** Each epoch the blocks are read in a new random order (when the
   source can reorder them; a generator cannot).
-- **A bounded shuffle buffer** (as ``tf.data``'s ``shuffle(buffer_size)``): the first
-  ``shuffle_buffer`` rows fill a buffer; each batch is ``batch`` rows drawn at random from it,
-  and the next rows of the stream take their places. At the end the rest of the buffer is
-  emitted in random order. A buffer as large as the data set is a full shuffle; a buffer of
-  one block only mixes rows within neighbouring blocks. Memory is the buffer, not the data.
+- **A bounded shuffle buffer** (the trade-off of ``tf.data``'s ``shuffle(buffer_size)``): the
+  stream is cut into windows of ``shuffle_buffer`` rows; each window is copied into the
+  buffer and emitted in a random order, ``batch`` rows at a time. A buffer as large as the
+  data set is a full shuffle; a buffer of one block only mixes the rows of neighbouring
+  blocks. Memory is the buffer, not the data.
 
 Nothing here imports anything but NumPy.
 """
@@ -145,12 +145,13 @@ class _Rows:
             return parts[0]
         return tuple(_concatenate([part[i] for part in parts]) for i in range(3))  # type: ignore[return-value]
 
-    def take_into(self, buffer: Piece, places: np.ndarray) -> int:
-        """Write the next ``len(places)`` rows into ``buffer[places]``, straight from each
-        piece (no intermediate copy); returns how many rows there were."""
-        done = 0
-        while done < len(places) and self._advance():
-            stop = min(self.offset + len(places) - done, len(self.current[0]))
+    def fill(self, buffer: Piece) -> int:
+        """Write the next rows into ``buffer`` from its first row on, straight from each piece
+        (contiguous copies, no intermediate array); returns how many rows there were (fewer
+        than the buffer holds at the end of the stream)."""
+        done, capacity = 0, len(buffer[0])
+        while done < capacity and self._advance():
+            stop = min(self.offset + capacity - done, len(self.current[0]))
             rows, count = slice(self.offset, stop), stop - self.offset
             for target, source in zip(buffer, self.current, strict=True):
                 if target is not None:
@@ -158,7 +159,7 @@ class _Rows:
                         raise ValueError(
                             "Some pieces of the data have targets (or weights) and some do not."
                         )
-                    target[places[done : done + count]] = source[rows]
+                    target[done : done + count] = source[rows]
             done += count
             self.offset = stop
         return done
@@ -177,6 +178,12 @@ def _rebatch(rows: _Rows, batch: int) -> Iterator[Piece]:
         yield piece
 
 
+def _concatenate_pieces(first: Piece, second: Piece) -> Piece:
+    return tuple(  # type: ignore[return-value]
+        None if a is None else np.concatenate([a, b]) for a, b in zip(first, second, strict=True)
+    )
+
+
 def _pick(piece: Piece, index: Any) -> Piece:
     return tuple(None if a is None else a[index] for a in piece)  # type: ignore[return-value]
 
@@ -184,37 +191,43 @@ def _pick(piece: Piece, index: Any) -> Piece:
 def shuffle_buffer(
     rows: _Rows, capacity: int, batch: int | None, rng: np.random.Generator
 ) -> Iterator[Piece]:
-    """Batches drawn at random from a buffer of ``capacity`` rows refilled from ``rows``.
+    """Batches of ``batch`` rows, shuffled within consecutive windows of ``capacity`` rows.
 
-    Each batch is ``batch`` rows chosen without replacement among the buffer's rows; the next
-    rows of the stream fill their places. When the stream ends the remaining rows are emitted
-    in a random order. ``batch=None`` uses the size of the first piece.
+    The buffer takes the next ``capacity`` rows of the stream (one contiguous copy); they are
+    emitted in the order of a random permutation, ``batch`` at a time (each batch gathered,
+    which copies it), and the buffer is refilled with the next window. A batch that the end of
+    a window leaves short is completed from the start of the next one. So the row at stream
+    position ``i`` comes out at a position in its own window, ``[i // capacity · capacity,
+    (i // capacity + 1) · capacity)``: never more than ``capacity`` places from where it was.
+    ``batch=None`` uses the size of the first piece.
 
-    The places are taken in the order of a random permutation of the buffer, drawn afresh
-    each time it is used up (``capacity // batch`` batches): distinct within a batch, O(1) per
-    row, and a row leaves the buffer within three such cycles (at most about ``2·capacity``
-    rows after the position it would have had unshuffled).
+    (A ``tf.data``-style buffer that replaces each drawn row with the next one has the same
+    memory bound; filling whole windows at once copies rows contiguously rather than into
+    scattered places, which made the streamed epoch 10-20% slower.)
     """
     if not rows._advance():
         return
     if batch is None:  # the size of the pieces as they come
         batch = len(rows.current[0]) - rows.offset
-    capacity = max(capacity, batch + 1)  # a smaller buffer could not draw a batch and refill
-    buffer = tuple(None if a is None else np.array(a, copy=True) for a in rows.take(capacity))
+    capacity = max(capacity, batch)
+    first = rows.take(capacity)
+    buffer = tuple(None if a is None else np.array(a, copy=True) for a in first)
     filled = len(buffer[0])
-    places, used = rng.permutation(capacity), 0
-    while filled == capacity and capacity > batch:
-        if used + batch > capacity:
-            places, used = rng.permutation(capacity), 0
-        chosen = places[used : used + batch]
-        used += batch
-        yield _pick(buffer, chosen)  # fancy indexing copies: the buffer can be refilled
-        arrived = rows.take_into(buffer, chosen)
-        if arrived < batch:  # the stream has ended: drop the holes left
-            keep = np.ones(capacity, dtype=bool)
-            keep[chosen[arrived:]] = False
-            buffer = _pick(buffer, keep)
-            filled = int(keep.sum())
-    order = rng.permutation(filled)
-    for start in range(0, filled, batch):
-        yield _pick(buffer, order[start : start + batch])
+    carry: Piece | None = None  # the short end of the previous window's last batch
+    while filled:
+        order = rng.permutation(filled)
+        start = 0
+        if carry is not None:
+            start = min(batch - len(carry[0]), filled)
+            carry = _concatenate_pieces(carry, _pick(buffer, order[:start]))
+            if len(carry[0]) == batch:
+                yield carry
+                carry = None
+        while start + batch <= filled:
+            yield _pick(buffer, order[start : start + batch])
+            start += batch
+        if start < filled:  # (then the carry, if any, was completed above)
+            carry = _pick(buffer, order[start:])
+        filled = rows.fill(buffer) if filled == len(buffer[0]) else 0
+    if carry is not None:
+        yield carry
