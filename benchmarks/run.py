@@ -47,6 +47,7 @@ SCRIPTS = (
     "bench_inference.py",
     "bench_optimizer.py",
     "bench_scaling.py",
+    "bench_playground.py",
 )
 BUSY_RETRY_PERCENT = 10  # rerun a script if other processes took more of the CPU than this
 SETTINGS = {
