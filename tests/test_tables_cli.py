@@ -258,3 +258,31 @@ def test_a_model_saved_without_an_encoder_still_loads_and_predicts(tmp_path, cap
     again = load(tmp_path / "plain.npz")
     assert again.preprocessor is None and again.target_transform is None
     np.testing.assert_array_equal(again.predict(np.ones((1, 2))), model.predict(np.ones((1, 2))))
+
+
+def test_compare_and_search_take_raw_tables_like_train(tmp_path, capsys):
+    path = write_csv(tmp_path / "zoo.csv", HEADER, animals(200, 1))
+    code, out, err = run(
+        capsys, "compare", "--data", path, "--target", "species", "--activations", "tanh,relu",
+        "--epochs", "30", "--seeds", "1", "--workers", "0",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "Task: classification ('species': text labels)" in out
+    assert "Categorical (1): colour" in out and "Dropped (1): '' (row number 1..200)" in out
+    assert "160 training rows" in out and "40 held-out test rows" in out  # as train splits
+    code, out, err = run(
+        capsys, "search", path, "--target", "species", "--method", "grid", "--widths", "8",
+        "--activations", "relu", "--lrs", "0.01", "--depths", "1", "--batch-sizes", "32",
+        "--epochs", "30", "--val-split", "0.2", "--workers", "0", "--out", tmp_path / "best.npz",
+    )  # fmt: skip
+    assert code == 0, err
+    # The best model reads the raw file, as a model of train does: text, missing values and
+    # the row-number column included; evaluate keeps the held-out rows apart.
+    code, _, err = run(capsys, "predict", tmp_path / "best.npz", path, "--out", tmp_path / "p.csv")
+    assert code == 0, err
+    with open(tmp_path / "p.csv", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["prediction", "p_bird", "p_cat", "p_dog"] and len(rows) == 201
+    code, out, err = run(capsys, "evaluate", tmp_path / "best.npz", path)
+    assert code == 0, err
+    assert "40 of its rows were held out from training" in out

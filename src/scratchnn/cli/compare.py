@@ -25,9 +25,9 @@ from ..errors import TrainingDivergedError
 from ..layers import Dense, Layer, Standardize, get_activation
 from ..model import Sequential
 from ..trace import short_repr
-from . import data as data_module
 from .build import make_optimizer
 from .search import placement
+from .tabular import load_for_trials
 from .tasks import make_task
 
 #: Each optimizer's usual learning rate for small full-batch problems (--lr-per-row).
@@ -234,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
         args.activation = TUTORIAL["activation"] if preset == "tutorial" else "tanh"
     if preset == "tutorial" and args.loss == "auto":
         args.loss = TUTORIAL["loss"]
-    data = data_module.load(args.data, args.target, args.test_split, 0)
+    data = load_for_trials(args, 0)
     held_out = data.X_test is not data.X_train
     n_classes = None if data.classes is None else len(data.classes)
     width = args.width or (TUTORIAL["width"] if preset == "tutorial" or data.name == "xor" else 16)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from . import commands, compare, demo, explain, failures, playground, preset, search
+from . import data as data_module
 from .build import OPTIMIZERS, SCHEDULES, parse_layers
 from .tasks import LOSS_NAMES
 
@@ -88,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         metavar="DATA",
         help="a .csv/.npz file, a folder of IDX files, or one of: "
-        + ", ".join(["mnist", "digits", *compare.data_module.SYNTHETIC]),
+        + ", ".join(["mnist", "digits", *data_module.SYNTHETIC]),
     )
     train.add_argument("--target", metavar="COL", help="target column of a table file")
     train.add_argument(

@@ -25,6 +25,7 @@ from ..errors import TrainingDivergedError
 from ..model import Sequential
 from . import data as data_module
 from .build import build_model, make_optimizer
+from .tabular import attach_encoder, load_for_trials
 from .tasks import LOSS_NAMES, make_task
 
 #: The searched settings: option name → (config key, converter, default choices).
@@ -267,7 +268,7 @@ def _rank_key(result: dict[str, Any], higher_is_better: bool) -> float:
 def run(args: argparse.Namespace) -> int:
     from ..distributed import map_trials
 
-    data = data_module.load(args.data, args.target, args.test_split, args.seed)
+    data = load_for_trials(args, args.seed)
     n_classes = None if data.classes is None else len(data.classes)
     make_task(args.loss, n_classes)  # a loss that does not fit the target fails now
     configs = configurations(args)
@@ -320,6 +321,7 @@ def run(args: argparse.Namespace) -> int:
         },
         "scratchnn_version": __version__,
     }
+    attach_encoder(model, data)  # a table's model reads the raw file, as train's does
     model.save(args.out)
     shown = "" if test is None else f"; test {metric} {_fmt(test, metric)}"
     print(f"Best: {_describe(best)}{shown}. Retrained on all training rows, saved to {args.out}")

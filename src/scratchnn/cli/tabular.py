@@ -11,7 +11,7 @@ import base64
 import math
 import sys
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -33,6 +33,7 @@ from ..tables import (
 )
 from ..tables.reading import is_number
 from ..tables.values import numbers_of, text_of
+from . import data as data_module
 from .build import build_model, make_optimizer, make_schedule, verbosity
 from .data import Dataset
 from .defaults import choose
@@ -170,9 +171,22 @@ def scores(
     return {"loss": result["loss"], "r2": r2(predicted, truth), "mae": mae(predicted, truth)}
 
 
-def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, Any]:
-    """``scratchnn train FILE --target COL`` on a raw table: the trained model (with its
-    encoder, target scaler and metadata attached) and its history."""
+class Labelled(NamedTuple):
+    """A raw table with its column roles and its encoded target, rows with a missing target
+    dropped."""
+
+    raw: RawTable
+    roles: Any
+    y: np.ndarray
+    classes: list[Any] | None
+    fingerprints: np.ndarray
+    tokens: list[str]
+
+
+def read_labelled(args: argparse.Namespace) -> Labelled:
+    """Read ``args.data``, infer the column roles, detect the task and encode the target
+    (``--target``, ``--task``, ``--drop``, ``--features``, ``--categorical``, ``--missing`` where
+    the command has them), printing what was decided."""
     tokens = tokens_of(args)
     raw = read(args.data, args)
     for notice in raw.notices:
@@ -183,18 +197,19 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
     roles = infer_roles(
         raw.columns,
         target=target,
-        drop=_split_option(args.drop),
-        features=_split_option(args.features) or None,
-        categorical=_split_option(args.categorical),
+        drop=_split_option(getattr(args, "drop", None)),
+        features=_split_option(getattr(args, "features", None)) or None,
+        categorical=_split_option(getattr(args, "categorical", None)),
         missing_tokens=tokens,
     )
     raw, fingerprints = _drop_missing_target(raw, target, tokens, row_fingerprints(raw.columns))
-    if args.task == "auto":
+    task_option = getattr(args, "task", "auto")
+    if task_option == "auto":
         kind, why = detect_task(raw.columns[target], tokens)
         other = "regression" if kind == "classification" else "classification"
         print(f"Task: {kind} ({target!r}: {why}); override with --task {other}.")
     else:
-        kind = args.task
+        kind = task_option
         print(f"Task: {kind} (--task).")
     for line in roles.describe():
         print(line)
@@ -203,6 +218,58 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
         y, classes = encode_target(text.astype(object), "classification", column=repr(target))
     else:
         y, classes = _numeric_target(raw, target, tokens), None
+    return Labelled(raw, roles, y, classes, fingerprints, tokens)
+
+
+def table_dataset(args: argparse.Namespace, seed: int) -> Dataset:
+    """A raw table as numeric training and test arrays, for ``compare`` and ``search``: the
+    roles, task and target as ``train`` decides them, a ``--test-split`` part set aside at
+    random (``seed``), and the columns encoded by a :class:`TableEncoder` fitted on the
+    training rows only."""
+    raw, roles, y, classes, fingerprints, tokens = read_labelled(args)
+    rng = np.random.default_rng(seed)
+    train_rows, test_rows = _permutation_split(raw.n_rows, args.test_split, rng)
+    encoder = TableEncoder(missing_tokens=tokens).fit(raw.take(train_rows), roles)
+    for notice in encoder.notices:
+        print(notice)
+    X_train = encoder.transform(raw.take(train_rows))
+    X_test = encoder.transform(raw.take(test_rows)) if len(test_rows) else X_train
+    y_train = y[train_rows]
+    y_test = y[test_rows] if len(test_rows) else y_train
+    return Dataset(
+        raw.source, X_train, y_train, X_test, y_test, encoder.feature_names_out(), args.target,
+        classes, extra={"encoder": encoder, "held_out": np.unique(fingerprints[test_rows])},
+    )  # fmt: skip
+
+
+def attach_encoder(model: Sequential, data: Dataset) -> None:
+    """Give a model trained on :func:`table_dataset`'s arrays the table's encoder, so that
+    ``scratchnn predict`` and ``evaluate`` take the raw file (as for a model of ``train``),
+    and the fingerprints of the held-out rows, so that ``evaluate`` on the same file scores
+    them apart from the rows trained on."""
+    encoder = data.extra.get("encoder")
+    if encoder is None:
+        return
+    model.preprocessor = encoder
+    model.metadata["feature_names"] = encoder.input_columns
+    model.metadata["reading"] = {"delimiter": None, "encoding": None, "no_header": False}
+    held = data.extra["held_out"].astype("<u8").tobytes()
+    model.metadata["held_out_rows"] = base64.b64encode(held).decode("ascii")
+
+
+def load_for_trials(args: argparse.Namespace, seed: int) -> Dataset:
+    """DATA for ``compare`` and ``search``: a table file through :func:`table_dataset` (as
+    ``train`` reads it: text columns, missing values), anything else as ``train`` loads it."""
+    if data_module.is_table_file(args.data):
+        return table_dataset(args, seed)
+    return data_module.load(args.data, args.target, args.test_split, seed)
+
+
+def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, Any]:
+    """``scratchnn train FILE --target COL`` on a raw table: the trained model (with its
+    encoder, target scaler and metadata attached) and its history."""
+    raw, roles, y, classes, fingerprints, tokens = read_labelled(args)
+    target = args.target
     rng = np.random.default_rng(args.seed)
     train_rows, test_rows = _permutation_split(raw.n_rows, args.test_split, rng)
     settings = choose(
