@@ -286,3 +286,28 @@ def test_compare_and_search_take_raw_tables_like_train(tmp_path, capsys):
     code, out, err = run(capsys, "evaluate", tmp_path / "best.npz", path)
     assert code == 0, err
     assert "40 of its rows were held out from training" in out
+
+
+def test_search_on_a_regression_table_scales_the_target_and_predicts_in_its_units(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    size = rng.uniform(50, 200, 300).round(1)
+    area = rng.choice(["north", "south"], 300)
+    price = 3000 * size + np.where(area == "north", 100_000, 0) + rng.normal(0, 5000, 300)
+    path = write_csv(
+        tmp_path / "homes.csv", ["size", "area", "price"],
+        [[s, a, f"{p:.0f}"] for s, a, p in zip(size, area, price, strict=True)],
+    )  # fmt: skip
+    code, out, err = run(
+        capsys, "search", path, "--target", "price", "--method", "grid", "--widths", "16",
+        "--activations", "relu", "--lrs", "0.01", "--depths", "1", "--batch-sizes", "32",
+        "--epochs", "60", "--val-split", "0.2", "--workers", "0", "--out", tmp_path / "best.npz",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "The target is standardized (mean" in out and "MSE is in units of its variance" in out
+    code, _, err = run(capsys, "predict", tmp_path / "best.npz", path, "--out", tmp_path / "p.csv")
+    assert code == 0, err
+    with open(tmp_path / "p.csv", encoding="utf-8") as handle:
+        predicted = np.array([float(row[0]) for row in list(csv.reader(handle))[1:]])
+    # In dollars, not in standard deviations: close to the prices it learned.
+    assert np.corrcoef(predicted, price)[0, 1] > 0.9
+    assert abs(predicted.mean() - price.mean()) < 0.2 * price.std()

@@ -236,21 +236,37 @@ def table_dataset(args: argparse.Namespace, seed: int) -> Dataset:
     X_test = encoder.transform(raw.take(test_rows)) if len(test_rows) else X_train
     y_train = y[train_rows]
     y_test = y[test_rows] if len(test_rows) else y_train
+    scaler = None
+    if classes is None:  # a regression target in its own units (prices, counts) is scaled
+        scaler = TargetScaler().fit(y_train)
+        y_train, y_test = scaler.transform(y_train)[:, 0], scaler.transform(y_test)[:, 0]
+        print(
+            f"The target is standardized (mean {scaler.mean_[0]:.4g}, std "
+            f"{scaler.scale_[0]:.4g} on the training rows): MSE is in units of its variance, "
+            "1 being as good as predicting the mean."
+        )
+    extra = {
+        "encoder": encoder,
+        "target_scaler": scaler,
+        "held_out": np.unique(fingerprints[test_rows]),
+    }
     return Dataset(
         raw.source, X_train, y_train, X_test, y_test, encoder.feature_names_out(), args.target,
-        classes, extra={"encoder": encoder, "held_out": np.unique(fingerprints[test_rows])},
+        classes, extra=extra,
     )  # fmt: skip
 
 
 def attach_encoder(model: Sequential, data: Dataset) -> None:
-    """Give a model trained on :func:`table_dataset`'s arrays the table's encoder, so that
-    ``scratchnn predict`` and ``evaluate`` take the raw file (as for a model of ``train``),
+    """Give a model trained on :func:`table_dataset`'s arrays the table's encoder (and a
+    regression target's scaler), so that ``scratchnn predict`` and ``evaluate`` take the raw
+    file and answer in the target's units (as for a model of ``train``),
     and the fingerprints of the held-out rows, so that ``evaluate`` on the same file scores
     them apart from the rows trained on."""
     encoder = data.extra.get("encoder")
     if encoder is None:
         return
     model.preprocessor = encoder
+    model.target_transform = data.extra["target_scaler"]  # predictions in the target's units
     model.metadata["feature_names"] = encoder.input_columns
     model.metadata["reading"] = {"delimiter": None, "encoding": None, "no_header": False}
     held = data.extra["held_out"].astype("<u8").tobytes()
