@@ -93,6 +93,24 @@ def test_data_parallel_equals_single_process_after_100_steps(
     assert stats.samples_per_second > 0
 
 
+def test_data_parallel_validation_data_and_metrics_equal_model_fit(client):
+    X, y = _data()
+    X_val, y_val = _data(n=300, seed=7)
+    options = dict(loss="cross_entropy", optimizer="adam", epochs=3, batch_size=64,
+                   validation_data=(X_val, y_val), metrics=["accuracy"])  # fmt: skip
+    reference = _model()
+    expected = reference.fit(X, y, verbose=0, **options)
+    model = _model()
+    history = snn.distributed.fit(model, X, y, client, **options)
+    assert list(history.history) == ["loss", "val_loss", "val_accuracy", "lr"]
+    np.testing.assert_allclose(history["val_loss"], expected["val_loss"], rtol=1e-10)
+    np.testing.assert_allclose(history["val_accuracy"], expected["val_accuracy"])
+    with pytest.raises(ValueError, match="pass validation_data too"):
+        snn.distributed.fit(
+            _model(), X, y, client, loss="cross_entropy", optimizer="adam", metrics=["accuracy"]
+        )
+
+
 def test_data_parallel_refuses_batch_norm_and_stops_on_divergence(client):
     X, y = _data(n=64)
     model = snn.Sequential([snn.Dense(6, 4), snn.BatchNorm1d(4), snn.Dense(4, 3)])

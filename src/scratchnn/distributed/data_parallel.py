@@ -123,6 +123,8 @@ def fit(
     batch_size: int | None = 32,
     shuffle: bool = True,
     sample_weight: Any = None,
+    validation_data: tuple[Any, ...] | None = None,
+    metrics: Any = None,
 ) -> History:
     """Train ``model`` data-parallel on a Dask cluster; the same training as ``model.fit``.
 
@@ -134,6 +136,11 @@ def fit(
             processes) or ``scheduler`` (an address) to make one for this call.
         loss, optimizer, schedule, epochs, batch_size, shuffle: as for ``model.fit``;
             ``batch_size`` is the global batch, split among the workers by where its rows are.
+        validation_data: ``(X_val, y_val)`` or ``(X_val, y_val, weights)``, evaluated on the
+            driver after every epoch (``val_loss`` in the history; a schedule such as
+            ReduceLROnPlateau can monitor it).
+        metrics: metrics of the validation data (``val_accuracy``, ...). The training rows'
+            outputs stay on the workers, so the history has no training-set metrics.
 
     Returns:
         The per-epoch History (loss and lr), with ``history.data_parallel`` the
@@ -168,6 +175,13 @@ def fit(
         )
     X, y = training.prepare(model, X, y, loss)
     weights = training.prepare_weights(sample_weight, None, y, loss, len(X))
+    _, validation = training._split_validation(model, loss, X, y, weights, validation_data, 0)
+    resolved = training.resolve_metrics(metrics)
+    if resolved and validation is None:
+        raise ValueError(
+            "metrics are computed on the validation data in data-parallel training (the "
+            "training rows' outputs stay on the workers): pass validation_data too."
+        )
     n = len(X)
     batch = n if batch_size is None else min(batch_size, n)
     model.loss, model.optimizer, model.schedule = loss, optimizer, schedule
@@ -175,7 +189,7 @@ def fit(
         schedule.start(optimizer)
     with connect(workers, scheduler, client) as active:
         replicas, bounds = _start_replicas(active, model, X, y, weights)
-        return _train(model, replicas, bounds, n, batch, epochs, shuffle)
+        return _train(model, replicas, bounds, n, batch, epochs, shuffle, validation, resolved)
 
 
 def _start_replicas(active: Any, model: Any, X, y, weights) -> tuple[list[Any], np.ndarray]:
@@ -195,7 +209,9 @@ def _start_replicas(active: Any, model: Any, X, y, weights) -> tuple[list[Any], 
     return [future.result() for future in futures], bounds
 
 
-def _train(model, replicas, bounds, n: int, batch: int, epochs: int, shuffle: bool) -> History:
+def _train(
+    model, replicas, bounds, n: int, batch: int, epochs: int, shuffle: bool, validation, metrics
+) -> History:
     loss, optimizer, schedule = model.loss, model.optimizer, model.schedule
     summed = loss.reduction == "sum"
     parameters = model.parameters()
@@ -249,7 +265,12 @@ def _train(model, replicas, bounds, n: int, batch: int, epochs: int, shuffle: bo
             loss_sum += batch_loss * total
             weight_sum += total
             steps += 1
-        logs = {"loss": loss_sum / weight_sum if weight_sum else 0.0, "lr": optimizer.lr}
+        logs = {"loss": loss_sum / weight_sum if weight_sum else 0.0}
+        if validation is not None:  # the driver's model holds the weights every replica has
+            X_val, y_val, w_val = validation
+            val_logs = training.evaluate_prepared(model, X_val, y_val, loss, metrics, w_val)
+            logs.update({f"val_{key}": value for key, value in val_logs.items()})
+        logs["lr"] = optimizer.lr
         if schedule is not None:
             schedule.step(optimizer, logs)
         model.epochs_trained += 1
