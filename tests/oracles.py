@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 import scratchnn as snn
-from scratchnn.gradcheck import _numeric_gradient
+from scratchnn.gradcheck import numeric_gradient
 
 if TYPE_CHECKING:
     import torch
@@ -115,4 +115,4 @@ def central_differences(f: Callable[[], float], values: np.ndarray, eps: float) 
     on purpose: it is the oracle for gradcheck itself.
     """
     assert values.flags.c_contiguous, "values must be perturbable through a flat view"
-    return _numeric_gradient(values, np.arange(values.size), f, eps).reshape(values.shape)
+    return numeric_gradient(values, np.arange(values.size), f, eps).reshape(values.shape)

@@ -223,15 +223,30 @@ def _compare(
 ) -> tuple[float, float, Entry]:
     """Errors and worst entry of ``grad`` against central differences of ``f``."""
     analytic = grad.reshape(-1)[indices].copy()
-    numeric = _numeric_gradient(values, indices, f, eps)
+    numeric = numeric_gradient(values, indices, f, eps)
     relative, absolute = _errors(analytic, numeric)
     k = int(np.argmax(np.abs(analytic - numeric)))
     where = tuple(int(i) for i in np.unravel_index(int(indices[k]), values.shape))
     return relative, absolute, Entry(where, float(analytic[k]), float(numeric[k]))
 
 
-def _numeric_gradient(values: np.ndarray, indices: np.ndarray, loss_at, eps: float) -> np.ndarray:
-    """Central differences of ``loss_at()`` with respect to ``values.flat[indices]``."""
+def numeric_gradient(
+    values: np.ndarray, indices: np.ndarray, loss_at: Callable[[], float], eps: float = 1e-5
+) -> np.ndarray:
+    """Central differences of ``loss_at()`` with respect to some entries of ``values``.
+
+    For each ``i`` in ``indices``: ``(L(θᵢ + ε) − L(θᵢ − ε)) / 2ε``, changing
+    ``values.flat[i]`` in place and putting it back (``values`` must be contiguous).
+
+    Args:
+        values: the parameter array ``loss_at`` reads, changed in place one entry at a time.
+        indices: flat indices of the entries, ``(k,)``.
+        loss_at: recomputes the loss from the current values.
+        eps: the step ε.
+
+    Returns:
+        The ``(k,)`` numerical derivatives.
+    """
     flat = values.reshape(-1)
     numeric = np.empty(len(indices))
     for k, i in enumerate(indices):

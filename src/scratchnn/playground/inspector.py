@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..gradcheck import gradcheck
+from ..gradcheck import gradcheck, numeric_gradient
 from ..trace import StepTrace, trace_step
 
 if TYPE_CHECKING:
@@ -106,23 +106,13 @@ def check_gradients(session: Session, entries_per_parameter: int = 4) -> dict[st
     model.backward(session.loss.backward())
     entries = []
     for parameter in model.parameters():
-        flat, grad = parameter.value.reshape(-1), parameter.grad.reshape(-1)
-        for i in range(min(entries_per_parameter, flat.size)):
-            analytic = float(grad[i])
-            original = flat[i]
-            flat[i] = original + eps
-            upper = loss_at()
-            flat[i] = original - eps
-            lower = loss_at()
-            flat[i] = original
-            entries.append(
-                {
-                    "name": parameter.name,
-                    "index": i,
-                    "analytic": analytic,
-                    "numeric": (upper - lower) / (2 * eps),
-                }
-            )
+        first = np.arange(min(entries_per_parameter, parameter.value.size))
+        numeric = numeric_gradient(parameter.value, first, loss_at, eps)
+        analytic = parameter.grad.reshape(-1)[first]
+        entries += [
+            {"name": parameter.name, "index": int(i), "analytic": float(a), "numeric": float(n)}
+            for i, a, n in zip(first, analytic, numeric, strict=True)
+        ]
     failing = [name for name in result.errors if not result.agrees(name)]
     if failing:
         summary = f"gradcheck FAILED for {', '.join(failing)}"
