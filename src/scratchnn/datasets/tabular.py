@@ -235,13 +235,7 @@ def _matrix_table(
     """A floating-point ``X`` whose columns are the features in order, taken as it is stored
     (float32 stays float32): no column-by-column rebuild, which for 10,000 MNIST rows cost
     more than the prediction itself."""
-    if not np.isfinite(X).all():
-        i, j = np.argwhere(~np.isfinite(X))[0]
-        raise ValueError(
-            f"{source}: column {names[j]!r}, row {i + 1} is NaN or infinite. Fill or drop "
-            "missing values first."
-        )
-    y = encoded_classes = None
+    raw = None
     if target is not None:
         if target not in arrays or arrays[target].ndim != 1:
             raise ValueError(
@@ -252,15 +246,9 @@ def _matrix_table(
             raise DataFileError(
                 f"{source}: the target {target!r} has {len(raw)} rows but X has {len(X)}."
             )
-        if raw.dtype.kind not in "fiub":
-            raw = np.array([str(v) for v in raw], dtype=object)
-            empty = np.flatnonzero(raw == "")
-            if len(empty):
-                raise ValueError(f"{source}: the target {target!r} is empty in row {empty[0] + 1}.")
-        y, encoded_classes = encode_target(
-            np.asarray(raw, dtype=object), task, classes, lambda i: f"row {i + 1}", repr(target)
-        )
-    return Table(X, y, list(names), target, encoded_classes)
+        if raw.dtype.kind not in "fiub":  # text labels as str, as for named columns
+            raw = [str(v) for v in raw]
+    return _checked_table(X, names, raw, source, target, task, classes, lambda i: f"row {i + 1}")
 
 
 def _table(
@@ -303,6 +291,22 @@ def _table(
                     f"{source}: column {name!r}, {where(i)}, {problem}. Features must be "
                     "numeric: fill missing values and encode categories first."
                 ) from None
+    raw = None if target is None else columns[target]
+    return _checked_table(X, features, raw, source, target, task, classes, where)
+
+
+def _checked_table(
+    X: np.ndarray,
+    features: list[str],
+    raw_target: Any,
+    source: str,
+    target: str | None,
+    task: str,
+    classes: list[Any] | None,
+    where: Any,
+) -> Table:
+    """The :class:`Table` of a built feature matrix: every value finite, the target (its raw
+    values, or None) present in every row and encoded. ``where(i)`` names row ``i``."""
     if not np.isfinite(X).all():
         i, j = np.argwhere(~np.isfinite(X))[0]
         raise ValueError(
@@ -311,12 +315,11 @@ def _table(
         )
     y = encoded_classes = None
     if target is not None:
-        raw = columns[target]
-        if any(str(text) == "" for text in raw):
-            i = next(i for i, text in enumerate(raw) if str(text) == "")
+        if any(str(text) == "" for text in raw_target):
+            i = next(i for i, text in enumerate(raw_target) if str(text) == "")
             raise ValueError(f"{source}: the target {target!r} is empty in {where(i)}.")
         y, encoded_classes = encode_target(
-            np.asarray(raw, dtype=object), task, classes, where, repr(target)
+            np.asarray(raw_target, dtype=object), task, classes, where, repr(target)
         )
     return Table(X, y, list(features), target, encoded_classes)
 
