@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 import scratchnn as snn
+from _tables import write_csv
 from scratchnn.datasets import load_csv
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "scratchnn"
@@ -65,14 +66,6 @@ def assert_one_line_error(
     for fragment in fragments:
         assert fragment in line, f"{fragment!r} not in {line!r}"
     return line
-
-
-def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> Path:
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 def labelled(X: np.ndarray, labels: list[str]) -> list[list[object]]:

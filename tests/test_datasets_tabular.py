@@ -3,15 +3,13 @@ files (property tests)."""
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from _tables import write_csv
 from scratchnn.datasets import (
     encode_target,
     load_csv,
@@ -20,23 +18,7 @@ from scratchnn.datasets import (
 )
 from scratchnn.datasets.tabular import MAX_AUTO_CLASSES
 from scratchnn.errors import DataFileError
-
-
-def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> Path:
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
-
-def is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
+from scratchnn.tables.reading import is_number
 
 # --- encode_target and tables -------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from _tables import write_csv
 from scratchnn.cli.main import main
 from scratchnn.io import load
 
@@ -19,14 +20,6 @@ def run(capsys, *args) -> tuple[int, str, str]:
     code = main([str(a) for a in args])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
-
-
-def write_csv(path: Path, header, rows, delimiter: str = ",") -> Path:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, delimiter=delimiter)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 def animals(n: int, seed: int):
