@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from _modules import load_file
+
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
 
 # script -> a line its output must contain (the header of its main table)
@@ -42,10 +44,7 @@ if importlib.util.find_spec("playwright") and shutil.which("chromium"):
 def load_script(monkeypatch: pytest.MonkeyPatch, name: str):
     """Import ``benchmarks/<name>.py`` as a module (its ``common`` import found on the path)."""
     monkeypatch.syspath_prepend(str(BENCH))
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file(BENCH / f"{name}.py", f"bench_{name}")
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,11 @@ every page, and the conversion of the docstrings' reST bits to Markdown."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
+
+from _modules import load_file
 
 pytest.importorskip("mkdocs", reason="the docs extra (or dev) installs mkdocs")
 pytest.importorskip("griffe", reason="the docs extra (or dev) installs mkdocstrings-python")
@@ -16,11 +16,7 @@ HOOKS = Path(__file__).resolve().parents[1] / "docs" / "hooks"
 
 
 def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"docs_hook_{name}", HOOKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_file(HOOKS / f"{name}.py", f"docs_hook_{name}")
 
 
 run_examples = _load("run_examples")
@@ -51,6 +47,7 @@ also not run
 import matplotlib
 matplotlib.use("Agg")
 from matplotlib.figure import Figure
+from _modules import load_file
 figure = Figure()
 figure.add_subplot().plot([0, 1], [y, y])
 figure
