@@ -178,12 +178,6 @@ def _rebatch(rows: _Rows, batch: int) -> Iterator[Piece]:
         yield piece
 
 
-def _concatenate_pieces(first: Piece, second: Piece) -> Piece:
-    return tuple(  # type: ignore[return-value]
-        None if a is None else np.concatenate([a, b]) for a, b in zip(first, second, strict=True)
-    )
-
-
 def _pick(piece: Piece, index: Any) -> Piece:
     return tuple(None if a is None else a[index] for a in piece)  # type: ignore[return-value]
 
@@ -219,7 +213,8 @@ def shuffle_buffer(
         start = 0
         if carry is not None:
             start = min(batch - len(carry[0]), filled)
-            carry = _concatenate_pieces(carry, _pick(buffer, order[:start]))
+            head = _pick(buffer, order[:start])
+            carry = tuple(_concatenate([a, b]) for a, b in zip(carry, head, strict=True))
             if len(carry[0]) == batch:
                 yield carry
                 carry = None
