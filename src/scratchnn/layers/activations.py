@@ -16,16 +16,15 @@ import numpy as np
 from .._registry import Registry
 from .._validation import check_choice, check_number
 from ..functional import normal_cdf, normal_pdf, sigmoid, softmax
-from .base import Layer, layers
+from .base import ParameterFree, layers
 
 activations: Registry[type[Activation]] = Registry("activation")
 
 
-class Activation(Layer):
+class Activation(ParameterFree):
     """Base class of parameter-free elementwise (or row-wise) activations."""
 
     recommended_init = "glorot_uniform"
-    draws_at_build = False
 
     def get_spec(self) -> str | dict[str, Any]:
         """The shortest JSON description: the name, or a config dict when it has arguments."""

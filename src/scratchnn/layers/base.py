@@ -8,6 +8,7 @@ import numpy as np
 
 from .._registry import Configurable, Registry
 from ..parameters import ArrayDict
+from ..shapes import Shape, Spec
 
 layers: Registry[type[Layer]] = Registry("layer")
 
@@ -89,11 +90,62 @@ class Layer(Configurable):
     def __call__(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         return self.forward(x, training)
 
+    # Shapes. A layer declares the shape of one sample it takes (without the batch axis) and
+    # computes the shape it gives; the model checks the chain once, when it is built. See
+    # scratchnn.shapes for the notation (None: any size; a leading ...: any leading axes).
+
+    @property
+    def input_shape(self) -> Spec | None:
+        """The shape of one input sample this layer takes, e.g. ``(..., 784)`` for Dense
+        (784 features on the last axis) or ``(1, None, None)`` for a one-channel image of any
+        size; None if it takes any shape (activations, dropout).
+
+        The default comes from ``in_features``, so a layer written before shapes existed
+        (overriding ``in_features`` and ``output_features``) keeps working."""
+        features = self.in_features
+        return None if features is None else (..., features)
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        """The shape of one output sample, given one input sample's ``input_shape``.
+
+        The default maps the last axis through ``output_features`` (the identity unless
+        overridden): elementwise layers keep their input's shape."""
+        if not input_shape or input_shape[-1] is None:
+            return tuple(input_shape)
+        return (*input_shape[:-1], self.output_features(input_shape[-1]))
+
+    def parameter_shapes(self, input_shape: Shape) -> dict[str, tuple[int, ...]] | None:
+        """The shapes of the parameters ``build`` will create, from the configuration and the
+        input shape alone, before anything is allocated: the model counts them (a model too
+        large for memory is refused before building) and the loader checks a file's arrays
+        against them. None means "not declared" (a custom layer that creates its arrays in
+        ``build``): the loader then bounds the layer by what the file can hold."""
+        return {} if self.built and not self.params else None
+
+    def buffer_shapes(self, input_shape: Shape) -> dict[str, tuple[int, ...]] | None:
+        """The shapes of the buffers (saved non-trainable state) the layer keeps; as
+        ``parameter_shapes``."""
+        return {} if self.built and not self.buffers else None
+
     @property
     def in_features(self) -> int | None:
-        """Number of input features this layer requires, or None if it takes any."""
+        """Number of input features (the last axis) this layer requires, or None if it takes
+        any. New layers declare ``input_shape`` instead."""
         return None
 
     def output_features(self, in_features: int) -> int:
         """Number of output features given ``in_features`` inputs (unchanged by default)."""
         return in_features
+
+
+class ParameterFree(Layer):
+    """A layer without parameters or buffers that keeps its input's shape (activations,
+    dropout): it declares so, and the model and the loader need to know nothing else of it."""
+
+    draws_at_build = False
+
+    def parameter_shapes(self, input_shape: Shape) -> dict[str, tuple[int, ...]]:
+        return {}
+
+    def buffer_shapes(self, input_shape: Shape) -> dict[str, tuple[int, ...]]:
+        return {}

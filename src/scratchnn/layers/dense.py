@@ -9,6 +9,7 @@ import numpy as np
 from .. import initializers
 from .._validation import check_bool, check_number, check_positive_int
 from .activations import Activation, get_activation
+from ..shapes import Shape
 from .base import Layer, layers
 
 
@@ -31,7 +32,10 @@ class Dense(Layer):
 
     Shapes:
         x: ``(batch, in_features)``, W: ``(in_features, out_features)``,
-        b: ``(out_features,)``, z and a: ``(batch, out_features)``.
+        b: ``(out_features,)``, z and a: ``(batch, out_features)``. With more axes,
+        ``(batch, ..., in_features)`` → ``(batch, ..., out_features)``: the layer acts on the
+        last axis, every position sharing W and b (a sequence's time steps), and the sums over
+        the batch in the backward run over those positions too.
 
     Backward, given ``g = ∂L/∂z`` (after the activation's own backward, if any):
 
@@ -96,6 +100,15 @@ class Dense(Layer):
     def output_features(self, in_features: int) -> int:
         return self.out_features
 
+    def parameter_shapes(self, input_shape: Shape) -> dict[str, tuple[int, ...]]:
+        shapes = {"W": (self._in, self.out_features)}
+        if self.bias:
+            shapes["b"] = (self.out_features,)
+        return shapes
+
+    def buffer_shapes(self, input_shape: Shape) -> dict[str, tuple[int, ...]]:
+        return {}
+
     def build(
         self,
         rng: np.random.Generator | None = None,
@@ -136,8 +149,11 @@ class Dense(Layer):
         """Fill ``grads`` and return ``∂L/∂x`` (None with ``input_grad=False``, which saves
         the largest matrix product of a first layer)."""
         g = grad_out if self.activation is None else self.activation.backward(grad_out)
+        x, g_rows = self._x, g
+        if x.ndim != 2:  # leading axes (a sequence's time steps): every position is one more row
+            x, g_rows = x.reshape(-1, x.shape[-1]), g.reshape(-1, g.shape[-1])
         # out= writes straight into the model's flat gradient vector: no temporary, no accumulation.
-        np.matmul(self._x.T, g, out=self.grads["W"])
+        np.matmul(x.T, g_rows, out=self.grads["W"])
         if self.l1 or self.l2:
             W = self.params["W"]
             if self.l1:
@@ -147,10 +163,10 @@ class Dense(Layer):
         if self.bias:
             # ∂L/∂b = Σ_batch g = 1ᵀg: as a BLAS matrix-vector product this is ~3x faster
             # than np.sum(g, axis=0) for typical batches.
-            n = g.shape[0]
+            n = g_rows.shape[0]
             if self._ones.shape[0] < n or self._ones.dtype != g.dtype:
                 self._ones = np.ones(n, dtype=g.dtype)
-            np.matmul(self._ones[:n], g, out=self.grads["b"])
+            np.matmul(self._ones[:n], g_rows, out=self.grads["b"])
         if not input_grad:
             return None
         return g @ self.params["W"].T

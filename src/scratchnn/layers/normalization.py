@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_bool, check_number, check_positive_int
+from ..shapes import Shape
 from .base import Layer, layers
 
 
@@ -45,6 +46,13 @@ class _AffineNorm(Layer):
     def in_features(self) -> int:
         return self.num_features
 
+    def parameter_shapes(self, input_shape: Shape) -> dict[str, tuple[int, ...]]:
+        features = (self.num_features,)
+        return {"gamma": features, "beta": features} if self.affine else {}
+
+    def buffer_shapes(self, input_shape: Shape) -> dict[str, tuple[int, ...]]:
+        return {}
+
     def build(self, rng=None, dtype=np.float32, init_hint=None) -> None:
         super().build(rng, dtype, init_hint)
         if self.affine:
@@ -61,8 +69,9 @@ class _AffineNorm(Layer):
         """Fill ∂L/∂γ = Σ g x̂ and ∂L/∂β = Σ g (over the batch); return ∂L/∂x̂ = g γ."""
         if not self.affine:
             return grad_out
-        np.sum(grad_out * x_hat, axis=0, out=self.grads["gamma"])
-        np.sum(grad_out, axis=0, out=self.grads["beta"])
+        rows = tuple(range(grad_out.ndim - 1))  # every axis but the features
+        np.sum(grad_out * x_hat, axis=rows, out=self.grads["gamma"])
+        np.sum(grad_out, axis=rows, out=self.grads["beta"])
         return grad_out * self.params["gamma"]
 
 
@@ -96,6 +105,13 @@ class BatchNorm1d(_AffineNorm):
     ) -> None:
         super().__init__(num_features, eps, affine)
         self.momentum = check_number("momentum", momentum, 0.0, 1.0, low_open=True)
+
+    @property
+    def input_shape(self) -> tuple[int]:
+        return (self.num_features,)  # statistics over the batch axis: rows of features only
+
+    def buffer_shapes(self, input_shape: Shape) -> dict[str, tuple[int, ...]]:
+        return {"running_mean": (self.num_features,), "running_var": (self.num_features,)}
 
     def build(self, rng=None, dtype=np.float32, init_hint=None) -> None:
         super().build(rng, dtype, init_hint)
@@ -158,7 +174,8 @@ class LayerNorm(_AffineNorm):
         eps: ε added to the variance (1e-5).
         affine: learn γ and β (PyTorch's ``elementwise_affine``; True).
 
-    Shapes: ``(batch, num_features)`` → same.
+    Shapes: ``(batch, num_features)`` → same; ``(batch, ..., num_features)`` (a sequence)
+    normalizes each position over its last axis.
     """
 
     def __init__(self, num_features: int, eps: float = 1e-5, affine: bool = True) -> None:
@@ -167,15 +184,15 @@ class LayerNorm(_AffineNorm):
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         if not self.built:
             self.build(dtype=x.dtype)
-        centered = x - x.mean(axis=1, keepdims=True)
-        var = np.einsum("ij,ij->i", centered, centered)[:, None] / x.shape[1]
+        centered = x - x.mean(axis=-1, keepdims=True)
+        var = np.einsum("...j,...j->...", centered, centered)[..., None] / x.shape[-1]
         self._inv_std = 1 / np.sqrt(var + self.eps)
         self._x_hat = centered * self._inv_std
         return self._scale_shift(self._x_hat)
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         grad_xhat = self._backward_affine(grad_out, self._x_hat)
-        return _normalized_backward(grad_xhat, self._x_hat, self._inv_std, axis=1)
+        return _normalized_backward(grad_xhat, self._x_hat, self._inv_std, axis=-1)
 
     def get_config(self) -> dict[str, Any]:
         return {"num_features": self.num_features, "eps": self.eps, "affine": self.affine}

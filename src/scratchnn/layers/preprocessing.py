@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_positive_int
+from ..shapes import Shape
 from .base import Layer, layers
 
 
@@ -40,6 +41,12 @@ class Standardize(Layer):
     @property
     def in_features(self) -> int:
         return self.num_features
+
+    def parameter_shapes(self, input_shape: Shape) -> dict[str, tuple[int, ...]]:
+        return {}
+
+    def buffer_shapes(self, input_shape: Shape) -> dict[str, tuple[int, ...]]:
+        return {"mean": (self.num_features,), "std": (self.num_features,)}
 
     def build(self, rng=None, dtype=np.float32, init_hint=None) -> None:
         super().build(rng, dtype, init_hint)

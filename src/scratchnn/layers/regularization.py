@@ -7,11 +7,11 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_number
-from .base import Layer, layers
+from .base import ParameterFree, layers
 
 
 @layers.register()
-class Dropout(Layer):
+class Dropout(ParameterFree):
     r"""Inverted dropout with drop probability :math:`p`.
 
     Training: each element is kept with probability :math:`1 - p` and scaled by
@@ -29,8 +29,6 @@ class Dropout(Layer):
 
     Shapes: any → same.
     """
-
-    draws_at_build = False
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()
