@@ -38,9 +38,16 @@ initializers: Registry[Initializer] = Registry("initializer")
 
 
 def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
-    """``(fan_in, fan_out)`` of a weight of shape ``(in, out)``; a vector counts as ``(n, n)``."""
+    """``(fan_in, fan_out)`` of a weight of shape ``(in, out)``; a vector counts as ``(n, n)``.
+
+    A convolution kernel ``(out_channels, in_channels / groups, *kernel_size)`` (PyTorch's
+    layout, three or more axes) has ``fan_in = in_channels / groups · ∏ kernel_size`` and
+    ``fan_out = out_channels · ∏ kernel_size``, as PyTorch counts them."""
     if len(shape) == 1:
         return shape[0], shape[0]
+    if len(shape) > 2:
+        receptive = math.prod(shape[2:])
+        return shape[1] * receptive, shape[0] * receptive
     return shape[0], shape[1]
 
 
