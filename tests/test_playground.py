@@ -8,6 +8,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 
@@ -249,6 +250,40 @@ def test_play_right_after_pause_keeps_playing():
     epoch = session.epoch
     frame = session.pause()
     assert not session.playing and frame["epoch"] == session.epoch >= epoch
+
+
+def test_play_and_pause_are_safe_under_concurrent_requests():
+    # 72 mixed play/pause calls from as many threads on one run (issue 27 found
+    # "RuntimeError: cannot join thread before it is started"): none raises, and the run ends
+    # either playing one trainer or paused.
+    session = Session(Config(problem="xor", hidden=[2], n_points=40))
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(72)
+
+    def hit(k: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            session.play() if k % 2 else session.pause()
+        except BaseException as error:  # the test reports any of them
+            errors.append(error)
+
+    for _ in range(3):  # a race: three rounds make a regression show
+        threads = [threading.Thread(target=hit, args=(k,)) for k in range(72)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not errors, errors
+        frame = session.pause()
+        assert not session.playing and frame["epoch"] == session.epoch
+
+
+def test_a_diverged_run_does_not_play():
+    session = Session(Config(problem="reg-plane", activation="linear", lr=10.0, batch_size=30))
+    session.train(epochs=50)
+    assert session.diverged
+    session.play()
+    assert not session.playing
 
 
 def test_the_api_refuses_bad_requests(server):

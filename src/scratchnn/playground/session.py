@@ -27,7 +27,7 @@ from .. import callbacks, losses, optim
 from ..errors import TrainingDivergedError
 from ..layers import Activation, BatchNorm1d, Dense, Dropout, Sigmoid, get_activation
 from ..model import Sequential
-from . import data
+from . import data, inspector
 from .config import Config
 
 #: Cells per side of the output's heatmap.
@@ -141,7 +141,7 @@ class Session:
         self._published_at = 0.0
         self._publish_lock = threading.Lock()
         self._trainer: threading.Thread | None = None
-        self._play_lock = threading.Lock()
+        self._play_lock = threading.RLock()
         self._stop = threading.Event()
         self._last_poll = time.monotonic()
         self._publisher = callbacks.LambdaCallback(on_batch_end=lambda batch, logs: self._tick())
@@ -224,15 +224,21 @@ class Session:
     def play(self) -> None:
         """Start training in a background thread (no-op while playing). It stops on
         ``pause()``, on divergence, after ``MAX_EPOCHS`` epochs, or when no frame was asked
-        for during ``IDLE_STOP`` seconds (the page was closed)."""
+        for during ``IDLE_STOP`` seconds (the page was closed).
+
+        Play, pause and stop take turns (one lock), so concurrent requests never see a
+        thread that is created but not started."""
         with self._play_lock:
             if self.playing and not self._stop.is_set():
                 return
-            self.stop()  # a thread still finishing its epoch after pause(): wait for it
+            if self.diverged:
+                return  # nothing to train: the page shows the diverged state
+            self._stop_locked(wait=True)  # a thread still finishing its epoch after pause()
             self._stop.clear()
             self._last_poll = time.monotonic()
-            self._trainer = threading.Thread(target=self._run, daemon=True, name="playground")
-            self._trainer.start()
+            trainer = threading.Thread(target=self._run, daemon=True, name="playground")
+            trainer.start()
+            self._trainer = trainer
 
     def _run(self) -> None:
         while (
@@ -249,7 +255,15 @@ class Session:
         return self.frame()
 
     def stop(self, wait: bool = True) -> None:
-        """Stop the training thread at the end of its epoch (and wait for that)."""
+        """Stop the training thread at the end of its epoch (and, with ``wait``, wait for
+        that)."""
+        if not wait:
+            self._stop.set()  # no lock: the server evicting a run must never block
+            return
+        with self._play_lock:
+            self._stop_locked(wait=True)
+
+    def _stop_locked(self, wait: bool) -> None:
         self._stop.set()
         trainer = self._trainer
         if wait and trainer is not None and trainer is not threading.current_thread():
@@ -404,19 +418,42 @@ class Session:
         ``batch_size`` training rows (the same batch every time, so results can be compared)."""
         return np.arange(self.batch_size)
 
-    def inspect(self) -> dict[str, Any]:
+    def inspect(self, convention: str = "scratchnn") -> dict[str, Any]:
         """One traced training step on the inspector's batch, applied to the model (see
-        :func:`scratchnn.playground.inspector.inspect`)."""
-        from .inspector import inspect
+        :func:`scratchnn.playground.inspector.trace`), with the frame after it.
 
-        return inspect(self)
+        Raises:
+            ValueError: when the run diverged, or as :func:`~scratchnn.playground.inspector.trace`.
+        """
+        self.stop()
+        if self.diverged:
+            raise ValueError("This run diverged; reset it (or lower the learning rate) first.")
+        rows = self.next_batch()
+        with self.lock:
+            result = inspector.trace(
+                self.model,
+                self.loss,
+                self.optimizer,
+                self.X_train[rows],
+                self.y_train[rows],
+                penalty=self.config.regularization if self.config.reg_rate else None,
+                batch_norm=self.config.batch_norm,
+                convention=convention,
+            )
+            self.publish()
+            start = len(self.train_losses)
+            self.record_losses()
+        return {"batch": rows.tolist(), **result, "frame": self.frame(since=start)}
 
     def check_gradients(self, entries_per_parameter: int = 4) -> dict[str, Any]:
         """Analytic against finite-difference gradients on the inspector's batch (see
         :func:`scratchnn.playground.inspector.check_gradients`)."""
-        from .inspector import check_gradients
-
-        return check_gradients(self, entries_per_parameter)
+        rows = self.next_batch()
+        with self.lock:
+            model = self.model.clone()
+        return inspector.check_gradients(
+            model, self.loss, self.X_train[rows], self.y_train[rows], entries_per_parameter
+        )
 
     # Export.
 
