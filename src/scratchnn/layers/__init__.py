@@ -14,29 +14,45 @@ from .activations import (
     activations,
     get_activation,
 )
+from .augmentation import RandomShift
 from .base import Layer, layers
+from .conv import Conv1D, Conv2D
 from .dense import Dense
 from .normalization import BatchNorm1d, LayerNorm
+from .normalization2d import BatchNorm2d
+from .pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 from .preprocessing import Standardize
 from .regularization import Dropout
+from .regularization2d import Dropout2d
+from .reshape import Flatten, ToChannelsFirst
 
 __all__ = [
     "ELU",
     "GELU",
     "Activation",
+    "AvgPool2D",
     "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv1D",
+    "Conv2D",
     "Dense",
     "Dropout",
+    "Dropout2d",
+    "Flatten",
+    "GlobalAvgPool2D",
     "Identity",
     "Layer",
     "LayerNorm",
     "LeakyReLU",
+    "MaxPool2D",
+    "RandomShift",
     "ReLU",
     "SiLU",
     "Sigmoid",
     "Softmax",
     "Standardize",
     "Tanh",
+    "ToChannelsFirst",
     "activations",
     "get_activation",
     "layers",

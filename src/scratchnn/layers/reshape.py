@@ -1,0 +1,68 @@
+"""Layers that only move values around: :class:`Flatten` (an image into a row of features
+for a Dense layer) and :class:`ToChannelsFirst` (NHWC images into scratchnn's NCHW)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..shapes import Shape
+from .base import ParameterFree, layers
+
+
+@layers.register()
+class Flatten(ParameterFree):
+    r"""Every sample as one row: ``(batch, d1, d2, ...)`` → ``(batch, d1·d2·...)``, in C order
+    (for an NCHW image: channel by channel, each row by row, as PyTorch's ``Flatten``).
+
+    Backward reshapes the gradient back: :math:`∂L/∂x = \operatorname{reshape}(∂L/∂y)`.
+
+    Example:
+        >>> Flatten().forward(np.zeros((2, 32, 4, 4))).shape
+        (2, 512)
+    """
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        if any(size is None for size in input_shape):
+            return (None,)
+        return (math.prod(input_shape),)
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self._x_shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        return grad_out.reshape(self._x_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+
+@layers.register("channelsfirst")
+class ToChannelsFirst(ParameterFree):
+    r"""Channels-last images into channels-first: ``(batch, H, W, C)`` → ``(batch, C, H, W)``
+    (any rank: the last axis moves to the front of each sample).
+
+    scratchnn's convolutions take NCHW, PyTorch's layout (and ONNX's). Images stored as NHWC
+    (Keras, TensorFlow, most image files) need no conversion by hand: put this layer first,
+    ``Sequential([ToChannelsFirst(), Conv2D(3, 16, 3), ...])``, and the model takes them as
+    they are. Backward moves the axis back. The output is a view (no copy).
+
+    Example:
+        >>> ToChannelsFirst().forward(np.zeros((2, 28, 28, 3))).shape
+        (2, 3, 28, 28)
+    """
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        return (input_shape[-1], *input_shape[:-1])
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        return np.moveaxis(x, -1, 1)
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        return np.moveaxis(grad_out, 1, -1)
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
