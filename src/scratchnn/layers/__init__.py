@@ -14,14 +14,17 @@ from .activations import (
     activations,
     get_activation,
 )
+from .attention import MultiHeadAttention
 from .augmentation import RandomShift
 from .base import Layer, layers
 from .conv import Conv1D, Conv2D
 from .dense import Dense
+from .embedding import Embedding, PositionalEmbedding, SinusoidalEncoding
 from .normalization import BatchNorm1d, LayerNorm
 from .normalization2d import BatchNorm2d
 from .pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 from .preprocessing import Standardize
+from .recurrent import GRU, LSTM, RNN
 from .regularization import Dropout
 from .regularization2d import Dropout2d
 from .reshape import Flatten, ToChannelsFirst
@@ -29,6 +32,9 @@ from .reshape import Flatten, ToChannelsFirst
 __all__ = [
     "ELU",
     "GELU",
+    "GRU",
+    "LSTM",
+    "RNN",
     "Activation",
     "AvgPool2D",
     "BatchNorm1d",
@@ -38,6 +44,7 @@ __all__ = [
     "Dense",
     "Dropout",
     "Dropout2d",
+    "Embedding",
     "Flatten",
     "GlobalAvgPool2D",
     "Identity",
@@ -45,10 +52,13 @@ __all__ = [
     "LayerNorm",
     "LeakyReLU",
     "MaxPool2D",
+    "MultiHeadAttention",
+    "PositionalEmbedding",
     "RandomShift",
     "ReLU",
     "SiLU",
     "Sigmoid",
+    "SinusoidalEncoding",
     "Softmax",
     "Standardize",
     "Tanh",
