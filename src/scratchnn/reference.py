@@ -208,3 +208,23 @@ def tutorial_setup(
     )
     fit_kwargs = {"epochs": epochs, "batch_size": None, "shuffle": False, "metrics": ["mse"]}
     return TutorialSetup(model, MSE(reduction="sum"), get_optimizer("sgd", lr=lr / 2), fit_kwargs)
+
+
+# Convolution and pooling, loop by loop (scratchnn.reference_conv).
+from .reference_conv import (  # noqa: E402
+    avg_pool2d,
+    avg_pool2d_backward,
+    conv2d,
+    conv2d_backward,
+    max_pool2d,
+    max_pool2d_backward,
+)
+
+__all__ += [
+    "avg_pool2d",
+    "avg_pool2d_backward",
+    "conv2d",
+    "conv2d_backward",
+    "max_pool2d",
+    "max_pool2d_backward",
+]
