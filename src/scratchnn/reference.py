@@ -228,3 +228,14 @@ __all__ += [
     "max_pool2d",
     "max_pool2d_backward",
 ]
+
+
+# Sequences, a step or a head at a time (scratchnn.reference_sequence).
+from .reference_sequence import (  # noqa: E402
+    attention,
+    attention_backward,
+    lstm_backward,
+    lstm_forward,
+)
+
+__all__ += ["attention", "attention_backward", "lstm_backward", "lstm_forward"]
