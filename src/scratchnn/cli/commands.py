@@ -17,7 +17,7 @@ from .._files import atomic_write
 from ..io import load
 from ..model import Sequential
 from . import data as data_module
-from . import tabular
+from . import outputs, tabular
 from .build import build_model, make_optimizer, make_schedule, verbosity
 from .defaults import choose
 from .tasks import Task, make_task, task_of
@@ -46,10 +46,11 @@ def _scores(model: Sequential, task: Task, X: np.ndarray, y: np.ndarray) -> dict
 
 
 def train(args: argparse.Namespace) -> int:
-    for option, value in (("--out", args.out), ("--plot", args.plot)):
-        folder = Path(value).parent if value else None
-        if folder is not None and not folder.is_dir():
-            raise FileNotFoundError(f"{option} {value}: the folder {folder} does not exist.")
+    outputs.check(
+        args,
+        [("--out", args.out, "model"), ("--plot", args.plot, "image")],
+        outputs.existing("DATA", args.data),
+    )
     if data_module.is_table_file(args.data):
         model, history = tabular.train_table(args, metrics_table)
         _save_and_plot(args, model, history)
@@ -163,16 +164,21 @@ def evaluate(args: argparse.Namespace) -> int:
 
 
 def predict(args: argparse.Namespace) -> int:
+    outputs.check(
+        args,
+        [("--out", args.out, "table")],
+        [*outputs.existing("MODEL", args.model), *outputs.existing("DATA", args.data)],
+    )
     model, metadata = _load_model(args.model)
     encoder, scaler = tabular.detach(model)
     if encoder is not None:
-        outputs = tabular.table_outputs(args, model, encoder, scaler)
+        network_outputs = tabular.table_outputs(args, model, encoder, scaler)
     else:
         data = data_module.load_for_model(args.data, metadata, need_target=False)
-        outputs = model.predict(data.X_test)
+        network_outputs = model.predict(data.X_test)
     task = task_of(model, metadata.get("classes"))
-    decoded = task.decode(outputs)
-    probabilities = task.probabilities(outputs)
+    decoded = task.decode(network_outputs)
+    probabilities = task.probabilities(network_outputs)
     target = sys.stdout if args.out in (None, "-") else None
     if target is None:
         with atomic_write(args.out, "w") as handle:

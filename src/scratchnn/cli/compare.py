@@ -20,11 +20,13 @@ from typing import Any
 
 import numpy as np
 
+from .._files import atomic_write
 from ..distributed.trials import map_trials
 from ..errors import TrainingDivergedError
 from ..layers import Dense, Layer, Standardize, get_activation
 from ..model import Sequential
 from ..trace import short_repr
+from . import outputs
 from .build import make_optimizer
 from .search import placement
 from .tabular import load_for_trials
@@ -228,6 +230,7 @@ def _describe_data(data, held_out: bool, n_classes) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    outputs.check(args, [("--plot", args.plot, "image")], outputs.existing("--data", args.data))
     dimension, values = _varied(args)
     preset = _option(args, "preset")
     if args.activation is None:
@@ -419,5 +422,6 @@ def _plot(rows: list[Row], args, dimension: str, metric: str, setup: list[str], 
     width = 110 * panels  # characters per line of the setup at fontsize 7
     details = [textwrap.fill(line.strip(), width, subsequent_indent="    ") for line in setup[1:13]]
     figure.suptitle(title + "\n" + "\n".join(details), fontsize=7, ha="left", x=0.01)
-    figure.savefig(args.plot, dpi=100)
+    with atomic_write(args.plot) as handle:
+        figure.savefig(handle, format="png", dpi=100)
     return figure

@@ -10,6 +10,7 @@ from .. import callbacks, datasets, losses, optim, reference
 from ..layers import Dense, Sigmoid
 from ..model import Sequential
 from . import data as data_module
+from . import outputs
 from .build import build_model, verbosity
 from .commands import metrics_table
 from .tasks import make_task
@@ -134,6 +135,7 @@ DEMOS = {"xor": xor, "spirals": spirals, "digits": digits}
 
 
 def run(args: argparse.Namespace) -> int:
+    outputs.check(args, [("--plot", args.plot, "image")])
     if getattr(args, "preset", None) and args.name != "xor":
         raise ValueError(
             f"--preset {args.preset} is the tutorial's XOR network: use it with 'demo xor', "

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import commands, compare, demo, explain, failures, playground, preset, search
+from . import commands, compare, demo, explain, failures, outputs, playground, preset, search
 from . import data as data_module
 from .build import OPTIMIZERS, SCHEDULES, parse_layers
 from .tasks import LOSS_NAMES
@@ -224,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0, help="(default 0)")
     train.add_argument("--out", default="model.npz", help="model file (default model.npz)")
     train.add_argument("--plot", metavar="PNG", help="write the training curves")
+    outputs.add_force_option(train)
     train.add_argument("--quiet", action="store_true", help="no progress output")
     train.add_argument(
         "--preset",
@@ -244,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("model", metavar="MODEL")
     predict.add_argument("data", metavar="DATA")
     predict.add_argument("--out", metavar="CSV", help="output file (default: standard output)")
+    outputs.add_force_option(predict)
     _table_options(predict)
     predict.set_defaults(handler=commands.predict)
 
@@ -257,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     demos.add_argument("--seed", type=int, default=0)
     demos.add_argument("--plot", metavar="PNG", help="decision boundary / confusion matrix")
     demos.add_argument("--quiet", action="store_true", help="no progress lines")
+    outputs.add_force_option(demos)
     demos.add_argument(
         "--preset",
         choices=["tutorial"],
@@ -343,6 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     comp.add_argument("--test-split", type=_fraction, default=0.2)
     comp.add_argument("--plot", metavar="PNG", help="write the mean loss curves")
+    outputs.add_force_option(comp)
     search.add_cluster_options(comp)
     comp.set_defaults(handler=compare.run)
 
@@ -350,6 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("model", metavar="MODEL")
     export.add_argument("out", metavar="OUT.onnx")
     export.add_argument("--opset", type=_positive_int, default=None)
+    outputs.add_force_option(export)
     export.set_defaults(handler=_export)
 
     playground.add_parser(sub)
@@ -362,6 +367,7 @@ def _export(args: argparse.Namespace) -> int:
     from ..io import load
     from ..onnx import export_onnx
 
+    outputs.check(args, [("OUT.onnx", args.out, "onnx")], outputs.existing("MODEL", args.model))
     export_onnx(load(args.model), args.out, opset=args.opset)
     print(f"Exported {args.model} to {args.out}")
     return 0

@@ -21,9 +21,11 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
+from .._files import atomic_write
 from ..errors import TrainingDivergedError
 from ..model import Sequential
 from . import data as data_module
+from . import outputs
 from .build import build_model, make_optimizer
 from .tabular import attach_encoder, load_for_trials
 from .tasks import LOSS_NAMES, make_task
@@ -84,6 +86,7 @@ def add_parser(sub: Any, positive_int: Any, fraction: Any) -> None:
         "--out", default="search_best.npz", help="best model (default: %(default)s)"
     )
     search.add_argument("--results", metavar="CSV", help="write every trial's row to CSV")
+    outputs.add_force_option(search)
     search.set_defaults(handler=run)
 
 
@@ -268,6 +271,11 @@ def _rank_key(result: dict[str, Any], higher_is_better: bool) -> float:
 def run(args: argparse.Namespace) -> int:
     from ..distributed import map_trials
 
+    outputs.check(
+        args,
+        [("--out", args.out, "model"), ("--results", args.results, "table")],
+        outputs.existing("DATA", args.data),
+    )
     data = load_for_trials(args, args.seed)
     n_classes = None if data.classes is None else len(data.classes)
     make_task(args.loss, n_classes)  # a loss that does not fit the target fails now
@@ -359,7 +367,7 @@ def _print_table(results: list[dict[str, Any]], metric: str) -> None:
 
 def _write_results(path: str, results: list[dict[str, Any]]) -> None:
     keys = [s[0] for s in SPACE.values()]
-    with open(path, "w", newline="", encoding="utf-8") as handle:
+    with atomic_write(path, "w") as handle:
         writer = csv.writer(handle)
         writer.writerow([*keys, "mean_score", "std_score", "fold_scores", "seconds"])
         for r in results:

@@ -9,11 +9,14 @@ first line looks like data rather than names. No pandas needed: the standard lib
 from __future__ import annotations
 
 import bz2
+import collections
 import csv
 import gzip
 import io
+import itertools
 import lzma
 import os
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,11 +25,14 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataFileError
+from .values import MISSING_TOKENS
 
 #: Delimiters tried by the sniffer, most common first.
 DELIMITERS = (",", ";", "\t", "|")
 _NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 _COMPRESSED = {".gz": "gzip", ".bz2": "bzip2", ".xz": "xz", ".zip": "zip"}
+#: How much of a file the delimiter sniffer reads.
+_SNIFF_CHARS = 65536
 
 
 @dataclass
@@ -40,6 +46,9 @@ class RawTable:
         source: the file's name, for messages.
         notices: what the reader decided that a user should know (one line each).
         delimiter: the delimiter used (None for binary formats).
+        decimal_commas: the columns whose numbers are written with decimal commas
+            (``0,5``), found when ``read_table`` was not told the decimal mark; they are
+            still text.
     """
 
     columns: dict[str, np.ndarray]
@@ -47,6 +56,7 @@ class RawTable:
     source: str
     notices: list[str] = field(default_factory=list)
     delimiter: str | None = None
+    decimal_commas: list[str] = field(default_factory=list)
 
     @property
     def n_rows(self) -> int:
@@ -61,13 +71,55 @@ class RawTable:
             self.source,
             list(self.notices),
             self.delimiter,
+            list(self.decimal_commas),
         )
+
+
+#: Files that are not text tables, by their first bytes: what to call them and what to do.
+_FOREIGN = (
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (.xls) or another "
+     "Office file", "save the sheet as CSV from the spreadsheet program"),
+    (b"%PDF", "a PDF document", "export the table from it as CSV"),
+    (b"PAR1", "a Parquet file", "name it .parquet (reading it needs pyarrow)"),
+    (b"SQLite format 3\x00", "an SQLite database", "export the table as CSV"),
+    (b"\x89PNG", "a PNG image", "pass the table file"),
+    (b"\x93NUMPY", "a NumPy .npy array", "save named columns with np.savez as .npz"),
+)  # fmt: skip
+
+
+def _foreign(data: bytes, path: Path) -> None:
+    """Refuse a file that is a spreadsheet, a document or another binary format, by name."""
+    for magic, what, fix in _FOREIGN:
+        if data.startswith(magic):
+            raise DataFileError(f"{path} is {what}, not a text table: {fix}.")
+
+
+def _zip_members(archive: zipfile.ZipFile, path: Path) -> list[str]:
+    """The files of a zip archive holding one table; a spreadsheet or an ``.npz`` saved under
+    another name is refused, by name."""
+    names = archive.namelist()
+    if any(n.startswith("xl/") for n in names):
+        raise DataFileError(
+            f"{path} is an Excel workbook (.xlsx), not a text table: save the sheet as CSV "
+            "from the spreadsheet program (File > Save As > CSV)."
+        )
+    if "mimetype" in names and b"spreadsheet" in archive.read("mimetype"):
+        raise DataFileError(
+            f"{path} is an OpenDocument spreadsheet (.ods), not a text table: save the sheet "
+            "as CSV from the spreadsheet program."
+        )
+    if any(n.startswith("word/") for n in names) or "mimetype" in names:
+        raise DataFileError(f"{path} is an office document, not a text table.")
+    if names and all(n.endswith(".npy") for n in names):
+        raise DataFileError(f"{path} is an .npz archive of arrays: name it .npz to read it.")
+    return [m for m in names if not m.endswith("/")]
 
 
 def _open_bytes(path: Path) -> bytes:
     """The file's bytes, decompressed by its extension (or by its magic number)."""
     data = path.read_bytes()
     suffix = path.suffix.lower()
+    _foreign(data, path)
     try:
         if suffix == ".gz" or data[:2] == b"\x1f\x8b":
             return gzip.decompress(data)
@@ -75,9 +127,9 @@ def _open_bytes(path: Path) -> bytes:
             return bz2.decompress(data)
         if suffix == ".xz" or data[:6] == b"\xfd7zXZ\x00":
             return lzma.decompress(data)
-        if suffix == ".zip":
+        if suffix == ".zip" or data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                members = [m for m in archive.namelist() if not m.endswith("/")]
+                members = _zip_members(archive, path)
                 if len(members) != 1:
                     raise DataFileError(
                         f"{path} holds {len(members)} files; a .zip table must hold exactly "
@@ -90,9 +142,47 @@ def _open_bytes(path: Path) -> bytes:
     return data
 
 
+#: Byte-order marks, longest first (UTF-32's little-endian mark begins with UTF-16's).
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+
+
+def _bom_encoding(data: bytes) -> str | None:
+    """The encoding that ``data``'s byte-order mark announces, or None without one."""
+    return next((name for bom, name in _BOMS if data.startswith(bom)), None)
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """``"utf-16-le"``/``"utf-16-be"`` when ``data`` looks like UTF-16 text without a BOM
+    (ASCII characters with a NUL byte after, or before, each), else None."""
+    head = data[:4096]
+    if len(head) < 4 or b"\x00" not in head:
+        return None
+    even, odd = head[0::2], head[1::2]
+    if odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
+        return "utf-16-be"
+    return None
+
+
 def _decode(data: bytes, path: Path, encoding: str | None) -> str:
-    """Text of ``data``: ``encoding`` if given, else UTF-8 (a BOM is dropped)."""
-    chosen = encoding or "utf-8-sig"
+    """Text of ``data``: ``encoding`` if given, else the one its byte-order mark announces
+    (UTF-8, UTF-16 or UTF-32), else UTF-8. The BOM is dropped; NUL bytes are refused (a
+    binary file, or UTF-16 without a BOM, which is named)."""
+    if encoding is None and _bom_encoding(data) is None:
+        guess = _utf16_without_bom(data)
+        if guess is not None:
+            raise DataFileError(
+                f"{path} looks like {guess.upper()} text without a byte-order mark; pass "
+                f"--encoding {guess}."
+            )
+    chosen = encoding or _bom_encoding(data) or "utf-8-sig"
     try:
         text = data.decode(chosen)
     except LookupError:
@@ -106,8 +196,15 @@ def _decode(data: bytes, path: Path, encoding: str | None) -> str:
             f"{path}, line {line}: the bytes {data[error.start : error.start + 4]!r} are not "
             f"valid {chosen}; pass --encoding (e.g. --encoding {hint}) with the file's encoding."
         ) from None
-    if encoding and text.startswith("\ufeff"):
+    if text.startswith("\ufeff"):
         text = text[1:]
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise DataFileError(
+            f"{path}, line {line}: a NUL byte; this is a binary file, not a text table"
+            + ("" if encoding else " (or text in an encoding to name with --encoding)")
+            + "."
+        )
     return text
 
 
@@ -123,10 +220,18 @@ def sniff_delimiter(text: str) -> str:
         >>> sniff_delimiter("x\\ty\\n1\\t2\\n")
         '\\t'
     """
-    sample = [line for line in text.splitlines()[:50] if line.strip()]
+    sample = text[:_SNIFF_CHARS]
     best, best_fields = ",", 1
     for delimiter in DELIMITERS:
-        counts = {len(row) for row in csv.reader(sample, delimiter=delimiter)}
+        # records, not lines: a quoted cell may hold a line break
+        reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter)
+        try:
+            rows = [row for row in itertools.islice(reader, 51) if any(c.strip() for c in row)]
+        except csv.Error:
+            continue
+        if len(text) > len(sample) and len(rows) > 1:
+            rows = rows[:-1]  # the sample may end inside the last record
+        counts = {len(row) for row in rows[:50]}
         if len(counts) == 1:
             fields = counts.pop()
             if fields > best_fields:
@@ -143,11 +248,47 @@ def is_number(text: str) -> bool:
     return True
 
 
+_DECIMAL_COMMA = re.compile(r"[+-]?(?:\d+|\d{1,3}(?:\.\d{3})+),\d+(?:[eE][+-]?\d+)?")
+
+
+def decimal_comma_column(cells: np.ndarray) -> bool:
+    """Whether a text column holds numbers written with a decimal comma: at least one cell
+    like ``0,5`` or ``1.234,5``, and every other cell a number or empty.
+
+    Example:
+        >>> decimal_comma_column(np.array(["0,5", "12", "", "1.234,75"]))
+        True
+        >>> decimal_comma_column(np.array(["0,5", "red"]))
+        False
+    """
+    cells = np.asarray(cells)
+    if cells.dtype.kind != "U" or not (np.char.find(cells, ",") >= 0).any():
+        return False
+    found = False
+    for cell in np.unique(cells).tolist():
+        if _DECIMAL_COMMA.fullmatch(cell):
+            found = True
+        elif cell and not is_number(cell) and cell not in MISSING_TOKENS:
+            return False
+    return found
+
+
+def _read_decimal_commas(cells: np.ndarray) -> np.ndarray:
+    """``0,5`` as ``0.5`` and ``1.234,5`` as ``1234.5``; other cells unchanged."""
+    unique, inverse = np.unique(cells, return_inverse=True)
+    converted = [
+        cell.replace(".", "").replace(",", ".") if _DECIMAL_COMMA.fullmatch(cell) else cell
+        for cell in unique.tolist()
+    ]
+    return np.array(converted, dtype=str)[inverse.reshape(-1)]
+
+
 def read_table(
     path: str | os.PathLike,
     delimiter: str | None = None,
     encoding: str | None = None,
     header: bool | None = None,
+    decimal: str | None = None,
 ) -> RawTable:
     """Read a ``.csv``/``.tsv``/``.txt`` file (optionally ``.gz``/``.bz2``/``.xz``/``.zip``),
     an ``.npz`` of named columns, or a ``.parquet`` file (needs pyarrow) as raw columns.
@@ -159,6 +300,10 @@ def read_table(
         header: True: the first line names the columns; False: it is data, and the columns
             are named ``col1``, ``col2``, ...; None (default): names, with a notice when every
             one of them is a number.
+        decimal: the decimal mark of the numbers: ``","`` reads ``0,5`` as 0.5 (and
+            ``1.234,5`` as 1234.5); ``"."`` reads them as written; None (default): as
+            written, and the columns that look like decimal-comma numbers are listed in
+            :attr:`RawTable.decimal_commas`.
 
     Returns:
         A :class:`RawTable`.
@@ -177,6 +322,8 @@ def read_table(
         (';', ['a', 'b'], ['x', 'NA'])
     """
     path = Path(path)
+    if decimal not in (None, ".", ","):
+        raise ValueError(f"--decimal must be '.' or ','; received {decimal!r}.")
     if not path.exists():
         raise FileNotFoundError(f"No such file: {path}")
     if path.is_dir():
@@ -201,6 +348,12 @@ def read_table(
                 rows.append(row)
                 lines.append(reader.line_num)
     except csv.Error as error:
+        if "field limit" in str(error):
+            raise DataFileError(
+                f"{path}, line {reader.line_num}: a field is longer than "
+                f"{csv.field_size_limit():,} characters; is it really a CSV file (one row per "
+                "line, fields separated by commas)?"
+            ) from None
         raise DataFileError(f"{path}, line {reader.line_num}: {error}.") from None
     notices: list[str] = []
     if delimiter != ",":
@@ -223,10 +376,17 @@ def read_table(
         body, body_lines = rows[1:], lines[1:]
     if not body:
         raise DataFileError(f"{path} has no data rows (a header row and at least one row needed).")
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+    unnamed = names.count("")
+    if unnamed > 1:
+        raise DataFileError(
+            f"{path}: {unnamed} columns have no name in the header (at most one may: an index "
+            "column); name them, or pass --no-header if the first line is data."
+        )
+    duplicates = sorted(n for n, count in collections.Counter(names).items() if count > 1)
     if duplicates:
         raise DataFileError(
-            f"{path}: the header names {', '.join(map(repr, duplicates))} more than once."
+            f"{path}: the header names {', '.join(map(repr, duplicates))} more than once; "
+            "every column needs its own name."
         )
     width = len(names)
     for line, row in zip(body_lines, body, strict=True):
@@ -238,7 +398,12 @@ def read_table(
             )
     matrix = np.char.strip(np.array(body, dtype=str))
     columns = {name: matrix[:, j] for j, name in enumerate(names)}
-    return RawTable(columns, body_lines, path.name, notices, delimiter)
+    commas = [name for name, cells in columns.items() if decimal_comma_column(cells)]
+    if decimal == ",":
+        columns.update({name: _read_decimal_commas(columns[name]) for name in commas})
+    table = RawTable(columns, body_lines, path.name, notices, delimiter)
+    table.decimal_commas = commas if decimal is None else []
+    return table
 
 
 def read_npz_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
