@@ -27,12 +27,29 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ._registry import Configurable, Registry
-from ._validation import as_class_labels, as_float_array, check_bool, check_choice, check_number
+from ._validation import (
+    as_class_labels,
+    as_float_array,
+    check_bool,
+    check_choice,
+    check_int,
+    check_number,
+)
 from .functional import log_softmax, sigmoid, softmax, softplus
 
 losses: Registry[type[Loss]] = Registry("loss", plural="losses")
 
-__all__ = ["MAE", "MSE", "BinaryCrossEntropy", "CrossEntropy", "Huber", "Loss", "get", "losses"]
+__all__ = [
+    "MAE",
+    "MSE",
+    "BinaryCrossEntropy",
+    "CrossEntropy",
+    "Huber",
+    "Loss",
+    "SequenceCrossEntropy",
+    "get",
+    "losses",
+]
 
 
 def _check_same_shape(prediction: np.ndarray, target: np.ndarray, loss: Loss) -> None:
@@ -369,6 +386,105 @@ class CrossEntropy(Loss):
 
     def get_config(self) -> dict[str, Any]:
         return {"from_logits": self.from_logits, **super().get_config()}
+
+
+# Sequences -----------------------------------------------------------------------------------
+
+
+@losses.register("sequence_cross_entropy", "token_cross_entropy", "sequence_ce")
+class SequenceCrossEntropy(Loss):
+    r"""Cross-entropy of every position of a sequence: logits ``(batch, time, vocab)`` and
+    integer targets ``(batch, time)``, averaged over the positions whose target is not
+    ``ignore_index`` (PyTorch's ``cross_entropy`` on the flattened positions).
+
+    .. math::
+        L = \frac{1}{|P|} \sum_{(b,t) ∈ P} -\log \operatorname{softmax}(z_{bt})_{y_{bt}},
+        \qquad
+        ∂L/∂z_{bt} = \frac{1}{|P|} \bigl(\operatorname{softmax}(z_{bt}) - \operatorname{onehot}
+        (y_{bt})\bigr)
+
+    with :math:`P` the positions whose target is not ``ignore_index`` (padding): they add
+    nothing to the loss and get a zero gradient. The softmax and the log fuse to *predicted
+    minus true*, as in :class:`CrossEntropy`. With ``sample_weight`` (one weight per sequence)
+    every position of sequence b weighs :math:`w_b`: :math:`L = \sum w_b ℓ_{bt} / \sum w_b`
+    over :math:`P`.
+
+    Args:
+        ignore_index: the target value that marks a position to skip (-100, as PyTorch).
+            Must be negative, so that it is never a token id.
+        reduction: ``"mean"`` over the counted positions (default) or ``"sum"``.
+
+    Shapes: prediction ``(batch, ..., vocab)``, target ``(batch, ...)`` (the same leading
+    axes); ``(batch, vocab)`` with ``(batch,)`` works too.
+    """
+
+    def __init__(self, ignore_index: int = -100, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self.ignore_index = check_int("ignore_index", ignore_index, high=-1)
+
+    def forward(self, prediction, target, sample_weight=None) -> float:
+        vocab = prediction.shape[-1]
+        if target.shape != prediction.shape[:-1]:
+            raise ValueError(
+                f"{self!r}: logits of shape {prediction.shape} need targets of shape "
+                f"{prediction.shape[:-1]} (one token id per position); received {target.shape}."
+            )
+        self._shape = prediction.shape
+        logits = prediction.reshape(-1, vocab)
+        labels = target.reshape(-1)
+        self._valid = valid = labels != self.ignore_index
+        self._labels = np.where(valid, labels, 0)
+        self._log_p = log_softmax(logits)
+        rows = np.arange(len(labels))
+        per_position = -self._log_p[rows, self._labels] * valid
+        weights = valid.astype(logits.dtype)
+        if sample_weight is not None:
+            per_sequence = np.asarray(sample_weight, dtype=logits.dtype)
+            weights = weights * np.repeat(per_sequence, len(labels) // len(per_sequence))
+        if self.reduction == "sum":
+            self._scale = weights
+            return float(np.dot(per_position, weights))
+        total = float(weights.sum())
+        if total == 0:  # nothing counted in this batch: no loss and no gradient
+            self._scale = np.zeros_like(weights)
+            return 0.0
+        self._scale = weights / logits.dtype.type(total)
+        return float(np.dot(per_position, weights) / total)
+
+    def backward(self) -> np.ndarray:
+        grad = np.exp(self._log_p)  # softmax(z)
+        grad[np.arange(len(self._labels)), self._labels] -= 1  # p - onehot(y)
+        grad *= self._scale[:, None]  # 0 on the ignored positions
+        return grad.reshape(self._shape)
+
+    def prepare_targets(self, y: Any, n_outputs: int, dtype: np.dtype) -> np.ndarray:
+        """Token ids ``(n, time)`` (any integer dtype, or floats holding whole numbers), each in
+        ``[0, n_outputs)`` or equal to ``ignore_index``."""
+        array = np.asarray(y)
+        if (
+            array.dtype.kind == "f"
+            and np.all(np.isfinite(array))
+            and np.all(array == np.round(array))
+        ):
+            array = array.astype(np.intp)
+        if array.dtype.kind not in "iu" or array.ndim < 1:
+            raise ValueError(
+                f"{self!r} needs integer token ids, one per position; received an array of "
+                f"{array.dtype} with shape {array.shape}."
+            )
+        bad = (array != self.ignore_index) & ((array < 0) | (array >= n_outputs))
+        if bad.any():
+            raise ValueError(
+                f"{self!r}: targets must be token ids in [0, {n_outputs}) or the ignore_index "
+                f"{self.ignore_index}; received {array[bad].ravel()[0]}."
+            )
+        return array.astype(np.intp, copy=False)
+
+    def output_transform(self, output: np.ndarray) -> np.ndarray:
+        return softmax(output)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"ignore_index": self.ignore_index, **super().get_config()}
 
 
 def get(spec: str | dict | Loss) -> Loss:

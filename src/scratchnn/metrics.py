@@ -23,14 +23,18 @@ __all__ = [
     "TopKAccuracy",
     "accuracy",
     "binary_accuracy",
+    "bits_per_character",
     "f1",
     "get",
     "mae",
     "metrics",
     "mse",
+    "perplexity",
     "precision",
     "r2",
     "recall",
+    "sequence_accuracy",
+    "token_accuracy",
     "top_k_accuracy",
 ]
 
@@ -126,6 +130,48 @@ def mae(prediction: np.ndarray, target: np.ndarray) -> float:
 def mse(prediction: np.ndarray, target: np.ndarray) -> float:
     """Mean squared error, ``mean (p - y)²``."""
     return float(np.mean((prediction - target) ** 2))
+
+
+# Sequences: prediction ``(n, time, vocab)`` probabilities, target ``(n, time)`` token ids, where
+# a negative target (SequenceCrossEntropy's ignore_index) marks a position that is not counted.
+
+
+def _token_log_likelihood(prediction: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``log p(target)`` at every counted position (target >= 0), as a flat array."""
+    probabilities = prediction.reshape(-1, prediction.shape[-1])
+    labels = target.reshape(-1)
+    counted = labels >= 0
+    chosen = probabilities[np.flatnonzero(counted), labels[counted]]
+    return np.log(np.maximum(chosen, np.finfo(probabilities.dtype).tiny))
+
+
+@metrics.register("ppl")
+def perplexity(prediction: np.ndarray, target: np.ndarray) -> float:
+    """``exp(mean −log p(target))`` over the counted positions: the number of tokens the model
+    is, on average, as unsure between as if it picked uniformly among them (the vocabulary
+    size for a model that knows nothing, 1 for a perfect one)."""
+    return float(np.exp(-np.mean(_token_log_likelihood(prediction, target))))
+
+
+@metrics.register("bpc", "bits_per_char")
+def bits_per_character(prediction: np.ndarray, target: np.ndarray) -> float:
+    """``mean −log₂ p(target)`` over the counted positions: how many bits per character an
+    ideal coder driven by the model would need (a character-level model's usual unit)."""
+    return float(-np.mean(_token_log_likelihood(prediction, target)) / np.log(2))
+
+
+@metrics.register("token_acc")
+def token_accuracy(prediction: np.ndarray, target: np.ndarray) -> float:
+    """Fraction of counted positions whose arg-max token is the target."""
+    counted = target >= 0
+    return float(np.mean(prediction.argmax(axis=-1)[counted] == target[counted]))
+
+
+@metrics.register("sequence_acc", "exact_match")
+def sequence_accuracy(prediction: np.ndarray, target: np.ndarray) -> float:
+    """Fraction of sequences whose every counted position is predicted exactly (arg-max)."""
+    wrong = (prediction.argmax(axis=-1) != target) & (target >= 0)
+    return float(np.mean(~wrong.reshape(len(target), -1).any(axis=1)))
 
 
 class TopKAccuracy:
