@@ -3,12 +3,18 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
 import json
+import os
+import pathlib
+import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -213,7 +219,10 @@ def test_the_api_builds_steps_and_exports_a_run(server, tmp_path):
 def test_a_playing_run_streams_frames_until_paused(server):
     _, run = call(server, "/api/session", {"config": {"problem": "xor", "hidden": [3]}})
     key = run["session"]
-    assert call(server, "/api/play", {"session": key}) == (200, {"playing": True})
+    assert call(server, "/api/play", {"session": key}) == (
+        200,
+        {"playing": True, "diverged": None},
+    )
     url = server.url + f"api/stream?session={key}&since=0"
     frames = []
     with urllib.request.urlopen(url, timeout=30) as stream:
@@ -302,6 +311,157 @@ def test_the_api_refuses_bad_requests(server):
     assert status == 403
     status, payload = call(server, "/api/session", {"config": {"x": "y" * MAX_BODY}})
     assert status == 400 and "at most" in payload["error"]
+
+
+# The server under attack (issue 27): every refused request closes its connection.
+
+
+def exchange(server, raw: bytes, timeout: float = 30) -> bytes:
+    """Everything the server answers to the bytes ``raw`` on one connection, until it closes."""
+    with socket.create_connection(server.server_address, timeout=timeout) as connection:
+        connection.sendall(raw)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    return answer
+
+
+def post(server, path: str, body: bytes, *headers: str, host: str | None = None) -> bytes:
+    """The raw bytes of a POST request."""
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: {host or f'127.0.0.1:{server.server_address[1]}'}",
+        "Content-Type: application/json",
+        *headers,
+    ]
+    if not any(h.lower().startswith(("content-length", "transfer-encoding")) for h in headers):
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def responses(answer: bytes) -> list[int]:
+    """The status of every HTTP response in ``answer``."""
+    return [int(m) for m in re.findall(rb"(?:^|\r\n)HTTP/1\.[01] (\d{3}) ", answer)]
+
+
+def test_a_refused_request_smuggles_nothing(server):
+    # The body of a refused (403) or too-large (400) POST is a complete request of its own;
+    # before, the server parsed it as the next request on the keep-alive connection.
+    smuggled = post(server, "/api/session", b'{"config": {}}')
+    runs = len(server.runs)
+    answer = exchange(server, post(server, "/api/session", smuggled, host="evil.example"))
+    assert responses(answer) == [403] and b"Connection: close" in answer
+    big = smuggled + b" " * MAX_BODY
+    answer = exchange(server, post(server, "/api/session", big))
+    assert responses(answer) == [400] and b"at most 65536" in answer
+    # A GET with a body: answered, and its body never read as a request.
+    port = server.server_address[1]
+    get = f"GET /api/options HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+    answer = exchange(server, f"{get}Content-Length: {len(smuggled)}\r\n\r\n".encode() + smuggled)
+    assert responses(answer) == [200]
+    chunked = post(server, "/api/session", b"0\r\n\r\n" + smuggled, "Transfer-Encoding: chunked")
+    answer = exchange(server, chunked)
+    assert responses(answer) == [400] and b"Chunked request bodies are not accepted" in answer
+    assert len(server.runs) == runs
+
+
+@pytest.mark.parametrize("length", ["-1", "+5", "5 5", "0x10", "1e3", "", "٣"])
+def test_content_length_must_be_a_whole_number_within_the_limit(server, length):
+    answer = exchange(server, post(server, "/api/frame", b"{}", f"Content-Length: {length}"))
+    assert responses(answer) == [400], answer
+    assert b"Content-Length must be a whole number of bytes, 0 to 65536" in answer
+
+
+def test_a_negative_length_with_a_flood_keeps_the_memory_bounded(server):
+    # Before, Content-Length: -1 made the server read until EOF: 300 MB sent grew it by
+    # 300 MB. Now it answers 400 at once and closes; the rest never reaches a buffer.
+    def resident() -> int:
+        pages = int(pathlib.Path("/proc/self/statm").read_text().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE")
+
+    before = resident()
+    sent = 0
+    chunk = b"[" * (1 << 20)
+    with socket.create_connection(server.server_address, timeout=30) as connection:
+        connection.sendall(post(server, "/api/frame", b"", "Content-Length: -1"))
+        with pytest.raises(OSError):  # reset or broken pipe: the server closed
+            for _ in range(200):
+                connection.sendall(chunk)
+                sent += len(chunk)
+    assert sent < 64 << 20  # what the kernel's buffers took before the close was seen
+    assert resident() - before < 32 << 20
+
+
+def test_deep_nesting_is_refused_without_a_traceback(server, capfd):
+    for body in [b"[" * 20_000 + b"]" * 20_000, b'{"a":' * 1000 + b"1" + b"}" * 1000]:
+        answer = exchange(server, post(server, "/api/session", body))
+        assert responses(answer) == [400] and b"levels of arrays and objects; at most 32" in answer
+    # Brackets inside strings are text, not nesting.
+    status, payload = call(server, "/api/session", {"config": {"problem": "[" * 100}})
+    assert status == 400 and "problem must be one of" in payload["error"]
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_200_concurrent_requests_are_all_served(server):
+    barrier = threading.Barrier(200)
+
+    def fetch(_: int) -> int:
+        barrier.wait(timeout=60)
+        with urllib.request.urlopen(server.url + "static/style.css", timeout=60) as response:
+            response.read()
+            return response.status
+
+    with concurrent.futures.ThreadPoolExecutor(200) as pool:
+        statuses = list(pool.map(fetch, range(200)))
+    assert statuses == [200] * 200
+
+
+def test_a_half_sent_request_is_closed_after_the_time_out():
+    server = start(port=0, request_timeout=0.5)
+    try:
+        with socket.create_connection(server.server_address, timeout=30) as connection:
+            connection.sendall(b"POST /api/session HTTP/1.1\r\nHost: 127.0.0.1")
+            started = time.monotonic()
+            assert connection.recv(1024) == b""  # closed, unanswered
+            assert time.monotonic() - started < 10
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_other_origins_are_refused_the_page_is_not(server):
+    port = server.server_address[1]
+    own = f"http://127.0.0.1:{port}"
+    _, run = call(server, "/api/session", {"config": {}}, headers={"Origin": own})
+    key = run["session"]
+    other = {"Origin": f"http://127.0.0.1:{port + 1}"}
+    for path, body in [
+        ("/api/session", {"config": {}}),
+        ("/api/play", {"session": key}),
+        ("/api/step", {"session": key}),
+        ("/api/frame", {"session": key}),
+    ]:
+        status, payload = call(server, path, body, headers=other)
+        assert status == 403 and "only answers the Playground's own page" in payload["error"]
+    for get in [f"/api/stream?session={key}", f"/api/export.npz?session={key}"]:
+        assert call(server, get, headers=other)[0] == 403
+        assert call(server, get, headers={"Referer": "http://evil.example/page"})[0] == 403
+        assert call(server, get, headers={"Sec-Fetch-Site": "cross-site"})[0] == 403
+    assert call(server, "/api/play", {"session": key}, headers={"Origin": "null"})[0] == 403
+    assert not server.get(key).playing
+    # The page itself: its Origin (POST) or Referer (GET), and programs that send neither.
+    assert call(server, "/api/step", {"session": key}, headers={"Origin": own})[0] == 200
+    referer = {"Referer": own + "/#problem=xor", "Sec-Fetch-Site": "same-origin"}
+    assert call(server, f"/api/export.py?session={key}", headers=referer)[0] == 200
+    assert call(server, "/api/frame", {"session": key})[0] == 200
+
+
+def test_every_response_forbids_inline_script(server):
+    with urllib.request.urlopen(server.url, timeout=30) as response:
+        policy = response.headers["Content-Security-Policy"]
+        page = response.read().decode()
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert "<script src=" in page and not re.search(r"<script>|\son[a-z]+=", page)
 
 
 # The command.

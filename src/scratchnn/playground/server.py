@@ -40,6 +40,7 @@ import re
 import socket
 import threading
 import time
+import traceback
 import urllib.parse
 import uuid
 from typing import Any
@@ -56,7 +57,22 @@ MAX_BODY = 64 * 1024
 MAX_EPOCHS = 100
 #: Most frames per second a stream sends.
 STREAM_FPS = 40
+#: Deepest nesting of arrays and objects a request body may have.
+MAX_DEPTH = 32
+#: Connections waiting to be accepted (the listen backlog).
+BACKLOG = 512
+#: Requests handled at once; more wait in the backlog.
+MAX_THREADS = 128
+#: Seconds a connection may take to send a request (a half-sent one is closed after this).
+REQUEST_TIMEOUT = 15.0
+#: What the page may load and run: its own files only, no inline script, no framing.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 
+#: GET routes that read a run (refused to other sites' pages, as every POST is).
+_RUN_GETS = ("/api/stream", "/api/export.npz", "/api/export.py")
 _STATIC_NAME = re.compile(r"^[a-z0-9_-]+\.(html|css|js|txt)$")
 _TYPES = {
     "html": "text/html; charset=utf-8",
@@ -69,16 +85,40 @@ _TYPES = {
 class PlaygroundServer(http.server.ThreadingHTTPServer):
     """An HTTP server holding the playground's runs by id.
 
+    A thread per connection, at most ``MAX_THREADS`` at once (further connections wait in a
+    listen backlog of ``BACKLOG``); a connection that sends no complete request within
+    ``request_timeout`` seconds is closed.
+
     Args:
         port: the port on 127.0.0.1; 0 picks a free one.
+        request_timeout: seconds a connection may take to send a request.
     """
 
     daemon_threads = True
+    request_queue_size = BACKLOG
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, request_timeout: float = REQUEST_TIMEOUT) -> None:
+        self.request_timeout = request_timeout
+        self._slots = threading.BoundedSemaphore(MAX_THREADS)
         super().__init__(("127.0.0.1", port), _Handler)
         self.runs: collections.OrderedDict[str, Session] = collections.OrderedDict()
         self.runs_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Hand the connection to a thread once one of the ``MAX_THREADS`` slots is free
+        (until then the accept loop waits, and new connections queue in the backlog)."""
+        self._slots.acquire()
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
     @property
     def url(self) -> str:
@@ -110,10 +150,10 @@ class PlaygroundServer(http.server.ThreadingHTTPServer):
             return self.runs[key]
 
 
-def start(port: int = 0) -> PlaygroundServer:
+def start(port: int = 0, request_timeout: float = REQUEST_TIMEOUT) -> PlaygroundServer:
     """Start a server in a background thread; stop it with ``shutdown()`` then
-    ``server_close()``."""
-    server = PlaygroundServer(port)
+    ``server_close()``. The arguments are :class:`PlaygroundServer`'s."""
+    server = PlaygroundServer(port, request_timeout)
     threading.Thread(target=server.serve_forever, daemon=True, name="playground").start()
     return server
 
@@ -159,6 +199,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def setup(self) -> None:
+        self.timeout = self.server.request_timeout  # a half-sent request cannot hold a thread
         super().setup()
         # Headers and body go out in separate writes: without this, Nagle's algorithm and the
         # client's delayed ACK hold every response ~40 ms.
@@ -174,6 +215,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
+        self.send_header("Content-Security-Policy", CSP)
+        self.send_header("X-Content-Type-Options", "nosniff")
+        if self.close_connection:
+            self.send_header("Connection", "close")
         for key, value in (extra or {}).items():
             self.send_header(key, value)
         self.end_headers()
@@ -187,18 +232,79 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._send(status, body, "application/json")
 
     def _error(self, status: int, message: str) -> None:
+        """An error response, and the connection closed after it: whatever the request sent
+        that was not read (its body) must never be parsed as the next request."""
+        self.close_connection = True
         self._json(status, {"error": message})
 
-    def _host_ok(self) -> bool:
-        """Only requests addressed to this server by a loopback name (no DNS rebinding)."""
+    def _refusal(self, path: str, state_changing: bool) -> str | None:
+        """Why the request is refused before its body is read, or None.
+
+        Every request must name the server by a loopback name in its Host header (no DNS
+        rebinding); a request that changes state or reads a run must come from the server's
+        own page: its Origin header, or where a browser sent none its Referer, must be
+        ``http://<Host>``, and Chromium's Sec-Fetch-Site, where sent, must say same-origin
+        (a request typed or sent by a program, with none of these, is let through: a web
+        page cannot send one without)."""
         port = self.server.server_address[1]
-        return self.headers.get("Host", "") in (f"127.0.0.1:{port}", f"localhost:{port}")
+        host = self.headers.get("Host", "")
+        if host not in (f"127.0.0.1:{port}", f"localhost:{port}"):
+            return f"Requests must be addressed to 127.0.0.1:{port} or localhost:{port}."
+        if not state_changing:
+            return None
+        own = f"http://{host}"
+        origin = self.headers.get("Origin")
+        referer = self.headers.get("Referer")
+        if origin is not None:
+            seen = origin
+        elif referer is not None:
+            parts = urllib.parse.urlsplit(referer)
+            seen = f"{parts.scheme}://{parts.netloc}"
+        else:
+            seen = None
+        fetch_site = self.headers.get("Sec-Fetch-Site")
+        if seen is not None and seen != own:
+            return f"{path} only answers the Playground's own page ({own}); received {seen!r}."
+        if fetch_site not in (None, "same-origin", "none"):
+            return (
+                f"{path} only answers the Playground's own page ({own}); received a "
+                f"request from a {fetch_site} page."
+            )
+        return None
 
     def _body(self) -> dict[str, Any]:
-        length = int(self.headers.get("Content-Length") or 0)
+        """The request's JSON object: a Content-Length of at most ``MAX_BODY`` (no chunked
+        bodies) and at most ``MAX_DEPTH`` levels of nesting.
+
+        Raises:
+            ValueError: for anything else (the caller answers 400 and closes the connection).
+        """
+        if "Transfer-Encoding" in self.headers:
+            raise ValueError(
+                "Chunked request bodies are not accepted; send a Content-Length instead."
+            )
+        lengths = self.headers.get_all("Content-Length") or []
+        if len(lengths) > 1:
+            raise ValueError(f"The request has {len(lengths)} Content-Length headers; one.")
+        text = lengths[0].strip() if lengths else "0"
+        if not text.isdigit() or not text.isascii():
+            raise ValueError(
+                f"Content-Length must be a whole number of bytes, 0 to {MAX_BODY}; "
+                f"received {text!r}."
+            )
+        length = int(text)
         if length > MAX_BODY:
             raise ValueError(f"The request body has {length} bytes; at most {MAX_BODY}.")
-        payload = json.loads(self.rfile.read(length) or b"{}")
+        raw = self.rfile.read(length)
+        if len(raw) < length:
+            raise ValueError(f"The request body ended after {len(raw)} of {length} bytes.")
+        # Fewer brackets than MAX_DEPTH cannot nest deeper: the common case skips the scan.
+        depth = _depth(raw) if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH else 0
+        if depth > MAX_DEPTH:
+            raise ValueError(
+                f"The request body nests {depth} levels of arrays and objects; at most {MAX_DEPTH}."
+            )
+        payload = json.loads(raw or b"{}")
         if not isinstance(payload, dict):
             raise ValueError("The request body must be a JSON object.")
         return payload
@@ -206,9 +312,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     # Routes.
 
     def do_GET(self) -> None:
-        if not self._host_ok():
-            return self._error(403, "Requests must be addressed to 127.0.0.1 or localhost.")
+        if "Transfer-Encoding" in self.headers or self.headers.get("Content-Length", "0") != "0":
+            self.close_connection = True  # a body on a GET is never read: nor parsed
         url = urllib.parse.urlsplit(self.path)
+        refusal = self._refusal(url.path, url.path in _RUN_GETS)
+        if refusal:
+            return self._error(403, refusal)
         query = dict(urllib.parse.parse_qsl(url.query))
         try:
             if url.path == "/favicon.ico":
@@ -242,6 +351,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self._error(404, error.args[0])
         except ValueError as error:
             return self._error(400, str(error))
+        except Exception as error:  # a bug: say so, close the connection, keep serving
+            traceback.print_exc()
+            return self._error(500, f"The server failed: {type(error).__name__}: {error}")
         return self._error(404, f"Nothing at {url.path!r}.")
 
     def _stream(self, session: Session, since: int, version: int | None) -> None:
@@ -269,9 +381,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(max(0.0, 1 / STREAM_FPS - (time.monotonic() - started)))
 
     def do_POST(self) -> None:
-        if not self._host_ok():
-            return self._error(403, "Requests must be addressed to 127.0.0.1 or localhost.")
         path = urllib.parse.urlsplit(self.path).path
+        refusal = self._refusal(path, state_changing=True)
+        if refusal:
+            return self._error(403, refusal)  # the body stays unread: the connection closes
         try:
             body = self._body()
             if path == "/api/session":
@@ -290,7 +403,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 return self._json(200, session.frame(since, version))
             if path == "/api/play":
                 session.play()
-                return self._json(200, {"playing": True})
+                return self._json(200, {"playing": session.playing, "diverged": session.diverged})
             if path == "/api/pause":
                 return self._json(200, session.pause())
             if path == "/api/step":
@@ -302,13 +415,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 session.stop()
                 return self._json(200, session.train(epochs))
             if path == "/api/inspect":
-                return self._json(200, session.inspect())
+                convention = body.get("convention", "scratchnn")
+                return self._json(200, session.inspect(convention))
             if path == "/api/gradcheck":
                 return self._json(200, session.check_gradients())
         except KeyError as error:
             return self._error(404, error.args[0])
         except (ValueError, TypeError) as error:
             return self._error(400, str(error))
+        except Exception as error:  # a bug: say so, close the connection, keep serving
+            traceback.print_exc()
+            return self._error(500, f"The server failed: {type(error).__name__}: {error}")
         return self._error(404, f"Nothing at {path!r}.")
 
     def _static(self, name: str) -> None:
@@ -318,3 +435,26 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if not resource.is_file():
             return self._error(404, f"No page file {name!r}.")
         self._send(200, resource.read_bytes(), _TYPES[name.rsplit(".", 1)[1]])
+
+
+def _depth(raw: bytes) -> int:
+    """How deeply the arrays and objects of the JSON text ``raw`` nest (brackets inside
+    strings do not count); one pass, so a hostile body costs its length and no more."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return deepest
