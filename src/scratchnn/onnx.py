@@ -13,6 +13,10 @@ model without scratchnn:
 - ``LayerNorm`` → ``LayerNormalization`` from opset 17, else ``ReduceMean``, ``Sub``, ``Sqrt``
   and friends;
 - ``Standardize`` → ``Sub`` + ``Div``.
+- ``Conv2D``/``Conv1D`` → ``Conv``; ``MaxPool2D`` → ``MaxPool``; ``AvgPool2D`` →
+  ``AveragePool``; ``GlobalAvgPool2D`` → ``GlobalAveragePool`` + ``Flatten``; ``Flatten`` →
+  ``Flatten``; ``BatchNorm2d`` → ``BatchNormalization``; ``ToChannelsFirst`` → ``Transpose``;
+  ``Dropout2d`` and ``RandomShift`` → nothing (float64: see below);
 
 float64 models keep float64 throughout. ONNX Runtime's CPU kernels of ``LeakyRelu``, ``Elu``,
 ``Erf`` and exact ``Gelu`` take float32 only, and its float64 tanh ``Gelu`` and
@@ -20,6 +24,9 @@ float64 models keep float64 throughout. ONNX Runtime's CPU kernels of ``LeakyRel
 elementary operators (``Max``, ``Min``, ``Exp``, ``Where``, ``ReduceMean``, ...), GELU's normal
 distribution function with the same rational approximations as
 :func:`scratchnn.functional.normal_cdf`: onnxruntime then matches ``predict`` within 1e-12.
+ONNX Runtime has no float64 ``Conv``, ``AveragePool`` or ``GlobalAveragePool``: a float64
+model writes them as im2col in the graph (a strided ``Slice`` per kernel position,
+``Concat``, one ``MatMul``; ``ReduceMean`` for the pools).
 
 The graph takes one input of shape ``("batch", in_features)`` in the model's dtype and returns
 the model's raw output (what ``model.predict`` returns: logits, if the last layer is linear).
@@ -43,6 +50,7 @@ Needs the optional ``onnx`` extra: ``pip install 'scratchnn[onnx]'`` (``onnx`` t
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 import os
@@ -71,6 +79,12 @@ from .layers import (
     Standardize,
     Tanh,
 )
+from .layers.augmentation import RandomShift
+from .layers.conv import Conv1D, Conv2D
+from .layers.normalization2d import BatchNorm2d
+from .layers.pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
+from .layers.regularization2d import Dropout2d
+from .layers.reshape import Flatten, ToChannelsFirst
 
 if TYPE_CHECKING:
     import onnx
@@ -331,6 +345,158 @@ _LOWERINGS: dict[type, _Lowering] = {
     LayerNorm: _layernorm,
     Standardize: _standardize,
 }
+
+
+# --------------------------------------------------------------------------------------------
+# Convolutional networks: Conv2D, Conv1D, pooling, Flatten, BatchNorm2d (NCHW, as ONNX).
+# --------------------------------------------------------------------------------------------
+
+
+def _conv_attributes(layer: Conv1D | Conv2D) -> dict[str, Any]:
+    """Conv's attributes; ONNX's pads list every axis's start, then every axis's end."""
+    return {
+        "kernel_shape": list(layer.kernel_size),
+        "strides": list(layer.stride),
+        "pads": [a for a, _ in layer.pads] + [b for _, b in layer.pads],
+        "dilations": list(layer.dilation),
+        "group": layer.groups,
+    }
+
+
+def _receptive_fields(
+    g: _Graph,
+    x: str,
+    pads: tuple[tuple[int, int], ...],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+) -> tuple[str, str]:
+    """im2col in the graph, for float64 (ONNX Runtime has no float64 Conv or AveragePool):
+    ``(batch, C, K, *out)`` with the ``K = ∏ kernel`` taps of every receptive field, and the
+    first tap ``(batch, C, *out)``, whose Shape gives the output's size. Tap ``p`` along an
+    axis reads ``x[p·d :: s]`` up to ``d·(k-1-p)`` from the end: exactly ``out`` values."""
+    rank = len(kernel)
+    if any(a or b for a, b in pads):
+        widths = [0, 0, *(a for a, _ in pads), 0, 0, *(b for _, b in pads)]
+        x = g.op("Pad", [x, g.constant("pads", widths, np.int64)])
+    axes = g.constant("axes", list(range(2, 2 + rank)), np.int64)
+    steps = g.constant("steps", list(stride), np.int64)
+    taps = []
+    for position in itertools.product(*map(range, kernel)):
+        starts = [p * d for p, d in zip(position, dilation, strict=True)]
+        ends = [
+            -d * (k - 1 - p) if k - 1 - p else np.iinfo(np.int64).max
+            for p, d, k in zip(position, dilation, kernel, strict=True)
+        ]
+        tap = g.op(
+            "Slice",
+            [
+                x,
+                g.constant("starts", starts, np.int64),
+                g.constant("ends", ends, np.int64),
+                axes,
+                steps,
+            ],
+        )
+        taps.append(tap)
+    two = g.constant("axis_2", [2], np.int64)
+    stacked = g.op("Concat", [g.op("Unsqueeze", [tap, two]) for tap in taps], axis=2)
+    return stacked, taps[0]
+
+
+def _conv(g: _Graph, layer: Conv1D | Conv2D, x: str) -> str:
+    W = layer.params["W"]
+    if not g.float64:
+        inputs = [x, g.constant("W", W)]
+        if layer.bias:
+            inputs.append(g.constant("b", layer.params["b"]))
+        return g.op("Conv", inputs, **_conv_attributes(layer))
+    G, n_out = layer.groups, layer.out_channels
+    fields, tap = _receptive_fields(
+        g, x, layer.pads, layer.kernel_size, layer.stride, layer.dilation
+    )
+    # (batch, C, K, *out) -> (batch, G, C/G·K, L): each group's columns, then one product.
+    rows = W[0].size
+    cols = g.op("Reshape", [fields, g.constant("cols_shape", [0, G, rows, -1], np.int64)])
+    kernels = g.constant("W", W.reshape(G, n_out // G, rows))
+    z = g.op("MatMul", [kernels, cols])  # (batch, G, O/G, L)
+    spatial = g.op(
+        "Slice",
+        [
+            g.op("Shape", [tap]),
+            g.constant("from", [2], np.int64),
+            g.constant("to", [2 + layer.rank], np.int64),
+        ],
+    )
+    shape = g.op("Concat", [g.constant("batch_channels", [0, n_out], np.int64), spatial], axis=0)
+    z = g.op("Reshape", [z, shape])
+    if layer.bias:
+        z = g.op("Add", [z, g.constant("b", layer.params["b"].reshape(-1, *[1] * layer.rank))])
+    return z
+
+
+def _reduce_mean(g: _Graph, x: str, axes: list[int]) -> str:
+    if g.opset >= 18:  # the axes became an input in opset 18
+        return g.op("ReduceMean", [x, g.constant("axes", axes, np.int64)], keepdims=0)
+    return g.op("ReduceMean", [x], axes=axes, keepdims=0)
+
+
+def _max_pool(g: _Graph, layer: MaxPool2D, x: str) -> str:
+    (ph, pw), kernel, stride = layer.padding, layer.kernel_size, layer.stride
+    return g.op(
+        "MaxPool", [x], kernel_shape=list(kernel), strides=list(stride), pads=[ph, pw, ph, pw]
+    )
+
+
+def _avg_pool(g: _Graph, layer: AvgPool2D, x: str) -> str:
+    (ph, pw), kernel, stride = layer.padding, layer.kernel_size, layer.stride
+    if not g.float64:
+        return g.op(
+            "AveragePool",
+            [x],
+            kernel_shape=list(kernel),
+            strides=list(stride),
+            pads=[ph, pw, ph, pw],
+            count_include_pad=1,
+        )
+    fields, _ = _receptive_fields(g, x, ((ph, ph), (pw, pw)), kernel, stride, (1, 1))
+    return _reduce_mean(g, fields, [2])  # zero padding counted, as count_include_pad=1
+
+
+def _global_avg_pool(g: _Graph, layer: GlobalAvgPool2D, x: str) -> str:
+    if g.float64:
+        return _reduce_mean(g, x, [2, 3])
+    return g.op("Flatten", [g.op("GlobalAveragePool", [x])], axis=1)
+
+
+def _batchnorm2d(g: _Graph, layer: BatchNorm2d, x: str) -> str:
+    C = layer.num_features
+    gamma = layer.params["gamma"] if layer.affine else np.ones(C)
+    beta = layer.params["beta"] if layer.affine else np.zeros(C)
+    inputs = [
+        x,
+        g.constant("gamma", gamma),
+        g.constant("beta", beta),
+        g.constant("running_mean", layer.buffers["running_mean"]),
+        g.constant("running_var", layer.buffers["running_var"]),
+    ]
+    return g.op("BatchNormalization", inputs, epsilon=layer.eps)
+
+
+_LOWERINGS.update(
+    {
+        Conv1D: _conv,
+        Conv2D: _conv,
+        MaxPool2D: _max_pool,
+        AvgPool2D: _avg_pool,
+        GlobalAvgPool2D: _global_avg_pool,
+        Flatten: lambda g, layer, x: g.op("Flatten", [x], axis=1),
+        ToChannelsFirst: lambda g, layer, x: g.op("Transpose", [x], perm=[0, 3, 1, 2]),
+        BatchNorm2d: _batchnorm2d,
+        Dropout2d: _identity,  # the identity at inference
+        RandomShift: _identity,  # augmentation: training only
+    }
+)
 
 
 def _check_exportable(model: Sequential) -> None:
