@@ -18,7 +18,7 @@ import math
 import os
 import string
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,9 +35,12 @@ __all__ = [
     "EarlyStopping",
     "LambdaCallback",
     "LearningRateScheduler",
+    "LivePlot",
     "ModelCheckpoint",
+    "NotebookProgressBar",
     "ProgressBar",
     "TerminateOnNaN",
+    "progress_display",
 ]
 
 
@@ -329,7 +332,7 @@ class ProgressBar(Callback):
     Added by ``fit(verbose=1)``; needs tqdm (``pip install scratchnn[progress]``)."""
 
     def __init__(self, epochs: int, steps: int, file: Any = None) -> None:
-        from tqdm.auto import tqdm  # the only place tqdm is imported
+        from tqdm.auto import tqdm  # the terminal's bar (NotebookProgressBar has the notebook's)
 
         self._tqdm, self.epochs, self.steps = tqdm, epochs, steps
         self.file = file or sys.stdout
@@ -379,3 +382,160 @@ class EpochPrinter(Callback):
     def on_epoch_end(self, epoch, logs):
         self._count += 1
         print(f"Epoch {self._count}/{self.epochs} - {_format_logs(logs)}", flush=True)
+
+
+class NotebookProgressBar(Callback):
+    """tqdm's notebook bars (widgets, updated in place): one over the epochs, whose label
+    holds the last epoch's logs, and one over the current epoch's batches with the running
+    loss, reset every epoch and removed at the end. ``fit`` uses it instead of
+    :class:`ProgressBar` in a Jupyter kernel; needs tqdm and ipywidgets
+    (``pip install 'scratchnn[jupyter]'``)."""
+
+    def __init__(self, epochs: int, steps: int) -> None:
+        from tqdm.notebook import tqdm
+
+        self._tqdm, self.epochs, self.steps = tqdm, epochs, steps
+        self._epochs_bar = self._batches_bar = None
+
+    def on_train_begin(self, logs):
+        self._position = 0
+        self._epochs_bar = self._tqdm(total=self.epochs, desc="Training", unit="epoch")
+        self._batches_bar = self._tqdm(total=self.steps, unit="batch", leave=False)
+
+    def on_epoch_begin(self, epoch, logs):
+        self._position += 1
+        self._batches_bar.reset(total=self.steps)
+        self._batches_bar.set_description(f"Epoch {self._position}/{self.epochs}")
+        self._loss_sum = 0.0
+
+    def on_batch_end(self, batch, logs):
+        self._loss_sum += logs["loss"]
+        self._batches_bar.update(1)
+        if batch % 10 == 0 or batch + 1 == self.steps:
+            self._batches_bar.set_postfix_str(
+                f"loss: {self._loss_sum / (batch + 1):.4f}", refresh=False
+            )
+
+    def on_epoch_end(self, epoch, logs):
+        self._epochs_bar.set_postfix_str(_format_logs(logs), refresh=False)
+        self._epochs_bar.update(1)
+
+    def on_train_end(self, logs):
+        for bar in (self._batches_bar, self._epochs_bar):
+            if bar is not None:
+                bar.close()
+        self._epochs_bar = self._batches_bar = None
+
+
+class LivePlot(Callback):
+    """The loss and metric curves, redrawn after epochs while ``fit`` runs: in a notebook, in
+    the cell's output (one figure replaced in place, no flicker); with ``path``, also into
+    that PNG file, anywhere. ``fit(verbose="plot")`` adds one with the defaults.
+
+    Redrawing costs tens of milliseconds, so frames are throttled: at most one per
+    ``min_interval`` seconds (the first epoch and the last always drawn), which keeps the cost
+    small even for thousands of short epochs. Outside a notebook and without ``path`` it draws
+    nothing. Needs matplotlib (``pip install 'scratchnn[plot]'``).
+
+    Args:
+        metrics: the logs to draw, one panel each with its ``val_`` line (default: the loss
+            and every metric fit logs).
+        min_interval: seconds between two frames, at least.
+        path: a PNG file rewritten with every frame (e.g. to watch from a terminal).
+        log_scale: a logarithmic loss axis.
+
+    Example::
+
+        model.fit(X, y, epochs=50, callbacks=[snn.callbacks.LivePlot(min_interval=0.5)])
+    """
+
+    def __init__(
+        self,
+        metrics: Sequence[str] | None = None,
+        min_interval: float = 1.0,
+        path: str | os.PathLike | None = None,
+        log_scale: bool = False,
+    ) -> None:
+        if metrics is not None:
+            if isinstance(metrics, str) or not all(isinstance(m, str) for m in metrics):
+                raise TypeError(
+                    f"metrics must be a list of log names (str). Received: metrics={metrics!r}."
+                )
+            if not metrics:
+                raise ValueError("metrics must name at least one log, e.g. ['loss'].")
+        self.metrics = None if metrics is None else [m.removeprefix("val_") for m in metrics]
+        self.min_interval = check_number("min_interval", min_interval, 0)
+        self.path = None if path is None else _writable_path("path", path)
+        self.log_scale = check_bool("log_scale", log_scale)
+        self.curves = None
+
+    def required_logs(self) -> set[str]:
+        return set(self.metrics or ())
+
+    def on_train_begin(self, logs):
+        import time
+
+        from .notebook import LiveCurves
+
+        self._clock = time.monotonic
+        self._last = -math.inf
+        self._stale = False
+        self._epochs: list[int] = []
+        self._series: dict[str, list[float]] = {}
+        self._LiveCurves = LiveCurves
+        self.curves = None
+
+    def on_epoch_end(self, epoch, logs):
+        self._epochs.append(epoch + 1)
+        for key, value in logs.items():
+            self._series.setdefault(key, []).append(float(value))
+        if self.curves is None:
+            names = self.metrics or [
+                key for key in logs if key != "lr" and not key.startswith("val_")
+            ]
+            self.curves = self._LiveCurves(names, path=self.path, log_scale=self.log_scale)
+        self._stale = True
+        if self._clock() - self._last >= self.min_interval:
+            self._draw()
+
+    def _draw(self) -> None:
+        last = {key: values[-1] for key, values in self._series.items() if key != "lr"}
+        title = f"epoch {self._epochs[-1]}: {_format_logs(last)}"
+        self.curves.draw(self._epochs, self._series, title)
+        self._last, self._stale = self._clock(), False
+
+    def on_train_end(self, logs):
+        if self.curves is not None and self._stale:
+            self._draw()
+
+
+def progress_display(verbose: int | str, epochs: int, steps: int) -> list[Callback]:
+    """The callbacks that show ``fit``'s progress, from its ``verbose`` argument.
+
+    0 shows nothing; 1 a progress bar (tqdm's notebook bar in a Jupyter kernel, the terminal
+    bar elsewhere; one line per epoch when tqdm is not installed); 2 one line per epoch;
+    "auto" is 1 in a terminal or a notebook and 0 otherwise (a pipe, a log file); "plot" is
+    "auto" and a :class:`LivePlot` of the loss and metrics.
+    """
+    from .notebook import in_notebook, notebook_bar_available
+
+    allowed = (0, 1, 2, "auto", "plot")
+    if not any(verbose == choice and type(verbose) is not float for choice in allowed):
+        raise ValueError(f"verbose must be one of 0, 1, 2, 'auto', 'plot'; received {verbose!r}.")
+    shown: list[Callback] = []
+    if verbose == "plot":
+        shown.append(LivePlot())
+        verbose = "auto"
+    notebook = in_notebook()
+    if verbose == "auto":
+        verbose = 1 if notebook or sys.stdout.isatty() else 0
+    if verbose == 1:
+        if notebook and notebook_bar_available():
+            return [NotebookProgressBar(epochs, steps), *shown]
+        try:
+            return [ProgressBar(epochs, steps), *shown]
+        except ImportError:  # tqdm is optional: fall back to one line per epoch
+            verbose = 2
+    if verbose == 2:
+        return [EpochPrinter(epochs), *shown]
+    return shown

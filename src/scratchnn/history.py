@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 
 class History:
     """Per-epoch logs of ``fit``: ``history["loss"]``, ``history["val_loss"]``,
@@ -37,6 +43,21 @@ class History:
     def to_dict(self) -> dict[str, list[float]]:
         """A plain ``{name: [value per epoch]}`` dict (a copy)."""
         return {key: list(values) for key, values in self.history.items()}
+
+    def plot(self, path: str | os.PathLike | None = None) -> Figure:
+        """The curves of the loss, each metric (training and validation) and the learning rate,
+        per epoch: :func:`scratchnn.plot.training_curves` of this history. In a notebook the
+        figure shows itself as the cell's value. Needs matplotlib (``scratchnn[plot]``).
+
+        Args:
+            path: also write the figure there as a PNG.
+
+        Returns:
+            matplotlib.figure.Figure: one panel for the loss and one per other log.
+        """
+        from .plot import training_curves  # the plotting adapter, imported only when asked
+
+        return training_curves(self, path=path)
 
     def __repr__(self) -> str:
         last = ", ".join(f"{key}={values[-1]:.4g}" for key, values in self.history.items())

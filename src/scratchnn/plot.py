@@ -76,9 +76,13 @@ def _require_matplotlib() -> None:
 
 
 def _new_figure(width: float, height: float) -> Figure:
-    """A pyplot-free figure with constrained layout."""
+    """A pyplot-free figure with constrained layout (shown as an image when it is the value of a
+    notebook cell, even though pyplot's inline backend may never have been set up)."""
     from matplotlib.figure import Figure
 
+    from .notebook import enable_figure_display
+
+    enable_figure_display()
     return Figure(figsize=(width, height), layout="constrained")
 
 

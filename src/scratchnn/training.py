@@ -364,17 +364,10 @@ def _check_callbacks(
 
 
 def _progress_display(verbose: int | str, epochs: int, steps: int) -> list[Callback]:
-    """The callback that shows progress: a tqdm bar (1), a line per epoch (2), or none (0)."""
-    if verbose == "auto":
-        verbose = 1 if sys.stdout.isatty() else 0
-    if verbose == 1:
-        try:
-            return [callbacks_module.ProgressBar(epochs, steps)]
-        except ImportError:  # tqdm is optional: fall back to one line per epoch
-            verbose = 2
-    if verbose == 2:
-        return [callbacks_module.EpochPrinter(epochs)]
-    return []
+    """The callbacks that show progress: a tqdm bar (1; the notebook's bar in a Jupyter
+    kernel), a line per epoch (2), none (0), or also a live plot ("plot"); see
+    :func:`scratchnn.callbacks.progress_display`."""
+    return callbacks_module.progress_display(verbose, epochs, steps)
 
 
 class _Batches:
