@@ -63,6 +63,18 @@ def _table_options(command: argparse.ArgumentParser) -> None:
         action="store_true",
         help="the first line is data; columns are named col1, col2, ... (default: names)",
     )
+    add_decimal_option(command)
+
+
+def add_decimal_option(command: argparse.ArgumentParser) -> None:
+    """``--decimal``: the decimal mark of a table's numbers."""
+    command.add_argument(
+        "--decimal",
+        choices=[".", ","],
+        default=None,
+        help="decimal mark of the numbers: ',' reads 0,5 as 0.5 (and 1.234,5 as 1234.5); "
+        "default '.', and a column that looks like decimal-comma numbers is refused, naming it",
+    )
 
 
 def _layers(text: str) -> list[int]:
@@ -276,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     comp.add_argument("--data", default="xor", help="as train's DATA (default xor)")
     comp.add_argument("--target", metavar="COL")
+    add_decimal_option(comp)
     comp.add_argument("--activations", metavar="LIST", help="e.g. sigmoid,tanh,relu")
     comp.add_argument("--optimizers", metavar="LIST", help="e.g. sgd,momentum,adam")
     comp.add_argument("--losses", metavar="LIST", help="e.g. mse,cross-entropy")
@@ -360,6 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     playground.add_parser(sub)
     explain.add_parser(sub, _positive_int, _positive_float)
     search.add_parser(sub, _positive_int, _fraction)
+    add_decimal_option(sub.choices["search"])
     return parser
 
 

@@ -32,7 +32,8 @@ from ..tables import (
     row_fingerprints,
 )
 from ..tables.reading import is_number
-from ..tables.values import numbers_of, text_of
+from ..tables.target import MAX_AUTO_CLASSES
+from ..tables.values import infinite_of, numbers_of, text_of
 from . import data as data_module
 from .build import build_model, make_optimizer, make_schedule, verbosity
 from .data import Dataset
@@ -70,7 +71,40 @@ def read(path: str, args: argparse.Namespace, options: dict[str, Any] | None = N
     delimiter = getattr(args, "delimiter", None) or options.get("delimiter")
     no_header = getattr(args, "no_header", False) or options.get("no_header", False)
     encoding = getattr(args, "encoding", None) or options.get("encoding")
-    return read_table(path, delimiter, encoding, header=False if no_header else None)
+    decimal = getattr(args, "decimal", None) or options.get("decimal")
+    raw = read_table(
+        path, delimiter, encoding, header=False if no_header else None, decimal=decimal
+    )
+    if raw.decimal_commas:
+        names = raw.decimal_commas
+        example = next(
+            cell
+            for cell in raw.columns[names[0]].tolist()
+            if "," in cell and is_number(cell.replace(".", "").replace(",", "."))
+        )
+        raise ValueError(
+            f"{raw.source}: the column{'s' * (len(names) > 1)} {_listed(names[:8])}"
+            f"{', ...' if len(names) > 8 else ''} hold{'s' * (len(names) == 1)} numbers written "
+            f"with a decimal comma (e.g. {example!r}); pass --decimal , to read them as numbers "
+            "(or --decimal . to keep them as text)."
+        )
+    return raw
+
+
+def reading_options(args: argparse.Namespace) -> dict[str, Any]:
+    """How DATA was read, saved in the model so that ``predict`` reads its files alike."""
+    return {
+        "delimiter": getattr(args, "delimiter", None),
+        "encoding": getattr(args, "encoding", None),
+        "no_header": bool(getattr(args, "no_header", False)),
+        "decimal": getattr(args, "decimal", None),
+    }
+
+
+def _warn(args: argparse.Namespace, text: str) -> None:
+    print(
+        f"scratchnn {getattr(args, 'command', None) or 'train'}: warning: {text}", file=sys.stderr
+    )
 
 
 def _target_values(raw: RawTable, target: str | None) -> np.ndarray:
@@ -101,15 +135,63 @@ def _drop_missing_target(
 
 
 def _numeric_target(raw: RawTable, target: str, tokens: list[str]) -> np.ndarray:
-    numbers, _ = numbers_of(raw.columns[target], tokens)
+    values = raw.columns[target]
+    numbers, missing = numbers_of(values, tokens)
     if numbers is None:
-        text, _ = text_of(raw.columns[target], tokens)
+        text, _ = text_of(values, tokens)
         bad = next(t for t in text.tolist() if not is_number(t) and t not in tokens)
         raise ValueError(
             f"A regression target must be numeric, but {target!r} holds {bad!r}. "
             "Use --task classification, or fix the column."
         )
+    infinite = infinite_of(values, tokens, missing)
+    if infinite.any():
+        first = int(np.flatnonzero(infinite)[0])
+        raise ValueError(
+            f"The target {target!r} holds {int(infinite.sum()):,} infinite number(s) (the first: "
+            f"{str(values[first])!r} on {_where(raw, first)}); a target must be finite."
+        )
+    with np.errstate(over="ignore", invalid="ignore"):
+        spread = float(np.std(numbers)), float(np.mean(numbers))
+    if not all(math.isfinite(v) for v in spread):
+        raise ValueError(
+            f"The target {target!r} is too large to train on: values up to "
+            f"{np.max(np.abs(numbers)):.3g}, whose squares (for its scale, the squared error "
+            "and R²) overflow float64. Divide the column by a power of ten first."
+        )
     return numbers
+
+
+def _where(raw: RawTable, row: int) -> str:
+    return f"line {raw.lines[row]}" if raw.lines is not None else f"row {row + 1}"
+
+
+#: Training needs this many rows with a target at least (one to train on and one to test, or
+#: two for a feature that is not constant).
+MIN_TRAINING_ROWS = 2
+
+
+def _check_rows(raw: RawTable, dropped: int) -> None:
+    n = raw.n_rows
+    if n < MIN_TRAINING_ROWS:
+        after = f" once the {dropped:,} without a target are dropped" if dropped else ""
+        raise ValueError(
+            f"{raw.source} has {n} data row{'s' * (n != 1)}{after}; training needs at least "
+            f"{MIN_TRAINING_ROWS} (one to train on and one to test, and a column of one row is "
+            "constant)."
+        )
+
+
+def _warn_if_identifier(args: argparse.Namespace, target: str, classes: list[Any], n: int) -> None:
+    """A classification target with a distinct label in most rows is more likely an
+    identifier (or a number to regress on) than a set of classes: say so before training."""
+    if n >= 10 and len(classes) > max(MAX_AUTO_CLASSES, n // 2):
+        _warn(
+            args,
+            f"the target {target!r} has {len(classes):,} distinct labels in {n:,} rows, a "
+            "different one in most rows: it looks like an identifier, not classes. Check "
+            "--target (or use --task regression for numbers).",
+        )
 
 
 def _listed(names: list[str]) -> str:
@@ -193,6 +275,7 @@ def read_labelled(args: argparse.Namespace) -> Labelled:
         print(notice)
     _target_values(raw, args.target)
     target = args.target
+    _check_rows(raw.take(present_rows(raw.columns[target], tokens)), 0)
     # roles first, on every row in file order (a row counter is one only there)
     roles = infer_roles(
         raw.columns,
@@ -216,6 +299,7 @@ def read_labelled(args: argparse.Namespace) -> Labelled:
     if kind == "classification":
         text, _ = text_of(raw.columns[target], tokens)
         y, classes = encode_target(text.astype(object), "classification", column=repr(target))
+        _warn_if_identifier(args, target, classes, len(y))
     else:
         y, classes = _numeric_target(raw, target, tokens), None
     return Labelled(raw, roles, y, classes, fingerprints, tokens)
@@ -232,8 +316,8 @@ def table_dataset(args: argparse.Namespace, seed: int) -> Dataset:
     encoder = TableEncoder(missing_tokens=tokens).fit(raw.take(train_rows), roles)
     for notice in encoder.notices:
         print(notice)
-    X_train = encoder.transform(raw.take(train_rows))
-    X_test = encoder.transform(raw.take(test_rows)) if len(test_rows) else X_train
+    X_train = encoded(encoder, raw.take(train_rows))
+    X_test = encoded(encoder, raw.take(test_rows)) if len(test_rows) else X_train
     y_train = y[train_rows]
     y_test = y[test_rows] if len(test_rows) else y_train
     scaler = None
@@ -249,6 +333,7 @@ def table_dataset(args: argparse.Namespace, seed: int) -> Dataset:
         "encoder": encoder,
         "target_scaler": scaler,
         "held_out": np.unique(fingerprints[test_rows]),
+        "reading": reading_options(args),
     }
     return Dataset(
         raw.source, X_train, y_train, X_test, y_test, encoder.feature_names_out(), args.target,
@@ -268,7 +353,7 @@ def attach_encoder(model: Sequential, data: Dataset) -> None:
     model.preprocessor = encoder
     model.target_transform = data.extra["target_scaler"]  # predictions in the target's units
     model.metadata["feature_names"] = encoder.input_columns
-    model.metadata["reading"] = {"delimiter": None, "encoding": None, "no_header": False}
+    model.metadata["reading"] = data.extra.get("reading") or reading_options(argparse.Namespace())
     held = data.extra["held_out"].astype("<u8").tobytes()
     model.metadata["held_out_rows"] = base64.b64encode(held).decode("ascii")
 
@@ -304,9 +389,9 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
     ).fit(raw.take(fit_rows), roles)
     for notice in encoder.notices:
         print(notice)
-    X_fit = encoder.transform(raw.take(fit_rows))
-    X_val = encoder.transform(raw.take(val_rows)) if len(val_rows) else None
-    X_test = encoder.transform(raw.take(test_rows)) if len(test_rows) else X_fit
+    X_fit = encoded(encoder, raw.take(fit_rows))
+    X_val = encoded(encoder, raw.take(val_rows)) if len(val_rows) else None
+    X_test = encoded(encoder, raw.take(test_rows)) if len(test_rows) else X_fit
     y_fit, y_val = y[fit_rows], y[val_rows]
     y_test = y[test_rows] if len(test_rows) else y_fit
     scaler = TargetScaler().fit(y_fit) if classes is None else None
@@ -389,11 +474,7 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
         "target": target,
         "classes": classes,
         "task": "classification" if classes is not None else "regression",
-        "reading": {
-            "delimiter": args.delimiter,
-            "encoding": args.encoding,
-            "no_header": bool(args.no_header),
-        },
+        "reading": reading_options(args),
         "held_out_rows": base64.b64encode(held.astype("<u8").tobytes()).decode("ascii"),
         "training": {**settings.record(args, len(history), seconds), "l2": l2},
         "metrics": results,
@@ -442,7 +523,7 @@ def evaluate_table(
     else:
         y = _numeric_target(raw, target, tokens)
     _check_columns(raw, encoder)
-    X = encoder.transform(raw)
+    X = encoded(encoder, raw, model.dtype)
     _report_unseen(encoder)
     task = task_of(model, classes)
     print(f"{args.model} on {raw.source} ({len(X):,} samples):\n")
@@ -467,6 +548,34 @@ def _report_unseen(encoder: TableEncoder) -> None:
     if encoder.unseen_:
         counts = ", ".join(f"{name!r}: {n:,}" for name, n in encoder.unseen_.items())
         print(f"Values not seen in training (encoded as all zeros): {counts}.", file=sys.stderr)
+    if encoder.new_missing_:
+        counts = ", ".join(f"{name!r}: {n:,}" for name, n in encoder.new_missing_.items())
+        print(
+            "Missing values in columns that had none in training (filled with the training "
+            f"median): {counts}.",
+            file=sys.stderr,
+        )
+
+
+def encoded(encoder: TableEncoder, raw: RawTable, dtype: Any = np.float32) -> np.ndarray:
+    """``encoder.transform(raw)``, refusing a value so far from the training range that the
+    network's ``dtype`` cannot hold its standardized value (a ``1e308`` where training saw
+    numbers near 1), with its line and column."""
+    X = encoder.transform(raw)
+    limit = float(np.finfo(dtype).max)
+    numeric = X[:, : len(encoder.roles.numeric)]
+    too_far = ~(np.abs(numeric) <= limit)
+    if too_far.any():
+        row, j = (int(k) for k in np.argwhere(too_far)[0])
+        name = encoder.roles.numeric[j]
+        raise ValueError(
+            f"{raw.source}, {_where(raw, row)}: column {name!r} holds "
+            f"{str(raw.columns[name][row])!r}, beyond {limit:.3g} training standard deviations "
+            f"from the training mean (mean {encoder.mean_[j]:.4g}, std {encoder.scale_[j]:.4g}): "
+            "too far for the network's arithmetic. Fix the value, or train on data that "
+            "includes such values."
+        )
+    return X
 
 
 def table_outputs(
@@ -476,7 +585,7 @@ def table_outputs(
     """The network's outputs (regression: in the target's units) for the rows of DATA."""
     raw = read(args.data, args, model.metadata.get("reading"))
     _check_columns(raw, encoder)
-    X = encoder.transform(raw)
+    X = encoded(encoder, raw, model.dtype)
     _report_unseen(encoder)
     outputs = model.predict(X)
     return outputs if scaler is None else scaler.inverse_transform(outputs)

@@ -23,8 +23,16 @@ from typing import Any
 
 import numpy as np
 
+from .reading import decimal_comma_column
 from .roles import ColumnRoles, infer_roles
-from .values import MISSING_TOKENS, as_columns, canonical_labels, numbers_of, text_of
+from .values import (
+    MISSING_TOKENS,
+    as_columns,
+    canonical_labels,
+    infinite_of,
+    numbers_of,
+    text_of,
+)
 
 MISSING_CATEGORY = "(missing)"
 OTHER_CATEGORY = "(other)"
@@ -90,6 +98,8 @@ class TableEncoder:
         self.max_categories = max_categories
         self.roles: ColumnRoles | None = None
         self.unseen_: dict[str, int] = {}
+        self.new_missing_: dict[str, int] = {}
+        self.missing_in_training: list[str] | None = None
         self.notices: list[str] = []
         self.fitted = False
 
@@ -129,7 +139,8 @@ class TableEncoder:
         n = len(next(iter(columns.values()))) if columns else 0
         if n == 0:
             raise ValueError("fit() needs at least one row.")
-        medians, means, scales, indicators = [], [], [], []
+        medians, means, scales, indicators, had_missing = [], [], [], [], []
+        lines = getattr(X, "lines", None)
         for name in roles.numeric:
             numbers, missing = numbers_of(columns[name], self.missing_tokens)
             if numbers is None:
@@ -138,19 +149,23 @@ class TableEncoder:
                     f"{_first_text(columns[name], self.missing_tokens)!r}; declare it "
                     "categorical."
                 )
+            self._refuse_infinite(name, columns[name], missing, lines)
             present = numbers[~missing]
             median = float(np.median(present)) if len(present) else 0.0
             filled = np.where(missing, median, numbers)
-            std = float(filled.std())
+            mean, std = _mean_and_std(filled)
             medians.append(median)
-            means.append(float(filled.mean()))
+            means.append(mean)
             scales.append(std if std > 0 else 1.0)
             if self.missing_indicator and missing.any():
                 indicators.append(name)
+            if missing.any():
+                had_missing.append(name)
         self.median_ = np.array(medians, dtype=np.float64)
         self.mean_ = np.array(means, dtype=np.float64)
         self.scale_ = np.array(scales, dtype=np.float64)
         self.indicators = indicators
+        self.missing_in_training = had_missing
         self.categories: dict[str, list[str]] = {}
         self.fill: dict[str, str] = {}
         for name in roles.categorical:
@@ -219,16 +234,26 @@ class TableEncoder:
             )
         n = len(columns[self.input_columns[0]])
         out = np.zeros((n, self.n_features_out), dtype=np.float64)
+        lines = getattr(X, "lines", None)
+        self.new_missing_ = {}
         j = 0
         for k, name in enumerate(self.roles.numeric):
             numbers, missing = numbers_of(columns[name], self.missing_tokens)
             if numbers is None:
+                text = _first_text(columns[name], self.missing_tokens)
+                hint = ""
+                if decimal_comma_column(np.array([text])):
+                    hint = " (a decimal comma: pass --decimal , to read it as a number)"
                 raise ValueError(
-                    f"Column {name!r} was numeric in training but holds "
-                    f"{_first_text(columns[name], self.missing_tokens)!r}."
+                    f"Column {name!r} was numeric in training but holds {text!r}{hint}."
                 )
+            self._refuse_infinite(name, columns[name], missing, lines)
+            trained_with = self.missing_in_training
+            if trained_with is not None and name not in trained_with and missing.any():
+                self.new_missing_[name] = int(missing.sum())
             numbers[missing] = self.median_[k]
-            out[:, j] = (numbers - self.mean_[k]) / self.scale_[k]
+            with np.errstate(over="ignore"):  # a value far beyond the training range: inf
+                out[:, j] = (numbers - self.mean_[k]) / self.scale_[k]
             j += 1
         for name in self.indicators:
             out[:, j] = numbers_of(columns[name], self.missing_tokens)[1]
@@ -253,6 +278,23 @@ class TableEncoder:
             j += len(cats)
         return out
 
+    def _refuse_infinite(
+        self, name: str, values: np.ndarray, missing: np.ndarray, lines: list[int] | None
+    ) -> None:
+        """Raise for infinite numbers in a numeric column, with their count and the first."""
+        infinite = infinite_of(values, self.missing_tokens, missing)
+        if not infinite.any():
+            return
+        first = int(np.flatnonzero(infinite)[0])
+        where = f"line {lines[first]}" if lines is not None else f"row {first + 1}"
+        count = int(infinite.sum())
+        cell = str(np.asarray(values)[first]).strip()
+        raise ValueError(
+            f"Column {name!r} holds {count:,} infinite number{'s' * (count > 1)} (the first: "
+            f"{cell!r} on {where}), which a network cannot use. Fix the file, or have such "
+            "cells read as missing values (--missing when training, missing_tokens in Python)."
+        )
+
     def fit_transform(self, X: Any, roles: ColumnRoles | None = None) -> np.ndarray:
         """:meth:`fit` then :meth:`transform` on the same rows."""
         return self.fit(X, roles).transform(X)
@@ -276,6 +318,7 @@ class TableEncoder:
             "categorical_missing": self.categorical_missing,
             "max_categories": self.max_categories,
             "indicators": list(self.indicators),
+            "missing_in_training": self.missing_in_training,
             "categories": {k: list(v) for k, v in self.categories.items()},
             "fill": dict(self.fill),
         }
@@ -300,6 +343,10 @@ class TableEncoder:
         encoder.roles = ColumnRoles(numeric, categorical, dict(config.get("dropped", {})))
         encoder.input_columns = encoder.roles.features
         encoder.indicators = [str(n) for n in config["indicators"]]
+        trained_with = config.get("missing_in_training")  # absent from older files: unknown
+        encoder.missing_in_training = (
+            None if not isinstance(trained_with, list) else [str(n) for n in trained_with]
+        )
         encoder.categories = {str(k): [str(c) for c in v] for k, v in config["categories"].items()}
         encoder.fill = {str(k): str(v) for k, v in config["fill"].items()}
         for key in ("median", "mean", "scale"):
@@ -325,6 +372,15 @@ class TableEncoder:
             f"TableEncoder({len(self.roles.numeric)} numeric, {len(self.roles.categorical)} "
             f"categorical -> {self.n_features_out} features)"
         )
+
+
+def _mean_and_std(values: np.ndarray) -> tuple[float, float]:
+    """The mean and standard deviation of a column, also where its squares would overflow
+    float64 (values beyond about 1e154): computed in units of its largest value then."""
+    top = float(np.max(np.abs(values))) if len(values) else 0.0
+    unit = top if top > 1e150 else 1.0
+    scaled = values / unit
+    return float(scaled.mean()) * unit, float(scaled.std()) * unit
 
 
 def _first_text(values: np.ndarray, tokens: Sequence[str]) -> str:

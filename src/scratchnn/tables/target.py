@@ -84,7 +84,14 @@ class TargetScaler:
         y = self._two_d(y)
         if len(y) == 0 or not np.isfinite(y).all():
             raise ValueError("TargetScaler.fit needs a non-empty, finite numeric target.")
-        std = y.std(axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            std = y.std(axis=0)
+        if not np.isfinite(std).all() or not np.isfinite(y.mean(axis=0)).all():
+            raise ValueError(
+                f"The target's standard deviation is not finite in float64 (values up to "
+                f"{np.abs(y).max():.3g}, whose squares overflow); divide the target by a power "
+                "of ten before training."
+            )
         self.mean_ = y.mean(axis=0)
         self.scale_ = np.where(std > 0, std, 1.0)
         return self

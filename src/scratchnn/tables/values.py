@@ -6,6 +6,7 @@ pandas is never imported: a DataFrame is recognised by its ``columns`` and ``ilo
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -174,6 +175,42 @@ def numbers_of(
     missing = missing | bad
     numbers[bad] = np.nan
     return numbers, missing
+
+
+def infinite_of(
+    values: np.ndarray, tokens: Sequence[str] = MISSING_TOKENS, missing: np.ndarray | None = None
+) -> np.ndarray:
+    """The mask of cells holding an infinite number: ``inf``, ``-Infinity``, or a number too
+    large for float64 (``1e999``), which :func:`numbers_of` counts as missing.
+
+    Args:
+        values: a column.
+        tokens: texts read as missing (never infinite).
+        missing: :func:`numbers_of`'s mask for ``values``, if at hand (a column with nothing
+            missing is then answered at once).
+
+    Returns:
+        A bool array ``(n,)``.
+
+    Example:
+        >>> infinite_of(np.array(["1", "inf", "NA", "1e999", "-Infinity"])).tolist()
+        [False, True, False, True, True]
+    """
+    values = np.asarray(values)
+    n = len(values)
+    if values.dtype.kind == "f":
+        return np.isinf(values)
+    if values.dtype.kind in "iub" or (missing is not None and not missing.any()):
+        return np.zeros(n, bool)
+    text, absent = text_of(values, tokens)
+    candidates = ~absent if missing is None else (missing & ~absent)
+    out = np.zeros(n, bool)
+    for i in np.flatnonzero(candidates).tolist():
+        try:
+            out[i] = math.isinf(float(text[i]))
+        except ValueError:
+            continue
+    return out
 
 
 def canonical_labels(text: np.ndarray) -> np.ndarray:
