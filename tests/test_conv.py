@@ -388,6 +388,7 @@ def test_input_shapes_are_declared():
     assert snn.BatchNorm2d(5).input_shape == (5, None, None)
     assert snn.MaxPool2D(2).input_shape == (None, None, None)
     assert snn.Flatten().input_shape is None
+    assert snn.ToChannelsFirst().input_shape == (None, None, None)
 
 
 CONFIG_LAYERS = [

@@ -42,8 +42,7 @@ class Flatten(ParameterFree):
 
 @layers.register("channelsfirst")
 class ToChannelsFirst(ParameterFree):
-    r"""Channels-last images into channels-first: ``(batch, H, W, C)`` → ``(batch, C, H, W)``
-    (any rank: the last axis moves to the front of each sample).
+    r"""Channels-last images into channels-first: ``(batch, H, W, C)`` → ``(batch, C, H, W)``.
 
     scratchnn's convolutions take NCHW, PyTorch's layout (and ONNX's). Images stored as NHWC
     (Keras, TensorFlow, most image files) need no conversion by hand: put this layer first,
@@ -54,6 +53,10 @@ class ToChannelsFirst(ParameterFree):
         >>> ToChannelsFirst().forward(np.zeros((2, 28, 28, 3))).shape
         (2, 3, 28, 28)
     """
+
+    @property
+    def input_shape(self) -> tuple[None, None, None]:
+        return (None, None, None)
 
     def output_shape(self, input_shape: Shape) -> Shape:
         return (input_shape[-1], *input_shape[:-1])
