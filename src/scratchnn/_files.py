@@ -23,6 +23,7 @@ import stat
 import tempfile
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -188,14 +189,15 @@ def _alive(pid: int) -> bool:
 
 #: What each kind of output is, for messages, and the kinds of existing file it may replace.
 OUTPUT_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "model": ("a model file", ("archive",)),
+    "model": ("a model file", ("model",)),
     "table": ("a CSV table", ("text",)),
     "image": ("a PNG image", ("image",)),
     "onnx": ("an ONNX model", ("binary",)),
 }
 
 _FOUND = {
-    "archive": "an .npz/zip archive (a model or data file)",
+    "model": "a scratchnn model file",
+    "archive": "an .npz/zip archive (a data file?)",
     "image": "a PNG image",
     "text": "a text file (a table?)",
     "binary": "a binary file",
@@ -203,9 +205,9 @@ _FOUND = {
 
 
 def kind_of_file(path: str | os.PathLike) -> str:
-    """What an existing file holds, judged by its first bytes: ``"empty"``, ``"archive"``
-    (zip, which ``.npz`` is), ``"image"`` (PNG), ``"text"`` (no NUL byte in the first 8 KiB)
-    or ``"binary"``.
+    """What an existing file holds, judged by its first bytes: ``"empty"``, ``"model"`` (a
+    scratchnn model: an ``.npz`` with ``__metadata__``), ``"archive"`` (another zip or
+    ``.npz``), ``"image"`` (PNG), ``"text"`` (no NUL byte in the first 8 KiB) or ``"binary"``.
 
     Example:
         >>> import tempfile, pathlib
@@ -219,7 +221,12 @@ def kind_of_file(path: str | os.PathLike) -> str:
     if not head:
         return "empty"
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
-        return "archive"
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except (OSError, zipfile.BadZipFile):
+            return "archive"
+        return "model" if "__metadata__.npy" in names else "archive"
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return "image"
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16/32 text has NULs: BOM first

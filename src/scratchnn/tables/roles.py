@@ -175,9 +175,14 @@ def infer_roles(
                 continue
         roles.categorical.append(name)
     if not roles.features:
+        n = len(next(iter(columns.values()))) if columns else 0
+        few = ""
+        if n < MIN_ROWS_FOR_ID and any(why == "constant" for why in roles.dropped.values()):
+            few = f" (with {n} row{'s' * (n != 1)}, a column easily holds one value only)"
         raise ValueError(
-            "No feature column is left: "
-            + "; ".join(f"{_name(n)}: {why}" for n, why in roles.dropped.items())
+            f"No feature column is left of {len(names)} column{'s' * (len(names) != 1)} in "
+            f"{n} row{'s' * (n != 1)}{few}: "
+            + "; ".join(f"{_name(name)}: {why}" for name, why in roles.dropped.items())
             + ". Name the columns to use with --features."
         )
     return roles
