@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._validation import check_bool
 from ..errors import DataFileError
 from .idx import load_idx
 
@@ -32,7 +33,7 @@ def _load_verified(name: str) -> np.ndarray:
 
 
 def load_mnist(
-    normalize: bool = True, flatten: bool = True, dtype: type = np.float32
+    normalize: bool = True, flatten: bool = True, dtype: type = np.float32, images: bool = False
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """The 60,000 training and 10,000 test images of MNIST, with labels 0-9.
 
@@ -40,6 +41,8 @@ def load_mnist(
         normalize: scale pixels from 0..255 to [0, 1] in ``dtype``; False keeps uint8.
         flatten: images as rows of 784 pixels; False keeps ``(28, 28)`` images.
         dtype: the floating dtype of normalized images.
+        images: one-channel images ``(n, 1, 28, 28)``, the NCHW layout that
+            :class:`~scratchnn.Conv2D` takes (``flatten`` is then ignored).
 
     Returns:
         ``((X_train, y_train), (X_test, y_test))``, labels as int64, as Keras's
@@ -49,14 +52,18 @@ def load_mnist(
         >>> (X_train, y_train), (X_test, y_test) = load_mnist()
         >>> X_train.shape, X_train.dtype, y_test[:5]
         ((60000, 784), dtype('float32'), array([7, 2, 1, 0, 4]))
+        >>> load_mnist(images=True)[1][0].shape
+        (10000, 1, 28, 28)
     """
-    splits = []
+    splits, images_wanted = [], check_bool("images", images)
     for prefix in ("train", "t10k"):
-        images = _load_verified(f"{prefix}-images-idx3-ubyte.gz")
+        pixels = _load_verified(f"{prefix}-images-idx3-ubyte.gz")
         labels = _load_verified(f"{prefix}-labels-idx1-ubyte.gz").astype(np.int64)
-        if flatten:
-            images = images.reshape(len(images), -1)
+        if images_wanted:
+            pixels = pixels[:, None]  # one channel: (n, 1, 28, 28)
+        elif flatten:
+            pixels = pixels.reshape(len(pixels), -1)
         if normalize:
-            images = images.astype(dtype) / dtype(255)
-        splits.append((images, labels))
+            pixels = pixels.astype(dtype) / dtype(255)
+        splits.append((pixels, labels))
     return splits[0], splits[1]
