@@ -185,6 +185,12 @@ def test_a_side_by_side_run_starts_from_the_other_runs_weights():
     assert b.frame()["weights"] == a.frame()["weights"]
     assert b.train_losses == [b.evaluate(b.X_train, b.y_train)]
     assert not Session(Config(hidden=[4])).start_from(a)  # other shapes: its own start
+    # A trained run A stays where it is; B starts from A's initial weights.
+    start = a.model.get_weights()
+    a.train(5)
+    c = Session(Config(optimizer="adam", hidden=[3]))
+    assert c.start_from(a) and a.epoch == 5
+    np.testing.assert_array_equal(c.model.get_weights(), start)
     b.train(1)
     with pytest.raises(ValueError, match="has not trained yet"):
         b.start_from(a)
@@ -197,6 +203,72 @@ def test_gradcheck_entries_agree():
     analytic = [row["analytic"] for row in result["entries"]]
     numeric = [row["numeric"] for row in result["entries"]]
     np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-9)
+
+
+def test_gradcheck_is_inconclusive_where_finite_differences_cannot_judge():
+    # A dead network (every ReLU 0 after lr 10): gradients below 1e-12 are not "ok".
+    dead = Session(Config(activation="relu", lr=10.0, hidden=[4, 2]))
+    dead.train(epochs=20)
+    result = dead.check_gradients()
+    assert result["verdict"] == "inconclusive" and not result["passed"]
+    assert "every gradient is below 1e-12" in result["summary"]
+    # A diverged run keeps weights ~1e10: the step ε vanishes beside them; not FAILED.
+    diverged = Session(Config(problem="reg-plane", activation="linear", lr=10.0, batch_size=30))
+    diverged.train(epochs=50)
+    result = diverged.check_gradients()
+    assert result["verdict"] == "inconclusive", result["summary"]
+    assert "too large for the step" in result["summary"]
+    json.dumps(result, allow_nan=False)
+    # A healthy network passes, every parameter "ok".
+    healthy = Session(Config(hidden=[3]))
+    assert {v["verdict"] for v in healthy.check_gradients()["parameters"]} == {"ok"}
+
+
+def test_dead_relus_and_saturated_units_are_named():
+    session = Session(Config(activation="relu", lr=10.0, hidden=[4, 2]))
+    assert session.frame()["health"]["message"] is None
+    frame = session.train(epochs=20)
+    assert frame["health"]["dead"] and "ReLU units dead" in frame["health"]["message"]
+    saturated = Session(Config(activation="sigmoid", hidden=[3]))
+    for layer in saturated.model.layers[:1]:
+        layer.params["W"][...] = 500.0  # every unit at an end of its range
+    saturated.record_losses()
+    assert saturated.frame()["health"]["saturated"] == [[0, 0], [0, 1], [0, 2]]
+    assert "sigmoid units saturated" in saturated.frame()["health"]["message"]
+
+
+def test_a_diverged_frame_shows_the_weights_and_losses_it_has():
+    session = Session(Config(problem="reg-plane", activation="linear", lr=10.0, batch_size=30))
+    before = session.frame()
+    frame = session.train(epochs=50)
+    # The losses of the last finite weights are recorded, not the starting ones kept.
+    assert len(frame["history"]["train"]) == 1 and frame["history"]["from"] == 1
+    assert frame["train_loss"] != before["train_loss"]
+    assert frame["weights"] != before["weights"]
+    assert "Reset starts the run again" in frame["diverged"] and not frame["playing"]
+
+
+def test_a_frame_carries_the_accuracies_of_a_classification():
+    session = Session(Config(problem="xor", hidden=[4], optimizer="adam", lr=0.03))
+    frame = session.train(epochs=40)
+    assert 0.9 <= frame["train_accuracy"] <= 1 and 0.9 <= frame["test_accuracy"] <= 1
+    regression = Session(Config(problem="reg-plane")).frame()
+    assert regression["train_accuracy"] is None and regression["test_accuracy"] is None
+
+
+def test_the_inspector_offers_the_tutorials_convention():
+    config = Config(problem="tutorial-xor", hidden=[4], activation="sigmoid", lr=0.5)
+    result = Session(config).inspect()
+    tutorial = result["tutorial"]
+    assert result["convention"] == "scratchnn" and tutorial["convention"] == "tutorial"
+    n = len(result["batch"])  # δ_tutorial = -n/2 δ for the mean squared error over n outputs
+    for ours, theirs in zip(result["layers"], tutorial["layers"], strict=True):
+        np.testing.assert_allclose(theirs["delta"], -n / 2 * np.array(ours["delta"]), rtol=1e-5)
+        np.testing.assert_allclose(theirs["update_W"], ours["update_W"])  # the same step
+    assert tutorial["loss"] == pytest.approx(n / 2 * result["loss"], rel=1e-6)
+    assert "y − a2" in tutorial["phases"][3]["formula"]
+    cross = Session(Config(loss="cross_entropy", hidden=[2])).inspect()
+    assert cross["tutorial"] is None and "needs the MSE loss" in cross["tutorial_note"]
 
 
 # The HTTP API.

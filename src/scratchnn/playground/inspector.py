@@ -38,8 +38,6 @@ from ..trace import StepTrace, trace_step
 TINY_GRADIENT = 1e-12
 #: The finite-difference step of :func:`check_gradients`.
 EPS = 1e-5
-#: The inspector's conventions (see :func:`scratchnn.trace_step`).
-CONVENTIONS = ("scratchnn", "tutorial")
 
 
 def trace(
@@ -51,13 +49,17 @@ def trace(
     *,
     penalty: str | None = None,
     batch_norm: bool = False,
-    convention: str = "scratchnn",
 ) -> dict[str, Any]:
     """One training step on ``(X, y)``, traced with :func:`scratchnn.trace_step` and applied
     to ``model``: per ``Dense`` layer (with its activation) the batch's ``z``, ``a``,
     ``δ = ∂L/∂z``, ``∂L/∂W``, ``∂L/∂b`` and the update, plus the phases the page steps
     through. Neurons and the rows and columns of weights count from 0, as Python indexes
     ``trace.stages[k].W``.
+
+    The numbers are scratchnn's convention (the mean loss, δ = ∂L/∂z); under ``"tutorial"``
+    come the same step's numbers in the tutorial's convention (its summed error and
+    ``y - output`` sign, ``convention="tutorial"`` of ``trace_step``), or None with the reason
+    in ``"tutorial_note"`` where that convention does not apply (a loss other than MSE).
 
     Args:
         model: the network; the step is applied to it.
@@ -66,25 +68,36 @@ def trace(
         penalty: "l1" or "l2" when the Dense layers carry that penalty (shown with ∂L/∂W).
         batch_norm: whether each hidden Dense is followed by ``BatchNorm1d`` (a note says that
             z and a are then the Dense layer's output).
-        convention: "scratchnn" (the mean loss, δ = ∂L/∂z) or "tutorial" (the tutorial's
-            summed error and its ``y - output`` sign; MSE only). The update is the same.
 
     Raises:
-        ValueError: for an unknown convention, the tutorial's convention with another loss
-            than MSE, or a loss that is not finite.
+        ValueError: when the loss is not finite (the step is applied all the same).
     """
-    if convention not in CONVENTIONS:
-        raise ValueError(
-            f"convention must be one of {', '.join(CONVENTIONS)}; received {convention!r}."
-        )
-    if convention == "tutorial" and not isinstance(loss, MSE):
-        raise ValueError(
+    tutorial, note = None, None
+    if not isinstance(loss, MSE):
+        note = (
             "The tutorial's convention sums the squared error, so it needs the MSE loss; "
-            f"this run uses {loss!r}. Choose MSE, or the scratchnn convention."
+            f"this run uses {loss!r}."
         )
-    step = trace_step(model, X, y, loss, optimizer, convention=convention, apply=True)
+    else:
+        try:  # on a copy, before the real step: the same weights, the same dropout mask
+            tutorial = trace_step(model, X, y, loss, optimizer, convention="tutorial")
+        except ValueError as error:
+            note = str(error)
+    step = trace_step(model, X, y, loss, optimizer, apply=True)
     if not np.isfinite(step.loss):
         raise ValueError("The loss is not finite; reset the network or lower the rate.")
+    return {
+        "inputs": np.asarray(X).tolist(),
+        "targets": np.asarray(y).ravel().tolist(),
+        "optimizer": step.optimizer_name,
+        **_numbers(step, penalty, batch_norm),
+        "tutorial": None if tutorial is None else _numbers(tutorial, penalty, batch_norm),
+        "tutorial_note": note,
+    }
+
+
+def _numbers(step: StepTrace, penalty: str | None, batch_norm: bool) -> dict[str, Any]:
+    """The page's numbers of one traced step, in the step's convention."""
     layers = []
     for stage in step.stages:
         layers.append(
@@ -110,15 +123,13 @@ def trace(
                 "shape": [list(stage.x.shape), list(stage.W.shape), list(stage.z.shape)],
             }
         )
+    tutorial = step.convention == "tutorial"
     return {
-        "convention": convention,
-        "inputs": np.asarray(X).tolist(),
-        "targets": np.asarray(y).ravel().tolist(),
+        "convention": step.convention,
         "loss": step.loss,
         "loss_name": "E = ½ Σ (y − a)², summed over the batch"
-        if convention == "tutorial"
+        if tutorial
         else "L, the mean over the batch",
-        "optimizer": step.optimizer_name,
         "tutorial_lr": step.tutorial_lr,
         "layers": layers,
         "phases": _phases(step),

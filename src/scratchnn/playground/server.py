@@ -46,7 +46,15 @@ import uuid
 from typing import Any
 
 from . import data
-from .config import ACTIVATIONS, LOSSES, MAX_LAYERS, MAX_NEURONS, OPTIMIZERS, Config
+from .config import (
+    ACTIVATIONS,
+    LOSSES,
+    MAX_LAYERS,
+    MAX_NEURONS,
+    OPTIMIZERS,
+    REGULARIZATIONS,
+    Config,
+)
 from .session import Session
 
 #: Runs kept in memory; the oldest is dropped beyond this.
@@ -166,6 +174,7 @@ def options() -> dict[str, Any]:
         "activations": list(ACTIVATIONS),
         "optimizers": list(OPTIMIZERS),
         "losses": list(LOSSES),
+        "regularizations": list(REGULARIZATIONS),
         "max_layers": MAX_LAYERS,
         "max_neurons": MAX_NEURONS,
         "defaults": Config().to_dict(),
@@ -415,8 +424,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 session.stop()
                 return self._json(200, session.train(epochs))
             if path == "/api/inspect":
-                convention = body.get("convention", "scratchnn")
-                return self._json(200, session.inspect(convention))
+                return self._json(200, session.inspect())
             if path == "/api/gradcheck":
                 return self._json(200, session.check_gradients())
         except KeyError as error:

@@ -129,6 +129,12 @@ class Session:
         self.train_losses: list[float] = []
         self.test_losses: list[float] = []
         self.diverged: str | None = None
+        #: The accuracy on the training and test points (classification; else None).
+        self.accuracy: tuple[float | None, float | None] = (None, None)
+        #: Dead and saturated hidden units after the last epoch (see :func:`health`).
+        self.health: dict[str, Any] = {"dead": [], "saturated": [], "message": None}
+        # The weights the run started from: a side-by-side run starts from them too.
+        self.initial_weights = self.model.get_weights()
         #: Held while the model changes (an epoch, the inspector's step) or is saved.
         self.lock = threading.RLock()
         # Frames are drawn from a copy of the weights (``_view``), published by the training
@@ -188,7 +194,9 @@ class Session:
                         verbose=0,
                     )
             except TrainingDivergedError as error:
-                self.diverged = str(error)
+                # fit keeps the last finite weights: show them and their losses as they are.
+                self.diverged = f"{error} Reset starts the run again."
+                self.record_losses()
                 self.publish()
                 return False
             self.epoch += 1
@@ -197,18 +205,18 @@ class Session:
             return True
 
     def start_from(self, other: Session) -> bool:
-        """Start from ``other``'s current weights (side-by-side runs), if the two networks
-        have the same parameter shapes; returns whether it did. Only before training."""
+        """Start from the weights ``other`` started from (side-by-side runs), if the two
+        networks have the same parameter shapes; returns whether it did. Only before
+        training; ``other`` is not touched (it may be playing)."""
         if self.epoch or self.model.optimizer is not None:
             raise ValueError("start_from() is for a run that has not trained yet.")
-        with other.lock:
-            weights = other.model.get_weights()
-            shapes = [p.value.shape for p in other.model.parameters()]
+        shapes = [p.value.shape for p in other.model.parameters()]
         if shapes != [p.value.shape for p in self.model.parameters()] or (
-            weights.shape != self.model.get_weights().shape
+            other.initial_weights.shape != self.initial_weights.shape
         ):
             return False
-        self.model.set_weights(weights)
+        self.model.set_weights(other.initial_weights)
+        self.initial_weights = other.initial_weights.copy()
         self.train_losses.clear()
         self.test_losses.clear()
         self.record_losses()
@@ -290,11 +298,22 @@ class Session:
             self._published_at = time.monotonic()
 
     def record_losses(self) -> None:
-        """Append the current train and test losses to the history."""
+        """Append the current train and test losses to the history; note the accuracies and
+        the hidden units' health."""
         self.train_losses.append(self.evaluate(self.X_train, self.y_train))
         self.test_losses.append(
             self.evaluate(self.X_test, self.y_test) if len(self.X_test) else math.nan
         )
+        with np.errstate(all="ignore"):
+            *hidden, output = self.layer_outputs(self.model, self.X_train)
+            if self.config.kind == "classification":
+                test = None
+                if len(self.X_test):
+                    test = _accuracy(
+                        self.loss.output_transform(self.model.predict(self.X_test)), self.y_test
+                    )
+                self.accuracy = (_accuracy(output, self.y_train), test)
+        self.health = health(hidden, self.config.activation)
 
     def evaluate(self, X: np.ndarray, y: np.ndarray) -> float:
         """The mean data loss (without the L1/L2 penalty) of the model on ``(X, y)``."""
@@ -347,6 +366,9 @@ class Session:
                 "test": [_finite(v) for v in self.test_losses[since:n]],
             },
             "diverged": self.diverged,
+            "train_accuracy": self.accuracy[0],
+            "test_accuracy": self.accuracy[1],
+            "health": self.health,
         }
         if version == published:
             frame["unchanged"] = True
@@ -418,7 +440,7 @@ class Session:
         ``batch_size`` training rows (the same batch every time, so results can be compared)."""
         return np.arange(self.batch_size)
 
-    def inspect(self, convention: str = "scratchnn") -> dict[str, Any]:
+    def inspect(self) -> dict[str, Any]:
         """One traced training step on the inspector's batch, applied to the model (see
         :func:`scratchnn.playground.inspector.trace`), with the frame after it.
 
@@ -438,7 +460,6 @@ class Session:
                 self.y_train[rows],
                 penalty=self.config.regularization if self.config.reg_rate else None,
                 batch_norm=self.config.batch_norm,
-                convention=convention,
             )
             self.publish()
             start = len(self.train_losses)
@@ -473,6 +494,63 @@ class Session:
 
         with self.lock:
             return script(self.config, self.epoch)
+
+
+#: A unit is saturated when this share of the training points drives it to an end of its range.
+SATURATED_SHARE = 0.95
+# Where a sigmoid's and a tanh's outputs count as saturated: within 0.01 of an end.
+_SATURATION = {"sigmoid": (0.01, 0.99), "tanh": (-0.99, 0.99)}
+
+
+def health(hidden: list[np.ndarray], activation: str) -> dict[str, Any]:
+    """Dead and saturated hidden units, from each hidden layer's activations on the training
+    points: a ReLU unit is dead when it is 0 on every point (no gradient reaches its
+    weights again); a sigmoid or tanh unit is saturated when on at least
+    :data:`SATURATED_SHARE` of the points it is within 0.01 of an end of its range (its
+    gradient nearly vanishes). Units are ``[layer, unit]``, counting from 0.
+
+    Example:
+        >>> health([np.array([[0.0, 1.0], [0.0, 2.0]])], "relu")["message"][:43]
+        '1 of 2 ReLU units dead (0 on every training'
+    """
+    dead: list[list[int]] = []
+    saturated: list[list[int]] = []
+    for layer, values in enumerate(hidden):
+        if activation == "relu":
+            dead += [[layer, int(j)] for j in np.flatnonzero(np.all(values <= 0, axis=0))]
+        elif activation in _SATURATION:
+            low, high = _SATURATION[activation]
+            share = np.mean((values <= low) | (values >= high) | ~np.isfinite(values), axis=0)
+            saturated += [[layer, int(j)] for j in np.flatnonzero(share >= SATURATED_SHARE)]
+    total = sum(values.shape[1] for values in hidden)
+    message = None
+    for units, what in [
+        (dead, "ReLU units dead (0 on every training point)"),
+        (
+            saturated,
+            f"{activation} units saturated (at an end of their range "
+            f"on {SATURATED_SHARE:.0%} of the training points)",
+        ),
+    ]:
+        if units:
+            where = "; ".join(
+                f"layer {layer} unit{'s' if len(js) > 1 else ''} {', '.join(map(str, js))}"
+                for layer, js in _by_layer(units).items()
+            )
+            message = f"{len(units)} of {total} {what}: {where}. Lower the learning rate or reset."
+    return {"dead": dead, "saturated": saturated, "message": message}
+
+
+def _by_layer(units: list[list[int]]) -> dict[int, list[int]]:
+    grouped: dict[int, list[int]] = {}
+    for layer, j in units:
+        grouped.setdefault(layer, []).append(j)
+    return grouped
+
+
+def _accuracy(probability: np.ndarray, y: np.ndarray) -> float:
+    """The share of points whose class (probability >= 0.5) is their label."""
+    return float(np.mean((probability >= 0.5) == (y >= 0.5)))
 
 
 def _finite(value: float) -> float | None:
