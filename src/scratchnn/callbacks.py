@@ -463,14 +463,20 @@ class LivePlot(Callback):
                 )
             if not metrics:
                 raise ValueError("metrics must name at least one log, e.g. ['loss'].")
-        self.metrics = None if metrics is None else [m.removeprefix("val_") for m in metrics]
+        self._required = set(metrics or ())
+        # One panel per name, its validation line included: "val_loss" draws the loss panel.
+        self.metrics = (
+            None
+            if metrics is None
+            else list(dict.fromkeys(m.removeprefix("val_") for m in metrics))
+        )
         self.min_interval = check_number("min_interval", min_interval, 0)
         self.path = None if path is None else _writable_path("path", path)
         self.log_scale = check_bool("log_scale", log_scale)
         self.curves = None
 
     def required_logs(self) -> set[str]:
-        return set(self.metrics or ())
+        return self._required
 
     def on_train_begin(self, logs):
         import time

@@ -56,7 +56,10 @@ def in_notebook() -> bool:
 
 def notebook_bar_available() -> bool:
     """Whether tqdm's notebook bar can be drawn: tqdm and ipywidgets are both installed
-    (``pip install 'scratchnn[jupyter]'``)."""
+    (``pip install 'scratchnn[jupyter]'``), and the front end is no Qt console or Spyder, which
+    show rich output but no widgets (as tqdm decides)."""
+    if any(name == "QT_API" or name.startswith("SPYDER") for name in os.environ):
+        return False
     try:
         from tqdm.notebook import IProgress
     except ImportError:
