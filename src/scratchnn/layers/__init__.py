@@ -28,6 +28,7 @@ from .recurrent import GRU, LSTM, RNN
 from .regularization import Dropout
 from .regularization2d import Dropout2d
 from .reshape import Flatten, ToChannelsFirst
+from .residual import Residual
 
 __all__ = [
     "ELU",
@@ -56,6 +57,7 @@ __all__ = [
     "PositionalEmbedding",
     "RandomShift",
     "ReLU",
+    "Residual",
     "SiLU",
     "Sigmoid",
     "SinusoidalEncoding",

@@ -1,0 +1,10 @@
+"""Ready-made models built from scratchnn's layers: a small GPT and its character tokenizer.
+
+``scratchnn.models`` is imported on demand (``from scratchnn.models import GPT``), never by
+``import scratchnn``.
+"""
+
+from .gpt import GPT, context_length, generate
+from .tokenizer import CharTokenizer
+
+__all__ = ["GPT", "CharTokenizer", "context_length", "generate"]
