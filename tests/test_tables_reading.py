@@ -117,7 +117,7 @@ def test_quoted_names_and_apostrophe_quoted_names(tmp_path):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("a,b\n1,2\n3\n", "line 3: 1 values"),
+        ("a,b\n1,2\n3\n", "line 3: 1 value, but the header has 2 columns"),
         ("a,a\n1,2\n", "more than once"),
         ("a,b\n", "no data rows"),
         ("", "empty"),

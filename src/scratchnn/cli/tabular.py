@@ -316,8 +316,8 @@ def table_dataset(args: argparse.Namespace, seed: int) -> Dataset:
     encoder = TableEncoder(missing_tokens=tokens).fit(raw.take(train_rows), roles)
     for notice in encoder.notices:
         print(notice)
-    X_train = encoded(encoder, raw.take(train_rows))
-    X_test = encoded(encoder, raw.take(test_rows)) if len(test_rows) else X_train
+    X_train = encoded(encoder, raw.take(train_rows), training=True)
+    X_test = encoded(encoder, raw.take(test_rows), training=True) if len(test_rows) else X_train
     y_train = y[train_rows]
     y_test = y[test_rows] if len(test_rows) else y_train
     scaler = None
@@ -389,9 +389,9 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
     ).fit(raw.take(fit_rows), roles)
     for notice in encoder.notices:
         print(notice)
-    X_fit = encoded(encoder, raw.take(fit_rows))
-    X_val = encoded(encoder, raw.take(val_rows)) if len(val_rows) else None
-    X_test = encoded(encoder, raw.take(test_rows)) if len(test_rows) else X_fit
+    X_fit = encoded(encoder, raw.take(fit_rows), training=True)
+    X_val = encoded(encoder, raw.take(val_rows), training=True) if len(val_rows) else None
+    X_test = encoded(encoder, raw.take(test_rows), training=True) if len(test_rows) else X_fit
     y_fit, y_val = y[fit_rows], y[val_rows]
     y_test = y[test_rows] if len(test_rows) else y_fit
     scaler = TargetScaler().fit(y_fit) if classes is None else None
@@ -557,7 +557,9 @@ def _report_unseen(encoder: TableEncoder) -> None:
         )
 
 
-def encoded(encoder: TableEncoder, raw: RawTable, dtype: Any = np.float32) -> np.ndarray:
+def encoded(
+    encoder: TableEncoder, raw: RawTable, dtype: Any = np.float32, training: bool = False
+) -> np.ndarray:
     """``encoder.transform(raw)``, refusing a value so far from the training range that the
     network's ``dtype`` cannot hold its standardized value (a ``1e308`` where training saw
     numbers near 1), with its line and column."""
@@ -568,12 +570,17 @@ def encoded(encoder: TableEncoder, raw: RawTable, dtype: Any = np.float32) -> np
     if too_far.any():
         row, j = (int(k) for k in np.argwhere(too_far)[0])
         name = encoder.roles.numeric[j]
+        fix = (
+            "Fix the value, or train on data that includes such values."
+            if not training
+            else "The rows trained on (the others are held out) hold no such values: fix the "
+            "value, or list it among the missing values (--missing)."
+        )
         raise ValueError(
             f"{raw.source}, {_where(raw, row)}: column {name!r} holds "
-            f"{str(raw.columns[name][row])!r}, beyond {limit:.3g} training standard deviations "
-            f"from the training mean (mean {encoder.mean_[j]:.4g}, std {encoder.scale_[j]:.4g}): "
-            "too far for the network's arithmetic. Fix the value, or train on data that "
-            "includes such values."
+            f"{str(raw.columns[name][row])!r}, beyond {limit:.3g} standard deviations from the "
+            f"mean of the rows trained on (mean {encoder.mean_[j]:.4g}, std "
+            f"{encoder.scale_[j]:.4g}): too far for the network's arithmetic. {fix}"
         )
     return X
 

@@ -392,7 +392,8 @@ def read_table(
     for line, row in zip(body_lines, body, strict=True):
         if len(row) != width:
             raise DataFileError(
-                f"{path}, line {line}: {len(row)} values, but the header has {width} columns "
+                f"{path}, line {line}: {len(row)} value{'s' * (len(row) != 1)}, but the header "
+                f"has {width} column{'s' * (width != 1)} "
                 f"(read as {_NAMES.get(delimiter, repr(delimiter))}-separated; pass "
                 "--delimiter if that is wrong)."
             )
