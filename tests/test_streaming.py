@@ -14,7 +14,7 @@ import pytest
 import scratchnn as snn
 from scratchnn.callbacks import Callback
 from scratchnn.streaming import ArraySource, IterableSource, as_source
-from scratchnn.streaming.base import _Rows, shuffle_buffer
+from scratchnn.batches import _Rows, shuffle_buffer
 
 
 def _data(n=300, features=5, classes=3, seed=0, dtype=np.float64):

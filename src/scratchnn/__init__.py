@@ -6,7 +6,7 @@
 
 import importlib
 
-from . import functional, initializers, losses, optim
+from . import _registry, functional, initializers, losses, optim
 from .errors import DataFileError, ScratchnnError, TrainingDivergedError
 from .gradcheck import GradcheckResult, gradcheck
 from .history import History
@@ -50,6 +50,12 @@ from .model import MLP, Sequential
 from .parameters import Parameter, Parameters
 
 __version__ = "0.1.0"
+
+# Front ends whose fitted parts a model file may carry, declared here at the top of the package:
+# loading such a file imports the front end that rebuilds them, and the file format (io), which
+# sits below every front end, imports none of them.
+_registry.components.declare("TableEncoder", "scratchnn.tables")
+_registry.components.declare("TargetScaler", "scratchnn.tables")
 
 # Parts that building a network does not need are imported on first use (the training loop and
 # its callbacks, schedules and metrics by the first fit), so that ``import scratchnn`` stays

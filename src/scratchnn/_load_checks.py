@@ -15,24 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from .layers import (
-    ELU,
-    GELU,
-    BatchNorm1d,
-    Dense,
-    Dropout,
-    Identity,
-    Layer,
-    LayerNorm,
-    LeakyReLU,
-    ReLU,
-    Sigmoid,
-    SiLU,
-    Softmax,
-    Standardize,
-    Tanh,
-    layers,
-)
+from . import shapes
+from .layers import Layer, layers
 
 #: A model has at most this many layers.
 MAX_LAYERS = 4096
@@ -44,11 +28,8 @@ MAX_STEPS = 2**53
 MAX_HISTORY_KEYS = 256
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
-_PARAMETER_FREE = (Identity, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, GELU, SiLU, Softmax, Dropout)
 #: Optimizer state arrays that are running sums or averages of squares: never negative.
 _NON_NEGATIVE_STATE = {"exp_avg_sq", "max_exp_avg_sq", "square_avg", "sum"}
-#: Buffers with a range: running variances are >= 0, standard deviations (divisors) > 0.
-_BUFFER_RANGES = {("BatchNorm1d", "running_var"): 0.0, ("Standardize", "std"): None}
 
 
 class InvalidFileError(Exception):
@@ -91,8 +72,9 @@ def _short(value: Any) -> str:
 # The architecture
 
 
-def layer_specs(model: Any) -> tuple[list[dict[str, Any]], Any, Any]:
-    """The model section's ``(layer specs, seed, dtype)``, their types checked."""
+def layer_specs(model: Any) -> tuple[list[dict[str, Any]], Any, Any, Any]:
+    """The model section's ``(layer specs, seed, dtype, input shape or None)``, their types
+    checked."""
     check_type("the model section", model, dict)
     specs = check_type("the model's layers", model.get("layers"), list)
     if not 1 <= len(specs) <= MAX_LAYERS:
@@ -111,7 +93,16 @@ def layer_specs(model: Any) -> tuple[list[dict[str, Any]], Any, Any]:
     dtype = model.get("dtype", "float32")
     if dtype not in ("float32", "float64"):
         raise InvalidFileError(f"the dtype must be 'float32' or 'float64'; it is {_short(dtype)}.")
-    return specs, seed, np.dtype(dtype)
+    input_shape = model.get("input_shape")
+    if input_shape is not None:
+        check_type("the model's input_shape", input_shape, list)
+        if not 1 <= len(input_shape) <= 8:
+            raise InvalidFileError(f"the input_shape {_short(input_shape)} has 1 to 8 axes.")
+        for size in input_shape:
+            if size is not None:
+                check_int("an input_shape size", size, 1, 2**62)
+        input_shape = tuple(input_shape)
+    return specs, seed, np.dtype(dtype), input_shape
 
 
 def create_layers(specs: list[dict[str, Any]]) -> list[Layer]:
@@ -126,51 +117,49 @@ def create_layers(specs: list[dict[str, Any]]) -> list[Layer]:
 
 
 def predicted_arrays(
-    created: list[Layer], capacity: int
+    created: list[Layer], capacity: int, input_shape: Any = None
 ) -> tuple[int, list[dict[str, tuple[int, ...]] | None]]:
     """The number of parameters and each layer's buffer shapes that the unbuilt layers will
-    create; None for a layer of a type this module does not know (a custom layer), whose
-    inputs times outputs must then be at most ``capacity`` (the values the file could hold).
+    create, as each layer declares them (``parameter_shapes``/``buffer_shapes``) for the
+    shape it receives; None for a layer that does not declare them (a custom layer that
+    creates its arrays in ``build``), whose input and output together must then hold at most
+    ``capacity`` values (what the file could hold).
 
     Raises:
-        InvalidFileError: the widths do not chain, or a custom layer's width exceeds ``capacity``.
+        InvalidFileError: the shapes do not chain, a declared size is absurd, or an
+            undeclared layer's size exceeds ``capacity``.
     """
-    first = next((layer for layer in created if layer.in_features is not None), None)
-    if first is None:
-        raise InvalidFileError("no layer declares its number of input features.")
-    width = first.in_features
+    try:
+        chain = shapes.infer_shapes(created, input_shape)
+    except ValueError as error:
+        raise InvalidFileError(f"the layers do not fit together: {error}") from None
     total, buffers = 0, []
-    for i, layer in enumerate(created):
-        if layer.in_features is not None and layer.in_features != width:
-            raise InvalidFileError(
-                f"layer {i} ({type(layer).__name__}) expects {layer.in_features} inputs but "
-                f"receives {width}."
-            )
-        out = layer.output_features(width)
-        check_int(f"layer {i}'s output width", out, 1, 2**62)
-        kind = type(layer)
-        if kind is Dense and (
-            layer.activation is None or type(layer.activation) in _PARAMETER_FREE
-        ):
-            total += width * out + (out if layer.bias else 0)
-            buffers.append({})
-        elif kind in (BatchNorm1d, LayerNorm):
-            total += 2 * width if layer.affine else 0
-            buffers.append(
-                {"running_mean": (width,), "running_var": (width,)} if kind is BatchNorm1d else {}
-            )
-        elif kind is Standardize:
-            buffers.append({"mean": (width,), "std": (width,)})
-        elif kind in _PARAMETER_FREE:
-            buffers.append({})
-        else:
-            if width * out > capacity:
+    for i, (layer, shape) in enumerate(zip(created, chain, strict=False)):
+        for axis, size in enumerate(chain[i + 1]):
+            if size is not None:
+                check_int(f"layer {i}'s output size on axis {axis + 1}", size, 1, 2**62)
+        parameters = layer.parameter_shapes(shape)
+        declared = layer.buffer_shapes(shape)
+        if parameters is None or declared is None:
+            known = [s for s in (*shape, *chain[i + 1]) if s is not None]
+            if math.prod(known) > capacity:
                 raise InvalidFileError(
-                    f"layer {i} ({kind.__name__}) maps {width} to {out} features: a layer of "
-                    f"that size may need more than the {capacity:,} values the file could hold."
+                    f"layer {i} ({type(layer).__name__}) maps {shapes.describe(shape)} to "
+                    f"{shapes.describe(chain[i + 1])}: a layer of that size may need more than "
+                    f"the {capacity:,} values the file could hold."
                 )
             buffers.append(None)
-        width = out
+            continue
+        for name, array_shape in (*parameters.items(), *declared.items()):
+            for size in array_shape:
+                check_int(f"layer {i}'s array {name!r} size", size, 0, capacity)
+        total += sum(shapes.size(s) for s in parameters.values())
+        if total > capacity:
+            raise InvalidFileError(
+                f"the layers declare {total:,} parameters or more; the file could hold at "
+                f"most {capacity:,} values."
+            )
+        buffers.append(dict(declared))
     return total, buffers
 
 
@@ -191,8 +180,9 @@ def check_finite(what: str, array: np.ndarray, low: float | None = -math.inf) ->
 
 
 def buffer_low(layer: Layer, name: str) -> float | None:
-    """The lowest value a buffer may hold (None: strictly positive), -inf when unbounded."""
-    return _BUFFER_RANGES.get((type(layer).__name__, name), -math.inf)
+    """The lowest value a buffer may hold (None: strictly positive), -inf when unbounded, as
+    the layer declares in ``buffer_lows``."""
+    return layer.buffer_lows.get(name, -math.inf)
 
 
 def optimizer_layout(info: Any, parameters: int) -> tuple[int, list[list[str]]]:

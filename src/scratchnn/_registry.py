@@ -3,6 +3,7 @@ everywhere a user would type them, and so that a model's configuration is plain 
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
@@ -31,6 +32,7 @@ class Registry(Generic[T]):
         self.plural = plural or f"{kind}s"
         self._entries: dict[str, T] = {}
         self._canonical: dict[str, str] = {}
+        self._declared: dict[str, str] = {}
 
     def register(self, *aliases: str) -> Callable[[T], T]:
         """Decorator: register an entry under its own ``__name__`` and any ``aliases``."""
@@ -44,14 +46,23 @@ class Registry(Generic[T]):
 
         return decorator
 
+    def declare(self, name: str, module: str) -> None:
+        """Say that ``module`` registers ``name`` when imported, without importing it now:
+        the first ``lookup(name)`` imports it. This is how a higher layer (e.g. the table front
+        end) plugs into a lower one (the file format) that must not import it."""
+        self._declared[normalize_name(name)] = module
+
     def names(self) -> list[str]:
         """The canonical names, sorted, for error messages and documentation."""
         return sorted(self._canonical)
 
     def lookup(self, name: str) -> T:
         """The entry registered as ``name`` (case, ``-`` and ``_`` are ignored)."""
+        key = normalize_name(name)
+        if key not in self._entries and key in self._declared:
+            importlib.import_module(self._declared.pop(key))
         try:
-            return self._entries[normalize_name(name)]
+            return self._entries[key]
         except KeyError:
             raise ValueError(
                 f"Unknown {self.kind} {name!r}. Known {self.plural}: {', '.join(self.names())}."
@@ -74,6 +85,14 @@ class Registry(Generic[T]):
             f"Expected a {self.kind} name (one of {', '.join(self.names())}) or a "
             f"{base.__name__} instance. Received: {spec!r} of type {type(spec).__name__}."
         )
+
+
+#: Model classes by name (``"Sequential"``), for the file format, which builds what a file
+#: describes without importing the module that defines it.
+models: Registry[type] = Registry("model")
+#: Fitted components a model may carry (a table encoder, a target scaler, a tokenizer), by
+#: class name: each has ``get_state() -> (config, arrays)`` and ``from_state(config, arrays)``.
+components: Registry[type] = Registry("model component")
 
 
 class Configurable:

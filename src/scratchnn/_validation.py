@@ -222,28 +222,97 @@ def cast_rows(rows: np.ndarray, name: str, dtype: np.dtype) -> np.ndarray:
         raise
 
 
+def check_inputs(
+    X: Any,
+    input_shape: tuple[int | None, ...],
+    dtype: np.dtype,
+    first_layer: Any,
+    convert: bool = True,
+    integers: bool = False,
+) -> np.ndarray:
+    """``X`` as an ``(n_samples, *input_shape)`` array of the model's dtype (left in its own
+    dtype with ``convert=False``; see :func:`as_float_array`); ``None`` in ``input_shape``
+    takes any size. With ``integers=True`` (a first layer that takes token ids) ``X`` must
+    hold whole numbers and comes back as ``intp``."""
+    X = as_integer_array(X, "X") if integers else as_float_array(X, "X", dtype, convert)
+    want = 1 + len(input_shape)
+    if X.ndim != want:
+        raise ValueError(_rank_message(X.shape, input_shape))
+    for axis, (got, expected) in enumerate(zip(X.shape[1:], input_shape, strict=True), 1):
+        if expected is not None and got != expected:
+            if len(input_shape) == 1:
+                raise ValueError(
+                    f"X has {got} features, but the model expects {expected} "
+                    f"({first_layer!r} is the first layer)."
+                )
+            raise ValueError(
+                f"X has samples of shape {X.shape[1:]}, but the model expects "
+                f"{_shape_text(input_shape)} (axis {axis} must be {expected}; "
+                f"{first_layer!r} is the first layer)."
+            )
+    return X
+
+
 def check_features(
     X: Any, n_features: int, dtype: np.dtype, first_layer: Any, convert: bool = True
 ) -> np.ndarray:
-    """``X`` as a ``(n_samples, n_features)`` array of the model's dtype (left in its own
-    dtype with ``convert=False``; see :func:`as_float_array`)."""
-    X = as_float_array(X, "X", dtype, convert)
-    if X.ndim == 1:
-        raise ValueError(
-            f"X must be 2-D (n_samples, n_features); received a 1-D array of shape {X.shape}. "
-            "Use X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single sample."
-        )
-    if X.ndim != 2:
-        raise ValueError(
-            f"X must be 2-D (n_samples, n_features); received shape {X.shape}. "
+    """``X`` as a ``(n_samples, n_features)`` array (see :func:`check_inputs`)."""
+    return check_inputs(X, (n_features,), dtype, first_layer, convert)
+
+
+def _shape_text(shape: tuple[int | None, ...]) -> str:
+    inner = ", ".join(str(size) for size in shape)
+    return f"({inner},)" if len(shape) == 1 else f"({inner})"
+
+
+def _rank_message(received: tuple[int, ...], input_shape: tuple[int | None, ...]) -> str:
+    """Why ``received`` is not ``(n_samples, *input_shape)``, with the reshape that fixes it."""
+    if len(input_shape) == 1:  # rows of features: what 2-D models have always said
+        if len(received) == 1:
+            return (
+                f"X must be 2-D (n_samples, n_features); received a 1-D array of shape "
+                f"{received}. Use X.reshape(-1, 1) for a single feature or X.reshape(1, -1) "
+                "for a single sample."
+            )
+        return (
+            f"X must be 2-D (n_samples, n_features); received shape {received}. "
             "Flatten each sample first, e.g. X.reshape(len(X), -1)."
         )
-    if X.shape[1] != n_features:
+    wanted = "(n_samples, " + ", ".join(str(s) for s in input_shape) + ")"
+    hint = ""
+    known = [s for s in input_shape if s is not None]
+    if len(known) == len(input_shape) and len(received) >= 2:
+        per_sample = int(np.prod(received[1:]))
+        if per_sample == int(np.prod(input_shape)):
+            hint = f" Reshape it with X.reshape(len(X), {', '.join(map(str, input_shape))})."
+    if len(received) == len(input_shape) and hint == "":
+        hint = " A single sample needs the batch axis: X[None]."
+    return f"X must be {1 + len(input_shape)}-D {wanted}; received shape {received}.{hint}"
+
+
+def as_integer_array(values: Any, name: str) -> np.ndarray:
+    """``values`` as a non-empty ``intp`` array of whole numbers (token ids, indices)."""
+    array = np.asarray(values)
+    if array.ndim == 0:
         raise ValueError(
-            f"X has {X.shape[1]} features, but the model expects {n_features} "
-            f"({first_layer!r} is the first layer)."
+            f"{name} must hold samples of whole numbers; received the single value "
+            f"{array.item()!r}."
         )
-    return X
+    if array.size == 0 or array.shape[0] == 0:
+        raise ValueError(f"{name} is empty (shape {array.shape}); pass at least one sample.")
+    if array.dtype.kind in "iub":
+        return array.astype(np.intp, copy=False)
+    if (
+        array.dtype.kind == "f"
+        and np.isfinite(array).all()
+        and np.array_equal(array, np.round(array))
+    ):
+        return array.astype(np.intp)
+    raise ValueError(
+        f"{name} must hold whole numbers (token ids or indices) for this model; received dtype "
+        f"{array.dtype}"
+        + (" with non-integer or non-finite values." if array.dtype.kind == "f" else ".")
+    )
 
 
 def as_class_labels(y: Any, n_classes: int) -> np.ndarray:

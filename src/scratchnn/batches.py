@@ -1,5 +1,8 @@
-"""What every streamed data set shares: blocks of rows in, mini-batches out, shuffled in bounded
-memory.
+"""The batch-source protocol: how ``fit``, ``predict`` and ``evaluate`` read data that is not
+one array in memory (blocks of rows in, mini-batches out, shuffled in bounded memory).
+
+The training loop and the model own this protocol; the sources in :mod:`scratchnn.streaming`
+(memory-mapped files, Dask, Parquet, generators) implement it, so the core never imports them.
 
 A :class:`BatchSource` only knows how to read its *blocks* (contiguous pieces of rows: a slice
 of a memory-mapped file, a Dask chunk, a Parquet row group, one item of a generator). Turning
@@ -30,6 +33,57 @@ BUFFER_BYTES = 64 << 20
 
 #: One piece of data: ``(X, y, w)``; ``y`` and ``w`` may be None.
 Piece = tuple[Any, Any, Any]
+#: Samples per forward pass in predict/evaluate: bounds memory, and is large enough for BLAS.
+PREDICT_BATCH = 4096
+
+
+def is_batch_source(X: Any) -> bool:
+    """Whether ``X`` is a :class:`BatchSource` (read batch by batch)."""
+    return isinstance(X, BatchSource)
+
+
+def refused(error: Exception, what: str) -> Exception:
+    """``error`` (a ValueError or TypeError about one batch) with ``what`` said first."""
+    kind = TypeError if isinstance(error, TypeError) else ValueError
+    return kind(f"{what} was refused: {error}")
+
+
+def predict_source(
+    model: Any, source: BatchSource, batch_size: int | None = None, out: Any = None
+) -> np.ndarray:
+    """The model's outputs for every sample of ``source``, in order, read batch by batch.
+
+    Args:
+        model: a built :class:`~scratchnn.Sequential`.
+        source: the inputs (targets, if any, are ignored).
+        batch_size: samples per forward pass (default ``PREDICT_BATCH``).
+        out: where to write, e.g. a ``numpy.memmap`` of shape ``(n_samples, *output_shape)``
+            when even the outputs do not fit in memory; None returns a new array.
+
+    Returns:
+        The outputs (``out`` when given), after the model's ``target_transform`` as in
+        :meth:`Sequential.predict`.
+    """
+    batch = batch_size or PREDICT_BATCH
+    pieces, start = [], 0
+    for b, (x, _, _) in enumerate(source.batches(batch, None), start=1):
+        try:
+            x = model.encode_inputs(x)
+        except (ValueError, TypeError) as error:
+            raise refused(error, f"Batch {b} of {source.describe()}") from None
+        result = model.forward(x)
+        if model.target_transform is not None:
+            result = model.target_transform.inverse_transform(result)
+        if out is not None:
+            out[start : start + len(result)] = result
+        else:
+            pieces.append(result.copy())
+        start += len(result)
+    if out is not None:
+        return out
+    if not pieces:
+        raise ValueError(f"{source.describe()} holds no rows.")
+    return np.concatenate(pieces)
 
 
 def rows_in(nbytes: int, row_bytes: int) -> int:

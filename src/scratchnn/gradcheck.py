@@ -45,19 +45,20 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from . import losses as losses_module
+from . import shapes
 from ._validation import (
     as_float_array,
     check_bool,
-    check_features,
+    check_inputs,
     check_int,
     check_number,
     check_positive_int,
 )
 from .layers import Layer
+from .model import Sequential
 
 if TYPE_CHECKING:
     from .losses import Loss
-    from .model import Sequential
 
 
 class Entry(NamedTuple):
@@ -268,8 +269,6 @@ def _sample(size: int, limit: int | None, rng: np.random.Generator) -> np.ndarra
 
 def _float64_layers(model: Sequential | Layer | Sequence[Layer], seed: int) -> list[Layer]:
     """Independent float64 copies of the layers to check (the originals are not touched)."""
-    from .model import Sequential
-
     if isinstance(model, Sequential):
         return model.clone(dtype=np.float64).layers
     if isinstance(model, Layer):
@@ -339,8 +338,6 @@ def gradcheck(
         TypeError: if ``model`` is not a model, a layer or a list of layers.
         ValueError: if ``X`` does not fit the model.
     """
-    from .model import Sequential
-
     eps = check_number("eps", eps, 0.0, low_open=True)
     tolerance = check_number("tolerance", tolerance, 0.0)
     atol = check_number("atol", atol, 0.0)
@@ -351,15 +348,20 @@ def gradcheck(
     layers = _float64_layers(model, seed)
     loss = losses_module.get(loss)
     if isinstance(model, Sequential):
-        X = check_features(X, model.in_features, np.dtype(np.float64), layers[0]).copy()
-    else:
+        X = check_inputs(X, model.input_shape, np.dtype(np.float64), layers[0]).copy()
+    else:  # the input shape is inferred from X, and checked against the layers
         X = np.array(as_float_array(X, "X", np.dtype(np.float64)), copy=True)
-        declared = next((la.in_features for la in layers if la.in_features is not None), None)
-        if X.ndim != 2 or (layers[0].in_features not in (None, X.shape[1])):
-            raise ValueError(
-                f"X has shape {X.shape}, but {layers[0]!r} takes (n_samples, "
-                f"{declared if declared is not None else 'features'}) inputs."
+        try:
+            shapes.infer_shapes(layers, X.shape[1:])
+        except ValueError as error:
+            declared = next((la.input_shape for la in layers if la.input_shape), (None,))
+            sizes = ", ".join(
+                "features" if s is None else str(s) for s in shapes.concrete(declared)
             )
+            raise ValueError(
+                f"X has shape {X.shape}, but {layers[0]!r} takes (n_samples, {sizes}) inputs "
+                f"({error})"
+            ) from None
     rng = np.random.default_rng(seed)
     names = [f"{type(layer).__name__.lower()}_{i}" for i, layer in enumerate(layers)]
 

@@ -36,13 +36,19 @@ from . import losses as losses_module
 from . import schedules as schedules_module
 from ._archive import Archive, open_archive
 from ._files import atomic_write
+from ._registry import components, models
 from .errors import DataFileError
 from .history import History
-from .model import Sequential
+
+#: A :class:`scratchnn.Sequential`: built from the registry of model classes, which the model
+#: module fills, so this module (below it) never imports it.
+Sequential = Any
 
 FORMAT = "scratchnn"
 FORMAT_VERSION = 1
 #: Optional fitted components of a model, saved as JSON config plus ``<name>.<array>`` arrays.
+#: Their classes come from the registry of components: a front end (the table encoder of
+#: scratchnn.tables, a tokenizer) registers its own, and the package declares where each lives.
 _COMPONENTS = ("preprocessor", "target_transform")
 
 
@@ -190,10 +196,10 @@ def _read_metadata(archive: Archive) -> dict[str, Any]:
 def _build(meta: dict[str, Any], archive: Archive) -> Sequential:
     """Check the architecture and the declared size of every array against each other and
     against the file, then (only then) build the model and restore its state."""
-    specs, seed, dtype = checks.layer_specs(meta.get("model"))
+    specs, seed, dtype, input_shape = checks.layer_specs(meta.get("model"))
     checks.check_int("epochs_trained", meta.get("epochs_trained", 0), 0, checks.MAX_EPOCHS)
     created = checks.create_layers(specs)
-    total, buffers = checks.predicted_arrays(created, archive.size // dtype.itemsize)
+    total, buffers = checks.predicted_arrays(created, archive.size // dtype.itemsize, input_shape)
     declared = [("parameters", (total,))] if None not in buffers else []
     for index, shapes in enumerate(buffers):
         declared += [(f"buffer.{index}.{key}", shape) for key, shape in (shapes or {}).items()]
@@ -204,7 +210,7 @@ def _build(meta: dict[str, Any], archive: Archive) -> Sequential:
         ]
     for key, shape in declared:
         _expect(archive, key, shape, dtype)
-    model = Sequential(created, seed=seed, dtype=dtype)
+    model = models.lookup("Sequential")(created, seed=seed, dtype=dtype, input_shape=input_shape)
     _restore(model, meta, archive)
     return model
 
@@ -322,11 +328,11 @@ def _restore_components(model: Sequential, meta: dict[str, Any], arrays: dict) -
     have neither, and load as before)."""
     if not any(meta.get(attribute) for attribute in _COMPONENTS):
         return
-    from .tables import TableEncoder, TargetScaler
-
-    kinds = {"TableEncoder": TableEncoder, "TargetScaler": TargetScaler}
     for attribute in _COMPONENTS:
         info = meta.get(attribute)
         if info:
+            kind = components.lookup(
+                checks.check_type(f"the {attribute}'s class", info.get("class_name"), str)
+            )
             named = {key: arrays[f"{attribute}.{key}"] for key in info["arrays"]}
-            setattr(model, attribute, kinds[info["class_name"]].from_state(info["config"], named))
+            setattr(model, attribute, kind.from_state(info["config"], named))

@@ -5,21 +5,22 @@ from __future__ import annotations
 import copy
 import math
 import os
-import sys
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from . import losses as losses_module
+from . import shapes
+from ._registry import models
 from ._validation import (
     cast_rows,
     check_dtype,
-    check_features,
+    check_inputs,
     check_positive_int,
     check_seed,
 )
+from .batches import PREDICT_BATCH, is_batch_source, predict_source
 from .errors import TrainingDivergedError
 from .history import History
 from .layers import Dense, Layer, get_activation, layers
@@ -31,17 +32,7 @@ if TYPE_CHECKING:
     from .optim import Optimizer
     from .schedules import Schedule
 
-
-#: Rows per forward pass in predict/evaluate: bounds memory, and is large enough for BLAS.
-PREDICT_BATCH = 4096
-
-
-def is_batch_source(X: Any) -> bool:
-    """Whether ``X`` is a :class:`scratchnn.streaming.BatchSource`. Asked without importing
-    the streaming package: if it was never imported, no source can exist (this keeps
-    ``import scratchnn`` small)."""
-    base = sys.modules.get("scratchnn.streaming.base")
-    return base is not None and isinstance(X, base.BatchSource)
+__all__ = ["MLP", "PREDICT_BATCH", "ModelRNGs", "Sequential", "TrainStep", "is_batch_source"]
 
 
 def _training() -> Any:
@@ -74,21 +65,27 @@ class TrainStep(NamedTuple):
 
     #: The batch's loss, including the layers' L1/L2 penalties (before the update).
     loss: float
-    #: The network's output for the batch (before the update), ``(batch, out_features)``.
+    #: The network's output for the batch (before the update), ``(batch, *output_shape)``.
     output: np.ndarray
 
 
+@models.register()
 class Sequential:
     """A stack of layers applied one after the other: ``y = f_L(... f_2(f_1(x)))``.
 
     Args:
-        layers: the layers, first to last. The first layer with a fixed input size (e.g.
-            ``Dense``) sets the number of input features.
+        layers: the layers, first to last. The first layer that declares its input shape
+            (e.g. ``Dense(784, ...)``: 784 features) sets the model's input shape, unless
+            ``input_shape`` is given.
         seed: seeds every random choice the model makes (initial weights, batch order,
             dropout masks): the same seed gives bit-identical training. None draws fresh
             entropy from the operating system.
         dtype: ``np.float32`` (default, fast) or ``np.float64`` (for gradient checks); kept
             end to end.
+        input_shape: the shape of one input sample, without the batch axis, e.g.
+            ``(1, 28, 28)`` for one-channel images or ``(None, 16)`` for sequences of any
+            length; None infers it from the first layer that declares one. Every layer's
+            output shape is computed from it, and checked against the next layer, at build.
 
     Example:
         >>> import numpy as np, scratchnn as snn
@@ -106,7 +103,11 @@ class Sequential:
     """
 
     def __init__(
-        self, layers: Iterable[Layer], seed: int | None = None, dtype: Any = np.float32
+        self,
+        layers: Iterable[Layer],
+        seed: int | None = None,
+        dtype: Any = np.float32,
+        input_shape: Sequence[int | None] | None = None,
     ) -> None:
         self.layers: list[Layer] = list(layers)
         if not self.layers:
@@ -136,7 +137,9 @@ class Sequential:
         self.rngs = ModelRNGs(
             *(np.random.default_rng(s) for s in (init_seq, shuffle_seq, layer_seq))
         )
-        self.in_features, self.out_features = self._check_feature_chain()
+        self._input_shape_given = None if input_shape is None else _check_shape(input_shape)
+        #: One sample's shape before the first layer and after each layer (None: any size).
+        self.shapes = shapes.infer_shapes(self.layers, self._input_shape_given)
         count = self._parameter_count()
         try:
             if count * self.dtype.itemsize * 2 > _physical_memory():  # values and gradients
@@ -167,34 +170,36 @@ class Sequential:
         #: uses these to read new data and to decode predictions).
         self.metadata: dict[str, Any] = {}
 
-    def _parameter_count(self) -> int:
-        """Parameters of the Dense layers, counted before allocating any (for the message of a
-        model too large for memory)."""
-        return sum(
-            layer.in_features * layer.out_features + layer.out_features
-            for layer in self.layers
-            if isinstance(layer, Dense)
-        )
+    @property
+    def input_shape(self) -> tuple[int | None, ...]:
+        """One input sample's shape, without the batch axis: ``(784,)`` for rows of 784
+        features, ``(1, 28, 28)`` for images; None on an axis of any size."""
+        return self.shapes[0]
 
-    def _check_feature_chain(self) -> tuple[int, int]:
-        first = next((layer for layer in self.layers if layer.in_features is not None), None)
-        if first is None:
-            raise ValueError(
-                "The model's input size is unknown: no layer declares in_features. "
-                "Start with a layer such as Dense(in_features, out_features)."
-            )
-        width = first.in_features
-        source = "the input"  # the last layer that set the width
-        for layer in self.layers:
-            if layer.in_features is not None and layer.in_features != width:
-                raise ValueError(
-                    f"{layer!r} expects {layer.in_features} input features, but {source} "
-                    f"before it gives {width}."
-                )
-            if layer.output_features(width) != width:
-                source = repr(layer)
-            width = layer.output_features(width)
-        return first.in_features, width
+    @property
+    def output_shape(self) -> tuple[int | None, ...]:
+        """One output sample's shape, e.g. ``(10,)`` for ten logits per row."""
+        return self.shapes[-1]
+
+    @property
+    def in_features(self) -> int | None:
+        """The number of input features of a model that takes rows of features (the size of
+        ``input_shape`` when it has one axis); None for other inputs (images, sequences)."""
+        return self.input_shape[0] if len(self.input_shape) == 1 else None
+
+    @property
+    def out_features(self) -> int | None:
+        """The size of the output's last axis: outputs per row, or classes per position."""
+        return self.output_shape[-1] if self.output_shape else None
+
+    def _parameter_count(self) -> int:
+        """Parameters the layers declare, counted before allocating any (for the message of
+        a model too large for memory); layers that do not declare theirs count 0 here."""
+        total = 0
+        for layer, shape in zip(self.layers, self.shapes, strict=False):
+            declared = layer.parameter_shapes(shape)
+            total += sum(shapes.size(s) for s in (declared or {}).values())
+        return total
 
     def _build(
         self, init_seeds: list[np.random.SeedSequence], layer_seeds: list[np.random.SeedSequence]
@@ -390,45 +395,59 @@ class Sequential:
         )
 
     def predict(self, X: Any, batch_size: int | None = None) -> np.ndarray:
-        """The network's output for each row of ``X``: ``(n_samples, out_features)``.
+        """The network's output for each sample of ``X``: ``(n_samples, *output_shape)``.
 
         These are raw outputs: logits if the last layer is linear. ``model.loss``
         ``.output_transform`` turns them into probabilities (softmax/sigmoid). ``X`` may be a
         :class:`~scratchnn.streaming.BatchSource` (read batch by batch)."""
-        if is_batch_source(X):
-            from .streaming import predict
-
-            return predict(self, X, batch_size)
-        X = self.encode_inputs(X, convert=False)  # converted a batch at a time below
         if batch_size is not None:
             batch_size = check_positive_int("batch_size", batch_size)
-        out = self._predict_prepared(X, batch_size)
+        if is_batch_source(X):
+            return predict_source(self, X, batch_size)
+        X = self.encode_inputs(X, convert=False)  # converted a batch at a time below
+        out = self.forward_in_batches(X, batch_size)
         if self.target_transform is not None:
             out = self.target_transform.inverse_transform(out)
         return out
 
+    @property
+    def takes_integers(self) -> bool:
+        """Whether the first layer takes whole numbers (token ids), not floats."""
+        return getattr(self.layers[0], "input_kind", "float") == "int"
+
     def encode_inputs(self, X: Any, convert: bool = True) -> np.ndarray:
-        """``X`` as the validated ``(n_samples, in_features)`` array of the model's dtype,
-        through the ``preprocessor`` first if the model has one. With ``convert=False`` it is
-        checked but keeps its own dtype (``predict`` converts it a batch at a time, so a large
-        float64 input is never copied whole)."""
+        """``X`` as the validated ``(n_samples, *input_shape)`` array of the model's dtype
+        (whole numbers as ``intp`` for a first layer that takes token ids), through the
+        ``preprocessor`` first if the model has one. With ``convert=False`` it is checked but
+        keeps its own dtype (``predict`` converts it a batch at a time, so a large float64
+        input is never copied whole)."""
         if self.preprocessor is not None:
             X = self.preprocessor.transform(X)
-        return check_features(X, self.in_features, self.dtype, self.layers[0], convert)
+        return check_inputs(
+            X, self.input_shape, self.dtype, self.layers[0], convert, self.takes_integers
+        )
 
-    def _predict_prepared(self, X: np.ndarray, batch_size: int | None = None) -> np.ndarray:
-        """The forward pass in inference mode over validated rows, ``batch`` rows at a time;
-        each batch is converted to the model's dtype on its own."""
+    def forward_in_batches(self, X: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """The forward pass in inference mode over validated inputs (as ``encode_inputs``
+        returns them), ``batch_size`` samples at a time (default ``PREDICT_BATCH``); each batch
+        is converted to the model's dtype on its own."""
         batch = batch_size or PREDICT_BATCH
         if len(X) <= batch:
-            out = self.forward(cast_rows(X, "X", self.dtype))
+            out = self.forward(self._cast(X))
             # An identity-like network may hand back its input: never return the caller's array.
             return out.copy() if np.may_share_memory(out, X) else out
-        out = np.empty((len(X), self.out_features), dtype=self.dtype)
+        out = None
         for start in range(0, len(X), batch):
-            rows = X[start : start + batch]
-            out[start : start + batch] = self.forward(cast_rows(rows, "X", self.dtype))
+            result = self.forward(self._cast(X[start : start + batch]))
+            if out is None:  # the output's shape is known once the first batch is through
+                out = np.empty((len(X), *result.shape[1:]), dtype=self.dtype)
+            out[start : start + batch] = result
         return out
+
+    def _cast(self, rows: np.ndarray) -> np.ndarray:
+        if self.takes_integers:
+            return rows
+        return cast_rows(rows, "X", self.dtype)
 
     def evaluate(
         self,
@@ -441,21 +460,7 @@ class Sequential:
         """``{"loss": ..., metric: ...}`` on ``(X, y)`` in inference mode; the loss defaults to
         the one ``fit`` used. The loss includes the layers' L1/L2 penalties, as in ``fit``.
         ``X`` may be a :class:`~scratchnn.streaming.BatchSource` (then y is None)."""
-        if is_batch_source(X):
-            from .streaming import evaluate
-
-            if y is not None or sample_weight is not None:
-                raise ValueError("evaluate() with a BatchSource takes no y or sample_weight.")
-            return evaluate(self, X, loss, metrics)
-        loss = self.loss if loss is None else losses_module.get(loss)
-        if loss is None:
-            raise ValueError("evaluate() needs a loss (none was used by fit yet).")
-        training = _training()
-        X, y = training.prepare(self, X, y, loss)
-        weights = training.prepare_weights(sample_weight, None, y, loss, len(X))
-        return training.evaluate_prepared(
-            self, X, y, loss, training.resolve_metrics(metrics), weights
-        )
+        return _training().evaluate(self, X, y, loss, metrics, sample_weight)
 
     def get_weights(self) -> np.ndarray:
         """A copy of all parameters and buffers as one flat vector (see ``set_weights``)."""
@@ -489,13 +494,12 @@ class Sequential:
         save(self, path, include_optimizer=include_optimizer)
 
     def summary(self) -> str:
-        """A table of layers, output shapes and parameter counts, with the total."""
+        """A table of layers, output shapes (the batch axis first, as ``None``) and parameter
+        counts (of the built arrays), with the total."""
         rows = [("Layer", "Output shape", "Params")]
-        width = self.in_features
-        for i, layer in enumerate(self.layers):
-            width = layer.output_features(width)
+        for i, (layer, shape) in enumerate(zip(self.layers, self.shapes[1:], strict=True)):
             count = sum(array.size for array in layer.params.values())
-            rows.append((f"{i}: {layer!r}", f"(None, {width})", f"{count:,}"))
+            rows.append((f"{i}: {layer!r}", shapes.with_batch(shape), f"{count:,}"))
         widths = [max(len(row[c]) for row in rows) for c in range(3)]
         line = "-" * (sum(widths) + 4)
 
@@ -504,14 +508,17 @@ class Sequential:
 
         total = self.parameters().flat.value.size
         body = [fmt(rows[0]), line, *map(fmt, rows[1:]), line]
-        body.append(
-            f"Total parameters: {total:,} ({self.dtype.name}, input features: {self.in_features})"
+        given = (
+            f"input features: {self.in_features}"
+            if self.in_features is not None
+            else f"input shape: {shapes.with_batch(self.input_shape)}"
         )
+        body.append(f"Total parameters: {total:,} ({self.dtype.name}, {given})")
         return "\n".join(body)
 
     def get_config(self) -> dict[str, Any]:
         """The architecture as JSON-compatible data (weights excluded)."""
-        return {
+        config: dict[str, Any] = {
             "layers": [
                 {"class_name": type(layer).__name__, "config": layer.get_config()}
                 for layer in self.layers
@@ -519,12 +526,20 @@ class Sequential:
             "seed": self.seed,
             "dtype": self.dtype.name,
         }
+        if self._input_shape_given is not None:  # written only when given (older files lack it)
+            config["input_shape"] = list(self._input_shape_given)
+        return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Sequential:
         """A new, freshly initialized model with the architecture of ``config``."""
         built = [layers.create(spec, Layer) for spec in config["layers"]]
-        return cls(built, seed=config.get("seed"), dtype=config.get("dtype", "float32"))
+        return cls(
+            built,
+            seed=config.get("seed"),
+            dtype=config.get("dtype", "float32"),
+            input_shape=config.get("input_shape"),
+        )
 
     def clone(self, dtype: Any = None) -> Sequential:
         """An independent copy with the same layers and weights, optionally in another dtype
@@ -532,7 +547,12 @@ class Sequential:
         layers = copy.deepcopy(self.layers)
         for layer in layers:
             layer._in_model = False  # the copies join the new model's own parameter store
-        return Sequential(layers, seed=self.seed, dtype=self.dtype if dtype is None else dtype)
+        return Sequential(
+            layers,
+            seed=self.seed,
+            dtype=self.dtype if dtype is None else dtype,
+            input_shape=self._input_shape_given,
+        )
 
     def __reduce__(self):
         """Pickling (and ``copy.deepcopy``) goes through the safe ``.npz`` format: a model's
@@ -555,6 +575,26 @@ class Sequential:
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)
         return f"Sequential([{inner}], dtype={self.dtype.name})"
+
+
+def _check_shape(shape: Any) -> tuple[int | None, ...]:
+    """``input_shape`` as a tuple of sizes >= 1 (or None), refused with the value quoted."""
+    try:
+        sizes = tuple(shape)
+    except TypeError:
+        sizes = None
+    if not sizes or not all(
+        size is None or (isinstance(size, (int, np.integer)) and not isinstance(size, bool))
+        for size in sizes
+    ):
+        raise ValueError(
+            "input_shape must be a non-empty tuple of sizes (whole numbers >= 1, or None for "
+            f"any size), one per axis of a sample. Received: input_shape={shape!r}."
+        )
+    sizes = tuple(None if size is None else int(size) for size in sizes)
+    if any(size is not None and size < 1 for size in sizes):
+        raise ValueError(f"input_shape's sizes must be >= 1. Received: input_shape={shape!r}.")
+    return sizes
 
 
 def MLP(  # noqa: N802 - a factory that reads like a class, as Keras's and PyTorch's do

@@ -527,6 +527,15 @@ def _metadata_props(model: Sequential) -> dict[str, str]:
     return {key: json.dumps(value) for key, value in props.items()}
 
 
+def _dims(shape: tuple[int | None, ...]) -> list[int | str]:
+    """A value's ONNX dimensions: a dynamic ``"batch"``, then one sample's shape, with a named
+    dynamic dimension (``"dim_2"``) where any size fits."""
+    return [
+        "batch",
+        *(f"dim_{axis}" if size is None else size for axis, size in enumerate(shape, 1)),
+    ]
+
+
 def _check_opset(onnx: Any, opset: int | None) -> int:
     if opset is None:
         return default_opset()
@@ -594,7 +603,7 @@ def export_onnx(
     g = _Graph(onnx, dtype, opset)
     g._names.update({input_name, output_name})
     value = input_name
-    inputs = [helper.make_tensor_value_info(input_name, elem_type, ["batch", model.in_features])]
+    inputs = [helper.make_tensor_value_info(input_name, elem_type, _dims(model.input_shape))]
     preprocessor = getattr(model, "preprocessor", None)
     target_transform = getattr(model, "target_transform", None)
     if preprocessor is not None:  # a table encoder: one raw input per column (scratchnn.tables)
@@ -617,7 +626,7 @@ def export_onnx(
         g.nodes,
         "scratchnn",
         inputs,
-        [helper.make_tensor_value_info(output_name, elem_type, ["batch", model.out_features])],
+        [helper.make_tensor_value_info(output_name, elem_type, _dims(model.output_shape))],
         initializer=g.initializers,
         doc_string=repr(model),
     )

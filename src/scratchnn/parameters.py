@@ -12,12 +12,13 @@ layer's ``params["W"]`` and ``grads["W"]`` are *views* into those vectors, so
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from .layers.base import Layer
+#: A :class:`scratchnn.layers.Layer` (anything with ``params`` and ``grads`` ArrayDicts). Not
+#: imported: layers are built on this module, not the other way round.
+Layer = Any
 
 
 class ArrayDict(dict):

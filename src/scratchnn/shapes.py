@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Union
+from typing import Any
 
 #: One sample's shape: sizes, ``None`` for any size.
-Shape = tuple[Union[int, None], ...]
+Shape = tuple[int | None, ...]
 #: What a layer takes: a Shape, optionally beginning with ``...`` (any leading axes).
-Spec = tuple[Union[int, None, "type[Ellipsis]"], ...]
+Spec = tuple[Any, ...]  # int, None or ... (Ellipsis)
 
 
 def concrete(spec: Sequence) -> Shape:
@@ -50,7 +50,7 @@ def matches(spec: Sequence, shape: Sequence) -> bool:
         spec = tail
     if len(spec) != len(shape):
         return False
-    return all(a is None or b is None or a == b for a, b in zip(spec, shape))
+    return all(a is None or b is None or a == b for a, b in zip(spec, shape, strict=True))
 
 
 def describe(shape: Sequence) -> str:
@@ -61,8 +61,10 @@ def describe(shape: Sequence) -> str:
         return f"{shape[1]} features"
     if len(shape) == 1 and shape[0] is not None:
         return f"{shape[0]} features"
-    return "(" + ", ".join("..." if s is Ellipsis else str(s) for s in shape) + (
-        ",)" if len(shape) == 1 else ")"
+    return (
+        "("
+        + ", ".join("..." if s is Ellipsis else str(s) for s in shape)
+        + (",)" if len(shape) == 1 else ")")
     )
 
 
@@ -84,3 +86,60 @@ def to_json(spec: Sequence) -> list:
 def from_json(data: Sequence) -> Spec:
     """The inverse of :func:`to_json`."""
     return tuple(Ellipsis if s == "..." else s for s in data)
+
+
+def _flatten_hint(spec: Sequence, shape: Sequence) -> str:
+    """``"; put Flatten() between them"`` where a row of features is expected and the shape
+    before holds exactly that many values on more axes."""
+    expected = concrete(spec)
+    if len(expected) == 1 and len(shape) > 1 and None not in shape and size(shape) == expected[0]:
+        return "; put Flatten() between them"
+    return ""
+
+
+def infer_shapes(layers: Sequence, input_shape: Sequence | None = None) -> list[Shape]:
+    """The shape of one sample before the first layer and after each layer: ``[input,
+    after layer 0, after layer 1, ...]``, checking that each layer takes what the one before
+    it gives.
+
+    Args:
+        layers: objects with ``input_shape`` and ``output_shape`` (see :class:`Layer`).
+        input_shape: one input sample's shape; None takes the first declared layer's
+            (its leading ``...`` as no axes: ``Dense(784, 10)`` first means 784 features).
+
+    Raises:
+        ValueError: no layer declares an input shape and none is given, or a layer does not
+            take what the one before it gives (naming both).
+    """
+    if input_shape is None:
+        first = next((layer for layer in layers if layer.input_shape is not None), None)
+        if first is None:
+            raise ValueError(
+                "The model's input size is unknown: no layer declares its input shape "
+                "(in_features). Start with a layer such as Dense(in_features, out_features), "
+                "or pass input_shape=(...) to Sequential."
+            )
+        shape: Shape = concrete(first.input_shape)
+    else:
+        shape = tuple(input_shape)
+    shapes = [shape]
+    source = "the input"  # the last layer that changed the shape
+    for layer in layers:
+        spec = layer.input_shape
+        if spec is not None and not matches(spec, shape):
+            features = concrete(spec)
+            if len(features) == 1 and len(shape) == 1:  # how 2-D models always said it
+                problem = (
+                    f"expects {features[0]} input features, but {source} before it gives {shape[0]}"
+                )
+            else:
+                problem = (
+                    f"expects {describe(spec)}, but {source} before it gives {describe(shape)}"
+                )
+            raise ValueError(f"{layer!r} {problem}{_flatten_hint(spec, shape)}.")
+        following = tuple(layer.output_shape(shape))
+        if following != shape:
+            source = repr(layer)
+        shape = following
+        shapes.append(shape)
+    return shapes

@@ -1,4 +1,4 @@
-"""How ``fit``, ``predict`` and ``evaluate`` consume a :class:`BatchSource`.
+"""How ``fit`` and ``evaluate`` consume a :class:`~scratchnn.batches.BatchSource`.
 
 In-memory training validates the whole data set once, before the first step. A stream cannot
 be read twice for that, so each batch is validated as it arrives, *before its step*: a bad
@@ -15,15 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import metrics as metrics_module
-from .. import training
-from ..model import PREDICT_BATCH
-from .base import BatchSource
+from . import metrics as metrics_module
+from .batches import PREDICT_BATCH, BatchSource, refused
+from .preparation import Model, prepare, prepare_weights, with_class_weight
 
 if TYPE_CHECKING:
-    from ..losses import Loss
-    from ..metrics import Metric
-    from ..model import Sequential, TrainStep
+    from .losses import Loss
+    from .metrics import Metric
 
 #: Metrics that are means over samples, so a weighted mean of per-batch values is exact.
 MEAN_METRICS = (
@@ -48,32 +46,23 @@ def check_mean_metrics(metrics: list[tuple[str, Metric]]) -> None:
 
 
 def prepare_batch(
-    model: Sequential, loss: Loss, x: Any, y: Any, w: Any, class_weight: dict | None
+    model: Model, loss: Loss, x: Any, y: Any, w: Any, class_weight: dict | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """One batch checked and converted as ``fit`` checks a whole array (see ``training.prepare``),
-    with per-sample weights times ``class_weight[label]``."""
+    """One batch checked and converted as ``fit`` checks a whole array (see
+    :func:`~scratchnn.preparation.prepare`), with per-sample weights times
+    ``class_weight[label]``."""
     if y is None:
         raise ValueError("it has no targets; training needs (X, y) batches.")
-    x, y = training.prepare(model, x, y, loss)
+    x, y = prepare(model, x, y, loss)
     if w is not None:
         w = np.asarray(w, dtype=np.float64)
         if w.shape != (len(x),):
             raise ValueError(f"its sample weights have shape {w.shape}; expected ({len(x)},).")
         if not np.isfinite(w).all() or (w < 0).any():
             raise ValueError("its sample weights must be finite and >= 0.")
-    if class_weight is not None:
-        labels = y if y.ndim == 1 else (y.argmax(axis=1) if y.shape[1] > 1 else y[:, 0] >= 0.5)
-        table = np.ones(max(int(labels.max()) + 1, max(map(int, class_weight), default=0) + 1))
-        for label, weight in class_weight.items():
-            table[int(label)] = weight
-        from_classes = table[labels.astype(np.intp)]
-        w = from_classes if w is None else w * from_classes
+    n_classes = max(model.out_features or 1, 2, *(int(label) + 1 for label in class_weight or {}))
+    w = with_class_weight(w, class_weight, y, loss, len(x), n_classes, require_positive=False)
     return x, y, w
-
-
-def _refused(error: Exception, what: str) -> Exception:
-    kind = TypeError if isinstance(error, TypeError) else ValueError
-    return kind(f"{what} was refused: {error}")
 
 
 class StreamedData:
@@ -88,7 +77,7 @@ class StreamedData:
 
     def __init__(
         self,
-        model: Sequential,
+        model: Model,
         source: BatchSource,
         y: Any,
         loss: Loss,
@@ -139,10 +128,10 @@ class StreamedData:
             raise ValueError(
                 "validation_data must be (X_val, y_val), (X_val, y_val, weights) or a BatchSource."
             )
-        X_val, y_val = training.prepare(self.model, data[0], data[1], self.loss)
+        X_val, y_val = prepare(self.model, data[0], data[1], self.loss)
         w_val = None
         if len(data) == 3:
-            w_val = training.prepare_weights(data[2], None, y_val, self.loss, len(X_val))
+            w_val = prepare_weights(data[2], None, y_val, self.loss, len(X_val))
         return X_val, y_val, w_val
 
     def batches(self, shuffle: bool) -> StreamBatches:
@@ -170,7 +159,7 @@ class StreamBatches:
             try:
                 x, y, w = prepare_batch(data.model, data.loss, x, y, w, data.class_weight)
             except (ValueError, TypeError) as error:
-                raise _refused(
+                raise refused(
                     error,
                     f"Batch {b} of epoch {epoch} (rows {start}..{stop - 1} of the epoch, from "
                     f"{data.source.describe()}); the model keeps the weights it had before this "
@@ -203,13 +192,19 @@ class StreamEpochLog:
         self.done = 0
 
     def add(
-        self, start: int, stop: int, step: TrainStep, weights: np.ndarray | None, targets: Any
+        self,
+        start: int,
+        stop: int,
+        loss: float,
+        output: np.ndarray,
+        weights: np.ndarray | None,
+        targets: Any,
     ) -> None:
         counted = (stop - start) if weights is None else float(weights.sum())
-        self.loss_sum += step.loss * counted
+        self.loss_sum += loss * counted
         self.weight_sum += counted
         if self.metrics:
-            prediction = self.loss.output_transform(step.output)
+            prediction = self.loss.output_transform(output)
             for i, (_, metric) in enumerate(self.metrics):
                 self.metric_sums[i] += metric(prediction, targets) * (stop - start)
         self.done = stop
@@ -222,78 +217,32 @@ class StreamEpochLog:
         return logs
 
 
-def predict(
-    model: Sequential, source: BatchSource, batch_size: int | None = None, out: Any = None
-) -> np.ndarray:
-    """The model's outputs for every row of ``source``, in order, read batch by batch.
-
-    Args:
-        model: a built model.
-        source: the inputs (targets, if any, are ignored).
-        batch_size: rows per forward pass (default 4096).
-        out: where to write, e.g. a ``numpy.memmap`` of shape ``(n_samples, out_features)``
-            when even the outputs do not fit in memory; None returns a new array.
-
-    Returns:
-        ``(n_samples, out_features)`` outputs (``out`` when given), after the model's
-        ``target_transform`` as in :meth:`Sequential.predict`.
-    """
-    batch = batch_size or PREDICT_BATCH
-    pieces, start = [], 0
-    for b, (x, _, _) in enumerate(source.batches(batch, None), start=1):
-        try:
-            x = model.encode_inputs(x)
-        except (ValueError, TypeError) as error:
-            raise _refused(error, f"Batch {b} of {source.describe()}") from None
-        result = model.forward(x)
-        if model.target_transform is not None:
-            result = model.target_transform.inverse_transform(result)
-        if out is not None:
-            out[start : start + len(result)] = result
-        else:
-            pieces.append(result.copy())
-        start += len(result)
-    if out is not None:
-        return out
-    if not pieces:
-        raise ValueError(f"{source.describe()} holds no rows.")
-    return np.concatenate(pieces)
-
-
 def evaluate(
-    model: Sequential, source: BatchSource, loss: Any = None, metrics: Any = None
+    model: Model, source: BatchSource, loss: Any = None, metrics: Any = None
 ) -> dict[str, float]:
     """``{"loss": ..., metric: ...}`` over every row of ``source``, read batch by batch.
 
     The loss is the (weighted) mean over all rows plus the layers' L1/L2 penalties, as
     :meth:`Sequential.evaluate`; metrics must be means over samples (accuracy, mae, ...).
     """
-    from .. import losses as losses_module
-
-    loss = model.loss if loss is None else losses_module.get(loss)
-    if loss is None:
-        raise ValueError("evaluate() needs a loss (none was used by fit yet).")
-    resolved = training.resolve_metrics(metrics)
-    check_mean_metrics(resolved)
-    return evaluate_resolved(model, source, loss, resolved)
+    return model.evaluate(source, loss=loss, metrics=metrics)
 
 
-def evaluate_resolved(
-    model: Sequential, source: BatchSource, loss: Loss, metrics: list[tuple[str, Metric]]
+def evaluate_source(
+    model: Model, source: BatchSource, loss: Loss, metrics: list[tuple[str, Metric]]
 ) -> dict[str, float]:
     """:func:`evaluate` with the loss and metrics already resolved (``fit``'s validation)."""
-    from ..model import TrainStep
-
+    check_mean_metrics(metrics)
     log = StreamEpochLog(metrics, loss)
     start = 0
     for b, (x, y, w) in enumerate(source.batches(PREDICT_BATCH, None), start=1):
         try:
             x, y, w = prepare_batch(model, loss, x, y, w, None)
         except (ValueError, TypeError) as error:
-            raise _refused(error, f"Batch {b} of {source.describe()}") from None
+            raise refused(error, f"Batch {b} of {source.describe()}") from None
         output = model.forward(x)
         step_loss = loss.forward(output, y, w)
-        log.add(start, start + len(x), TrainStep(step_loss, output), w, y)
+        log.add(start, start + len(x), step_loss, output, w, y)
         start += len(x)
     if not start:
         raise ValueError(f"{source.describe()} holds no rows.")

@@ -57,7 +57,7 @@ import numpy as np
 
 from . import losses as losses_module
 from . import optim as optim_module
-from ._validation import check_features
+from ._validation import check_inputs
 from .layers import Activation, Dense
 
 if TYPE_CHECKING:
@@ -294,7 +294,7 @@ def trace_step(
     if loss is None:
         raise ValueError("trace_step needs a loss: pass loss=... (the model has not been fitted).")
     optimizer = model.optimizer if optimizer is None else optim_module.get(optimizer)
-    X = check_features(X, model.in_features, model.dtype, model.layers[0])
+    X = check_inputs(X, model.input_shape, model.dtype, model.layers[0])
     target = loss.prepare_targets(y, model.out_features, model.dtype)
     weights = None if sample_weight is None else np.asarray(sample_weight, dtype=model.dtype)
     if convention == "tutorial":  # refuse before anything changes

@@ -21,7 +21,6 @@ Everything else here is bookkeeping, arranged so that nothing is ever lost:
 
 from __future__ import annotations
 
-import numbers
 import signal
 import sys
 import threading
@@ -33,141 +32,60 @@ import numpy as np
 
 from . import callbacks as callbacks_module
 from . import losses as losses_module
-from . import metrics as metrics_module
 from . import optim
 from . import schedules as schedules_module
-from ._validation import check_lengths, check_number, check_positive_int
+from ._validation import check_number, check_positive_int
+from .batches import is_batch_source
 from .errors import TrainingDivergedError
 from .history import History
-from .model import is_batch_source
+from .preparation import (
+    Model,
+    evaluate_prepared,
+    prepare,
+    prepare_weights,
+    resolve_metrics,
+    with_class_weight,
+)
+from .streamed import StreamedData, evaluate_source
 
 if TYPE_CHECKING:
     from .callbacks import Callback
     from .losses import Loss
     from .metrics import Metric
-    from .model import Sequential, TrainStep
     from .optim import Optimizer
     from .schedules import Schedule
 
-
-def resolve_metrics(metrics: Sequence[Any] | str | None) -> list[tuple[str, Metric]]:
-    if metrics is None:
-        return []
-    if isinstance(metrics, str) or callable(metrics):
-        metrics = [metrics]
-    return [metrics_module.get(metric) for metric in metrics]
-
-
-def prepare(model: Sequential, X: Any, y: Any, loss: Loss) -> tuple[np.ndarray, np.ndarray]:
-    """Validate ``(X, y)`` for ``model`` and ``loss``, returning arrays ready for the loop.
-
-    A model's ``preprocessor`` (raw columns → feature matrix) and ``target_transform`` (e.g.
-    the scaling of a regression target) are applied here, at the boundary."""
-    if y is None:
-        raise ValueError(
-            "y is None: pass the targets, or a scratchnn.streaming source that holds them."
-        )
-    X = model.encode_inputs(X)
-    if model.target_transform is not None:
-        y = model.target_transform.transform(y)
-    y = loss.prepare_targets(y, model.out_features, model.dtype)
-    check_lengths(X, y)
-    return X, y
+__all__ = [
+    "evaluate",
+    "evaluate_prepared",
+    "fit",
+    "prepare",
+    "prepare_weights",
+    "resolve_metrics",
+    "with_class_weight",
+]
 
 
-def prepare_weights(
-    sample_weight: Any, class_weight: Any, y: np.ndarray, loss: Loss, n: int
-) -> np.ndarray | None:
-    """One weight per sample from ``sample_weight`` times ``class_weight[label]`` (or None).
-
-    ``class_weight`` is a dict ``{class: weight}`` (missing classes weigh 1) or ``"balanced"``
-    (``n / (classes · count(class))``, as scikit-learn).
-    """
-    weights = None
-    if sample_weight is not None:
-        weights = np.asarray(sample_weight, dtype=np.float64)
-        if weights.shape != (n,):
-            raise ValueError(
-                f"sample_weight must have one weight per sample, shape ({n},); received shape "
-                f"{weights.shape}."
-            )
-        if not np.isfinite(weights).all() or (weights < 0).any():
-            raise ValueError("sample_weight must be finite and >= 0.")
-    return with_class_weight(weights, class_weight, y, loss, n)
-
-
-def with_class_weight(
-    weights: np.ndarray | None,
-    class_weight: Any,
-    y: np.ndarray,
-    loss: Loss,
-    n: int,
-    n_classes: int | None = None,
-) -> np.ndarray | None:
-    """Already-validated per-sample ``weights`` (or None) times ``class_weight[label]``; see
-    :func:`prepare_weights`. ``class_weight``'s keys must be class indices in
-    ``[0, n_classes)`` (by default, the labels' range). Checks that at least one weight is
-    positive."""
-    if class_weight is not None:
-        if not loss.is_classification:
-            raise ValueError(f"class_weight needs a classification loss; {loss!r} is not one.")
-        labels = y if y.ndim == 1 else (y.argmax(axis=1) if y.shape[1] > 1 else (y[:, 0] >= 0.5))
-        labels = labels.astype(np.intp)
-        classes = int(labels.max()) + 1
-        if n_classes is None:
-            n_classes = max(classes, 2 if y.ndim == 2 and y.shape[1] == 1 else 1)
-        if isinstance(class_weight, str):
-            if class_weight != "balanced":
-                raise ValueError(
-                    f"class_weight must be a dict or 'balanced'. Received: {class_weight!r}."
-                )
-            counts = np.bincount(labels, minlength=classes).astype(np.float64)
-            table = np.divide(
-                n, len(np.flatnonzero(counts)) * counts, out=np.zeros(classes), where=counts > 0
-            )
-        elif isinstance(class_weight, dict):
-            table = np.ones(max(classes, n_classes))
-            for label, weight in class_weight.items():
-                if (
-                    isinstance(label, (bool, np.bool_))
-                    or not isinstance(label, numbers.Integral)
-                    or not 0 <= label < n_classes
-                ):
-                    raise ValueError(
-                        f"class_weight's keys must be class indices 0..{n_classes - 1}; "
-                        f"received the key {label!r}."
-                    )
-                table[int(label)] = check_number(f"class_weight[{label!r}]", weight, 0.0)
-        else:
-            raise ValueError(
-                f"class_weight must be a dict or 'balanced'. Received: {class_weight!r}."
-            )
-        from_classes = table[labels]
-        weights = from_classes if weights is None else weights * from_classes
-    if weights is not None and weights.sum() <= 0:
-        raise ValueError(
-            "The sample weights are all zero (they sum to 0): at least one sample needs a "
-            "positive weight."
-        )
-    return weights
-
-
-def evaluate_prepared(
-    model: Sequential,
-    X: np.ndarray,
-    y: np.ndarray,
-    loss: Loss,
-    metrics: list[tuple[str, Metric]],
-    sample_weight: np.ndarray | None = None,
+def evaluate(
+    model: Model,
+    X: Any,
+    y: Any = None,
+    loss: Any = None,
+    metrics: Any = None,
+    sample_weight: Any = None,
 ) -> dict[str, float]:
-    """Loss and metrics of ``model`` on already-validated data (inference mode)."""
-    out = model._predict_prepared(X)
-    logs = {"loss": loss.forward(out, y, sample_weight) + model.penalty()}
-    if metrics:
-        prediction = loss.output_transform(out)
-        for name, metric in metrics:
-            logs[name] = metric(prediction, y)
-    return logs
+    """:meth:`Sequential.evaluate`: arrays validated whole, or a source read batch by batch."""
+    loss = model.loss if loss is None else losses_module.get(loss)
+    if loss is None:
+        raise ValueError("evaluate() needs a loss (none was used by fit yet).")
+    resolved = resolve_metrics(metrics)
+    if is_batch_source(X):
+        if y is not None or sample_weight is not None:
+            raise ValueError("evaluate() with a BatchSource takes no y or sample_weight.")
+        return evaluate_source(model, X, loss, resolved)
+    X, y = prepare(model, X, y, loss)
+    weights = prepare_weights(sample_weight, None, y, loss, len(X))
+    return evaluate_prepared(model, X, y, loss, resolved, weights)
 
 
 @contextmanager
@@ -191,7 +109,7 @@ def _stop_on_interrupt() -> Iterator[dict[str, bool]]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _check_batch_statistics(model: Sequential, n: int, batch: int) -> None:
+def _check_batch_statistics(model: Model, n: int, batch: int) -> None:
     needy = [layer for layer in model.layers if layer.needs_batch_statistics]
     if needy and (batch == 1 or n % batch == 1):
         raise ValueError(
@@ -208,7 +126,7 @@ class _FitSetup:
     the callbacks (with the progress display appended); the metric functions.
     """
 
-    def __init__(self, model: Sequential, X: Any, y: Any, **options: Any) -> None:
+    def __init__(self, model: Model, X: Any, y: Any, **options: Any) -> None:
         self.loss, self.optimizer, self.schedule = _resolve_objects(model, **options)
         self.epochs = check_positive_int("epochs", options["epochs"])
         batch_size = options["batch_size"]
@@ -216,9 +134,7 @@ class _FitSetup:
             batch_size = check_positive_int("batch_size", batch_size)
         self.metrics = resolve_metrics(options["metrics"])
         self.stream = None
-        if is_batch_source(X):  # read batch by batch: see scratchnn.streaming
-            from .streaming.fitting import StreamedData
-
+        if is_batch_source(X):  # read batch by batch: see scratchnn.streamed
             self.stream = StreamedData(model, X, y, self.loss, self.metrics, batch_size, options)
             self.validation, self.steps = self.stream.validation, self.stream.steps
         else:
@@ -229,7 +145,7 @@ class _FitSetup:
         self.callbacks += _progress_display(options["verbose"], self.epochs, self.steps)
 
     def _prepare_arrays(
-        self, model: Sequential, X: Any, y: Any, batch_size: int | None, options: dict[str, Any]
+        self, model: Model, X: Any, y: Any, batch_size: int | None, options: dict[str, Any]
     ) -> None:
         """In-memory data, validated whole before training: sets ``X``, ``y``, ``weights``,
         ``validation``, ``batch`` and ``steps``."""
@@ -260,7 +176,7 @@ class _FitSetup:
         _check_batch_statistics(model, len(X), self.batch)
         self.steps = -(-len(X) // self.batch)
 
-    def epoch_parts(self, model: Sequential, shuffle: bool) -> tuple[Any, Any]:
+    def epoch_parts(self, model: Model, shuffle: bool) -> tuple[Any, Any]:
         """The source of each epoch's batches, and the running log of its loss and metrics."""
         if self.stream is not None:
             return self.stream.batches(shuffle), self.stream.epoch_log()
@@ -269,7 +185,7 @@ class _FitSetup:
 
 
 def _resolve_objects(
-    model: Sequential, *, loss: Any, optimizer: Any, schedule: Any, **_: Any
+    model: Model, *, loss: Any, optimizer: Any, schedule: Any, **_: Any
 ) -> tuple[Loss, Optimizer, Schedule | None]:
     """The loss, optimizer and schedule: given ones by name or object, else the model's own."""
     loss = model.loss if loss is None else losses_module.get(loss)
@@ -290,7 +206,7 @@ def _resolve_objects(
 
 
 def _split_validation(
-    model: Sequential,
+    model: Model,
     loss: Loss,
     X: np.ndarray,
     y: np.ndarray,
@@ -412,9 +328,9 @@ class _Batches:
 class _EpochLog:
     """Running sums for one epoch's logs: the weighted mean loss and the outputs for metrics."""
 
-    def __init__(self, n: int, model: Sequential, metrics: list[tuple[str, Metric]]) -> None:
-        self.metrics = metrics
-        self.outputs = np.empty((n, model.out_features), dtype=model.dtype) if metrics else None
+    def __init__(self, n: int, model: Model, metrics: list[tuple[str, Metric]]) -> None:
+        self.metrics, self.n, self.dtype = metrics, n, model.dtype
+        self.outputs: np.ndarray | None = None  # allocated at the first batch, of its shape
         self.reset()
 
     def reset(self) -> None:
@@ -422,13 +338,21 @@ class _EpochLog:
         self.done = 0  # samples trained on so far in this epoch
 
     def add(
-        self, start: int, stop: int, step: TrainStep, weights: np.ndarray | None, targets: Any
+        self,
+        start: int,
+        stop: int,
+        loss: float,
+        output: np.ndarray,
+        weights: np.ndarray | None,
+        targets: Any,
     ) -> None:
         """Count one batch. ``targets`` are not needed: ``logs`` gets the epoch's at the end."""
-        if self.outputs is not None:
-            self.outputs[start:stop] = step.output
+        if self.metrics:
+            if self.outputs is None:
+                self.outputs = np.empty((self.n, *output.shape[1:]), dtype=self.dtype)
+            self.outputs[start:stop] = output
         counted = (stop - start) if weights is None else float(weights.sum())
-        self.loss_sum += step.loss * counted
+        self.loss_sum += loss * counted
         self.weight_sum += counted
         self.done = stop
 
@@ -443,17 +367,15 @@ class _EpochLog:
         return logs
 
 
-def _validation_logs(model: Sequential, setup: _FitSetup) -> dict[str, float]:
+def _validation_logs(model: Model, setup: _FitSetup) -> dict[str, float]:
     """Loss and metrics on the validation data: arrays, or a source read batch by batch."""
     if is_batch_source(setup.validation):
-        from .streaming.fitting import evaluate_resolved
-
-        return evaluate_resolved(model, setup.validation, setup.loss, setup.metrics)
+        return evaluate_source(model, setup.validation, setup.loss, setup.metrics)
     X_val, y_val, w_val = setup.validation
     return evaluate_prepared(model, X_val, y_val, setup.loss, setup.metrics, w_val)
 
 
-def fit(model: Sequential, X: Any, y: Any, **options: Any) -> History:
+def fit(model: Model, X: Any, y: Any, **options: Any) -> History:
     """Train ``model``; see :meth:`Sequential.fit` for the options.
 
     The loop, with :meth:`Sequential.train_step` doing the work of each batch::
@@ -499,7 +421,7 @@ def fit(model: Sequential, X: Any, y: Any, **options: Any) -> History:
                             ) from None
                         history.diverged = True
                         break
-                    epoch_log.add(start, stop, step, wb, yb)
+                    epoch_log.add(start, stop, step.loss, step.output, wb, yb)
                     notify("on_batch_end", b, {"loss": step.loss})
                     if interrupt["hit"] or model.stop_training:
                         break

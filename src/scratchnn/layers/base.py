@@ -48,6 +48,10 @@ class Layer(Configurable):
     #: True for layers whose training-mode statistics need more than one sample per batch.
     needs_batch_statistics: ClassVar[bool] = False
 
+    #: The lowest value each buffer may hold, checked when a file is loaded: a number (e.g.
+    #: 0.0 for a running variance) or None for "strictly positive" (a divisor).
+    buffer_lows: ClassVar[dict[str, float | None]] = {}
+
     def __init__(self) -> None:
         self.params = ArrayDict(owner=self)
         self.grads = ArrayDict(owner=self)

@@ -6,11 +6,11 @@ ONNX store them, ``(out_channels, in_channels / groups, kh, kw)``, so weights mo
 three without a transpose. Images that arrive as ``(batch, height, width, channels)`` go
 through :class:`scratchnn.layers.ToChannelsFirst` first.
 
-The fast path is im2col: every receptive field is copied once into a row of a matrix (a view
-from ``numpy.lib.stride_tricks.sliding_window_view``, copied into a buffer that is reused from
-batch to batch), and the whole layer is then one BLAS product. Backward is two more products
-and col2im, which adds each column back onto the pixels it came from (a loop over the
-``kh·kw`` kernel positions, each a vectorised add over the whole batch). The same math in
+The fast path is im2col: every receptive field is copied once into a column of a matrix (from
+a ``numpy.lib.stride_tricks.sliding_window_view``, into a buffer reused from batch to batch),
+and the whole layer is then one BLAS product, ``W · cols``. Backward is two more products and
+col2im, which adds each column back onto the pixels it came from (a loop over the ``kh·kw``
+kernel positions, each a vectorised add over the whole batch). The same math in
 explicit loops: :func:`scratchnn.reference.conv2d`.
 """
 
@@ -215,33 +215,36 @@ class _Conv(Layer):
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         r"""``z[n, o, i, j] = b[o] + Σ_{c,p,q} W[o, c, p, q] · x_pad[n, g·C/G + c, i·s + p·d,
-        j·s + q·d]``, ``g`` the group of output channel ``o``: one product ``cols · Wᵀ`` per
+        j·s + q·d]``, ``g`` the group of output channel ``o``: one product ``W · cols`` per
         group (a single product when ``groups=1``)."""
         if not self.built:
             self.build(dtype=x.dtype)
-        n, G = x.shape[0], self.groups
-        padded = self._pad(x)
-        view = windows(padded, self.kernel_size, self.stride, self.dilation)
-        out = view.shape[2 : 2 + self.rank]
-        rows = n * math.prod(out)
-        k_group = self.in_channels // G * math.prod(self.kernel_size)
-        # cols[g, (n, i, j), (c, p, q)]: group g's receptive fields, one row per output pixel.
-        cols = self._scratch.get("cols", (G, rows, k_group), x.dtype)
-        grouped = view.reshape(n, G, self.in_channels // G, *view.shape[2:])
-        spatial = tuple(range(3, 3 + self.rank))
-        kernel = tuple(range(3 + self.rank, 3 + 2 * self.rank))
+        n, G, r = x.shape[0], self.groups, self.rank
+        view = windows(self._pad(x), self.kernel_size, self.stride, self.dilation)
+        out = view.shape[2 : 2 + r]
+        c_group = self.in_channels // G
+        # cols[g, (c, p, q), (n, i, j)]: one column per output pixel, holding its receptive
+        # field. This order keeps every copy below (and col2im's) running along memory.
+        cols = self._scratch.get(
+            "cols", (G, c_group * math.prod(self.kernel_size), n * math.prod(out)), x.dtype
+        )
         np.copyto(
-            cols.reshape(G, n, *out, self.in_channels // G, *self.kernel_size),
-            grouped.transpose(1, 0, *spatial, 2, *kernel),
+            cols.reshape(G, c_group, *self.kernel_size, n, *out),
+            view.reshape(n, G, c_group, *view.shape[2:]).transpose(
+                1, 2, *range(3 + r, 3 + 2 * r), 0, *range(3, 3 + r)
+            ),
         )
         self._cols, self._x_shape, self._out = cols, x.shape, out
-        W = self.params["W"].reshape(G, self.out_channels // G, k_group)
-        z = np.matmul(cols, W.transpose(0, 2, 1))  # (G, rows, O/G)
-        # (G, n, *out, O/G) -> (n, G, O/G, *out): channels first again.
-        z = z.reshape(G, n, *out, -1).transpose(1, 0, 2 + self.rank, *range(2, 2 + self.rank))
-        y = np.ascontiguousarray(z).reshape(n, self.out_channels, *out)
+        W = self.params["W"].reshape(G, self.out_channels // G, -1)
+        z = np.matmul(W, cols).reshape(G, -1, n, *out)  # (G, O/G, n, *out)
+        # Channels first again, (n, G, O/G, *out), with the bias added in the same pass.
+        y = np.empty((n, self.out_channels, *out), dtype=z.dtype)
+        z = z.transpose(2, 0, 1, *range(3, 3 + r))
+        target = y.reshape(n, G, -1, *out)
         if self.bias:
-            y += self.params["b"].reshape(-1, *([1] * self.rank))
+            np.add(z, self.params["b"].reshape(G, -1, *([1] * r)), out=target)
+        else:
+            np.copyto(target, z)
         return y
 
     def _pad(self, x: np.ndarray) -> np.ndarray:
@@ -265,53 +268,58 @@ class _Conv(Layer):
         )
 
     def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
-        r"""With ``δ = ∂L/∂z`` as a matrix ``(rows, O)`` per group:
+        r"""With ``δ = ∂L/∂z`` as a matrix ``(O, n·H_out·W_out)`` per group:
 
         .. math::
-            ∂L/∂W = δ^T \cdot cols, \qquad ∂L/∂b = \sum_{n,i,j} δ, \qquad
-            ∂L/∂cols = δ \cdot W
+            ∂L/∂W = δ \cdot cols^T, \qquad ∂L/∂b = \sum_{n,i,j} δ, \qquad
+            ∂L/∂cols = W^T δ
 
-        and col2im adds each row of ``∂L/∂cols`` back onto the pixels of its receptive field:
-        together, a full convolution of δ with the flipped kernel."""
-        G, n, out = self.groups, grad_out.shape[0], self._out
+        and col2im adds each column of ``∂L/∂cols`` back onto the pixels of its receptive
+        field: together, a full convolution of δ with the flipped kernel."""
+        G, n, out, r = self.groups, grad_out.shape[0], self._out, self.rank
         o_group = self.out_channels // G
         rows = n * math.prod(out)
-        # δ as (G, rows, O/G): the output channels last, as the forward product made them.
-        delta = self._scratch.get("delta", (G, rows, o_group), grad_out.dtype)
+        # δ as (G, O/G, (n, i, j)), the layout of the forward product's result.
+        delta = self._scratch.get("delta", (G, o_group, rows), grad_out.dtype)
         np.copyto(
-            delta.reshape(G, n, *out, o_group),
-            grad_out.reshape(n, G, o_group, *out).transpose(1, 0, *range(3, 3 + self.rank), 2),
+            delta.reshape(G, o_group, n, *out),
+            grad_out.reshape(n, G, o_group, *out).transpose(1, 2, 0, *range(3, 3 + r)),
         )
         # out= writes straight into the model's flat gradient vector.
-        np.matmul(delta.transpose(0, 2, 1), self._cols, out=self.grads["W"].reshape(G, o_group, -1))
-        if self.bias:
-            np.sum(delta, axis=1, out=self.grads["b"].reshape(G, o_group))
+        cols = self._cols
+        np.matmul(delta, cols.transpose(0, 2, 1), out=self.grads["W"].reshape(G, o_group, -1))
+        if self.bias:  # Σ over pixels as a matrix-vector product (BLAS), as Dense does
+            ones = self._scratch.get("ones", (rows,), grad_out.dtype)
+            ones.fill(1)
+            np.matmul(delta, ones, out=self.grads["b"].reshape(G, o_group))
         if not input_grad:
             return None
         W = self.params["W"].reshape(G, o_group, -1)
-        d_cols = self._scratch.get("d_cols", self._cols.shape, grad_out.dtype)
-        np.matmul(delta, W, out=d_cols)
+        d_cols = self._scratch.get("d_cols", cols.shape, grad_out.dtype)
+        np.matmul(W.transpose(0, 2, 1), delta, out=d_cols)
         return self._col2im(d_cols, grad_out.dtype)
 
     def _col2im(self, d_cols: np.ndarray, dtype: np.dtype) -> np.ndarray:
         """Sum every receptive field's gradient back onto the (padded) input, one kernel
-        position at a time, then cut the padding off."""
+        position at a time (each a strided add over the whole batch), then cut the padding
+        off."""
         n, C = self._x_shape[:2]
         G, out, r = self.groups, self._out, self.rank
         pads = self.pads
         padded = (n, C, *(s + a + b for s, (a, b) in zip(self._x_shape[2:], pads, strict=True)))
         dx = np.zeros(padded, dtype=dtype)
-        # (G, n, *out, C/G, *kernel) -> (n, G, C/G, *out, *kernel)
-        fields = d_cols.reshape(G, n, *out, C // G, *self.kernel_size).transpose(
-            1, 0, 2 + r, *range(2, 2 + r), *range(3 + r, 3 + 2 * r)
-        )
+        fields = d_cols.reshape(G, C // G, *self.kernel_size, n, *out)
         target = dx.reshape(n, G, C // G, *padded[2:])
         for position in itertools.product(*(range(k) for k in self.kernel_size)):
             where = tuple(
                 slice(p * d, p * d + s * (o - 1) + 1, s)
                 for p, d, s, o in zip(position, self.dilation, self.stride, out, strict=True)
             )
-            target[(slice(None), slice(None), slice(None), *where)] += fields[(Ellipsis, *position)]
+            # (G, C/G, n, *out) -> (n, G, C/G, *out)
+            field = fields[(slice(None), slice(None), *position)].transpose(
+                2, 0, 1, *range(3, 3 + r)
+            )
+            target[(slice(None), slice(None), slice(None), *where)] += field
         return dx[self._interior(self._x_shape)]
 
     def get_config(self) -> dict[str, Any]:

@@ -8,8 +8,8 @@ import numpy as np
 
 from .. import initializers
 from .._validation import check_bool, check_number, check_positive_int
-from .activations import Activation, get_activation
 from ..shapes import Shape
+from .activations import Activation, get_activation
 from .base import Layer, layers
 
 

@@ -3,7 +3,7 @@ network choose its own scale γ and shift β."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -99,6 +99,7 @@ class BatchNorm1d(_AffineNorm):
     """
 
     needs_batch_statistics = True
+    buffer_lows: ClassVar[dict[str, float | None]] = {"running_var": 0.0}
 
     def __init__(
         self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True

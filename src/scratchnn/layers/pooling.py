@@ -132,21 +132,39 @@ class MaxPool2D(_Pool2D):
     fill = -np.inf
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        view = windows(self._padded(x), self.kernel_size, self.stride, (1, 1))
-        fields = self._scratch.get(
-            "fields", (*view.shape[:4], view.shape[4] * view.shape[5]), x.dtype
-        )
-        np.copyto(fields.reshape(view.shape), view)
-        self._argmax = fields.argmax(axis=-1)  # the winner's flat index in its window
+        padded = self._padded(x)
         self._x_shape = x.shape
-        return np.take_along_axis(fields, self._argmax[..., None], axis=-1)[..., 0]
+        positions = list(self._positions(self._out(padded.shape)))
+        # A running maximum over the window's positions, in order: a later position takes
+        # over only if strictly larger, so ties go to the first maximum (as PyTorch).
+        _, first = positions[0]
+        best = padded[first].copy()
+        argmax = np.zeros(best.shape, dtype=np.uint8 if len(positions) < 256 else np.int64)
+        for k, where in positions[1:]:
+            candidate = padded[where]
+            larger = candidate > best
+            np.copyto(best, candidate, where=larger)
+            argmax[larger] = k
+        self._argmax = argmax  # the winner's flat index in its window
+        return best
+
+    def _out(self, padded_shape: tuple[int, ...]) -> tuple[int, int]:
+        return tuple(
+            (size - k) // s + 1
+            for size, k, s in zip(padded_shape[2:], self.kernel_size, self.stride, strict=True)
+        )
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         n, c, h, w = self._x_shape
         ph, pw = self.padding
         dx = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=grad_out.dtype)
+        # Windows that do not overlap send each pixel at most one gradient: write it.
+        overlap = any(s < k for s, k in zip(self.stride, self.kernel_size, strict=True))
         for k, where in self._positions(grad_out.shape[2:]):
-            dx[where] += np.where(self._argmax == k, grad_out, 0)
+            if overlap:
+                dx[where] += np.where(self._argmax == k, grad_out, 0)
+            else:
+                np.multiply(grad_out, self._argmax == k, out=dx[where])
         return self._unpad(dx)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -33,6 +33,7 @@ class Standardize(Layer):
     """
 
     draws_at_build = False
+    buffer_lows: ClassVar[dict[str, float | None]] = {"std": None}  # a divisor
 
     def __init__(self, num_features: int) -> None:
         super().__init__()

@@ -25,9 +25,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .base import BatchSource
+from ..batches import BatchSource
+from ..batches import predict_source as predict
+from ..streamed import evaluate
 from .dask_source import DaskSource, is_dask_collection
-from .fitting import evaluate, predict
 from .parquet import ParquetSource
 from .sources import ArraySource, IterableSource
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import BatchSource, Piece
+from ..batches import BatchSource, Piece
 
 
 class ParquetSource(BatchSource):

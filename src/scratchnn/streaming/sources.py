@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import BLOCK_BYTES, BatchSource, Piece, rows_in
+from ..batches import BLOCK_BYTES, BatchSource, Piece, rows_in
 
 
 def open_array(data: Any, name: str) -> np.ndarray | None:

@@ -20,11 +20,18 @@ from typing import Any
 
 import numpy as np
 
+from .._registry import components
+from ..model import MLP
 from .encoder import MISSING_CATEGORY, OTHER_CATEGORY, TableEncoder
 from .reading import RawTable, read_table, row_fingerprints, sniff_delimiter
 from .roles import ColumnRoles, infer_roles
 from .target import MAX_AUTO_CLASSES, TargetScaler, detect_task, present_rows
 from .values import MISSING_TOKENS, as_columns
+
+# A model file carries its fitted encoder and target scaler; the file format rebuilds them from
+# this registry (scratchnn/__init__.py declares that they live here).
+components.register()(TableEncoder)
+components.register()(TargetScaler)
 
 
 def tabular_mlp(
@@ -57,8 +64,6 @@ def tabular_mlp(
     Returns:
         A :class:`~scratchnn.Sequential` with ``preprocessor`` and ``target_transform`` set.
     """
-    from ..model import MLP
-
     encoder = (encoder or TableEncoder()).fit(X)
     y = np.asarray(y)
     if task == "auto":
