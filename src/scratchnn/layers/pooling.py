@@ -140,11 +140,12 @@ class MaxPool2D(_Pool2D):
         _, first = positions[0]
         best = padded[first].copy()
         argmax = np.zeros(best.shape, dtype=np.uint8 if len(positions) < 256 else np.int64)
+        larger = np.empty(best.shape, dtype=bool)
         for k, where in positions[1:]:
             candidate = padded[where]
-            larger = candidate > best
-            np.copyto(best, candidate, where=larger)
-            argmax[larger] = k
+            np.greater(candidate, best, out=larger)
+            np.maximum(best, candidate, out=best)
+            np.copyto(argmax, k, where=larger)
         self._argmax = argmax  # the winner's flat index in its window
         return best
 
