@@ -275,7 +275,8 @@ def read_labelled(args: argparse.Namespace) -> Labelled:
         print(notice)
     _target_values(raw, args.target)
     target = args.target
-    _check_rows(raw.take(present_rows(raw.columns[target], tokens)), 0)
+    present = present_rows(raw.columns[target], tokens)
+    _check_rows(raw.take(present), int((~present).sum()))
     # roles first, on every row in file order (a row counter is one only there)
     roles = infer_roles(
         raw.columns,
