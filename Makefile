@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: screenshots demo test test-fast lint bench clean docs
+.PHONY: screenshots demo test test-fast lint bench clean docs notebooks
 
 demo: $(VENV)/.installed
 	$(BIN)/scratchnn train
@@ -28,6 +28,12 @@ bench: $(VENV)/.installed-bench
 # runs during the build. Preview with `.venv/bin/mkdocs serve`.
 docs: $(VENV)/.installed-dev
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+# The learner's notebooks (notebooks/) in JupyterLab, with the jupyter extra installed on first use.
+notebooks: | $(VENV)/bin/python
+	test -f $(VENV)/.installed-jupyter || $(BIN)/python -m pip install --quiet -e ".[jupyter]"
+	touch $(VENV)/.installed-jupyter
+	$(BIN)/jupyter lab notebooks/
 
 # The Playground's screenshots in docs/images/, taken by its browser tests.
 screenshots: $(VENV)/.installed-dev
