@@ -117,7 +117,8 @@ def test_embedding_matches_torch_with_repeated_ids():
     layer = built(snn.Embedding(7, 5))
     ids = np.array([[1, 2, 1, 6], [0, 1, 1, 3]])  # 1 appears four times; 4 and 5 never
     _, dx = check_against_torch(layer, ids)
-    assert dx is None  # ids have no gradient
+    np.testing.assert_array_equal(dx, np.zeros(ids.shape))  # a step function of the ids
+    assert layer.backward(np.ones((2, 4, 5)), input_grad=False) is None
     assert np.all(layer.grads["W"][[4, 5]] == 0)
 
 
@@ -460,3 +461,20 @@ def test_config_round_trips_through_json(make, x, spec, any_length):
     for one in (a, b):
         one.build(np.random.default_rng(0), np.float64)
     np.testing.assert_array_equal(a.forward(x), b.forward(x))
+
+
+def test_internals_show_the_gates_and_the_attention_weights():
+    lstm = built(snn.LSTM(F, H))
+    y = lstm.forward(sequences())
+    inside = lstm.internals()
+    assert set(inside) == {"h", "i", "f", "g", "o", "c"}
+    np.testing.assert_array_equal(inside["h"], y)
+    np.testing.assert_allclose(inside["o"] * np.tanh(inside["c"]), y, atol=1e-15)
+    assert all(a.shape == (B, T, H) for a in inside.values())
+    gru = built(snn.GRU(F, H))
+    gru.forward(sequences())
+    assert set(gru.internals()) == {"h", "r", "z", "n"}
+    attention = built(snn.MultiHeadAttention(E, 2, causal=True))
+    attention.forward(sequences(shape=(B, T, E)))
+    weights = attention.internals()["attention_weights"]
+    assert weights.shape == (B, 2, T, T) and np.all(np.triu(weights, 1) == 0)

@@ -55,6 +55,7 @@ from ._validation import (
     check_positive_int,
 )
 from .layers import Layer
+from .layers.base import walk
 from .model import Sequential
 
 if TYPE_CHECKING:
@@ -367,11 +368,15 @@ def gradcheck(
 
     # Random layers (dropout) must draw the same mask in every evaluation, or the finite
     # differences would compare different functions: rewind their generators each time.
-    rng_states = [layer.rng.bit_generator.state if layer.rng else None for layer in layers]
+    # A container's inner layers are rewound with it.
+    rng_states = [
+        [(sub, sub.rng.bit_generator.state) for _, sub in walk(layer) if sub.rng is not None]
+        for layer in layers
+    ]
 
     def rewind(i: int) -> None:
-        if rng_states[i] is not None:
-            layers[i].rng.bit_generator.state = rng_states[i]
+        for sub, state in rng_states[i]:
+            sub.rng.bit_generator.state = state
 
     def forward(x: np.ndarray) -> list[np.ndarray]:
         """The input of every layer, and the output last."""
@@ -384,7 +389,7 @@ def gradcheck(
     def penalty() -> float:
         return sum(layer.penalty() for layer in layers if layer.has_penalty)
 
-    y = loss.prepare_targets(y, forward(X)[-1].shape[1], np.dtype(np.float64))
+    y = loss.prepare_targets(y, forward(X)[-1].shape[-1], np.dtype(np.float64))
 
     def loss_at() -> float:
         return loss.forward(forward(X)[-1], y) + penalty()
@@ -395,9 +400,9 @@ def gradcheck(
     for layer in reversed(layers):
         grad = layer.backward(grad)
     targets = [
-        (f"{name}.{key}", layer.params[key], layer.grads[key].copy())
+        (f"{name}.{key}", value, grad.copy())
         for name, layer in zip(names, layers, strict=True)
-        for key in layer.params
+        for key, (value, grad) in _named_arrays(layer).items()
     ]
     if check_input:
         targets.append(("input", X, grad))
@@ -432,6 +437,16 @@ def gradcheck(
     return GradcheckResult(errors, abs_errors, tolerance, atol, worst, tuple(checks))
 
 
+def _named_arrays(layer: Layer) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{name: (values, gradient)}`` of every parameter of ``layer`` and of the layers inside
+    it (a container's, named ``"0.W"``, ...)."""
+    named = {}
+    for path, inner in walk(layer):
+        for key, value in inner.params.items():
+            named[f"{path}.{key}" if path else key] = (value, inner.grads[key])
+    return named
+
+
 def _check_layer(
     index: int,
     name: str,
@@ -450,13 +465,15 @@ def _check_layer(
     Entries of ``x`` within 10ε of 0 are moved to ±100ε first: exact zeros (from a ReLU or a
     dropout mask before this layer) sit on the kink of ReLU-like units, where a central
     difference straddles two slopes and would accuse a correct backward."""
-    near = np.abs(x) < 10 * eps
-    x[near] = np.where(x[near] < 0, -100 * eps, 100 * eps)
+    if getattr(layer, "input_kind", "float") != "int":  # token ids are never nudged
+        near = np.abs(x) < 10 * eps
+        x[near] = np.where(x[near] < 0, -100 * eps, 100 * eps)
     rewind(index)
     out = layer.forward(x, training=True)
     upstream = rng.standard_normal(out.shape)
     grad_input = layer.backward(upstream)
-    analytic = {key: grad.copy() for key, grad in layer.grads.items()}
+    arrays = _named_arrays(layer)
+    analytic = {key: grad.copy() for key, (_, grad) in arrays.items()}
     if check_input:
         analytic = {"input": np.array(grad_input, copy=True), **analytic}
 
@@ -467,7 +484,7 @@ def _check_layer(
 
     errors, abs_errors, worst = {}, {}, {}
     for key, grad in analytic.items():
-        values = x if key == "input" else layer.params[key]
+        values = x if key == "input" else arrays[key][0]
         if grad is None or grad.shape != values.shape:
             shape = None if grad is None else grad.shape
             raise ValueError(

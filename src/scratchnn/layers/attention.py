@@ -208,6 +208,12 @@ class MultiHeadAttention(Layer):
             y += self.params["b_o"]
         return y.reshape(batch, steps, E)
 
+    def internals(self) -> dict[str, np.ndarray]:
+        """What the last forward computed inside, for inspection and plots: the attention
+        weights ``(batch, heads, time, time)`` (row i: how query i spread its attention over
+        the keys, before dropout)."""
+        return {"attention_weights": self.attention_weights.copy()}
+
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         E, n, d = self.embed_dim, self.num_heads, self.head_dim
         batch, steps = grad_out.shape[:2]

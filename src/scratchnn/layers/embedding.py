@@ -54,8 +54,9 @@ class Embedding(Layer):
     *scatter-add*: each position's gradient is added to the row of its token (``np.add.at``),
     with no one-hot matrix ever formed. Rows of tokens absent from the batch get 0.
 
-    The input is discrete, so there is no ``∂L/∂x``: ``backward`` returns None. A model with
-    an Embedding first works as any other (its first layer's input gradient is never used).
+    The input is discrete: the output is a step function of the ids, so ``backward`` returns
+    zeros of the ids' shape for ``∂L/∂x`` (None with ``input_grad=False``, which a model's
+    ``fit`` passes to its first layer, so nothing is computed there).
 
     Args:
         num_embeddings: vocabulary size V (ids are ``0 .. V-1``).
@@ -113,13 +114,14 @@ class Embedding(Layer):
         self._ids = _token_ids(x, self.num_embeddings, self)
         return self.params["W"][self._ids]
 
-    def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> None:
-        """Fill ``grads["W"]`` by scatter-add; return None (ids have no gradient)."""
+    def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """Fill ``grads["W"]`` by scatter-add; return zeros shaped like the ids (a step
+        function has derivative 0), or None with ``input_grad=False``."""
         grad_w = self.grads["W"]
         grad_w[...] = 0
         # Unbuffered: a token appearing twice gets both of its positions' gradients.
         np.add.at(grad_w, self._ids.reshape(-1), grad_out.reshape(-1, self.embedding_dim))
-        return None
+        return np.zeros(self._ids.shape, dtype=grad_out.dtype) if input_grad else None
 
     def get_config(self) -> dict[str, Any]:
         return {

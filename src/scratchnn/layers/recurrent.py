@@ -195,6 +195,22 @@ class _Recurrent(Layer):
     def _run(self, zx: np.ndarray, state: list[np.ndarray]) -> np.ndarray:
         raise NotImplementedError
 
+    #: Names of the gates' blocks in ``W``'s columns, in order (PyTorch's).
+    gate_names: ClassVar[tuple[str, ...]] = ()
+
+    def internals(self) -> dict[str, np.ndarray]:
+        """What the last forward computed inside, batch-major, for inspection and plots:
+        every step's state ``h`` ``(batch, time, hidden)`` and, for the gated cells, each
+        gate's activations (the LSTM's ``i, f, g, o`` and cell ``c``; the GRU's ``r, z, n``)."""
+        H = self.hidden_size
+        arrays = {"h": self._hs[1:].transpose(1, 0, 2).copy()}
+        acts = getattr(self, "_acts", None)
+        for k, name in enumerate(self.gate_names):
+            arrays[name] = acts[:, :, k * H : (k + 1) * H].transpose(1, 0, 2).copy()
+        if self.states == 2:
+            arrays["c"] = self._cs[1:].transpose(1, 0, 2).copy()
+        return arrays
+
     def _final_state(self) -> tuple[np.ndarray, ...]:
         return (self._hs[-1],)
 
@@ -363,6 +379,7 @@ class LSTM(_Recurrent):
 
     gates = 4
     states = 2
+    gate_names = ("i", "f", "g", "o")
 
     def _run(self, zx: np.ndarray, state: list[np.ndarray]) -> np.ndarray:
         U, H = self.params["U"], self.hidden_size
@@ -449,6 +466,7 @@ class GRU(_Recurrent):
 
     gates = 3
     hidden_bias = True
+    gate_names = ("r", "z", "n")
 
     def _run(self, zx: np.ndarray, state: list[np.ndarray]) -> np.ndarray:
         U, b_h, H = self.params["U"], self.params["b_h"], self.hidden_size
