@@ -181,8 +181,11 @@ def check_finite(what: str, array: np.ndarray, low: float | None = -math.inf) ->
 
 def buffer_low(layer: Layer, name: str) -> float | None:
     """The lowest value a buffer may hold (None: strictly positive), -inf when unbounded, as
-    the layer declares in ``buffer_lows``."""
-    return layer.buffer_lows.get(name, -math.inf)
+    the layer declares in ``buffer_lows`` (``"0.running_var"`` is sublayer 0's)."""
+    *path, own = name.split(".")
+    for index in path:
+        layer = layer.sublayers()[int(index)]
+    return layer.buffer_lows.get(own, -math.inf)
 
 
 def optimizer_layout(info: Any, parameters: int) -> tuple[int, list[list[str]]]:

@@ -39,6 +39,7 @@ from ._files import atomic_write
 from ._registry import components, models
 from .errors import DataFileError
 from .history import History
+from .layers.base import named_buffers
 
 #: A :class:`scratchnn.Sequential`: built from the registry of model classes, which the model
 #: module fills, so this module (below it) never imports it.
@@ -55,7 +56,7 @@ _COMPONENTS = ("preprocessor", "target_transform")
 def _metadata(model: Sequential, include_optimizer: bool) -> tuple[dict[str, Any], dict]:
     arrays: dict[str, np.ndarray] = {"parameters": model.parameters().flat.value}
     for index, layer in enumerate(model.layers):
-        for name, buffer in layer.buffers.items():
+        for name, buffer in named_buffers(layer):  # a container's as buffer.3.0.running_mean
             arrays[f"buffer.{index}.{name}"] = buffer
     meta: dict[str, Any] = {
         "format": FORMAT,
@@ -101,7 +102,7 @@ def _metadata(model: Sequential, include_optimizer: bool) -> tuple[dict[str, Any
         meta["rng"] = {
             "shuffle": model.rngs.shuffle.bit_generator.state,
             "init": model.rngs.init.bit_generator.state,
-            "layers": [layer.rng.bit_generator.state for layer in model.layers],
+            "layers": [layer.rng.bit_generator.state for _, layer in model.named_layers()],
         }
     return meta, arrays
 
@@ -232,7 +233,7 @@ def _restore(model: Sequential, meta: dict[str, Any], arrays: Archive) -> None:
     checks.check_finite("the parameters", values)
     flat[...] = values
     for index, layer in enumerate(model.layers):
-        for name, buffer in layer.buffers.items():
+        for name, buffer in named_buffers(layer):
             stored = arrays.array(f"buffer.{index}.{name}", buffer.shape, buffer.dtype)
             checks.check_finite(f"buffer {index}.{name}", stored, checks.buffer_low(layer, name))
             buffer[...] = stored
@@ -299,14 +300,15 @@ def _restore_rngs(model: Sequential, info: Any) -> None:
     checks.check_type("the random states", info, dict)
     generators = {"shuffle": model.rngs.shuffle, "init": model.rngs.init}
     states = checks.check_type("the layers' random states", info.get("layers"), list)
-    if len(states) != len(model.layers):
+    every = [layer for _, layer in model.named_layers()]  # with the layers inside containers
+    if len(states) != len(every):
         raise checks.InvalidFileError(
-            f"the file has {len(states)} layer random states for {len(model.layers)} layers."
+            f"the file has {len(states)} layer random states for {len(every)} layers."
         )
     pairs = [(f"the {key} generator's state", generators[key], info.get(key)) for key in generators]
     pairs += [
         (f"layer {i}'s random state", layer.rng, state)
-        for i, (layer, state) in enumerate(zip(model.layers, states, strict=True))
+        for i, (layer, state) in enumerate(zip(every, states, strict=True))
     ]
     for what, generator, state in pairs:
         checks.check_rng_state(what, state, generator.bit_generator.state)

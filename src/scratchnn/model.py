@@ -24,6 +24,7 @@ from .batches import PREDICT_BATCH, is_batch_source, predict_source
 from .errors import TrainingDivergedError
 from .history import History
 from .layers import Dense, Layer, get_activation, layers
+from .layers.base import walk
 from .losses import Loss
 from .parameters import Parameters, ParameterStore
 
@@ -212,17 +213,32 @@ class Sequential:
             if not layer.built:
                 hint = following.recommended_init if following is not None else None
                 layer.build(np.random.default_rng(seed), self.dtype, init_hint=hint)
-            layer.dtype = self.dtype
-            for name, buffer in list(layer.buffers.items()):
-                layer.buffers.bind(name, buffer.astype(self.dtype))
             layer.rng = np.random.default_rng(layer_seeds[i])
-            layer._in_model = True
-        named = [
-            (f"{type(layer).__name__.lower()}_{i}", layer) for i, layer in enumerate(self.layers)
-        ]
-        self._store = ParameterStore(named, self.dtype)
-        self._buffers = [b for layer in self.layers for b in layer.buffers.values()]
+            inner = [sub for _, sub in walk(layer)][1:]  # a container's layers, depth first
+            for sub, seed in zip(inner, layer_seeds[i].spawn(len(inner)), strict=True):
+                sub.rng = np.random.default_rng(seed)
+            for sub in (layer, *inner):
+                sub.dtype = self.dtype
+                for name, buffer in list(sub.buffers.items()):
+                    sub.buffers.bind(name, buffer.astype(self.dtype))
+                sub._in_model = True
+        self._store = ParameterStore(self.named_layers(), self.dtype)
+        self._buffers = [b for _, layer in self.named_layers() for b in layer.buffers.values()]
         self._buffers_before_step = [b.copy() for b in self._buffers]
+
+    def named_layers(self) -> list[tuple[str, Layer]]:
+        """Every layer with its name, depth first: ``dense_0``, ``relu_1``, and the layers
+        inside a container as ``residual_2.layernorm_0``, ... (the parameters' prefixes)."""
+        named: list[tuple[str, Layer]] = []
+
+        def visit(prefix: str, layer: Layer) -> None:
+            named.append((prefix, layer))
+            for j, sub in enumerate(layer.sublayers()):
+                visit(f"{prefix}.{type(sub).__name__.lower()}_{j}", sub)
+
+        for i, layer in enumerate(self.layers):
+            visit(f"{type(layer).__name__.lower()}_{i}", layer)
+        return named
 
     # The four steps of training, for learners who write their own loop.
 
@@ -464,25 +480,21 @@ class Sequential:
 
     def get_weights(self) -> np.ndarray:
         """A copy of all parameters and buffers as one flat vector (see ``set_weights``)."""
-        pieces = [self.parameters().flat.value]
-        pieces += [b.ravel() for layer in self.layers for b in layer.buffers.values()]
+        pieces = [self.parameters().flat.value, *(b.ravel() for b in self._buffers)]
         return np.concatenate(pieces)
 
     def set_weights(self, weights: np.ndarray) -> None:
         """Restore what ``get_weights`` returned (same architecture)."""
         weights = np.asarray(weights)
-        expected = self.parameters().flat.value.size + sum(
-            b.size for layer in self.layers for b in layer.buffers.values()
-        )
+        expected = self.parameters().flat.value.size + sum(b.size for b in self._buffers)
         if weights.shape != (expected,):
             raise ValueError(f"Expected {expected} weights; received shape {weights.shape}.")
         flat = self.parameters().flat.value
         flat[...] = weights[: flat.size]
         offset = flat.size
-        for layer in self.layers:
-            for buffer in layer.buffers.values():
-                buffer.reshape(-1)[...] = weights[offset : offset + buffer.size]
-                offset += buffer.size
+        for buffer in self._buffers:
+            buffer.reshape(-1)[...] = weights[offset : offset + buffer.size]
+            offset += buffer.size
 
     def save(self, path: str | os.PathLike, include_optimizer: bool = True) -> None:
         """Write the model to one ``.npz`` file, atomically: every parameter and buffer, the

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Iterator
+from typing import Any, ClassVar
 
 import numpy as np
 
 from .._registry import Configurable, Registry
 from ..parameters import ArrayDict
-from ..shapes import Shape, Spec
+from ..shapes import Shape, Spec, infer_shapes
 
 layers: Registry[type[Layer]] = Registry("layer")
 
@@ -78,6 +79,10 @@ class Layer(Configurable):
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         raise NotImplementedError
+
+    def sublayers(self) -> list[Layer]:
+        """The layers inside this one (see :class:`Container`); none for a plain layer."""
+        return []
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -153,3 +158,120 @@ class ParameterFree(Layer):
 
     def buffer_shapes(self, input_shape: Shape) -> dict[str, tuple[int, ...]]:
         return {}
+
+
+class Container(Layer):
+    """A layer made of other layers (e.g. ``Residual``: ``x + f(x)``), which a model walks
+    like its own: each sublayer is built with its own initialization stream, its parameters
+    are views into the model's flat vector (named ``residual_3.dense_0.W``), it gets its own
+    random stream, and its buffers are saved (``buffer.3.0.running_mean``).
+
+    A subclass implements ``forward`` and ``backward`` in terms of ``self.layers``; this class
+    gives it the shapes (the chain through the sublayers), the configuration (the sublayers'
+    specs), the penalty and the build.
+
+    Args:
+        layers: the sublayers, first to last (each a new Layer object).
+    """
+
+    def __init__(self, layers: list[Layer]) -> None:
+        super().__init__()
+        self.layers = list(layers)
+        if not self.layers or not all(isinstance(layer, Layer) for layer in self.layers):
+            raise TypeError(
+                f"{type(self).__name__} takes a non-empty list of Layer instances; received "
+                f"{layers!r}."
+            )
+        if len({id(layer) for layer in self.layers}) != len(self.layers):
+            raise ValueError(f"{type(self).__name__} received the same layer object twice.")
+
+    def sublayers(self) -> list[Layer]:
+        return self.layers
+
+    @property
+    def draws_at_build(self) -> bool:  # type: ignore[override]
+        return any(layer.draws_at_build for layer in self.layers)
+
+    @property
+    def needs_batch_statistics(self) -> bool:  # type: ignore[override]
+        return any(layer.needs_batch_statistics for layer in self.layers)
+
+    @property
+    def input_shape(self) -> Spec | None:
+        return next((layer.input_shape for layer in self.layers if layer.input_shape), None)
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        return infer_shapes(self.layers, input_shape)[-1]
+
+    def _declared(self, input_shape: Shape, buffers: bool) -> dict[str, tuple[int, ...]] | None:
+        declared: dict[str, tuple[int, ...]] = {}
+        for j, (layer, shape) in enumerate(
+            zip(self.layers, infer_shapes(self.layers, input_shape), strict=False)
+        ):
+            own = layer.buffer_shapes(shape) if buffers else layer.parameter_shapes(shape)
+            if own is None:
+                return None
+            declared.update({f"{j}.{name}": s for name, s in own.items()})
+        return declared
+
+    def parameter_shapes(self, input_shape: Shape) -> dict[str, tuple[int, ...]] | None:
+        """The sublayers' parameters, named ``"<index>.<name>"``."""
+        return self._declared(input_shape, buffers=False)
+
+    def buffer_shapes(self, input_shape: Shape) -> dict[str, tuple[int, ...]] | None:
+        """The sublayers' buffers, named ``"<index>.<name>"``."""
+        return self._declared(input_shape, buffers=True)
+
+    def build(
+        self,
+        rng: np.random.Generator | None = None,
+        dtype: np.dtype | type = np.float32,
+        init_hint: str | None = None,
+    ) -> None:
+        super().build(rng, dtype, init_hint)
+        seeds = (rng if rng is not None else np.random.default_rng()).spawn(len(self.layers))
+        for j, layer in enumerate(self.layers):
+            following = self.layers[j + 1] if j + 1 < len(self.layers) else None
+            if not layer.built:
+                hint = following.recommended_init if following is not None else init_hint
+                layer.build(seeds[j], dtype, init_hint=hint)
+
+    @property
+    def has_penalty(self) -> bool:
+        return any(layer.has_penalty for layer in self.layers)
+
+    def penalty(self) -> float:
+        return sum(layer.penalty() for layer in self.layers if layer.has_penalty)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "layers": [
+                {"class_name": type(layer).__name__, "config": layer.get_config()}
+                for layer in self.layers
+            ]
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Container:
+        config = dict(config)
+        config["layers"] = [layers.create(spec, Layer) for spec in config["layers"]]
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}([{', '.join(map(repr, self.layers))}])"
+
+
+def walk(layer: Layer, path: str = "") -> Iterator[tuple[str, Layer]]:
+    """``(path, layer)`` for ``layer`` and, depth first, every layer inside it: ``"3"``, then
+    ``"3.0"``, ``"3.1"``, ... for the sublayers of a container at position 3."""
+    yield path, layer
+    for j, sub in enumerate(layer.sublayers()):
+        yield from walk(sub, f"{path}.{j}" if path else str(j))
+
+
+def named_buffers(layer: Layer) -> Iterator[tuple[str, np.ndarray]]:
+    """The buffers of ``layer`` and of every layer inside it, named relative to it:
+    ``running_mean`` for its own, ``0.running_mean`` for its first sublayer's."""
+    for path, inner in walk(layer):
+        for name, buffer in inner.buffers.items():
+            yield (f"{path}.{name}" if path else name), buffer
