@@ -178,7 +178,8 @@ def test_the_chain_of_shapes_and_the_summary():
 def test_a_chain_that_does_not_fit_names_both_layers_and_the_fix():
     with pytest.raises(
         ValueError,
-        match=r"Dense\(in_features=18, out_features=3\) expects 18 features, but the input before it gives \(2, 3, 3\); put Flatten\(\) between them",
+        match=r"Dense\(in_features=18, out_features=3\) expects 18 features, but the input "
+        r"before it gives \(2, 3, 3\); put Flatten\(\) between them",
     ):
         snn.Sequential([ChannelScale(2), snn.Dense(18, 3)], input_shape=(2, 3, 3))
     with pytest.raises(ValueError, match=r"ChannelScale\(channels=3\) expects \(3, None, None\)"):
@@ -189,7 +190,8 @@ def test_inputs_of_the_wrong_rank_or_size_are_refused_with_the_expected_shape():
     model = image_model()
     with pytest.raises(
         ValueError,
-        match=r"X must be 4-D \(n_samples, 2, 3, 3\); received shape \(5, 18\). Reshape it with X.reshape\(len\(X\), 2, 3, 3\)",
+        match=r"X must be 4-D \(n_samples, 2, 3, 3\); received shape \(5, 18\). "
+        r"Reshape it with X.reshape\(len\(X\), 2, 3, 3\)",
     ):
         model.predict(np.zeros((5, 18)))
     with pytest.raises(ValueError, match=r"samples of shape \(2, 4, 3\).*axis 2 must be 3"):
