@@ -86,6 +86,34 @@ def test_idx_folder_names_what_is_missing_or_wrong(tmp_path):
         load_idx_folder(tmp_path / "c")
 
 
+def test_a_small_cnn_learns_an_idx_folder(tmp_path):
+    """End to end from files: a folder, a CNN, fit, evaluate."""
+    rng = np.random.default_rng(1)
+    folder = tmp_path / "bars"
+    folder.mkdir()
+    for prefix, n in (("train", 64), ("t10k", 32)):
+        labels = rng.integers(0, 2, size=n)
+        images = rng.integers(0, 60, size=(n, 8, 8))
+        for i, label in enumerate(labels):  # class 0: a horizontal bar, class 1: a vertical one
+            where = rng.integers(1, 7)
+            if label:
+                images[i, :, where] = 255
+            else:
+                images[i, where, :] = 255
+        (folder / f"{prefix}-images-idx3-ubyte").write_bytes(_idx(images))
+        (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(_idx(labels))
+    (X, y), (X_test, y_test) = load_idx_folder(folder)
+    model = snn.Sequential(
+        [snn.Conv2D(1, 4, 3), snn.ReLU(), snn.MaxPool2D(2), snn.Flatten(), snn.Dense(36, 2)],
+        seed=0,
+        input_shape=(1, 8, 8),
+    )
+    model.fit(
+        X, y, loss="ce", optimizer=snn.optim.Adam(lr=0.01), epochs=20, batch_size=16, verbose=0
+    )
+    assert model.evaluate(X_test, y_test, metrics=["accuracy"])["accuracy"] >= 0.9
+
+
 def test_digits_as_images():
     pytest.importorskip("sklearn", reason="the digits dataset comes with scikit-learn")
     X, y = snn.datasets.load_digits(images=True)
