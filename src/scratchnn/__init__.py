@@ -7,6 +7,7 @@
 import importlib
 
 from . import _registry, functional, initializers, losses, optim
+from ._version import __version__
 from .errors import DataFileError, ScratchnnError, TrainingDivergedError
 from .gradcheck import GradcheckResult, gradcheck
 from .history import History
@@ -48,8 +49,6 @@ from .layers import (
 )
 from .model import MLP, Sequential
 from .parameters import Parameter, Parameters
-
-__version__ = "0.1.0"
 
 # Front ends whose fitted parts a model file may carry, declared here at the top of the package:
 # loading such a file imports the front end that rebuilds them, and the file format (io), which
@@ -138,6 +137,7 @@ __all__ = [
     "Tanh",
     "ToChannelsFirst",
     "TrainingDivergedError",
+    "__version__",
     "callbacks",
     "datasets",
     "export_onnx",

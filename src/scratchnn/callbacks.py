@@ -26,8 +26,10 @@ import numpy as np
 from ._validation import check_bool, check_callable, check_choice, check_int, check_number
 
 if TYPE_CHECKING:
-    from .model import Sequential
     from .schedules import Schedule
+
+#: A :class:`scratchnn.Sequential` (not imported: the model module sits above this one).
+Sequential = Any
 
 __all__ = [
     "CSVLogger",

@@ -30,13 +30,14 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, optim
 from . import _load_checks as checks
 from . import losses as losses_module
+from . import optim
 from . import schedules as schedules_module
 from ._archive import Archive, open_archive
 from ._files import atomic_write
 from ._registry import components, models
+from ._version import __version__
 from .errors import DataFileError
 from .history import History
 from .layers.base import named_buffers

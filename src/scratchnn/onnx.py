@@ -516,7 +516,7 @@ def _check_exportable(model: Sequential) -> None:
 
 
 def _metadata_props(model: Sequential) -> dict[str, str]:
-    from . import __version__
+    from ._version import __version__
 
     meta = model.metadata or {}
     props = {"scratchnn_version": __version__}
@@ -635,7 +635,7 @@ def export_onnx(
         from .tables.export import ML_OPSET
 
         opset_imports.append(helper.make_opsetid("ai.onnx.ml", ML_OPSET))
-    from . import __version__
+    from ._version import __version__
 
     proto = helper.make_model(
         graph,
