@@ -1,10 +1,12 @@
-"""Ready-made models built from scratchnn's layers: a small GPT and its character tokenizer.
+"""Ready-made models built from scratchnn's layers: a small GPT and its character tokenizer, and
+a LeNet-style CNN for small images.
 
 ``scratchnn.models`` is imported on demand (``from scratchnn.models import GPT``), never by
 ``import scratchnn``.
 """
 
 from .gpt import GPT, context_length, generate
+from .lenet import LeNet
 from .tokenizer import CharTokenizer
 
-__all__ = ["GPT", "CharTokenizer", "context_length", "generate"]
+__all__ = ["GPT", "CharTokenizer", "LeNet", "context_length", "generate"]
