@@ -17,6 +17,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -79,13 +80,18 @@ def _target(kind: str, n: int, rng: np.random.Generator) -> list[str]:
 
 
 @st.composite
-def hostile_tables(draw) -> dict:
-    """A generated table file: its bytes, the target to name, and how it was made."""
+def hostile_tables(draw, columns_of: tuple[str, ...] = ()) -> dict:
+    """A generated table file: its bytes, the target to name, and how it was made.
+    ``columns_of``: names that the table mostly holds (the columns a model was trained on)."""
     n = draw(st.one_of(st.sampled_from([0, 1, 2, 3]), st.integers(5, 40), st.integers(5, 40)))
     k = draw(st.integers(1, 5))
     kinds = draw(st.lists(st.sampled_from(KINDS), min_size=k, max_size=k))
     distinct = draw(st.sampled_from([True, True, False]))  # duplicate names a third of the time
     names = draw(st.lists(NAMES, min_size=k, max_size=k, unique=distinct))
+    if columns_of:
+        names = [*columns_of, *names][: max(k, draw(st.integers(1, len(columns_of))))]
+        names = draw(st.permutations(names))
+        kinds = (kinds * len(names))[: len(names)]
     target_kind = draw(st.sampled_from(TARGETS))
     target = draw(st.sampled_from(["y", "y", "y", "a", "", "missing"]))
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
@@ -166,6 +172,42 @@ def test_train_and_predict_on_hostile_tables(tmp_path, table):
     folder = Path(tempfile.mkdtemp(dir=tmp_path))
     options = ["--decimal", table["decimal"]] if table["decimal"] else []
     train_then_predict(folder, table["data"], table["target"], options)
+
+
+@pytest.fixture(scope="module")
+def good_model(tmp_path_factory) -> Path:
+    """A model trained on an ordinary table of a (numbers), b (categories) and y (classes)."""
+    folder = tmp_path_factory.mktemp("good")
+    rng = np.random.default_rng(0)
+    rows = [["a", "b", "y"]] + [
+        [f"{v:.3f}", str(rng.choice(["red", "blue"])), str(i % 2)]
+        for i, v in enumerate(rng.normal(size=40))
+    ]
+    (folder / "t.csv").write_text("\n".join(",".join(r) for r in rows) + "\n")
+    status, _, err = run("train", folder / "t.csv", "--target", "y", *FAST,
+                         "--out", folder / "model.npz")  # fmt: skip
+    assert status == 0, err
+    return folder / "model.npz"
+
+
+@fuzz_settings(40)
+@given(table=hostile_tables(columns_of=("a", "b", "y")))
+def test_predict_on_hostile_tables(tmp_path, good_model, table):
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
+    path, predictions = folder / "p.csv", folder / "predictions.csv"
+    path.write_bytes(table["data"])
+    options = ["--decimal", table["decimal"]] if table["decimal"] else []
+    model_bytes, before = good_model.read_bytes(), snapshot(folder)
+    status, _, err = run("predict", good_model, path, "--out", predictions, *options)
+    after = snapshot(folder)
+    assert good_model.read_bytes() == model_bytes
+    assert {k: v for k, v in after.items() if k != "predictions.csv"} == before
+    if _clean(status, err) is None:
+        rows = read_table(path, decimal=table["decimal"]).n_rows
+        lines = predictions.read_text().splitlines()
+        assert lines[0] == "prediction,p_0,p_1" and len(lines) == rows + 1
+    else:
+        assert after == before
 
 
 def _csv(names, columns) -> bytes:

@@ -241,11 +241,14 @@ class TableEncoder:
             numbers, missing = numbers_of(columns[name], self.missing_tokens)
             if numbers is None:
                 text = _first_text(columns[name], self.missing_tokens)
-                hint = ""
+                cells = np.char.strip(np.asarray(columns[name]).astype(str)).tolist()
+                where = ""
+                if lines is not None and text in cells:
+                    where = f" on line {lines[cells.index(text)]}"
                 if decimal_comma_column(np.array([text])):
-                    hint = " (a decimal comma: pass --decimal , to read it as a number)"
+                    where += " (a decimal comma: pass --decimal , to read it as a number)"
                 raise ValueError(
-                    f"Column {name!r} was numeric in training but holds {text!r}{hint}."
+                    f"Column {name!r} was numeric in training but holds {text!r}{where}."
                 )
             self._refuse_infinite(name, columns[name], missing, lines)
             trained_with = self.missing_in_training

@@ -192,6 +192,12 @@ def _decode(data: bytes, path: Path, encoding: str | None) -> str:
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         hint = "latin-1" if chosen.startswith("utf") else "utf-8"
+        if encoding is None and chosen != "utf-8-sig":
+            raise DataFileError(
+                f"{path}, line {line}: the file's byte-order mark announces {chosen.upper()}, "
+                f"but the bytes {data[error.start : error.start + 4]!r} are not valid "
+                f"{chosen.upper()}: the file is damaged, or not text."
+            ) from None
         raise DataFileError(
             f"{path}, line {line}: the bytes {data[error.start : error.start + 4]!r} are not "
             f"valid {chosen}; pass --encoding (e.g. --encoding {hint}) with the file's encoding."
