@@ -132,16 +132,19 @@ def generate(
         temperature: T >= 0; below 1 sharpens the distribution, above 1 flattens it.
         top_k: sample among the k most likely tokens only (None: all).
         seed: seeds the draws (None: fresh entropy); the same seed gives the same text.
-        tokenizer: encodes a string prompt and decodes the result.
+        tokenizer: encodes a string prompt and decodes the result (by default the one
+            attached to the model, :meth:`CharTokenizer.attach`, if any).
 
     Returns:
-        The prompt and its continuation: a string with ``tokenizer``, else the ids.
+        The prompt and its continuation: a string with a tokenizer, else the ids.
     """
     n = check_int("n", n, 0)
     temperature = check_number("temperature", temperature, 0.0)
     if top_k is not None:
         top_k = check_positive_int("top_k", top_k)
     rng = np.random.default_rng(check_seed(seed))
+    if tokenizer is None:
+        tokenizer = CharTokenizer.from_model(model)
     if isinstance(prompt, str):
         if tokenizer is None:
             raise ValueError("A string prompt needs the tokenizer that encodes it.")

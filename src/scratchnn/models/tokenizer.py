@@ -8,9 +8,12 @@ from typing import Any
 
 import numpy as np
 
+from .._registry import components
+
 __all__ = ["CharTokenizer"]
 
 
+@components.register()
 class CharTokenizer:
     """Maps characters to token ids ``0 .. V-1`` and back.
 
@@ -83,6 +86,36 @@ class CharTokenizer:
 
     def get_config(self) -> dict[str, Any]:
         return {"chars": self.chars}
+
+    # Inside a model file. The tokenizer is plain JSON, so it travels in the model's free-form
+    # ``metadata`` (saved and loaded with the model, bounded like the rest of the file's JSON).
+
+    def attach(self, model: Any) -> None:
+        """Store this tokenizer in ``model.metadata["tokenizer"]``, so that ``model.save``
+        writes it into the file and :meth:`from_model` (and :func:`generate`) find it after
+        ``scratchnn.load``."""
+        model.metadata["tokenizer"] = {
+            "class_name": type(self).__name__,
+            "config": self.get_config(),
+        }
+
+    @classmethod
+    def from_model(cls, model: Any) -> CharTokenizer | None:
+        """The tokenizer :meth:`attach` stored in ``model`` (None if it has none)."""
+        spec = getattr(model, "metadata", {}).get("tokenizer")
+        if spec is None:
+            return None
+        if not isinstance(spec, dict) or spec.get("class_name") != cls.__name__:
+            raise ValueError(f"The model's metadata holds no CharTokenizer: {spec!r:.80}.")
+        return cls.from_json(json.dumps(spec.get("config")))
+
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """``(config, arrays)``, the protocol of the file format's components."""
+        return self.get_config(), {}
+
+    @classmethod
+    def from_state(cls, config: dict[str, Any], arrays: dict[str, np.ndarray]) -> CharTokenizer:
+        return cls.from_json(json.dumps(config))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, CharTokenizer) and other.chars == self.chars
