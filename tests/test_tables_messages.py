@@ -250,3 +250,12 @@ def test_rows_without_a_target_count_against_the_need(folder):
     line = error_line(*run("train", "t.csv", "--target", "y", *FAST)[::2])
     assert "has 1 data row once the 2 without a target are dropped" in line
     assert "training needs at least 2" in line
+
+
+def test_one_class_and_an_oversized_test_split_say_how_many_rows(folder):
+    Path("t.csv").write_text("a,y\n" + "".join(f"{i % 5},cat\n" for i in range(12)))
+    line = error_line(*run("train", "t.csv", "--target", "y", *FAST)[::2])
+    assert "holds one class only ('cat', in all 12 rows with a target)" in line
+    Path("t.csv").write_text(rows_text(4))
+    line = error_line(*run("train", "t.csv", "--target", "y", "--test-split", "0.9", *FAST)[::2])
+    assert "--test-split 0.9 of 4 rows sets 4 aside and leaves no row to train on" in line

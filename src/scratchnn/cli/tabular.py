@@ -216,7 +216,10 @@ def _permutation_split(
     if fraction > 0:
         n_out = max(1, n_out)
     if n_out >= n:
-        raise ValueError(f"{option} {fraction} of {n} rows leaves no rows to train on.")
+        raise ValueError(
+            f"{option} {fraction} of {n} rows sets {n_out} aside and leaves no row to train on "
+            f"(at least 1 is needed): choose a smaller {option}."
+        )
     return np.sort(order[n_out:]), np.sort(order[:n_out])
 
 
@@ -300,6 +303,11 @@ def read_labelled(args: argparse.Namespace) -> Labelled:
     if kind == "classification":
         text, _ = text_of(raw.columns[target], tokens)
         y, classes = encode_target(text.astype(object), "classification", column=repr(target))
+        if len(classes) < 2:
+            raise ValueError(
+                f"The target {target!r} holds one class only ({str(classes[0])!r}, in all "
+                f"{len(y):,} rows with a target); a classifier needs at least two."
+            )
         _warn_if_identifier(args, target, classes, len(y))
     else:
         y, classes = _numeric_target(raw, target, tokens), None
