@@ -4,7 +4,9 @@ For numeric columns (as scikit-learn's ``SimpleImputer(strategy="median")`` then
 ``StandardScaler``): a missing value becomes the training median ``m``, then
 :math:`z = (x - μ) / σ` with the training mean and standard deviation of the imputed column
 (σ = 1 for a constant one). Optionally one 0/1 column per numeric column that had missing
-values says "this value was missing".
+values says "this value was missing". A missing value in a column that had none in training
+is counted in :attr:`TableEncoder.new_missing_`. Infinite numbers (``inf``, ``1e999``) are
+refused with their count and place, as scikit-learn's imputers refuse them, not imputed.
 
 For categorical columns (as ``OneHotEncoder(handle_unknown="ignore",
 max_categories=...)``): one 0/1 column per category seen in training; a missing value is its
@@ -115,6 +117,9 @@ class TableEncoder:
 
         Returns:
             self.
+
+        Raises:
+            ValueError: a numeric column holds text or an infinite number.
         """
         columns = as_columns(X)
         if roles is None:
@@ -222,7 +227,8 @@ class TableEncoder:
         and are counted per column in :attr:`unseen_`.
 
         Raises:
-            ValueError: a column is missing, or a numeric column holds text.
+            ValueError: a column is missing, or a numeric column holds text or an infinite
+                number.
         """
         self._check_fitted()
         columns = as_columns(X, names=self.input_columns)
