@@ -171,8 +171,10 @@ def _where(raw: RawTable, row: int) -> str:
 MIN_TRAINING_ROWS = 2
 
 
-def _check_rows(raw: RawTable, dropped: int) -> None:
-    n = raw.n_rows
+def _check_rows(raw: RawTable, present: np.ndarray) -> None:
+    """Refuse a table with fewer than :data:`MIN_TRAINING_ROWS` rows with a target
+    (``present``: the mask of those rows), saying how many there are."""
+    n, dropped = int(present.sum()), int((~present).sum())
     if n < MIN_TRAINING_ROWS:
         after = f" once the {dropped:,} without a target are dropped" if dropped else ""
         raise ValueError(
@@ -278,8 +280,7 @@ def read_labelled(args: argparse.Namespace) -> Labelled:
         print(notice)
     _target_values(raw, args.target)
     target = args.target
-    present = present_rows(raw.columns[target], tokens)
-    _check_rows(raw.take(present), int((~present).sum()))
+    _check_rows(raw, present_rows(raw.columns[target], tokens))
     # roles first, on every row in file order (a row counter is one only there)
     roles = infer_roles(
         raw.columns,
