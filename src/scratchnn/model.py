@@ -23,7 +23,7 @@ from ._validation import (
 from .batches import PREDICT_BATCH, is_batch_source, predict_source
 from .errors import TrainingDivergedError
 from .history import History
-from .layers import Dense, Layer, get_activation, layers
+from .layers import BatchNorm1d, Dense, Dropout, Layer, get_activation, layers
 from .layers.base import walk
 from .losses import Loss
 from .parameters import Parameters, ParameterStore
@@ -33,7 +33,15 @@ if TYPE_CHECKING:
     from .optim import Optimizer
     from .schedules import Schedule
 
-__all__ = ["MLP", "PREDICT_BATCH", "ModelRNGs", "Sequential", "TrainStep", "is_batch_source"]
+__all__ = [
+    "MLP",
+    "PREDICT_BATCH",
+    "ModelRNGs",
+    "Sequential",
+    "TrainStep",
+    "is_batch_source",
+    "mlp_layers",
+]
 
 
 def _training() -> Any:
@@ -609,27 +617,32 @@ def _check_shape(shape: Any) -> tuple[int | None, ...]:
     return sizes
 
 
-def MLP(  # noqa: N802 - a factory that reads like a class, as Keras's and PyTorch's do
+def mlp_layers(
     sizes: Sequence[int],
     activation: str | Sequence[str] = "relu",
     output: str | None = None,
-    seed: int | None = None,
-    dtype: Any = np.float32,
     init: str = "auto",
-) -> Sequential:
-    """A multi-layer perceptron: ``Dense`` layers of the given sizes with activations between.
+    *,
+    batch_norm: bool = False,
+    dropout: float = 0.0,
+    l1: float = 0.0,
+    l2: float = 0.0,
+) -> list[Layer]:
+    """The layers of a multi-layer perceptron: for each hidden size the block
+    ``Dense → [BatchNorm1d] → activation → [Dropout]``, then ``Dense → [output activation]``.
+
+    The one place the block is written: :func:`MLP`, the command line, the Playground and the
+    scikit-learn estimators all build their networks with it.
 
     Args:
         sizes: ``[inputs, hidden..., outputs]``, e.g. ``[784, 256, 128, 10]``.
         activation: the hidden layers' activation, or one per hidden layer.
-        output: activation after the last layer; None (default) leaves it linear (logits, for
-            ``CrossEntropy(from_logits=True)`` or regression).
-        seed, dtype: as for :class:`Sequential`.
-        init: weight initializer; "auto" picks He for the ReLU family, Glorot otherwise.
-
-    Example:
-        >>> MLP([784, 256, 128, 10]).summary().splitlines()[-1]
-        'Total parameters: 235,146 (float32, input features: 784)'
+        output: activation after the last layer; None leaves it linear (logits).
+        init: the Dense layers' weight initializer; "auto" picks He for the ReLU family,
+            Glorot otherwise.
+        batch_norm: a ``BatchNorm1d`` after each hidden Dense, before its activation.
+        dropout: a ``Dropout(dropout)`` after each hidden activation (0: none).
+        l1, l2: weight penalties of every Dense layer.
     """
     sizes = list(sizes)
     if len(sizes) < 2:
@@ -645,8 +658,46 @@ def MLP(  # noqa: N802 - a factory that reads like a class, as Keras's and PyTor
         )
     stack: list[Layer] = []
     for i, (n_in, n_out) in enumerate(pairwise(sizes)):
-        stack.append(Dense(n_in, n_out, init=init))
-        name = activation[i] if i < hidden else output
-        if name is not None:
-            stack.append(get_activation(name))
-    return Sequential(stack, seed=seed, dtype=dtype)
+        stack.append(Dense(n_in, n_out, init=init, l1=l1, l2=l2))
+        if i == hidden:  # the output layer
+            if output is not None:
+                stack.append(get_activation(output))
+            break
+        if batch_norm:
+            stack.append(BatchNorm1d(n_out))
+        stack.append(get_activation(activation[i]))
+        if dropout:
+            stack.append(Dropout(dropout))
+    return stack
+
+
+def MLP(  # noqa: N802 - a factory that reads like a class, as Keras's and PyTorch's do
+    sizes: Sequence[int],
+    activation: str | Sequence[str] = "relu",
+    output: str | None = None,
+    seed: int | None = None,
+    dtype: Any = np.float32,
+    init: str = "auto",
+    *,
+    batch_norm: bool = False,
+    dropout: float = 0.0,
+) -> Sequential:
+    """A multi-layer perceptron: ``Dense`` layers of the given sizes with activations between
+    (the layers of :func:`mlp_layers`).
+
+    Args:
+        sizes: ``[inputs, hidden..., outputs]``, e.g. ``[784, 256, 128, 10]``.
+        activation: the hidden layers' activation, or one per hidden layer.
+        output: activation after the last layer; None (default) leaves it linear (logits, for
+            ``CrossEntropy(from_logits=True)`` or regression).
+        seed, dtype: as for :class:`Sequential`.
+        init: weight initializer; "auto" picks He for the ReLU family, Glorot otherwise.
+        batch_norm: a ``BatchNorm1d`` after each hidden ``Dense``.
+        dropout: a ``Dropout`` of this rate after each hidden activation.
+
+    Example:
+        >>> MLP([784, 256, 128, 10]).summary().splitlines()[-1]
+        'Total parameters: 235,146 (float32, input features: 784)'
+    """
+    layers = mlp_layers(sizes, activation, output, init, batch_norm=batch_norm, dropout=dropout)
+    return Sequential(layers, seed=seed, dtype=dtype)

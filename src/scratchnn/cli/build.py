@@ -8,8 +8,8 @@ import sys
 import numpy as np
 
 from .. import optim, schedules
-from ..layers import BatchNorm1d, Dense, Dropout, Layer, Standardize, get_activation
-from ..model import Sequential
+from ..layers import Layer, Standardize, get_activation
+from ..model import Sequential, mlp_layers
 from .data import Dataset
 from .tasks import Task
 
@@ -82,18 +82,14 @@ def build_model(
         scaler = Standardize(data.n_features)
         scaler.adapt(data.X_train)
         stack.append(scaler)
-    width = data.n_features
-    for size in hidden:
-        stack.append(Dense(width, size, init=init))
-        if batch_norm:
-            stack.append(BatchNorm1d(size))
-        stack.append(get_activation(activation))
-        if dropout:
-            stack.append(Dropout(dropout))
-        width = size
-    stack.append(Dense(width, task.n_outputs, init=init))
-    if task.output_activation is not None:
-        stack.append(get_activation(task.output_activation))
+    stack += mlp_layers(
+        [data.n_features, *hidden, task.n_outputs],
+        activation,
+        task.output_activation,
+        init,
+        batch_norm=batch_norm,
+        dropout=dropout,
+    )
     return Sequential(stack, seed=seed, dtype=np.float32)
 
 

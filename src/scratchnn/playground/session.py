@@ -25,8 +25,8 @@ import numpy as np
 
 from .. import callbacks, losses, optim
 from ..errors import TrainingDivergedError
-from ..layers import Activation, BatchNorm1d, Dense, Dropout, Sigmoid, get_activation
-from ..model import Sequential
+from ..layers import Activation, Dense, Sigmoid
+from ..model import Sequential, mlp_layers
 from . import data, inspector
 from .config import Config
 
@@ -60,17 +60,14 @@ def build_model(config: Config) -> Sequential:
     (the tutorial's network); cross-entropy and regression keep a linear output."""
     l1 = config.reg_rate if config.regularization == "l1" else 0.0
     l2 = config.reg_rate if config.regularization == "l2" else 0.0
-    layers: list[Any] = []
-    width = len(config.features)
-    for size in config.hidden:
-        layers.append(Dense(width, size, l1=l1, l2=l2))
-        if config.batch_norm:
-            layers.append(BatchNorm1d(size))
-        layers.append(get_activation(config.activation))
-        if config.dropout:
-            layers.append(Dropout(config.dropout))
-        width = size
-    layers.append(Dense(width, 1, l1=l1, l2=l2))
+    layers = mlp_layers(
+        [len(config.features), *config.hidden, 1],
+        config.activation,
+        batch_norm=config.batch_norm,
+        dropout=config.dropout,
+        l1=l1,
+        l2=l2,
+    )
     if config.kind == "classification" and config.loss == "mse":
         layers.append(Sigmoid())
     return Sequential(layers, seed=config.seed)

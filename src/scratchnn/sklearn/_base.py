@@ -22,8 +22,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import optim
 from ..errors import TrainingDivergedError
-from ..layers import BatchNorm1d, Dense, Dropout, Layer, get_activation
-from ..model import Sequential
+from ..layers import Dense, get_activation
+from ..model import Sequential, mlp_layers
 from ..training import prepare_weights
 from . import _optimizers
 from ._losses import loss_value
@@ -221,15 +221,9 @@ class _BaseMLP(SaveLoad, BaseEstimator):
             W = self._random_state.uniform(-bound, bound, (fan_in, fan_out))
             b = self._random_state.uniform(-bound, bound, fan_out)
             initial.append((W, b))
-        stack: list[Layer] = []
-        for width, size, name in zip(units[:-2], hidden, names, strict=True):
-            stack.append(Dense(width, size))
-            if self.batch_norm:
-                stack.append(BatchNorm1d(size))
-            stack.append(get_activation(name))
-            if self.dropout:
-                stack.append(Dropout(float(self.dropout)))
-        stack.append(Dense(units[-2], n_outputs))
+        stack = mlp_layers(
+            units, names, batch_norm=bool(self.batch_norm), dropout=float(self.dropout or 0.0)
+        )
         # The dropout masks' stream: from random_state (drawn after the initial weights, so
         # that those stay scikit-learn's).
         seed = None
@@ -274,11 +268,7 @@ class _BaseMLP(SaveLoad, BaseEstimator):
 
     def _build_plain(self, units: list[int], dtype: Any) -> Sequential:
         names = _activation_names(self.activation, self._hidden())
-        stack: list[Layer] = []
-        for width, size, name in zip(units[:-2], units[1:-1], names, strict=True):
-            stack += [Dense(width, size), get_activation(name)]
-        stack.append(Dense(units[-2], units[-1]))
-        return Sequential(stack, dtype=dtype)
+        return Sequential(mlp_layers(units, names), dtype=dtype)
 
     def _bind(self, model: Sequential) -> None:
         """``coefs_``/``intercepts_`` as live views into the network's weights."""
