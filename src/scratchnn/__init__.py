@@ -55,6 +55,8 @@ from .parameters import Parameter, Parameters
 # sits below every front end, imports none of them.
 _registry.components.declare("TableEncoder", "scratchnn.tables")
 _registry.components.declare("TargetScaler", "scratchnn.tables")
+# The figures that History.plot() draws live in the plotting adapter, above the history.
+_registry.figures.declare("training_curves", "scratchnn.plot")
 
 # Parts that building a network does not need are imported on first use (the training loop and
 # its callbacks, schedules and metrics by the first fit), so that ``import scratchnn`` stays

@@ -93,6 +93,9 @@ models: Registry[type] = Registry("model")
 #: Fitted components a model may carry (a table encoder, a target scaler, a tokenizer), by
 #: class name: each has ``get_state() -> (config, arrays)`` and ``from_state(config, arrays)``.
 components: Registry[type] = Registry("model component")
+#: Figure functions that lower modules draw through without importing the plotting adapter
+#: (``History.plot`` draws ``"training_curves"``, which ``scratchnn.plot`` registers).
+figures: Registry[Callable[..., Any]] = Registry("figure")
 
 
 class Configurable:

@@ -55,9 +55,9 @@ class History:
         Returns:
             matplotlib.figure.Figure: one panel for the loss and one per other log.
         """
-        from .plot import training_curves  # the plotting adapter, imported only when asked
+        from ._registry import figures  # scratchnn.plot registers it (imported when asked)
 
-        return training_curves(self, path=path)
+        return figures.lookup("training_curves")(self, path=path)
 
     def __repr__(self) -> str:
         last = ", ".join(f"{key}={values[-1]:.4g}" for key, values in self.history.items())

@@ -25,8 +25,6 @@ from ._files import atomic_write
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from .model import Sequential
-
 __all__ = [
     "LiveCurves",
     "enable_figure_display",
@@ -148,7 +146,7 @@ class LiveCurves:
             ax.relim()
             ax.autoscale_view()
             if series.get(f"val_{name}") and ax.get_legend() is None:
-                ax.legend(loc="upper right")
+                ax.legend(loc="best")
         self.figure.suptitle(title)
         png = figure_png(self.figure)
         self.frames += 1
@@ -171,9 +169,10 @@ def _cells(line: str) -> list[str]:
     return re.split(r" {2,}", line.strip())
 
 
-def summary_html(model: Sequential) -> str:
-    """``model.summary()`` as an HTML table (what a notebook shows for a model): the same
-    header, rows and total, read from the text so that the two never disagree."""
+def summary_html(model: Any) -> str:
+    """A model's ``summary()`` as an HTML table (what a notebook shows for a
+    :class:`~scratchnn.Sequential`): the same header, rows and total, read from the text so
+    that the two never disagree."""
     lines = model.summary().splitlines()
     rules = [i for i, line in enumerate(lines) if line and set(line) == {"-"}]
     header = _cells(lines[0])

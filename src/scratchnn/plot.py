@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import _registry
 from ._files import atomic_write
 
 if TYPE_CHECKING:
@@ -180,6 +181,7 @@ def _epoch_axis(epochs: list[int] | None, length: int) -> np.ndarray:
     return np.asarray(epochs[len(epochs) - length :]) + 1
 
 
+@_registry.figures.register()
 def training_curves(
     history: History | Mapping[str, Sequence[float]],
     path: str | os.PathLike | None = None,
