@@ -118,7 +118,9 @@ def main() -> None:
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            # bypass_csp: Playwright's wait_for_function evaluates its text, which the page's
+            # Content-Security-Policy (no eval) would refuse.
+            page = browser.new_page(viewport={"width": 1400, "height": 1000}, bypass_csp=True)
             for name, config in networks.items():
                 counts, epochs_per_second = measure(page, url, config, seconds)
                 rows.append(

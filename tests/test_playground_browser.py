@@ -10,12 +10,16 @@ leaves the working tree as it was.
 from __future__ import annotations
 
 import base64
+import functools
+import http.server
 import math
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -63,7 +67,12 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    # bypass_csp: Playwright's wait_for_function evaluates its text, which the page's
+    # Content-Security-Policy (no eval) refuses. The tests of the policy itself use a context
+    # without it (hostile_page).
+    context = browser.new_context(
+        viewport={"width": 1400, "height": 1000}, accept_downloads=True, bypass_csp=True
+    )
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -141,6 +150,17 @@ def test_playing_lowers_the_shown_loss_and_draws_the_heatmaps(page, server, tmp_
         shown_loss(page, "test"),
         rel_tol=1e-5,
     )
+    # The loss curve has axes (0 to a round number above the highest loss; epoch 0 to the
+    # last) and a legend for its two lines.
+    curve = page.evaluate(
+        "({...document.querySelector('#loss-curve').dataset, n: state.train.length,"
+        " top: Math.max(...state.train, ...state.test)})"
+    )
+    assert int(curve["epochs"]) == curve["n"] - 1 and float(curve["ymax"]) >= curve["top"]
+    assert page.locator("#output-column .curve-legend").text_content().split() == [
+        "training",
+        "test",
+    ]
     page.click("#reset")
     page.wait_for_function("state.frame.epoch === 0", timeout=TIMEOUT_MS)
     assert shown_loss(page, "test") == before[0]
@@ -361,7 +381,9 @@ def test_side_by_side_runs_train_from_the_same_start(page, server):
     a = page.evaluate("state.frame.test_loss")
     b = page.evaluate("compare.b.frame.test_loss")
     assert b < 0.5 * a  # Adam learns XOR faster than SGD at the same rate and start
-    assert page.locator("#compare-b-loss").text_content() == f"{b:.3f}"
+    assert page.locator("#compare-table td[data-run='b'][data-key='test_loss']").text_content() == (
+        f"{b:.4f}"
+    )
     train_until(page, 60)  # and playing trains both
     page.wait_for_function("compare.b.frame.epoch > 50", timeout=TIMEOUT_MS)
     assert distinct_colours(page, "#compare-b") > 50
@@ -394,6 +416,265 @@ def test_the_tutorial_preset_trains_the_tutorials_network(page, server, tmp_path
     session = page.evaluate("state.session")
     shown = snn.load(_save(fetch(server, f"/api/export.npz?session={session}"), tmp_path))
     np.testing.assert_allclose(shown.get_weights(), tutorial.get_weights(), rtol=1e-6, atol=1e-7)
+
+
+def test_side_by_side_keeps_run_a_and_compares_the_numbers(page, server):
+    open_page(page, server, {"problem": "xor", "optimizer": "adam"})
+    train_until(page, 30)
+    a = page.evaluate("state.frame")
+    page.click("#open-compare")
+    page.wait_for_function("compare.b && compare.b.frame", timeout=TIMEOUT_MS)
+    # Run A is where it was (before, opening the comparison restarted it at epoch 0).
+    assert page.evaluate("[state.frame.epoch, state.frame.test_loss]") == [
+        a["epoch"],
+        a["test_loss"],
+    ]
+
+    def cell(run: str, key: str) -> str:
+        return page.locator(f"#compare-table td[data-run='{run}'][data-key='{key}']").text_content()
+
+    assert (cell("a", "epoch"), cell("b", "epoch")) == (str(a["epoch"]), "0")
+    assert cell("a", "test_loss") == f"{a['test_loss']:.4f}"
+    assert float(cell("b", "test_loss")) > 0
+    assert cell("a", "test_accuracy").endswith("%") and cell("b", "train_accuracy").endswith("%")
+    # B started from A's initial weights.
+    assert page.evaluate("compare.b.info.frame.weights") == page.evaluate(
+        "state.info.frame.weights"
+    )
+
+
+def test_the_inspector_opens_at_the_clicked_neuron_counting_from_0(page, server):
+    open_page(page, server)
+    page.click("#preset-tutorial")
+    page.wait_for_function("state.info.config.problem === 'tutorial-xor'", timeout=TIMEOUT_MS)
+    page.click("#open-inspector")
+    page.click("#inspect-step")
+    page.wait_for_function("state.trace !== null", timeout=TIMEOUT_MS)
+    page.click("#neuron-0-2")  # right after the traced step: its numbers, not "step forward"
+    assert page.locator("#inspector-body [data-kind='z']").count() == 4
+    title = page.locator("#inspect-title").text_content()
+    assert "z1[:, 2]" in title and "trace.stages[0]" in title and "neuron 2" in title
+    box = page.locator("#inspector").bounding_box()
+    assert box["y"] < page.viewport_size["height"]  # in view
+    while not page.locator("#trace-next").is_disabled():
+        page.click("#trace-next")
+    page.click("#weight-1-3-0")
+    assert page.locator("#inspect-title").text_content().startswith("W2[3, 0] = ")
+    trace = page.evaluate("state.trace")
+    np.testing.assert_allclose(
+        [float(v) for v in shown_attr(page, "dW")], [trace["layers"][1]["dW"][3][0]]
+    )
+    # The tutorial's convention: δ = (y - output)·f', summed error, so -n/2 times ours.
+    delta = shown_attr(page, "delta")
+    page.check("#tutorial-convention")
+    tutorial = shown_attr(page, "delta")
+    np.testing.assert_allclose(tutorial, -2 * delta, rtol=1e-5)
+    assert "E = ½ Σ (y − a)²" in page.locator("#inspector-body").text_content()
+
+
+def test_a_diverged_run_shows_its_state_and_resets_in_one_click(page, server):
+    config = {"problem": "reg-plane", "activation": "linear", "lr": "10", "batch_size": "30"}
+    open_page(page, server, config)
+    start = shown_loss(page, "train")
+    page.click("#play")
+    page.wait_for_selector("#run-status[data-kind='diverged']", timeout=TIMEOUT_MS)
+    page.wait_for_function("!state.playing && !state.busy", timeout=TIMEOUT_MS)
+    assert "playing" not in page.locator("#play").get_attribute("class")  # the play icon
+    assert "Training stopped at epoch 1" in page.locator("#run-status-text").text_content()
+    shown = page.locator("#train-loss").text_content()
+    assert shown == "diverged" or float(shown) != start  # not the starting loss
+    page.click("#play")  # a diverged run does not play, and the button says so
+    page.wait_for_function("!state.playing", timeout=TIMEOUT_MS)
+    page.click("#run-reset")
+    page.wait_for_function("state.frame.epoch === 0 && !state.frame.diverged", timeout=TIMEOUT_MS)
+    assert page.locator("#run-status").is_hidden() and shown_loss(page, "train") == start
+
+
+def test_dead_units_are_named_and_gradcheck_is_inconclusive(page, server):
+    open_page(page, server, {"activation": "relu", "lr": "10"})
+    page.select_option("#speed", "10")
+    page.click("#step")
+    page.wait_for_selector("#run-status[data-kind='health']", timeout=TIMEOUT_MS)
+    assert "ReLU units dead" in page.locator("#run-status-text").text_content()
+    page.click("#open-inspector")
+    page.click("#gradcheck")
+    page.wait_for_selector("#gradcheck-summary", timeout=TIMEOUT_MS)
+    assert page.locator("#gradcheck-summary").get_attribute("data-verdict") == "inconclusive"
+    assert "ok" not in page.locator("#gradcheck-verdicts").text_content().split()
+
+
+# Layout: no overlapping controls and the output on screen, on a laptop and on a phone.
+
+OVERLAPS = """() => {
+    const visible = (e) => e.getClientRects().length && getComputedStyle(e).visibility !== "hidden";
+    const items = [...document.querySelectorAll(
+        "button, select, input, .node, #heatmap, #loss-curve, .layer-controls span, h2")]
+        .filter(visible);
+    const boxes = items.map((e) => [e, e.getBoundingClientRect()]);
+    const name = (e) => e.id ? `#${e.id}` : `${e.tagName.toLowerCase()}.${e.className}`;
+    const overlaps = [];
+    for (let i = 0; i < boxes.length; i++) {
+        for (let j = i + 1; j < boxes.length; j++) {
+            const [a, p] = boxes[i], [b, q] = boxes[j];
+            if (a.contains(b) || b.contains(a)) continue;
+            const w = Math.min(p.right, q.right) - Math.max(p.left, q.left);
+            const h = Math.min(p.bottom, q.bottom) - Math.max(p.top, q.top);
+            if (w > 1 && h > 1) overlaps.push(`${name(a)} / ${name(b)}`);
+        }
+    }
+    const heat = document.querySelector("#heatmap").getBoundingClientRect();
+    return {overlaps, width: document.documentElement.scrollWidth,
+            heat: [heat.left, heat.right, heat.width]};
+}"""
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 800), (390, 844)])
+def test_nothing_overlaps_and_the_output_shows(browser, server, width, height):
+    context = browser.new_context(viewport={"width": width, "height": height}, bypass_csp=True)
+    page = context.new_page()
+    try:
+        for config in [None, {"hidden": ",".join(["8"] * 6), "features": "x1,x2,x1sq,sinx1"}]:
+            open_page(page, server, config)
+            layout = page.evaluate(OVERLAPS)
+            assert layout["overlaps"] == [], layout
+            assert layout["width"] <= width  # no sideways scrolling of the page
+            left, right, size = layout["heat"]
+            assert left >= 0 and right <= width and size >= 250
+        if width < 900:  # stacked columns: the output comes before the network
+            output = page.locator("#output-column").bounding_box()
+            assert output["y"] < page.locator("#network-column").bounding_box()["y"]
+        page.screenshot(path=str(IMAGES / f"playground-{width}.png"), full_page=True)
+        # With the comparison and the inspector open, still nothing overlaps.
+        page.click("#open-compare")
+        page.wait_for_function("compare.b && compare.b.frame", timeout=TIMEOUT_MS)
+        page.click("#open-inspector")
+        page.click("#inspect-step")
+        page.wait_for_function("state.trace !== null", timeout=TIMEOUT_MS)
+        page.click("#neuron-0-0")
+        layout = page.evaluate(OVERLAPS)
+        assert layout["overlaps"] == [] and layout["width"] <= width, layout
+    finally:
+        context.close()
+
+
+# Security: nothing from a link runs as script; other sites' pages are refused.
+
+HOSTILE = '<img src=x onerror="window.__pwned=1;alert(1)">'
+WATCH = """window.__violations = 0;
+document.addEventListener("securitypolicyviolation", () => { window.__violations += 1; });"""
+
+
+def test_hostile_values_in_every_url_field_run_no_script(browser, server):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})  # the CSP enforced
+    context.add_init_script(WATCH)
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    try:
+        quoted = urllib.parse.quote(HOSTILE, safe="")
+        every = "&".join(f"{key}={quoted}" for key in Config().to_dict())
+        lists = f"hidden=4,{quoted}&features=x1,{quoted}"
+        for fragment in [every, lists, f"activation={HOSTILE}", f"lr={quoted}"]:
+            page.goto(server.url + "#" + fragment)
+            page.wait_for_selector("body[data-ready='1']", timeout=TIMEOUT_MS)
+            result = page.evaluate(
+                "({pwned: window.__pwned, violations: window.__violations,"
+                " injected: document.querySelectorAll('img, [onerror], script:not([src])').length,"
+                " status: document.querySelector('#status').textContent,"
+                " config: state.info.config})"
+            )
+            assert result["pwned"] is None and result["injected"] == 0, (fragment, result)
+            assert result["violations"] == 0 and not dialogs, (fragment, result)
+            assert "<img src=x" in result["status"]  # named, as text
+            assert result["config"] == Config().to_dict()  # the defaults instead
+    finally:
+        context.close()
+
+
+ATTACK_PAGE = """<!doctype html><meta charset="utf-8"><title>another site</title>
+<script src="attack.js"></script>"""
+ATTACK_SCRIPT = """(async () => {
+  const query = new URLSearchParams(location.search);
+  const target = query.get("target"), key = query.get("session");
+  const results = {};
+  const send = async (name, path, body) => {
+    try {  // a "simple" request: no preflight, so the server itself must refuse it
+      await fetch(target + path, {method: "POST", mode: "no-cors", body: JSON.stringify(body),
+                                  headers: {"Content-Type": "text/plain"}});
+      results[name] = "sent";
+    } catch (error) { results[name] = "failed"; }
+  };
+  await send("create", "/api/session", {config: {}});
+  await send("play", "/api/play", {session: key});
+  await send("step", "/api/step", {session: key, epochs: 5});
+  try {
+    const answer = await fetch(target + "/api/frame", {method: "POST",
+      body: JSON.stringify({session: key})});
+    results.read = "read " + (await answer.text()).length;
+  } catch (error) { results.read = "refused"; }
+  results.stream = await new Promise((resolve) => {
+    const source = new EventSource(`${target}/api/stream?session=${key}`);
+    source.onmessage = () => { source.close(); resolve("read"); };
+    source.onerror = () => { source.close(); resolve("refused"); };
+  });
+  window.results = results;
+  document.body.dataset.done = "1";
+})();"""
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+def test_another_origin_cannot_create_start_or_read_a_run(browser, server, tmp_path):
+    (tmp_path / "attack.html").write_text(ATTACK_PAGE)
+    (tmp_path / "attack.js").write_text(ATTACK_SCRIPT)
+    other = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(tmp_path))
+    )
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    context = browser.new_context(bypass_csp=True)
+    try:
+        own = context.new_page()
+        open_page(own, server)
+        key = own.evaluate("state.session")
+        runs = len(server.runs)
+        attacker = context.new_page()
+        answers: list[tuple[str, int]] = []  # what the server said to the simple requests
+        failed: list[str] = []  # the reads, which the browser reports as failed
+        attacker.on("requestfailed", lambda request: failed.append(request.url))
+        attacker.on(
+            "response",
+            lambda response: (
+                answers.append((response.url, response.status))
+                if response.url.startswith(server.url)
+                else None
+            ),
+        )
+        target = server.url.rstrip("/")
+        query = urllib.parse.urlencode({"target": target, "session": key})
+        attacker.goto(f"http://127.0.0.1:{other.server_address[1]}/attack.html?{query}")
+        attacker.wait_for_selector("body[data-done='1']", state="attached", timeout=TIMEOUT_MS)
+        results = attacker.evaluate("window.results")
+        assert results["read"] == "refused" and results["stream"] == "refused", results
+        assert len(answers) == 3 and {status for _, status in answers} == {403}, answers
+        assert {url.split("?")[0].rsplit("/", 1)[1] for url in failed} >= {"frame", "stream"}
+        assert len(server.runs) == runs and not server.get(key).playing
+        assert server.get(key).epoch == 0
+        # The page's own requests work: it plays and trains.
+        own.bring_to_front()
+        train_until(own, 3)
+        assert own.evaluate("state.frame.epoch") >= 3
+    finally:
+        context.close()
+        other.shutdown()
+        other.server_close()
+
+
+def shown_attr(page, kind: str) -> np.ndarray:
+    cells = page.locator(f"#inspector-body [data-kind='{kind}']")
+    return np.array([float(cells.nth(k).get_attribute("data-value")) for k in range(cells.count())])
 
 
 def shown_cells(page, kind: str) -> np.ndarray:
