@@ -543,7 +543,7 @@ def test_nothing_overlaps_and_the_output_shows(browser, server, width, height):
         if width < 900:  # stacked columns: the output comes before the network
             output = page.locator("#output-column").bounding_box()
             assert output["y"] < page.locator("#network-column").bounding_box()["y"]
-        page.screenshot(path=str(IMAGES / f"playground-{width}.png"), full_page=True)
+            page.screenshot(path=str(IMAGES / "playground-phone.png"), full_page=True)
         # With the comparison and the inspector open, still nothing overlaps.
         page.click("#open-compare")
         page.wait_for_function("compare.b && compare.b.frame", timeout=TIMEOUT_MS)
