@@ -24,7 +24,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -316,6 +316,10 @@ class _Batches:
                 yb = np.take(self.y, rows, axis=0, out=self.y_buffer[: stop - start], mode="clip")
             yield start, stop, xb, yb, None if self.weights is None else self.weights[rows]
 
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        """The indices into ``X`` of this epoch's samples ``start:stop``."""
+        return np.arange(start, stop) if self.order is None else self.order[start:stop]
+
     def targets_seen(self, done: int) -> np.ndarray:
         """The targets of the first ``done`` samples of this epoch, in training order."""
         return self.y[:done] if self.order is None else self.y[self.order[:done]]
@@ -347,7 +351,7 @@ class _EpochLog:
         targets: Any,
     ) -> None:
         """Count one batch. ``targets`` are not needed: ``logs`` gets the epoch's at the end."""
-        if self.metrics:
+        if self.metrics and output is not None:
             if self.outputs is None:
                 self.outputs = np.empty((self.n, *output.shape[1:]), dtype=self.dtype)
             self.outputs[start:stop] = output
@@ -375,7 +379,15 @@ def _validation_logs(model: Model, setup: _FitSetup) -> dict[str, float]:
     return evaluate_prepared(model, X_val, y_val, setup.loss, setup.metrics, w_val)
 
 
-def fit(model: Model, X: Any, y: Any, **options: Any) -> History:
+#: Makes the step of a custom loop: ``make_step(model, setup, batches)`` returns
+#: ``step(start, stop, x, y, w) -> TrainStep``, called for every batch instead of
+#: ``model.train_step`` (the data-parallel step, which sends the batch's rows to workers).
+StepFactory = Callable[[Model, "_FitSetup", Any], Callable[..., Any]]
+
+
+def fit(
+    model: Model, X: Any, y: Any, *, step: StepFactory | None = None, **options: Any
+) -> History:
     """Train ``model``; see :meth:`Sequential.fit` for the options.
 
     The loop, with :meth:`Sequential.train_step` doing the work of each batch::
@@ -385,6 +397,9 @@ def fit(model: Model, X: Any, y: Any, **options: Any) -> History:
                 model.train_step(x, y)        # forward, loss, backward, update
             logs = epoch's mean loss, metrics, validation, lr
             schedule.step(...); callbacks.on_epoch_end(...)
+
+    ``step`` plugs in another way of taking a step (see :data:`StepFactory`); everything
+    else (validation, schedules, callbacks, Ctrl-C, the divergence message) stays this loop's.
     """
     setup = _FitSetup(model, X, y, **options)  # everything is checked before anything changes
     model.loss, model.optimizer, model.schedule = setup.loss, setup.optimizer, setup.schedule
@@ -395,7 +410,10 @@ def fit(model: Model, X: Any, y: Any, **options: Any) -> History:
     if setup.schedule is not None:
         setup.schedule.start(setup.optimizer)
     batches, epoch_log = setup.epoch_parts(model, options["shuffle"])
-    history = model.history = History()
+    custom_step = None if step is None else step(model, setup, batches)
+    # model.history becomes this fit's once it has an epoch: an earlier fit's history is
+    # never replaced by an empty one (a fit stopped in its first epoch).
+    history = History()
 
     def notify(method: str, *args: Any) -> None:
         for callback in callbacks:
@@ -410,7 +428,10 @@ def fit(model: Model, X: Any, y: Any, **options: Any) -> History:
                 epoch_log.reset()
                 for b, (start, stop, xb, yb, wb) in enumerate(batches.epoch(model.rngs.shuffle)):
                     try:
-                        step = model.train_step(xb, yb, wb)
+                        if custom_step is None:
+                            step = model.train_step(xb, yb, wb)
+                        else:
+                            step = custom_step(start, stop, xb, yb, wb)
                     except TrainingDivergedError as error:
                         notify("on_batch_end", b, error.logs)
                         if not model.stop_training:  # TerminateOnNaN stops quietly instead
@@ -437,11 +458,23 @@ def fit(model: Model, X: Any, y: Any, **options: Any) -> History:
                     setup.schedule.step(setup.optimizer, logs)
                 model.epochs_trained += 1
                 history.append(epoch, logs)
+                model.history = history  # (callbacks read it)
                 notify("on_epoch_end", epoch, logs)
                 if model.stop_training or interrupt["hit"]:
                     history.interrupted = interrupt["hit"]
                     break
+        except BaseException as error:  # an exception in a callback, a source, a worker, ...
+            if not isinstance(error, TrainingDivergedError) and hasattr(error, "add_note"):
+                error.add_note(
+                    f"scratchnn: fit stopped during epoch {model.epochs_trained + 1}, after "
+                    f"{epoch_log.done} of its samples: the model keeps the weights of its last "
+                    f"completed batch; epochs_trained ({model.epochs_trained}) and the history "
+                    "count complete epochs only."
+                )
+            raise
         finally:
+            if len(history) or model.history is None:
+                model.history = history
             notify("on_train_end", {})
     if history.interrupted:
         print(

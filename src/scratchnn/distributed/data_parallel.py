@@ -14,6 +14,16 @@ global batches this is single-process training (up to floating-point summation o
 driver keeps its own replica and checks the averaged gradient and the update before anyone
 applies it (a non-finite one raises :class:`TrainingDivergedError` and no replica changes).
 
+The loop itself is :func:`scratchnn.training.fit`'s (validation, schedules, callbacks, Ctrl-C,
+the divergence message), with :class:`DataParallelStep` plugged in as its step.
+
+A worker that is lost mid-training (its process killed, its machine gone) is replaced: a new
+replica is made from the driver's model, which holds exactly the weights and optimizer state
+of the last step, on a surviving worker, with the lost worker's shard; the step is then
+computed again. Without dropout the result is the same as without the fault; with dropout
+the new replica's masks differ. When no worker is left, fit stops with an error that says
+which step the model holds.
+
 Traffic per step: the row indices of each worker's part down, K gradients up, and the
 averaged gradient down to K replicas (sent with the next step's rows, one round trip per
 step): about ``2·K·P·itemsize`` bytes for P parameters.
@@ -27,10 +37,11 @@ from typing import Any
 
 import numpy as np
 
+from .. import callbacks as callbacks_module
 from .. import io, training
-from .._validation import check_positive_int
 from ..errors import TrainingDivergedError
 from ..history import History
+from ..model import TrainStep
 from .cluster import connect, worker_addresses
 
 
@@ -47,7 +58,7 @@ class Replica:
     def __init__(self, model_bytes: bytes, X: Any, y: Any, weights: Any, rank: int) -> None:
         self.model = io.loads(model_bytes)
         self.X, self.y, self.weights = X, y, weights
-        for layer in self.model.layers:  # dropout masks differ between replicas
+        for _, layer in self.model.named_layers():  # dropout masks differ between replicas
             layer.rng = np.random.default_rng([int(layer.rng.integers(2**62)), rank])
 
     def step(self, update: np.ndarray | None, lr: float, rows: np.ndarray | None) -> Any:
@@ -92,6 +103,7 @@ class DataParallelStats:
         compute_seconds_per_step: the slowest worker's forward+backward time per step.
         max_replica_difference: ``max |θ_replica − θ_driver|`` after the last step (0 when
             every replica applied the same updates).
+        replicas_replaced: replicas made anew because their worker was lost.
     """
 
     workers: int
@@ -101,6 +113,7 @@ class DataParallelStats:
     bytes_per_step: float
     compute_seconds_per_step: float
     max_replica_difference: float
+    replicas_replaced: int = 0
 
 
 def _shards(n: int, workers: int) -> np.ndarray:
@@ -125,6 +138,8 @@ def fit(
     sample_weight: Any = None,
     validation_data: tuple[Any, ...] | None = None,
     metrics: Any = None,
+    callbacks: Any = None,
+    verbose: int | str = 0,
 ) -> History:
     """Train ``model`` data-parallel on a Dask cluster; the same training as ``model.fit``.
 
@@ -134,8 +149,11 @@ def fit(
             contiguous shard per worker, sent once.
         client: a ``dask.distributed`` Client; or ``workers`` (a LocalCluster of that many
             processes) or ``scheduler`` (an address) to make one for this call.
-        loss, optimizer, schedule, epochs, batch_size, shuffle: as for ``model.fit``;
-            ``batch_size`` is the global batch, split among the workers by where its rows are.
+        loss, optimizer, schedule, epochs, batch_size, shuffle, callbacks, verbose: as for
+            ``model.fit``; ``batch_size`` is the global batch, split among the workers by
+            where its rows are. A callback that changes the weights during training (not at
+            its end) would change the driver's alone: the replicas follow the driver's
+            updates, not its weights.
         validation_data: ``(X_val, y_val)`` or ``(X_val, y_val, weights)``, evaluated on the
             driver after every epoch (``val_loss`` in the history; a schedule such as
             ReduceLROnPlateau can monitor it).
@@ -150,6 +168,7 @@ def fit(
         ValueError: layers that need batch statistics (BatchNorm: each worker would see only
             its part of the batch), or bad data (before anything is sent).
         TrainingDivergedError: a non-finite loss, gradient or update; no replica applies it.
+        RuntimeError: every worker was lost; the model keeps the weights of its last step.
 
     Example:
         >>> import numpy as np, scratchnn as snn
@@ -160,12 +179,6 @@ def fit(
         ...     history = snn.distributed.fit(model, X, y, client, loss="cross_entropy",
         ...                                   optimizer="adam", epochs=2)
     """
-    loss, optimizer, schedule = training._resolve_objects(
-        model, loss=loss, optimizer=optimizer, schedule=schedule
-    )
-    epochs = check_positive_int("epochs", epochs)
-    if batch_size is not None:
-        batch_size = check_positive_int("batch_size", batch_size)
     needy = [layer for layer in model.layers if layer.needs_batch_statistics]
     if needy:
         raise ValueError(
@@ -173,120 +186,199 @@ def fit(
             "sees only its part of it; data-parallel training supports models without "
             "BatchNorm1d (LayerNorm works per sample)."
         )
-    X, y = training.prepare(model, X, y, loss)
-    weights = training.prepare_weights(sample_weight, None, y, loss, len(X))
-    _, validation = training._split_validation(model, loss, X, y, weights, validation_data, 0)
-    resolved = training.resolve_metrics(metrics)
-    if resolved and validation is None:
+    if metrics is not None and validation_data is None:
         raise ValueError(
             "metrics are computed on the validation data in data-parallel training (the "
             "training rows' outputs stay on the workers): pass validation_data too."
         )
-    n = len(X)
-    batch = n if batch_size is None else min(batch_size, n)
-    model.loss, model.optimizer, model.schedule = loss, optimizer, schedule
-    if schedule is not None:
-        schedule.start(optimizer)
     with connect(workers, scheduler, client) as active:
-        replicas, bounds = _start_replicas(active, model, X, y, weights)
-        return _train(model, replicas, bounds, n, batch, epochs, shuffle, validation, resolved)
+        holder: list[DataParallelStep] = []
 
-
-def _start_replicas(active: Any, model: Any, X, y, weights) -> tuple[list[Any], np.ndarray]:
-    addresses = worker_addresses(active)
-    bounds = _shards(len(X), len(addresses))
-    model_bytes = io.dumps(model)
-    futures = []
-    for rank, address in enumerate(addresses):
-        rows = slice(bounds[rank], bounds[rank + 1])
-        shard = [X[rows], y[rows], None if weights is None else weights[rows]]
-        scattered = active.scatter(shard, workers=[address])
-        futures.append(
-            active.submit(
-                Replica, model_bytes, *scattered, rank, workers=[address], actor=True, pure=False
-            )
-        )
-    return [future.result() for future in futures], bounds
-
-
-def _train(
-    model, replicas, bounds, n: int, batch: int, epochs: int, shuffle: bool, validation, metrics
-) -> History:
-    loss, optimizer, schedule = model.loss, model.optimizer, model.schedule
-    summed = loss.reduction == "sum"
-    parameters = model.parameters()
-    history = model.history = History()
-    update, update_lr = None, optimizer.lr
-    steps, moved, compute = 0, 0, 0.0
-    start_time = time.perf_counter()
-    for _ in range(epochs):
-        epoch = model.epochs_trained
-        # The same permutation, from the same stream, as model.fit's batches.
-        order = model.rngs.shuffle.permutation(n) if shuffle and batch < n else None
-        loss_sum = weight_sum = 0.0  # the epoch's loss: a weighted mean, as in model.fit
-        for start in range(0, n, batch):
-            stop = min(start + batch, n)
-            rows = order[start:stop] if order is not None else np.arange(start, stop)
-            owner = np.searchsorted(bounds, rows, side="right") - 1
-            parts = [rows[owner == k] - bounds[k] for k in range(len(replicas))]
-            calls = [r.step(update, update_lr, p) for r, p in zip(replicas, parts, strict=True)]
-            results = [call.result() for call in calls]
-            moved += sum(p.nbytes for p in parts) + len(replicas) * (
-                0 if update is None else update.nbytes
-            )
-            total = sum(weight for _, weight, _, _ in results)
-            gradient = np.zeros_like(parameters.flat.grad)
-            batch_loss = 0.0
-            for grad, weight, part_loss, _ in results:
-                if grad is None:
-                    continue
-                moved += grad.nbytes
-                share = 1.0 if summed else (weight / total if total else 0.0)
-                gradient += share * grad
-                batch_loss += share * part_loss
-            compute += max(seconds for _, _, _, seconds in results)
-            batch_loss += model.penalty()
-            where = f"epoch {epoch + 1}, batch {start // batch + 1}"
-            if not (np.isfinite(batch_loss) and np.isfinite(np.dot(gradient, gradient))):
-                raise TrainingDivergedError(
-                    f"Training stopped at {where}: the loss or the averaged gradient became "
-                    "infinite or NaN; no replica applied it (the model keeps its last finite "
-                    "weights).",
-                    logs={"loss": batch_loss},
+        def make_step(model: Any, setup: Any, batches: Any) -> DataParallelStep:
+            if setup.stream is not None:
+                raise ValueError(
+                    "data-parallel training shards arrays held in memory; pass arrays, not a "
+                    "BatchSource."
                 )
-            parameters.flat.grad[...] = gradient
-            try:
-                optimizer.step(parameters)
-            except TrainingDivergedError as error:
-                raise TrainingDivergedError(
-                    f"Training stopped at {where}: {error}", logs={"loss": batch_loss}
-                ) from None
-            update, update_lr = gradient, optimizer.lr
-            loss_sum += batch_loss * total
-            weight_sum += total
-            steps += 1
-        logs = {"loss": loss_sum / weight_sum if weight_sum else 0.0}
-        if validation is not None:  # the driver's model holds the weights every replica has
-            X_val, y_val, w_val = validation
-            val_logs = training.evaluate_prepared(model, X_val, y_val, loss, metrics, w_val)
-            logs.update({f"val_{key}": value for key, value in val_logs.items()})
-        logs["lr"] = optimizer.lr
-        if schedule is not None:
-            schedule.step(optimizer, logs)
-        model.epochs_trained += 1
-        history.append(epoch, logs)
-    for call in [r.step(update, update_lr, None) for r in replicas]:
-        call.result()  # every replica has applied the last update
-    seconds = time.perf_counter() - start_time
-    driver = model.get_weights()
-    difference = max(float(np.abs(r.get_weights().result() - driver).max()) for r in replicas)
+            holder.append(DataParallelStep(active, model, setup, batches))
+            return holder[0]
+
+        finisher = _Finish(holder)
+        start = time.perf_counter()
+        history = training.fit(
+            model,
+            X,
+            y,
+            step=make_step,
+            loss=loss,
+            optimizer=optimizer,
+            schedule=schedule,
+            epochs=epochs,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            validation_data=validation_data,
+            validation_split=0.0,
+            metrics=metrics,
+            callbacks=[finisher, *(callbacks or [])],
+            sample_weight=sample_weight,
+            class_weight=None,
+            verbose=verbose,
+        )
+        dp = holder[0]
+        seconds = time.perf_counter() - start
+        difference = dp.replica_difference(finisher.weights)
     history.data_parallel = DataParallelStats(
-        workers=len(replicas),
-        steps=steps,
+        workers=len(dp.replicas),
+        steps=dp.steps,
         seconds=seconds,
-        samples_per_second=n * epochs / seconds,
-        bytes_per_step=moved / max(steps, 1),
-        compute_seconds_per_step=compute / max(steps, 1),
+        samples_per_second=dp.samples / seconds,
+        bytes_per_step=dp.moved / max(dp.steps, 1),
+        compute_seconds_per_step=dp.compute / max(dp.steps, 1),
         max_replica_difference=difference,
+        replicas_replaced=dp.replaced,
     )
     return history
+
+
+class _Finish(callbacks_module.Callback):
+    """First of the callbacks: at the end of training (before any callback restores other
+    weights), brings every replica up to the last update and keeps the driver's weights, which
+    every replica should then equal."""
+
+    def __init__(self, holder: list[DataParallelStep]) -> None:
+        self.holder = holder
+        self.weights: np.ndarray | None = None
+
+    def on_train_end(self, logs: dict[str, Any]) -> None:
+        if self.holder:
+            self.holder[0].synchronize()
+            self.weights = self.model.get_weights()
+
+
+class DataParallelStep:
+    """The step that :func:`scratchnn.training.fit` calls for each global batch: each
+    worker's part of the rows to its replica, the shares of the gradient averaged, checked
+    and applied on the driver (the replicas apply it with the next step).
+
+    Args:
+        client: the Dask client.
+        model: the driver's model.
+        setup: fit's resolved setup (the validated arrays are sharded from it).
+        batches: the epoch's batches (their row indices are what the workers receive).
+    """
+
+    def __init__(self, client: Any, model: Any, setup: Any, batches: Any) -> None:
+        self.client, self.model, self.batches = client, model, batches
+        self.X, self.y, self.weights = setup.X, setup.y, setup.weights
+        self.summed = setup.loss.reduction == "sum"
+        addresses = worker_addresses(client)
+        self.bounds = _shards(len(self.X), len(addresses))
+        model_bytes = io.dumps(model)
+        self.replicas = [
+            self._start(model_bytes, rank, address) for rank, address in enumerate(addresses)
+        ]
+        self.update: np.ndarray | None = None
+        self.update_lr = setup.optimizer.lr
+        self.pending = [False] * len(self.replicas)  # replicas restarted after the update
+        self.steps = self.moved = self.samples = self.replaced = 0
+        self.compute = 0.0
+
+    def _start(self, model_bytes: bytes, rank: int, address: str) -> Any:
+        rows = slice(self.bounds[rank], self.bounds[rank + 1])
+        shard = [self.X[rows], self.y[rows], None if self.weights is None else self.weights[rows]]
+        # Unique keys (not content hashes): an earlier fit's release of the same arrays must
+        # not remove this fit's copy.
+        scattered = self.client.scatter(shard, workers=[address], hash=False)
+        future = self.client.submit(
+            Replica, model_bytes, *scattered, rank, workers=[address], actor=True, pure=False
+        )
+        return future.result()
+
+    def _replace(self, rank: int, error: BaseException) -> None:
+        """A new replica of rank ``rank`` from the driver's model (which holds the last
+        update) on a surviving worker, or a clear error when none is left."""
+        where = f"after {self.steps} step(s), epochs_trained {self.model.epochs_trained}"
+        try:
+            alive = worker_addresses(self.client)
+        except Exception:
+            alive = []
+        if not alive:
+            raise RuntimeError(
+                f"Data-parallel training lost every worker ({type(error).__name__}: {error}); "
+                f"the model keeps the weights of its last step ({where}). Save it and resume "
+                "with model.fit or a new cluster."
+            ) from None
+        self.replicas[rank] = self._start(io.dumps(self.model), rank, alive[rank % len(alive)])
+        self.replaced += 1
+        self.pending[rank] = True  # it already holds the update the others are sent
+
+    def _call(self, rank: int, rows: np.ndarray | None) -> Any:
+        update = None if self.pending[rank] else self.update
+        return self.replicas[rank].step(update, self.update_lr, rows)
+
+    def _gather(self, parts: list[np.ndarray | None]) -> list[Any]:
+        """Each replica's result for its part, replacing replicas whose worker was lost."""
+        calls = [self._call(rank, part) for rank, part in enumerate(parts)]
+        results = []
+        for rank, call in enumerate(calls):
+            for _attempt in range(3):
+                try:
+                    results.append(call.result())
+                    break
+                except (OSError, ConnectionError, TimeoutError, RuntimeError) as error:
+                    if "lost every worker" in str(error):
+                        raise
+                    self._replace(rank, error)
+                    call = self._call(rank, parts[rank])
+            else:
+                raise RuntimeError(
+                    f"Data-parallel training could not keep a replica of shard {rank} alive; "
+                    f"the model keeps the weights of its last step ({self.steps} steps)."
+                )
+        self.pending = [False] * len(self.replicas)
+        return results
+
+    def __call__(self, start: int, stop: int, x: Any, y: Any, w: Any) -> TrainStep:
+        model = self.model
+        parameters = model.parameters()
+        rows = self.batches.rows(start, stop)
+        owner = np.searchsorted(self.bounds, rows, side="right") - 1
+        parts = [rows[owner == k] - self.bounds[k] for k in range(len(self.replicas))]
+        results = self._gather(parts)
+        self.moved += sum(p.nbytes for p in parts) + len(self.replicas) * (
+            0 if self.update is None else self.update.nbytes
+        )
+        total = sum(weight for _, weight, _, _ in results)
+        gradient = np.zeros_like(parameters.flat.grad)
+        batch_loss = 0.0
+        for grad, weight, part_loss, _ in results:
+            if grad is None:
+                continue
+            self.moved += grad.nbytes
+            share = 1.0 if self.summed else (weight / total if total else 0.0)
+            gradient += share * grad
+            batch_loss += share * part_loss
+        self.compute += max(seconds for _, _, _, seconds in results)
+        batch_loss += model.penalty()
+        if not (np.isfinite(batch_loss) and np.isfinite(np.dot(gradient, gradient))):
+            raise TrainingDivergedError(
+                "the loss or the averaged gradient became infinite or NaN; no replica applied "
+                "it (the model keeps its last finite weights).",
+                logs={"loss": batch_loss},
+            )
+        parameters.flat.grad[...] = gradient
+        model.optimizer.step(parameters)  # refuses a non-finite update (TrainingDivergedError)
+        self.update, self.update_lr = gradient, model.optimizer.lr
+        self.steps += 1
+        self.samples += stop - start
+        return TrainStep(float(batch_loss), None)
+
+    def synchronize(self) -> None:
+        """Every replica applies the last update (the end of training)."""
+        self._gather([None] * len(self.replicas))
+
+    def replica_difference(self, weights: np.ndarray | None) -> float:
+        """``max |θ_replica − θ_driver|`` against the driver's weights at the end of training."""
+        if weights is None:
+            return float("nan")
+        return max(float(np.abs(r.get_weights().result() - weights).max()) for r in self.replicas)
