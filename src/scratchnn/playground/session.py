@@ -296,27 +296,38 @@ class Session:
 
     def record_losses(self) -> None:
         """Append the current train and test losses to the history; note the accuracies and
-        the hidden units' health."""
-        self.train_losses.append(self.evaluate(self.X_train, self.y_train))
-        self.test_losses.append(
-            self.evaluate(self.X_test, self.y_test) if len(self.X_test) else math.nan
-        )
-        with np.errstate(all="ignore"):
-            *hidden, output = self.layer_outputs(self.model, self.X_train)
-            if self.config.kind == "classification":
-                test = None
-                if len(self.X_test):
-                    test = _accuracy(
-                        self.loss.output_transform(self.model.predict(self.X_test)), self.y_test
-                    )
-                self.accuracy = (_accuracy(output, self.y_train), test)
+        the hidden units' health (one inference pass over each set of points)."""
+        hidden, train = self._outputs(self.X_train)
+        test = self._outputs(self.X_test)[1] if len(self.X_test) else None
+        self.train_losses.append(self._loss_of(train, self.y_train))
+        self.test_losses.append(math.nan if test is None else self._loss_of(test, self.y_test))
+        if self.config.kind == "classification":
+            self.accuracy = (
+                self._accuracy_of(train, self.y_train),
+                None if test is None else self._accuracy_of(test, self.y_test),
+            )
         self.health = health(hidden, self.config.activation)
 
     def evaluate(self, X: np.ndarray, y: np.ndarray) -> float:
         """The mean data loss (without the L1/L2 penalty) of the model on ``(X, y)``."""
+        return self._loss_of(self._outputs(X)[1], y)
+
+    def _outputs(self, X: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+        """The hidden activations and the raw output of the model at ``X`` (inference)."""
+        with np.errstate(all="ignore"):  # a diverged run: inf and NaN
+            *hidden, output = self.layer_outputs(self.model, X, transform=False)
+        return hidden, output
+
+    def _loss_of(self, output: np.ndarray, y: np.ndarray) -> float:
         prepared = self.loss.prepare_targets(y, 1, self.model.dtype)
-        with np.errstate(over="ignore", invalid="ignore"):  # a diverged run's loss is inf
-            return float(self.loss.forward(self.model.predict(X), prepared))
+        with np.errstate(all="ignore"):  # a diverged run's loss is inf
+            return float(self.loss.forward(output, prepared))
+
+    def _accuracy_of(self, output: np.ndarray, y: np.ndarray) -> float:
+        """The share of points whose class (probability >= 0.5) is their label."""
+        with np.errstate(all="ignore"):
+            probability = self.loss.output_transform(output)
+        return float(np.mean((probability >= 0.5) == (y >= 0.5)))
 
     # What the page draws.
 
@@ -324,9 +335,12 @@ class Session:
         """Colour-scale ends of the output heatmap: probabilities for classification."""
         return (0.0, 1.0) if self.config.kind == "classification" else (-1.0, 1.0)
 
-    def layer_outputs(self, model: Sequential, X: np.ndarray) -> list[np.ndarray]:
+    def layer_outputs(
+        self, model: Sequential, X: np.ndarray, transform: bool = True
+    ) -> list[np.ndarray]:
         """Each hidden layer's activations (after the activation function, in inference mode)
-        and the shown output of ``model`` at inputs ``X``, applying its layers one by one."""
+        and the shown output of ``model`` at inputs ``X`` (the raw output with
+        ``transform=False``), applying its layers one by one."""
         layers = model.layers
         last_dense = max(i for i, layer in enumerate(layers) if isinstance(layer, Dense))
         outputs = []
@@ -335,7 +349,7 @@ class Session:
             x = layer.forward(x, training=False)
             if i < last_dense and isinstance(layer, Activation):
                 outputs.append(x)
-        outputs.append(self.loss.output_transform(x))
+        outputs.append(self.loss.output_transform(x) if transform else x)
         return outputs
 
     def frame(self, since: int = 0, version: int | None = None) -> dict[str, Any]:
@@ -543,11 +557,6 @@ def _by_layer(units: list[list[int]]) -> dict[int, list[int]]:
     for layer, j in units:
         grouped.setdefault(layer, []).append(j)
     return grouped
-
-
-def _accuracy(probability: np.ndarray, y: np.ndarray) -> float:
-    """The share of points whose class (probability >= 0.5) is their label."""
-    return float(np.mean((probability >= 0.5) == (y >= 0.5)))
 
 
 def _finite(value: float) -> float | None:
