@@ -188,12 +188,14 @@ def test_notebooks_are_stored_without_outputs(path):
             assert cell["outputs"] == [] and cell["execution_count"] is None, path.name
 
 
-def test_there_are_the_four_learners_notebooks():
-    assert [path.stem for path in NOTEBOOKS][:4] == [
+def test_there_are_the_learners_notebooks():
+    assert [path.stem for path in NOTEBOOKS] == [
         "01-tutorial",
         "02-next-steps",
         "03-your-own-layer",
         "04-mnist",
+        "05-cnn",
+        "06-gpt",
     ]
 
 
