@@ -71,7 +71,7 @@ MAX_DEPTH = 32
 BACKLOG = 512
 #: Requests handled at once; more wait in the backlog.
 MAX_THREADS = 128
-#: Seconds a connection may take to send a request (a half-sent one is closed after this).
+#: Seconds a connection may stay silent, mid-request or between requests, before it is closed.
 REQUEST_TIMEOUT = 15.0
 #: What the page may load and run: its own files only, no inline script, no framing.
 CSP = (
@@ -94,12 +94,12 @@ class PlaygroundServer(http.server.ThreadingHTTPServer):
     """An HTTP server holding the playground's runs by id.
 
     A thread per connection, at most ``MAX_THREADS`` at once (further connections wait in a
-    listen backlog of ``BACKLOG``); a connection that sends no complete request within
-    ``request_timeout`` seconds is closed.
+    listen backlog of ``BACKLOG``); a connection silent for ``request_timeout`` seconds (a
+    half-sent request, an idle keep-alive) is closed.
 
     Args:
         port: the port on 127.0.0.1; 0 picks a free one.
-        request_timeout: seconds a connection may take to send a request.
+        request_timeout: seconds a connection may stay silent before it is closed.
     """
 
     daemon_threads = True
@@ -230,11 +230,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
         for key, value in (extra or {}).items():
             self.send_header(key, value)
-        self.end_headers()
         try:
+            self.end_headers()
             self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True  # the page went away (reloaded, closed)
+        except OSError:  # the page went away (reloaded, closed) or stopped reading (time-out)
+            self.close_connection = True
 
     def _json(self, status: int, payload: Any) -> None:
         body = json.dumps(payload, allow_nan=False).encode()
@@ -383,8 +383,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 version = frame["version"]
                 try:
                     self.wfile.write(f"data: {json.dumps(frame, allow_nan=False)}\n\n".encode())
-                except (BrokenPipeError, ConnectionResetError):
-                    return  # the page closed the stream
+                except OSError:
+                    return  # the page closed the stream, or stopped reading it (time-out)
             if not playing:
                 return
             time.sleep(max(0.0, 1 / STREAM_FPS - (time.monotonic() - started)))
