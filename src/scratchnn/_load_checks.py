@@ -36,6 +36,49 @@ class InvalidFileError(Exception):
     """A reason to refuse the file (the loader adds its name)."""
 
 
+class UnregisteredClassError(InvalidFileError):
+    """The file names a class that this program has not registered: the file may well be
+    sound, and the fix is in the program (the loader says so instead of "damaged")."""
+
+
+#: How a program registers a class of each kind that a model file names.
+_REGISTER = {
+    "layer": "@snn.layers.layers.register() above `class {name}(snn.Layer)`",
+    "loss": "@snn.losses.losses.register() above `class {name}(snn.losses.Loss)`",
+    "optimizer": "@snn.optim.optimizers.register() above `class {name}(snn.optim.Optimizer)`",
+    "schedule": "@snn.schedules.schedules.register() above `class {name}(snn.schedules.Schedule)`",
+}
+
+
+def check_registered(registry: Any, name: Any) -> None:
+    """Refuse, naming the class and how to register it, a class name that ``registry`` does
+    not know (and leave other problems with the name to the checks that follow)."""
+    if not isinstance(name, str):
+        return
+    try:
+        registry.lookup(name)
+    except ValueError:
+        how = _REGISTER.get(registry.kind, "its registry's register() decorator").format(name=name)
+        raise UnregisteredClassError(
+            f"Unknown {registry.kind} {_short(name)}: the file holds a {registry.kind} of this "
+            "class, which is not registered in this program, so the model cannot be rebuilt "
+            f"(the file itself may well be sound). Define the class (or import the module that "
+            f"defines it) with {how}, then load the file again."
+        ) from None
+
+
+def _check_layers_registered(spec: Any) -> None:
+    """``check_registered`` for a layer spec and, in a container's config, its sublayers."""
+    if not isinstance(spec, dict):
+        return
+    check_registered(layers, spec.get("class_name"))
+    config = spec.get("config")
+    inner = config.get("layers") if isinstance(config, dict) else None
+    if isinstance(inner, list):
+        for sub in inner:
+            _check_layers_registered(sub)
+
+
 def is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -109,6 +152,7 @@ def create_layers(specs: list[dict[str, Any]]) -> list[Layer]:
     """The layers, constructed (their arguments validated) but not built: nothing allocated."""
     created = []
     for i, spec in enumerate(specs):
+        _check_layers_registered(spec)
         try:
             created.append(layers.create(spec, Layer))
         except (ValueError, TypeError) as error:

@@ -104,8 +104,19 @@ class Configurable:
     and ``repr`` shows them (``Dense(in_features=2, out_features=4)``)."""
 
     def get_config(self) -> dict[str, Any]:
-        """The constructor arguments, as JSON-compatible values."""
-        return {}
+        """The constructor arguments, as JSON-compatible values.
+
+        By default they are read from the attributes named like the constructor's parameters,
+        as Keras asks every layer to do by hand: ``Scale(factor=0.3)`` that stores
+        ``self.factor`` round-trips with no more code. A class that stores an argument under
+        another name (or not at all), takes ``*args``/``**kwargs``, or keeps a value JSON cannot
+        hold writes its own ``get_config``; until it does, this raises rather than let a saved
+        model come back different.
+
+        Raises:
+            NotImplementedError: an argument cannot be read back, naming it and the fix.
+        """
+        return config_from_signature(self)
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Any:
@@ -118,9 +129,13 @@ class Configurable:
             if "__init__" in vars(klass):
                 for name, parameter in inspect.signature(klass.__init__).parameters.items():
                     defaults.setdefault(name, parameter.default)
+        try:
+            config = self.get_config()
+        except NotImplementedError:  # a custom class whose arguments cannot be read back
+            return f"{type(self).__name__}(...)"
         args = ", ".join(
             f"{key}={value!r}"
-            for key, value in self.get_config().items()
+            for key, value in config.items()
             if not _same(value, defaults.get(key, inspect.Parameter.empty))
         )
         return f"{type(self).__name__}({args})"
@@ -131,3 +146,65 @@ def _same(value: Any, default: Any) -> bool:
         return default is not inspect.Parameter.empty and bool(value == default)
     except (TypeError, ValueError):
         return False
+
+
+_VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+
+
+def config_from_signature(component: Any) -> dict[str, Any]:
+    """``{argument: self.<argument>}`` for every parameter of ``type(component).__init__``,
+    each as a JSON-compatible value (NumPy scalars become Python numbers, tuples lists).
+
+    Raises:
+        NotImplementedError: an argument is not stored under its own name, the constructor
+            takes ``*args`` or ``**kwargs``, or a value is not JSON-compatible; the message
+            names the class, the argument and ``get_config``.
+    """
+    klass = type(component)
+    if klass.__init__ is object.__init__:
+        return {}
+    name = klass.__name__
+    fix = (
+        f"Store each constructor argument under its own name (self.<argument> = <argument>), "
+        f"or write {name}.get_config() returning the arguments (and {name}.from_config if the "
+        "constructor needs them changed)."
+    )
+    config: dict[str, Any] = {}
+    for argument, parameter in list(inspect.signature(klass.__init__).parameters.items())[1:]:
+        if parameter.kind in _VARIADIC:
+            raise NotImplementedError(
+                f"{name}'s configuration cannot be derived from its constructor, which takes "
+                f"{'*' if parameter.kind is inspect.Parameter.VAR_POSITIONAL else '**'}"
+                f"{argument}: write {name}.get_config() returning every argument."
+            )
+        missing = object()
+        value = getattr(component, argument, missing)
+        if value is missing:
+            raise NotImplementedError(
+                f"{name} cannot be saved or described: its constructor argument {argument!r} "
+                f"is not stored as self.{argument}, so get_config() cannot read it back. {fix}"
+            )
+        try:
+            config[argument] = _json_value(value)
+        except TypeError:
+            raise NotImplementedError(
+                f"{name} cannot be saved or described: self.{argument} is {value!r} of type "
+                f"{type(value).__name__}, which a JSON file cannot hold (allowed: numbers, "
+                f"strings, booleans, None, and lists or dicts of them). {fix}"
+            ) from None
+    return config
+
+
+def _json_value(value: Any) -> Any:
+    """``value`` as plain JSON data; TypeError if it has a part JSON cannot hold."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if hasattr(value, "dtype") and getattr(value, "shape", None) == ():  # a NumPy scalar
+        item = value.item()
+        if isinstance(item, (bool, int, float, str)):
+            return item
+    if isinstance(value, (list, tuple)):
+        return [_json_value(item) for item in value]
+    if isinstance(value, dict) and all(isinstance(key, str) for key in value):
+        return {key: _json_value(item) for key, item in value.items()}
+    raise TypeError(type(value).__name__)

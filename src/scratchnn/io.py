@@ -164,6 +164,8 @@ def _load(source: Path | bytes, name: str) -> Sequential:
             return _build(_read_metadata(archive), archive)
     except (DataFileError, FileNotFoundError, PermissionError):
         raise
+    except checks.UnregisteredClassError as error:  # the file is fine; the program lacks a class
+        raise DataFileError(f"{name}: {error}") from None
     except checks.InvalidFileError as error:
         raise DataFileError(f"{name} is damaged or inconsistent: {error}") from None
     except (ValueError, TypeError) as error:  # a constructor refused a saved setting
@@ -242,7 +244,9 @@ def _restore(model: Sequential, meta: dict[str, Any], arrays: Archive) -> None:
     checks.check_metadata(meta.get("metadata"), model.out_features)
     model.metadata = dict(meta.get("metadata") or {})
     if meta.get("loss"):
-        model.loss = losses_module.get(checks.check_type("the loss", meta["loss"], dict))
+        loss = checks.check_type("the loss", meta["loss"], dict)
+        checks.check_registered(losses_module.losses, loss.get("class_name"))
+        model.loss = losses_module.get(loss)
     if meta.get("optimizer"):
         model.optimizer = _restore_optimizer(meta["optimizer"], flat, arrays)
     if meta.get("schedule"):
@@ -258,6 +262,7 @@ def _restore_optimizer(info: Any, flat: np.ndarray, arrays: Archive) -> optim.Op
     """The saved optimizer with its state: arrays of the parameters' shape and dtype, finite,
     and exactly the state this optimizer keeps."""
     _, groups = checks.optimizer_layout(info, flat.size)
+    checks.check_registered(optim.optimizers, info["class_name"])
     optimizer = optim.get({"class_name": info["class_name"], "config": info["config"]})
     state = [
         {key: arrays.array(f"optimizer.{i}.{key}", flat.shape, flat.dtype) for key in group}
@@ -279,6 +284,7 @@ def _restore_optimizer(info: Any, flat: np.ndarray, arrays: Archive) -> optim.Op
 def _restore_schedule(info: Any) -> schedules_module.Schedule:
     """The saved schedule at its saved position (keys, kinds and ranges checked first)."""
     checks.check_type("the schedule section", info, dict)
+    checks.check_registered(schedules_module.schedules, info.get("class_name"))
     schedule = schedules_module.get(
         {
             "class_name": checks.check_type(

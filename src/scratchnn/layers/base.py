@@ -63,6 +63,18 @@ class Layer(Configurable):
         #: The layer's own random stream (dropout masks); a model gives each layer one.
         self.rng: np.random.Generator | None = None
 
+    def __getattr__(self, name: str) -> Any:
+        # Python calls this only for an attribute that normal lookup did not find, so a layer
+        # that is whole never gets here: it names the usual cause of a missing base attribute.
+        if name in _BASE_ATTRIBUTES:
+            klass = type(self).__name__
+            raise AttributeError(
+                f"{klass} has no {name!r}: {klass}.__init__ did not call super().__init__(), "
+                f"which gives every layer its params, grads, buffers, built, dtype and rng. Add "
+                f"super().__init__() as the first line of {klass}.__init__."
+            )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def build(
         self,
         rng: np.random.Generator | None = None,
@@ -145,6 +157,10 @@ class Layer(Configurable):
     def output_features(self, in_features: int) -> int:
         """Number of output features given ``in_features`` inputs (unchanged by default)."""
         return in_features
+
+
+#: What ``Layer.__init__`` sets up on every layer (see ``Layer.__getattr__``).
+_BASE_ATTRIBUTES = frozenset({"params", "grads", "buffers", "built", "dtype", "rng"})
 
 
 class ParameterFree(Layer):
