@@ -75,14 +75,14 @@ def softmax(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 # Rational approximations of erf and erfc from the Cephes math library (S. L. Moshier), accurate
 # to about 1e-16 relative in float64. NumPy has no erf, and GELU's exact form needs one.
 # Coefficients listed highest power first, as np.polyval wants them.
-_ERF_T = (
+ERF_T = (
     9.60497373987051638749e0,
     9.00260197203842689217e1,
     2.23200534594684319226e3,
     7.00332514112805075473e3,
     5.55923013010394962768e4,
 )
-_ERF_U = (
+ERF_U = (
     1.0,
     3.35617141647503099647e1,
     5.21357949780152679795e2,
@@ -90,7 +90,7 @@ _ERF_U = (
     2.26290000613890934246e4,
     4.92673942608635921086e4,
 )
-_ERFC_P = (
+ERFC_P = (
     2.46196981473530512524e-10,
     5.64189564831068821977e-1,
     7.46321056442269912687e0,
@@ -101,7 +101,7 @@ _ERFC_P = (
     1.02755188689515710272e3,
     5.57535335369399327526e2,
 )
-_ERFC_Q = (
+ERFC_Q = (
     1.0,
     1.32281951154744992508e1,
     8.67072140885989742329e1,
@@ -112,7 +112,7 @@ _ERFC_Q = (
     1.65666309194161350182e3,
     5.57535340817727675546e2,
 )
-_ERFC_R = (
+ERFC_R = (
     5.64189583547755073984e-1,
     1.27536670759978104416e0,
     5.01905042251180477414e0,
@@ -120,7 +120,7 @@ _ERFC_R = (
     7.40974269950448939160e0,
     2.97886665372100240670e0,
 )
-_ERFC_S = (
+ERFC_S = (
     1.0,
     2.26052863220117276590e0,
     9.39603524938001434673e0,
@@ -136,8 +136,8 @@ def _erfc_tail(a: np.ndarray) -> np.ndarray:
     middle = a < 8.0
     ratio = np.where(
         middle,
-        np.polyval(_ERFC_P, a) / np.polyval(_ERFC_Q, a),
-        np.polyval(_ERFC_R, a) / np.polyval(_ERFC_S, a),
+        np.polyval(ERFC_P, a) / np.polyval(ERFC_Q, a),
+        np.polyval(ERFC_R, a) / np.polyval(ERFC_S, a),
     )
     return np.exp(-a * a) * ratio
 
@@ -156,7 +156,7 @@ def normal_cdf(x: np.ndarray) -> np.ndarray:
     if near.any():
         zn = z[near]
         z2 = zn * zn
-        out[near] = 0.5 + 0.5 * zn * np.polyval(_ERF_T, z2) / np.polyval(_ERF_U, z2)
+        out[near] = 0.5 + 0.5 * zn * np.polyval(ERF_T, z2) / np.polyval(ERF_U, z2)
     far = ~near
     if far.any():
         zf = z[far]

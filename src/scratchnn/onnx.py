@@ -135,7 +135,7 @@ def default_opset() -> int:
     return max(opset, MIN_OPSET)
 
 
-class _Graph:
+class Graph:
     """Collects nodes and initializers; every value is named ``<layer>/<what>``."""
 
     def __init__(self, onnx: Any, dtype: np.dtype, opset: int) -> None:
@@ -148,7 +148,12 @@ class _Graph:
         self._names: set[str] = set()
         self.prefix = ""
 
-    def _unique(self, name: str) -> str:
+    def reserve(self, names: set[str]) -> None:
+        """Keep ``names`` (the graph's input and output) from being given to any node."""
+        self._names.update(names)
+
+    def unique(self, name: str) -> str:
+        """``name``, or ``name_1``, ``name_2``, ... if it is taken: a name no value has yet."""
         candidate, k = name, 1
         while candidate in self._names:
             candidate = f"{name}_{k}"
@@ -159,13 +164,13 @@ class _Graph:
     def constant(self, name: str, value: Any, dtype: Any = None) -> str:
         """An initializer named ``<layer>.<name>`` in the model's dtype (or ``dtype``)."""
         array = np.asarray(value, dtype=self.dtype if dtype is None else dtype)
-        full = self._unique(f"{self.prefix}.{name}")
+        full = self.unique(f"{self.prefix}.{name}")
         self.initializers.append(self.onnx.numpy_helper.from_array(array, full))
         return full
 
     def op(self, op_type: str, inputs: list[str], **attributes: Any) -> str:
         """Add one node with one output; returns the output's name."""
-        output = self._unique(f"{self.prefix}/{op_type}")
+        output = self.unique(f"{self.prefix}/{op_type}")
         node = self.onnx.helper.make_node(op_type, inputs, [output], name=output, **attributes)
         self.nodes.append(node)
         return output
@@ -179,15 +184,15 @@ class _Graph:
 
 
 # Lowerings: each takes the graph, the layer and its input's name, and returns the output's.
-_Lowering = Callable[[_Graph, Any, str], str]
+_Lowering = Callable[[Graph, Any, str], str]
 
 
-def _identity(g: _Graph, layer: Layer, x: str) -> str:
+def _identity(g: Graph, layer: Layer, x: str) -> str:
     return x
 
 
 def _simple(op_type: str) -> _Lowering:
-    def lower(g: _Graph, layer: Layer, x: str) -> str:
+    def lower(g: Graph, layer: Layer, x: str) -> str:
         return g.op(op_type, [x])
 
     return lower
@@ -198,7 +203,7 @@ def _simple(op_type: str) -> _Lowering:
 # elementary operators that every runtime has in float64, keeping float64's accuracy.
 
 
-def _leaky_relu(g: _Graph, layer: LeakyReLU, x: str) -> str:
+def _leaky_relu(g: Graph, layer: LeakyReLU, x: str) -> str:
     if not g.float64:
         return g.op("LeakyRelu", [x], alpha=layer.alpha)
     # max(x, 0) + α min(x, 0): one of the two terms is exactly 0.
@@ -207,7 +212,7 @@ def _leaky_relu(g: _Graph, layer: LeakyReLU, x: str) -> str:
     return g.op("Add", [g.op("Max", [x, zero]), negative])
 
 
-def _elu(g: _Graph, layer: ELU, x: str) -> str:
+def _elu(g: Graph, layer: ELU, x: str) -> str:
     if not g.float64:
         return g.op("Elu", [x], alpha=layer.alpha)
     # max(x, 0) + α (exp(min(x, 0)) - 1)
@@ -217,7 +222,7 @@ def _elu(g: _Graph, layer: ELU, x: str) -> str:
     return g.op("Add", [g.op("Max", [x, zero]), negative])
 
 
-def _polyval(g: _Graph, name: str, coefficients: tuple[float, ...], x: str) -> str:
+def _polyval(g: Graph, name: str, coefficients: tuple[float, ...], x: str) -> str:
     """Horner's rule, highest power first, in the order ``np.polyval`` computes it."""
     y = g.constant(f"{name}0", coefficients[0])
     for i, c in enumerate(coefficients[1:], start=1):
@@ -225,22 +230,22 @@ def _polyval(g: _Graph, name: str, coefficients: tuple[float, ...], x: str) -> s
     return y
 
 
-def _normal_cdf(g: _Graph, x: str) -> str:
+def _normal_cdf(g: Graph, x: str) -> str:
     """Φ(x) exactly as :func:`scratchnn.functional.normal_cdf` computes it (Cephes' rational
     approximations of erf and erfc), from Abs, Exp, Less and Where."""
-    from .functional import _ERF_T, _ERF_U, _ERFC_P, _ERFC_Q, _ERFC_R, _ERFC_S
+    from .functional import ERF_T, ERF_U, ERFC_P, ERFC_Q, ERFC_R, ERFC_S
 
     z = g.op("Mul", [x, g.constant("inv_sqrt2", 1 / math.sqrt(2))])
     a = g.op("Abs", [z])
     half, one = g.constant("half", 0.5), g.constant("one", 1.0)
     # |z| < 1: ½ + ½ z T(z²)/U(z²)
     z2 = g.op("Mul", [z, z])
-    series = g.op("Mul", [g.op("Mul", [half, z]), _polyval(g, "erf_t", _ERF_T, z2)])
-    series = g.op("Div", [series, _polyval(g, "erf_u", _ERF_U, z2)])
+    series = g.op("Mul", [g.op("Mul", [half, z]), _polyval(g, "erf_t", ERF_T, z2)])
+    series = g.op("Div", [series, _polyval(g, "erf_u", ERF_U, z2)])
     near = g.op("Add", [half, series])
     # Otherwise ½ erfc(|z|) below zero and 1 - ½ erfc(|z|) above, erfc(a) = exp(-a²) P/Q.
-    middle = g.op("Div", [_polyval(g, "erfc_p", _ERFC_P, a), _polyval(g, "erfc_q", _ERFC_Q, a)])
-    tail = g.op("Div", [_polyval(g, "erfc_r", _ERFC_R, a), _polyval(g, "erfc_s", _ERFC_S, a)])
+    middle = g.op("Div", [_polyval(g, "erfc_p", ERFC_P, a), _polyval(g, "erfc_q", ERFC_Q, a)])
+    tail = g.op("Div", [_polyval(g, "erfc_r", ERFC_R, a), _polyval(g, "erfc_s", ERFC_S, a)])
     ratio = g.op("Where", [g.op("Less", [a, g.constant("eight", 8.0)]), middle, tail])
     erfc = g.op("Mul", [g.op("Exp", [g.op("Neg", [g.op("Mul", [a, a])])]), ratio])
     half_tail = g.op("Mul", [half, erfc])
@@ -249,7 +254,7 @@ def _normal_cdf(g: _Graph, x: str) -> str:
     return g.op("Where", [g.op("Less", [a, one]), near, far])
 
 
-def _gelu(g: _Graph, layer: GELU, x: str) -> str:
+def _gelu(g: Graph, layer: GELU, x: str) -> str:
     exact = layer.approximate == "none"
     if exact and g.float64:
         return g.op("Mul", [x, _normal_cdf(g, x)])
@@ -267,15 +272,15 @@ def _gelu(g: _Graph, layer: GELU, x: str) -> str:
     return g.op("Mul", [half_x, g.op("Add", [t, g.constant("one", 1.0)])])
 
 
-def _silu(g: _Graph, layer: SiLU, x: str) -> str:
+def _silu(g: Graph, layer: SiLU, x: str) -> str:
     return g.op("Mul", [x, g.op("Sigmoid", [x])])
 
 
-def _softmax(g: _Graph, layer: Softmax, x: str) -> str:
+def _softmax(g: Graph, layer: Softmax, x: str) -> str:
     return g.op("Softmax", [x], axis=-1)
 
 
-def _dense(g: _Graph, layer: Dense, x: str) -> str:
+def _dense(g: Graph, layer: Dense, x: str) -> str:
     z = g.op("MatMul", [x, g.constant("W", layer.params["W"])])
     if layer.bias:
         z = g.op("Add", [z, g.constant("b", layer.params["b"])])
@@ -284,7 +289,7 @@ def _dense(g: _Graph, layer: Dense, x: str) -> str:
     return z
 
 
-def _batchnorm(g: _Graph, layer: BatchNorm1d, x: str) -> str:
+def _batchnorm(g: Graph, layer: BatchNorm1d, x: str) -> str:
     # At inference a fixed per-feature affine map, written as BatchNorm1d.forward computes it:
     # (x - running_mean) · (1/√(running_var + ε)) · γ + β. Runtimes fold ONNX's
     # BatchNormalization into x·s + t, which cancels (losing precision) when |mean| >> std.
@@ -298,7 +303,7 @@ def _batchnorm(g: _Graph, layer: BatchNorm1d, x: str) -> str:
     return y
 
 
-def _layernorm(g: _Graph, layer: LayerNorm, x: str) -> str:
+def _layernorm(g: Graph, layer: LayerNorm, x: str) -> str:
     if g.opset >= 17 and not g.float64:
         gamma = layer.params["gamma"] if layer.affine else np.ones(layer.num_features)
         inputs = [x, g.constant("gamma", gamma)]
@@ -317,13 +322,13 @@ def _layernorm(g: _Graph, layer: LayerNorm, x: str) -> str:
     return y
 
 
-def _mean_last_axis(g: _Graph, x: str) -> str:
+def _mean_last_axis(g: Graph, x: str) -> str:
     if g.opset >= 18:  # the axes became an input in opset 18
         return g.op("ReduceMean", [x, g.constant("axes", [-1], np.int64)], keepdims=1)
     return g.op("ReduceMean", [x], axes=[-1], keepdims=1)
 
 
-def _standardize(g: _Graph, layer: Standardize, x: str) -> str:
+def _standardize(g: Graph, layer: Standardize, x: str) -> str:
     centered = g.op("Sub", [x, g.constant("mean", layer.buffers["mean"])])
     return g.op("Div", [centered, g.constant("std", layer.buffers["std"])])
 
@@ -364,7 +369,7 @@ def _conv_attributes(layer: Conv1D | Conv2D) -> dict[str, Any]:
 
 
 def _receptive_fields(
-    g: _Graph,
+    g: Graph,
     x: str,
     pads: tuple[tuple[int, int], ...],
     kernel: tuple[int, ...],
@@ -404,7 +409,7 @@ def _receptive_fields(
     return stacked, taps[0]
 
 
-def _conv(g: _Graph, layer: Conv1D | Conv2D, x: str) -> str:
+def _conv(g: Graph, layer: Conv1D | Conv2D, x: str) -> str:
     W = layer.params["W"]
     if not g.float64:
         inputs = [x, g.constant("W", W)]
@@ -435,20 +440,20 @@ def _conv(g: _Graph, layer: Conv1D | Conv2D, x: str) -> str:
     return z
 
 
-def _reduce_mean(g: _Graph, x: str, axes: list[int]) -> str:
+def _reduce_mean(g: Graph, x: str, axes: list[int]) -> str:
     if g.opset >= 18:  # the axes became an input in opset 18
         return g.op("ReduceMean", [x, g.constant("axes", axes, np.int64)], keepdims=0)
     return g.op("ReduceMean", [x], axes=axes, keepdims=0)
 
 
-def _max_pool(g: _Graph, layer: MaxPool2D, x: str) -> str:
+def _max_pool(g: Graph, layer: MaxPool2D, x: str) -> str:
     (ph, pw), kernel, stride = layer.padding, layer.kernel_size, layer.stride
     return g.op(
         "MaxPool", [x], kernel_shape=list(kernel), strides=list(stride), pads=[ph, pw, ph, pw]
     )
 
 
-def _avg_pool(g: _Graph, layer: AvgPool2D, x: str) -> str:
+def _avg_pool(g: Graph, layer: AvgPool2D, x: str) -> str:
     (ph, pw), kernel, stride = layer.padding, layer.kernel_size, layer.stride
     if not g.float64:
         return g.op(
@@ -463,13 +468,13 @@ def _avg_pool(g: _Graph, layer: AvgPool2D, x: str) -> str:
     return _reduce_mean(g, fields, [2])  # zero padding counted, as count_include_pad=1
 
 
-def _global_avg_pool(g: _Graph, layer: GlobalAvgPool2D, x: str) -> str:
+def _global_avg_pool(g: Graph, layer: GlobalAvgPool2D, x: str) -> str:
     if g.float64:
         return _reduce_mean(g, x, [2, 3])
     return g.op("Flatten", [g.op("GlobalAveragePool", [x])], axis=1)
 
 
-def _batchnorm2d(g: _Graph, layer: BatchNorm2d, x: str) -> str:
+def _batchnorm2d(g: Graph, layer: BatchNorm2d, x: str) -> str:
     C = layer.num_features
     gamma = layer.params["gamma"] if layer.affine else np.ones(C)
     beta = layer.params["beta"] if layer.affine else np.zeros(C)
@@ -600,8 +605,8 @@ def export_onnx(
     dtype = np.dtype(model.dtype)
     elem_type = helper.np_dtype_to_tensor_dtype(dtype)
 
-    g = _Graph(onnx, dtype, opset)
-    g._names.update({input_name, output_name})
+    g = Graph(onnx, dtype, opset)
+    g.reserve({input_name, output_name})
     value = input_name
     inputs = [helper.make_tensor_value_info(input_name, elem_type, _dims(model.input_shape))]
     preprocessor = getattr(model, "preprocessor", None)

@@ -41,7 +41,7 @@ def lower_encoder(g: Any, encoder: TableEncoder) -> tuple[list[Any], str]:
     inputs, pieces = [], []
     names = {}
     for column in encoder.input_columns:
-        name = g._unique(column)
+        name = g.unique(column)
         names[column] = name
         kind = tensor.STRING if column in encoder.categories else tensor.DOUBLE
         inputs.append(helper.make_tensor_value_info(name, kind, ["batch", 1]))
@@ -69,7 +69,7 @@ def lower_encoder(g: Any, encoder: TableEncoder) -> tuple[list[Any], str]:
         node = helper.make_node(
             "LabelEncoder",
             [names[column]],
-            [g._unique(f"preprocessor/{column}.index")],
+            [g.unique(f"preprocessor/{column}.index")],
             domain="ai.onnx.ml",
             keys_strings=keys,
             values_int64s=values,
