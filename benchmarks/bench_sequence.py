@@ -7,8 +7,8 @@ windows of the text):
 - **GPT**: ``scratchnn.models.GPT(65, context=128, width=128, depth=4, heads=4)``, pre-norm
   blocks of causal attention and a GELU MLP; batch 16 x 128 tokens. PyTorch: the same network
   written as a user would (``nn.Embedding``, ``nn.LayerNorm``, ``nn.Linear``,
-  ``F.scaled_dot_product_attention(is_causal=True)``, ``nn.GELU``), given scratchnn's initial
-  weights.
+  ``F.scaled_dot_product_attention(is_causal=True)``, ``nn.GELU(approximate="tanh")``), given
+  scratchnn's initial weights.
 - **LSTM LM**: ``Embedding(65, 128) → LSTM(128, 256) → Dense(256, 65)``; batch 16 x 128 tokens.
   PyTorch: ``nn.Embedding``, ``nn.LSTM(batch_first=True)`` (its fused CPU kernel), ``nn.Linear``.
 
@@ -132,7 +132,7 @@ def torch_model(torch, model: snn.Sequential, workload: str):
         def __init__(self, attend, mlp):
             super().__init__()
             ln1, mha = attend.layers[:2]
-            ln2, fc, _, proj = mlp.layers[:4]
+            ln2, fc, gelu, proj = mlp.layers[:4]
             self.heads = mha.num_heads
             self.ln1, self.ln2 = norm(ln1), norm(ln2)
             self.qkv = nn.Linear(mha.embed_dim, 3 * mha.embed_dim)
@@ -143,7 +143,8 @@ def torch_model(torch, model: snn.Sequential, workload: str):
                 tensor(mha.params["W_o"], True),
                 tensor(mha.params["b_o"]),
             )
-            self.fc, self.proj, self.gelu = linear(fc), linear(proj), nn.GELU()
+            self.fc, self.proj = linear(fc), linear(proj)
+            self.gelu = nn.GELU(approximate=gelu.approximate)
 
         def forward(self, x):
             batch, steps, width = x.shape

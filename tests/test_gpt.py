@@ -171,7 +171,7 @@ class TorchTwinGPT(torch.nn.Module):
 
     def _leaf(self, layer):
         if isinstance(layer, snn.GELU):
-            return torch.nn.GELU()
+            return torch.nn.GELU(approximate=layer.approximate)
         module, pairs = twin(layer)
         self.pairs += [(layer, name, tensor, t) for name, tensor, t in pairs]
         return module

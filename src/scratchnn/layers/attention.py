@@ -54,6 +54,11 @@ def masked_softmax(scores: np.ndarray, allowed: np.ndarray | None) -> np.ndarray
     return weights
 
 
+def _transposed(a: np.ndarray) -> np.ndarray:
+    """The last two axes swapped, as a contiguous array (for a fast batched product)."""
+    return np.ascontiguousarray(a.swapaxes(-1, -2))
+
+
 @layers.register("mha", "self_attention")
 class MultiHeadAttention(Layer):
     r"""Multi-head scaled dot-product self-attention, PyTorch's ``nn.MultiheadAttention``
@@ -186,10 +191,13 @@ class MultiHeadAttention(Layer):
         if self.bias:
             qkv += self.params["b_qkv"]
         # (B·T, 3E) -> (3, B, heads, T, d): queries, keys, values of every head at once.
-        q, k, v = qkv.reshape(batch, steps, 3, n, d).transpose(2, 0, 3, 1, 4)
+        # Contiguous copies: NumPy's batched matmul is fast only on contiguous matrices (a
+        # transposed view costs ~30x).
+        q, k, v = np.ascontiguousarray(qkv.reshape(batch, steps, 3, n, d).transpose(2, 0, 3, 1, 4))
         self._q, self._k, self._v = q, k, v
         self._scale = 1 / math.sqrt(d)
-        scores = (q @ k.swapaxes(-1, -2)) * self._scale  # (B, heads, T, T)
+        scores = q @ _transposed(k)  # (B, heads, T, T)
+        scores *= self._scale
         self.attention_weights = weights = masked_softmax(
             scores, self._allowed(steps, key_padding_mask, batch)
         )
@@ -201,7 +209,7 @@ class MultiHeadAttention(Layer):
             self._drop = keep * weights.dtype.type(1 / (1 - self.dropout))
             weights = weights * self._drop
         self._weights_used = weights
-        heads_out = weights @ v  # (B, heads, T, d)
+        heads_out = weights @ v  # (B, heads, T, d), both contiguous
         self._o_rows = o_rows = heads_out.transpose(0, 2, 1, 3).reshape(-1, E)
         y = o_rows @ self.params["W_o"]
         if self.bias:
@@ -222,11 +230,12 @@ class MultiHeadAttention(Layer):
         np.matmul(self._o_rows.T, g_rows, out=self.grads["W_o"])
         if self.bias:
             np.sum(g_rows, axis=0, out=self.grads["b_o"])
-        d_heads = (g_rows @ self.params["W_o"].T).reshape(batch, steps, n, d).transpose(0, 2, 1, 3)
+        d_heads = (g_rows @ self.params["W_o"].T).reshape(batch, steps, n, d)
+        d_heads = np.ascontiguousarray(d_heads.transpose(0, 2, 1, 3))
         q, k, v, weights = self._q, self._k, self._v, self.attention_weights
         # O = A V: dV = Aᵀ dO (with A the weights after dropout), dA = dO Vᵀ.
-        dv = self._weights_used.swapaxes(-1, -2) @ d_heads
-        d_weights = d_heads @ v.swapaxes(-1, -2)
+        dv = _transposed(self._weights_used) @ d_heads
+        d_weights = d_heads @ _transposed(v)
         if self._drop is not None:
             d_weights *= self._drop
         # Row softmax: dS = A ⊙ (dA − Σⱼ dA ⊙ A). Masked weights are 0, so are their gradients.
@@ -235,7 +244,7 @@ class MultiHeadAttention(Layer):
         d_scores *= weights
         d_scores *= self._scale
         dq = d_scores @ k
-        dk = d_scores.swapaxes(-1, -2) @ q
+        dk = _transposed(d_scores) @ q
         # Back to (B·T, 3E), the layout of the fused projection.
         dqkv = np.stack((dq, dk, dv)).transpose(1, 3, 0, 2, 4).reshape(-1, 3 * E)
         np.matmul(self._x_rows.T, dqkv, out=self.grads["W_qkv"])

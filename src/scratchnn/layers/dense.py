@@ -136,7 +136,10 @@ class Dense(Layer):
         if not self.built:
             self.build(dtype=x.dtype)
         self._x = x
-        z = x @ self.params["W"]
+        if x.ndim > 2:  # one 2-D product: NumPy's stacked matmul is ~10x slower here
+            z = (x.reshape(-1, x.shape[-1]) @ self.params["W"]).reshape(*x.shape[:-1], -1)
+        else:
+            z = x @ self.params["W"]
         if self.bias:
             z += self.params["b"]
         if self.activation is not None:
@@ -169,7 +172,7 @@ class Dense(Layer):
             np.matmul(self._ones[:n], g_rows, out=self.grads["b"])
         if not input_grad:
             return None
-        return g @ self.params["W"].T
+        return (g_rows @ self.params["W"].T).reshape(*g.shape[:-1], self._in)
 
     @property
     def has_penalty(self) -> bool:

@@ -389,18 +389,35 @@ class LSTM(_Recurrent):
         self._acts = acts = np.empty_like(zx)  # i, f, g, o after their squashing
         self._tanh_c = tanh_c = np.empty_like(hs[1:])
         hs[0], cs[0] = state
+        # All four gates with one tanh per step: σ(z) = ½ + ½ tanh(z/2). The halving is folded
+        # into the pre-activations once (zx and U scaled by ½ on the i, f, o columns), and
+        # a = m ⊙ tanh(z) + k turns the i, f, o columns into sigmoids (m = ½, k = ½; g: 1, 0).
+        m, k = self._gate_affine()
+        zx *= m
+        U = U * m
         for t in range(steps):
-            z = zx[t] + hs[t] @ U
             a = acts[t]
-            sigmoid(z[:, : 2 * H], out=a[:, : 2 * H])  # i, f
-            np.tanh(z[:, 2 * H : 3 * H], out=a[:, 2 * H : 3 * H])  # g
-            sigmoid(z[:, 3 * H :], out=a[:, 3 * H :])  # o
+            np.matmul(hs[t], U, out=a)
+            a += zx[t]
+            np.tanh(a, out=a)
+            a *= m
+            a += k
             i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
-            c = f * cs[t] + i * g
+            c = f * cs[t]
+            c += i * g
             np.tanh(c, out=tanh_c[t])
             cs[t + 1] = self._carry(t, c, cs[t])
             hs[t + 1] = self._carry(t, o * tanh_c[t], hs[t])
         return hs
+
+    def _gate_affine(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(m, k)``: ½ and ½ on the sigmoid gates' columns (i, f, o), 1 and 0 on g's."""
+        H = self.hidden_size
+        sigmoid_columns = np.ones(4 * H, dtype=bool)
+        sigmoid_columns[2 * H : 3 * H] = False
+        m = np.where(sigmoid_columns, 0.5, 1.0).astype(self.dtype)
+        k = np.where(sigmoid_columns, 0.5, 0.0).astype(self.dtype)
+        return m, k
 
     def _final_state(self) -> tuple[np.ndarray, ...]:
         return (self._hs[-1], self._cs[-1])

@@ -5,7 +5,7 @@ r"""A small GPT: a decoder-only transformer language model, built from plain lay
     token ids (batch, time)
     Embedding(V, d) → PositionalEmbedding(context, d)
     N × [ Residual([LayerNorm(d), MultiHeadAttention(d, heads, causal=True)]),
-          Residual([LayerNorm(d), Dense(d, 4d), GELU(), Dense(4d, d)]) ]
+          Residual([LayerNorm(d), Dense(d, 4d), GELU(tanh), Dense(4d, d)]) ]
     LayerNorm(d) → Dense(d, V)                                  logits (batch, time, V)
 
 Each block is pre-norm (the layer norm sits inside the residual branch, so the identity path
@@ -48,6 +48,7 @@ def GPT(  # noqa: N802 - a factory that reads like a class, as MLP
     heads: int = 4,
     mlp_ratio: int = 4,
     dropout: float = 0.0,
+    gelu: str = "tanh",
     seed: int | None = None,
     dtype: Any = np.float32,
 ) -> Sequential:
@@ -61,6 +62,8 @@ def GPT(  # noqa: N802 - a factory that reads like a class, as MLP
         heads: attention heads per block.
         mlp_ratio: the MLP's hidden width, in multiples of d.
         dropout: dropout on the attention weights and after each branch, in training.
+        gelu: the MLP's GELU, ``"tanh"`` (GPT-2's approximation, the default: a third of the
+            exact one's cost in NumPy) or ``"none"`` (exact, with erf).
         seed, dtype: as for :class:`~scratchnn.Sequential`.
 
     Example:
@@ -92,7 +95,7 @@ def GPT(  # noqa: N802 - a factory that reads like a class, as MLP
         mlp = [
             LayerNorm(width),
             Dense(width, mlp_ratio * width),
-            GELU(),
+            GELU(approximate=gelu),
             Dense(mlp_ratio * width, width),
         ]
         layers.append(Residual(attend + branch_dropout()))
