@@ -530,7 +530,9 @@ OVERLAPS = """() => {
 
 @pytest.mark.parametrize(("width", "height"), [(1280, 800), (390, 844)])
 def test_nothing_overlaps_and_the_output_shows(browser, server, width, height):
-    context = browser.new_context(viewport={"width": width, "height": height}, bypass_csp=True)
+    # The Content-Security-Policy enforced: the page works under it without a violation.
+    context = browser.new_context(viewport={"width": width, "height": height})
+    context.add_init_script(WATCH)
     page = context.new_page()
     try:
         for config in [None, {"hidden": ",".join(["8"] * 6), "features": "x1,x2,x1sq,sinx1"}]:
@@ -546,13 +548,16 @@ def test_nothing_overlaps_and_the_output_shows(browser, server, width, height):
             page.screenshot(path=str(IMAGES / "playground-phone.png"), full_page=True)
         # With the comparison and the inspector open, still nothing overlaps.
         page.click("#open-compare")
-        page.wait_for_function("compare.b && compare.b.frame", timeout=TIMEOUT_MS)
+        page.wait_for_selector("td[data-run='b'][data-key='epoch'][data-value='0']")
         page.click("#open-inspector")
         page.click("#inspect-step")
-        page.wait_for_function("state.trace !== null", timeout=TIMEOUT_MS)
+        page.wait_for_selector("#trace-loss", timeout=TIMEOUT_MS)
         page.click("#neuron-0-0")
+        page.click("#gradcheck")
+        page.wait_for_selector("#gradcheck-summary", timeout=TIMEOUT_MS)
         layout = page.evaluate(OVERLAPS)
         assert layout["overlaps"] == [] and layout["width"] <= width, layout
+        assert page.evaluate("window.__violations") == 0
     finally:
         context.close()
 
