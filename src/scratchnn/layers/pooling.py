@@ -131,9 +131,16 @@ class MaxPool2D(_Pool2D):
 
     fill = -np.inf
 
+    @property
+    def _pairs(self) -> bool:
+        """The usual 2×2 pool with stride 2 and no padding, which has a faster path."""
+        return self.kernel_size == (2, 2) and self.stride == (2, 2) and self.padding == (0, 0)
+
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        padded = self._padded(x)
         self._x_shape = x.shape
+        if self._pairs:
+            return self._forward_pairs(x)
+        padded = self._padded(x)
         positions = list(self._positions(self._out(padded.shape)))
         # A running maximum over the window's positions, in order: a later position takes
         # over only if strictly larger, so ties go to the first maximum (as PyTorch).
@@ -155,7 +162,37 @@ class MaxPool2D(_Pool2D):
             for size, k, s in zip(padded_shape[2:], self.kernel_size, self.stride, strict=True)
         )
 
+    def _forward_pairs(self, x: np.ndarray) -> np.ndarray:
+        """2×2 windows as two maxima of pairs: of the columns (left, right), then of the rows
+        (top, bottom) of those. A second element wins only if strictly larger, so the first
+        maximum in reading order wins, as in the general path."""
+        ho, wo = x.shape[2] // 2, x.shape[3] // 2
+        x = x[:, :, : 2 * ho, : 2 * wo]  # an odd last row or column belongs to no window
+        left, right = x[..., 0::2], x[..., 1::2]
+        self._right = right > left
+        rows = np.maximum(left, right)  # (n, c, 2·ho, wo)
+        top, bottom = rows[:, :, 0::2], rows[:, :, 1::2]
+        self._bottom = bottom > top
+        return np.maximum(top, bottom)
+
+    def _backward_pairs(self, grad_out: np.ndarray) -> np.ndarray:
+        """The gradient sent to the winning row, then within it to the winning column:
+        ``g·m`` to the winner and ``g - g·m`` (exactly 0 or g) to the other."""
+        n, c, h, w = self._x_shape
+        ho, wo = grad_out.shape[2:]
+        rows = np.empty((n, c, 2 * ho, wo), dtype=grad_out.dtype)
+        np.multiply(grad_out, self._bottom, out=rows[:, :, 1::2])
+        np.subtract(grad_out, rows[:, :, 1::2], out=rows[:, :, 0::2])
+        even = h % 2 == 0 and w % 2 == 0
+        dx = (np.empty if even else np.zeros)(self._x_shape, dtype=grad_out.dtype)
+        inside = dx[:, :, : 2 * ho, : 2 * wo]
+        np.multiply(rows, self._right, out=inside[..., 1::2])
+        np.subtract(rows, inside[..., 1::2], out=inside[..., 0::2])
+        return dx
+
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        if self._pairs:
+            return self._backward_pairs(grad_out)
         n, c, h, w = self._x_shape
         ph, pw = self.padding
         dx = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=grad_out.dtype)
