@@ -546,13 +546,22 @@ def test_nothing_overlaps_and_the_output_shows(browser, server, width, height):
             output = page.locator("#output-column").bounding_box()
             assert output["y"] < page.locator("#network-column").bounding_box()["y"]
             page.screenshot(path=str(IMAGES / "playground-phone.png"), full_page=True)
-        # With the comparison and the inspector open, still nothing overlaps.
+        # Side by side keeps run A's epochs; the inspector shows a clicked neuron's numbers
+        # after one traced step, in view; and still nothing overlaps.
+        page.select_option("#speed", "5")
+        page.click("#step")
+        page.wait_for_selector("#epoch >> text=000005", timeout=TIMEOUT_MS)
         page.click("#open-compare")
         page.wait_for_selector("td[data-run='b'][data-key='epoch'][data-value='0']")
+        assert page.locator("td[data-run='a'][data-key='epoch']").text_content() == "5"
+        assert page.locator("#epoch").text_content() == "000005"
         page.click("#open-inspector")
         page.click("#inspect-step")
         page.wait_for_selector("#trace-loss", timeout=TIMEOUT_MS)
         page.click("#neuron-0-0")
+        assert page.locator("#inspector-body [data-kind='z']").count() == 10  # the batch
+        top = page.locator("#inspector").bounding_box()["y"]
+        assert -40 <= top < height  # scrolled into view
         page.click("#gradcheck")
         page.wait_for_selector("#gradcheck-summary", timeout=TIMEOUT_MS)
         layout = page.evaluate(OVERLAPS)
