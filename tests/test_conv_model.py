@@ -262,3 +262,27 @@ def test_a_file_declaring_a_huge_kernel_is_refused_before_allocating(tmp_path, l
     assert isinstance(outcome, snn.DataFileError), repr(outcome)
     assert str(path) in str(outcome)
     assert peak < MEMORY_BOUND
+
+
+def test_a_diverging_cnn_step_is_refused_and_changes_nothing():
+    X, y = stripes(8)
+    model = snn.Sequential(
+        [
+            snn.Conv2D(1, 2, 3),
+            snn.BatchNorm2d(2),
+            snn.ReLU(),
+            snn.MaxPool2D(2),
+            snn.Flatten(),
+            snn.Dense(50, 3),
+        ],
+        seed=0,
+        input_shape=(1, 12, 12),
+    )
+    model.layers[0].params["W"][...] = 1e30
+    before = [p.value.copy() for p in model.parameters()]
+    running = model.layers[1].buffers["running_var"].copy()
+    with pytest.raises(snn.TrainingDivergedError, match="not applied"):
+        model.fit(X * 1e10, y, loss="cross_entropy", optimizer="sgd", verbose=0)
+    for p, value in zip(model.parameters(), before, strict=True):
+        np.testing.assert_array_equal(p.value, value)
+    np.testing.assert_array_equal(model.layers[1].buffers["running_var"], running)
