@@ -128,6 +128,12 @@ class BatchSource:
         (or in the stored order when ``rng`` is None)."""
         raise NotImplementedError
 
+    def first_nonfinite_row(self) -> int | None:
+        """The position in the stored data of the first row holding NaN or infinity, where the
+        source can find it (a file it can read again); None otherwise. Asked only to name the
+        row after a batch was refused, so it may read the whole source."""
+        return None
+
     def describe(self) -> str:
         """A short description for messages, e.g. ``"data.npy (1,000,000 rows)"``."""
         rows = "unknown number of rows" if self.n_samples is None else f"{self.n_samples:,} rows"

@@ -159,12 +159,20 @@ class StreamBatches:
             try:
                 x, y, w = prepare_batch(data.model, data.loss, x, y, w, data.class_weight)
             except (ValueError, TypeError) as error:
-                raise refused(
+                problem = refused(
                     error,
                     f"Batch {b} of epoch {epoch} (rows {start}..{stop - 1} of the epoch, from "
                     f"{data.source.describe()}); the model keeps the weights it had before this "
                     "batch. The batch",
-                ) from None
+                )
+                if "NaN" in str(error) or "infinit" in str(error):
+                    row = data.source.first_nonfinite_row()
+                    if row is not None:  # the epoch's order is shuffled: name the stored row
+                        problem = type(problem)(
+                            f"{problem} In the stored data, row {row} is the first with NaN or "
+                            "infinity."
+                        )
+                raise problem from None
             yield start, stop, x, y, w
             start = stop
         self.rows = start

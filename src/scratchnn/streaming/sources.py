@@ -53,6 +53,42 @@ def release_pages(view: np.ndarray) -> None:
         mapping.madvise(mmap.MADV_DONTNEED, aligned, length)
 
 
+def check_mapped(view: np.ndarray) -> None:
+    """Refuse ``view`` if it lies in a memory-mapped file that no longer holds all of it (the
+    file was truncated while being read): touching such pages would end the process with
+    SIGBUS, with no exception and nothing saved. Does nothing for ordinary arrays.
+
+    Checked for each block before it is read; a file cut between this check and the read can
+    still fault (the window is one block).
+
+    Raises:
+        ValueError: naming the file, its size now and the bytes the block needs.
+    """
+    mapping = getattr(view, "_mmap", None)
+    filename = getattr(view, "filename", None)
+    if not isinstance(mapping, mmap.mmap) or filename is None or view.nbytes == 0:
+        return
+    if not view.flags.c_contiguous:
+        return
+    try:
+        base = np.frombuffer(mapping, dtype=np.uint8).ctypes.data
+    except (ValueError, TypeError):  # a closed mapping
+        return
+    start = int(getattr(view, "offset", 0) or 0)
+    start -= start % mmap.ALLOCATIONGRANULARITY  # where the mapping begins in the file
+    end = start + (view.ctypes.data - base) + view.nbytes
+    try:
+        size = os.stat(filename).st_size
+    except OSError as error:
+        raise ValueError(f"{filename} cannot be read any more ({error.strerror}).") from None
+    if size < end:
+        raise ValueError(
+            f"{filename} was truncated while it was being read: it now holds {size:,} bytes, "
+            f"but the next block of rows ends at byte {end:,}. Restore the file and train again "
+            "(or resume from a checkpoint)."
+        )
+
+
 class ArraySource(BatchSource):
     """Rows of arrays that need not fit in memory: ``numpy.memmap``, ``.npy`` files opened
     with ``mmap_mode``, or ordinary arrays.
@@ -111,10 +147,27 @@ class ArraySource(BatchSource):
         for block in order:
             rows = slice(int(block) * self.block_rows, (int(block) + 1) * self.block_rows)
             piece = tuple(None if a is None else a[rows] for a in arrays)
+            for view in piece:
+                if view is not None:
+                    check_mapped(view)
             yield piece  # type: ignore[misc]
             for view in piece:
                 if view is not None:
                     release_pages(view)
+
+    def first_nonfinite_row(self) -> int | None:
+        """The index in the file (or array) of the first row whose X, y or weight is NaN or
+        infinite, read block by block; None if every value is finite."""
+        for start in range(0, self.n_samples, self.block_rows):
+            rows = slice(start, start + self.block_rows)
+            bad = np.zeros(len(self.X[rows]), dtype=bool)
+            for array in (self.X, self.y, self.sample_weight):
+                if array is not None and array.dtype.kind == "f":
+                    block = np.asarray(array[rows])
+                    bad |= ~np.isfinite(block.reshape(len(block), -1)).all(axis=1)
+            if bad.any():
+                return start + int(np.argmax(bad))
+        return None
 
     def describe(self) -> str:
         where = getattr(self.X, "filename", None)
