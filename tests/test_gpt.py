@@ -279,3 +279,22 @@ def test_gpt_passes_gradcheck_layer_by_layer():
     y = np.array([[1, 2, 3, -100], [5, 6, 0, 1]])
     result = snn.gradcheck(model, "sequence_cross_entropy", X, y, check_input=False)
     assert result.passed, str(result)
+
+
+@pytest.mark.slow
+def test_the_text_example_trains_samples_and_saves(tmp_path, capsys):
+    from pathlib import Path
+
+    from _modules import load_file
+
+    example = load_file(Path(__file__).parents[1] / "examples" / "gpt_text.py", "example_gpt")
+    path = tmp_path / "gpt.npz"
+    history = example.main(
+        epochs=2, windows=32, context=16, width=16, depth=1, heads=2, batch=16, sample=20,
+        save=str(path),
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert "Tiny Shakespeare: 1,115,394 characters, 65 distinct" in out
+    assert out.count("val bits/char") == 2 and "ROMEO:" in out
+    assert history["val_loss"][-1] < history["val_loss"][0] < 4.5  # ln 65 = 4.17 at chance
+    assert CharTokenizer.from_model(snn.load(path)).vocab_size == 65
