@@ -19,9 +19,11 @@ import numpy as np
 
 from ..errors import DataFileError
 from ..tables.reading import is_number, read_npz_arrays
+from ..tables.target import MAX_AUTO_CLASSES, detect_task  # noqa: F401 - MAX_AUTO_CLASSES: public
+from ..tables.values import canonical_labels
 
-#: A numeric target with at most this many distinct whole-number values counts as classes.
-MAX_AUTO_CLASSES = 20
+# One task detector and one spelling of labels for the whole package: this module's numeric
+# tables and the raw-table front end (scratchnn.tables) decide them alike.
 
 
 @dataclass
@@ -65,8 +67,10 @@ def encode_target(
 ) -> tuple[np.ndarray, list[Any] | None]:
     """Encode a raw target column: ``(encoded, classes)``.
 
-    ``task="auto"`` treats words, and whole numbers with at most ``MAX_AUTO_CLASSES`` distinct
-    values, as classes; other numbers as a regression target. Numbers are compared by value
+    ``task="auto"`` decides as :func:`scratchnn.tables.detect_task` does: words, and whole
+    numbers with at most ``MAX_AUTO_CLASSES`` distinct values, are classes, unless they are
+    counts (:func:`scratchnn.tables.target.count_target`); other numbers are a regression
+    target. Numbers are compared by value
     ("1" and "1.0" are one class). Given ``classes`` (from a trained model), labels are mapped
     onto them and unknown labels are an error. ``where(i)`` describes row ``i`` and ``column``
     names the column in messages.
@@ -84,6 +88,7 @@ def encode_target(
                 "fill or drop missing values first."
             )
     numeric = all(is_number(s) for s in strings)
+    labels = canonical_labels(np.array(strings, dtype=str)).tolist()  # "1.0" and "1" are "1"
     if classes is None:
         if task == "regression" or (
             task == "auto" and numeric and not _looks_like_classes(strings)
@@ -96,14 +101,14 @@ def encode_target(
                 )
             return np.array([float(s) for s in strings]), None
         unique = sorted(
-            {_canonical(s) for s in strings},
+            set(labels),
             key=lambda s: (0, float(s), s) if is_number(s) else (1, 0, s),
         )
         classes = [_natural(s) for s in unique]
     lookup = {str(c): i for i, c in enumerate(classes)}
     encoded = np.empty(len(strings), dtype=np.int64)
     for i, text in enumerate(strings):
-        label = _canonical(text)
+        label = labels[i]
         if label not in lookup:
             raise ValueError(
                 f"The {column} column holds the label {text!r} ({where(i)}), which the model "
@@ -114,10 +119,9 @@ def encode_target(
 
 
 def _looks_like_classes(strings: list[str]) -> bool:
-    numbers = np.array([float(s) for s in strings])
-    return bool(
-        np.all(numbers == np.round(numbers)) and len(np.unique(numbers)) <= MAX_AUTO_CLASSES
-    )
+    """Numbers (every one of ``strings`` is one) that :func:`detect_task` calls classes; no
+    missing tokens here (this reader refuses empty targets)."""
+    return detect_task(np.array(strings, dtype=object), ())[0] == "classification"
 
 
 def _natural(text: str) -> Any:
@@ -126,10 +130,6 @@ def _natural(text: str) -> Any:
         number = float(text)
         return int(number) if number == int(number) else number
     return text
-
-
-def _canonical(text: str) -> str:
-    return str(_natural(text))
 
 
 def load_csv(

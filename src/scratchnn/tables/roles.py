@@ -6,11 +6,22 @@ Rules, in order, for every column but the target:
 1. ``features`` given: columns not named there are left out; named ones are kept whatever
    they look like. ``drop`` names columns to leave out.
 2. Every value missing, or a single distinct value: left out (empty / constant).
-3. Whole numbers equal to a row counter (``1..n`` or ``0..n-1`` in file order): a row number.
+3. A row number: whole numbers, a different one in every row, starting near 0 or 1 and
+   filling most of the range up to their largest (a ``1..n`` counter, or a random part of one),
+   in an unnamed column or one named like an index (``id``, ``index``, ``row``, ``obs``, ``nr``,
+   ``case``, ...: see :func:`is_id_name`). Read from the values, never their order: the whole
+   file, a shuffled copy and a random training part get the same role. A counter under another
+   name (``rank``, ``t``) is a feature: ranks and time trends are informative.
 4. An unnamed column (``""`` or pandas' ``Unnamed: 0``) with a different value in every row:
    an index (R's ``write.csv`` writes one).
-5. Text with a different value in every row (10 rows or more): an identifier, e.g. a name.
-6. Otherwise numbers are numeric, and text (or a column named in ``categorical``) is
+5. An identifier of whole numbers: a column named like an id with many distinct codes (at
+   least :data:`MIN_ROWS_FOR_ID`, and one per :data:`ROWS_PER_ID` rows), repeated or not: a
+   person id repeated across years, a case id. As a number it would let a model recognise the
+   people it trained on.
+6. Text with a different value in every row (10 rows or more), or in nearly every row (at
+   least :data:`NEAR_UNIQUE` of the rows, 20 distinct values or more): an identifier, e.g. a
+   name.
+7. Otherwise numbers are numeric, and text (or a column named in ``categorical``) is
    categorical.
 """
 
@@ -25,6 +36,21 @@ from .values import MISSING_TOKENS, numbers_of, text_of
 
 #: Columns with fewer rows than this are never called identifiers or row numbers.
 MIN_ROWS_FOR_ID = 10
+#: A row number fills at least this share of the range from 0 or 1 to its largest value (a 1..n
+#: counter fills all of it; a random 64% training part of one about 64%).
+ROW_NUMBER_DENSITY = 0.55
+#: An id of whole numbers has at least one distinct code per this many rows.
+ROWS_PER_ID = 50
+#: Text with a distinct value in at least this share of the rows is an identifier.
+NEAR_UNIQUE = 0.9
+#: Names (lower case, letters only) that say "index or identifier".
+ID_NAMES = frozenset(
+    {
+        *("x", "id", "ids", "index", "idx", "row", "rows", "rownames", "rowname", "rownum"),
+        *("rowid", "obs", "observation", "no", "nr", "num", "number", "case", "caseid"),
+        *("idcase", "record", "serial", "key", "unnamed"),
+    }
+)
 
 
 @dataclass
@@ -80,11 +106,48 @@ def is_unnamed(name: str) -> bool:
     return name.strip() == "" or name.startswith("Unnamed:")
 
 
+def is_id_name(name: str) -> bool:
+    """A name that says "index or identifier": unnamed, one of :data:`ID_NAMES` (letters only,
+    any case: ``ID``, ``row.names``, ``index0``), or ending in ``id`` after a separator or a
+    capital (``person_id``, ``personId``, ``case.id``).
+
+    Example:
+        >>> [is_id_name(n) for n in ("", "nr", "Person_ID", "personId", "idcase", "rank", "paid")]
+        [True, True, True, True, True, False, False]
+    """
+    if is_unnamed(name):
+        return True
+    letters = "".join(c for c in name.lower() if c.isalpha())
+    if letters in ID_NAMES:
+        return True
+    stripped = name.rstrip("0123456789")
+    if stripped.lower().endswith(("_id", ".id", " id", "-id")):
+        return True
+    return stripped.endswith(("Id", "ID")) and len(stripped) > 2 and not stripped[:-2].isupper()
+
+
 def _row_counter(numbers: np.ndarray) -> bool:
+    """Whole numbers, a different one in every row, from near 0 or 1 and filling at least
+    :data:`ROW_NUMBER_DENSITY` of the range up to the largest: a ``1..n`` counter in any
+    order, or a random part of one. The order of the rows does not matter."""
     n = len(numbers)
-    return n >= MIN_ROWS_FOR_ID and any(
-        np.array_equal(numbers, np.arange(start, start + n)) for start in (0, 1)
-    )
+    if n < MIN_ROWS_FOR_ID or not np.all(numbers == np.round(numbers)):
+        return False
+    low, high = float(numbers.min()), float(numbers.max())
+    if low < 0 or len(np.unique(numbers)) != n:
+        return False
+    span = high + 1  # values in 0..high (or 1..high)
+    # a random part of 1..N starts within a few gaps of 1: gaps average N / n
+    return n >= ROW_NUMBER_DENSITY * span and low <= 1 + 3 * span / n
+
+
+def _integer_codes(numbers: np.ndarray) -> bool:
+    """Many distinct whole numbers: at least :data:`MIN_ROWS_FOR_ID`, and one per
+    :data:`ROWS_PER_ID` rows."""
+    if len(numbers) < MIN_ROWS_FOR_ID or not np.all(numbers == np.round(numbers)):
+        return False
+    distinct = len(np.unique(numbers))
+    return distinct >= MIN_ROWS_FOR_ID and distinct * ROWS_PER_ID >= len(numbers)
 
 
 def infer_roles(
@@ -152,11 +215,18 @@ def infer_roles(
                 if distinct <= 1:
                     roles.dropped[name] = "constant"
                     continue
-                if not missing.any() and _row_counter(numbers):
-                    roles.dropped[name] = f"row number {int(numbers[0])}..{int(numbers[-1])}"
+                if not missing.any() and is_id_name(name) and _row_counter(numbers):
+                    low, high = int(numbers.min()), int(numbers.max())
+                    roles.dropped[name] = f"row number {low}..{high}"
                     continue
                 if is_unnamed(name) and distinct == len(numbers):
                     roles.dropped[name] = "unnamed index column"
+                    continue
+                if is_id_name(name) and _integer_codes(numbers[present]):
+                    roles.dropped[name] = (
+                        f"identifier ({distinct:,} distinct whole numbers in "
+                        f"{int(present.sum()):,} rows)"
+                    )
                     continue
             roles.numeric.append(name)
             continue
@@ -172,6 +242,10 @@ def infer_roles(
                 continue
             if unique and len(text) >= MIN_ROWS_FOR_ID and numbers is None:
                 roles.dropped[name] = "identifier (a different text in every row)"
+                continue
+            rows = int(present.sum())
+            if numbers is None and distinct >= 20 and distinct >= NEAR_UNIQUE * rows:
+                roles.dropped[name] = f"identifier ({distinct:,} distinct texts in {rows:,} rows)"
                 continue
         roles.categorical.append(name)
     if not roles.features:

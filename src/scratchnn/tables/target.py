@@ -1,10 +1,16 @@
 """The target column: rows without a target, classification or regression, and the scaling of
 a regression target inside the model.
 
-The task is decided as scikit-learn's ``type_of_target`` would: text, or whole numbers with at
-most :data:`MAX_AUTO_CLASSES` distinct values, are classes; fractions or many distinct values
-are a regression target. Missing tokens ("NA", "", ...) never make a numeric target textual:
-those rows are dropped instead.
+The task is decided as scikit-learn's ``type_of_target`` would, with one addition for counts:
+text, or whole numbers with at most :data:`MAX_AUTO_CLASSES` distinct values, are classes;
+fractions or many distinct values are a regression target; and a *count* (whole numbers
+``>= 0``, 0 the most frequent value, at least :data:`MIN_COUNT_VALUES` distinct values, skewed
+to the right, :data:`MIN_COUNT_ROWS` rows or more: doctor visits, accidents, children) is a
+regression target too, however few its distinct values. Missing tokens ("NA", "", ...) never
+make a numeric target textual: those rows are dropped instead.
+
+The decision reads the values only, never their order, so the whole file and any shuffled part
+of it get the same task; the command line decides it on the whole file before splitting.
 """
 
 from __future__ import annotations
@@ -18,6 +24,14 @@ from .values import MISSING_TOKENS, numbers_of, text_of
 
 #: A whole-number target with at most this many distinct values counts as classes.
 MAX_AUTO_CLASSES = 20
+#: A count target has at least this many distinct values (0, 1, 2, ... are usually classes
+#: below it: a 0/1/2 grade, a three-way choice coded as numbers).
+MIN_COUNT_VALUES = 5
+#: ... in at least this many rows (fewer do not show a skew reliably).
+MIN_COUNT_ROWS = 50
+#: ... and a sample skewness of at least this (counts pile up at 0 and thin out to the right;
+#: labels 0..9 of digits are spread evenly, skewness near 0).
+MIN_COUNT_SKEW = 1.0
 
 
 def present_rows(values: Any, tokens: Sequence[str] = MISSING_TOKENS) -> np.ndarray:
@@ -53,10 +67,47 @@ def detect_task(values: Any, tokens: Sequence[str] = MISSING_TOKENS) -> tuple[st
         raise ValueError("Every value of the target is missing.")
     if not np.all(present == np.round(present)):
         return "regression", "numbers with fractions"
+    counts = count_target(present)
+    if counts is not None:
+        return "regression", counts
     distinct = len(np.unique(present))
     if distinct <= MAX_AUTO_CLASSES:
         return "classification", f"{distinct} distinct whole numbers"
     return "regression", f"{distinct} distinct whole numbers (more than {MAX_AUTO_CLASSES})"
+
+
+def count_target(values: Any, tokens: Sequence[str] = MISSING_TOKENS) -> str | None:
+    """Why the target is a count (for the run header), or None when it is not one.
+
+    A count: whole numbers ``>= 0``, at least :data:`MIN_COUNT_ROWS` present values and
+    :data:`MIN_COUNT_VALUES` distinct ones, 0 the most frequent value, and a sample skewness of
+    :data:`MIN_COUNT_SKEW` or more. Only the values count, not their order or a split.
+
+    Example:
+        >>> visits = np.repeat([0, 1, 2, 3, 4, 6, 9], [60, 20, 9, 5, 3, 2, 1])
+        >>> count_target(visits)
+        'counts: whole numbers 0..9, 60% zeros'
+        >>> count_target(np.arange(100) % 10) is None  # labels spread evenly: classes
+        True
+    """
+    numbers, missing = numbers_of(np.asarray(values), tokens)
+    if numbers is None:
+        return None
+    present = numbers[~missing]
+    if len(present) < MIN_COUNT_ROWS or present.min() != 0:
+        return None
+    if not np.all(present == np.round(present)):
+        return None
+    distinct, frequency = np.unique(present, return_counts=True)
+    if len(distinct) < MIN_COUNT_VALUES or int(np.argmax(frequency)) != 0:
+        return None
+    centred = present - present.mean()
+    spread = float(np.sqrt(np.mean(centred**2)))
+    skew = float(np.mean(centred**3)) / spread**3 if spread > 0 else 0.0
+    if skew < MIN_COUNT_SKEW:
+        return None
+    zeros = frequency[0] / len(present)
+    return f"counts: whole numbers 0..{int(distinct[-1])}, {zeros:.0%} zeros"
 
 
 class TargetScaler:
