@@ -264,7 +264,7 @@ def test_fit_in_a_kernel_redraws_the_live_plot_and_shows_the_notebook_bar(kernel
         " seed=0)\n"
         "from scratchnn.notebook import in_notebook\n"
         "print(in_notebook())",
-        "history = model.fit(X, y, loss='mse', optimizer='adam', epochs=6, batch_size=2,\n"
+        "history = model.fit(X, y, loss='mse', optimizer='adam', epochs=4, batch_size=2,\n"
         "                    metrics=['mae'], verbose='plot',\n"
         "                    callbacks=[snn.callbacks.LivePlot(min_interval=0)])",
         "model",
@@ -287,10 +287,10 @@ def test_fit_in_a_kernel_redraws_the_live_plot_and_shows_the_notebook_bar(kernel
     assert not [kind for kind, _ in fit if kind == "stream"]  # no text lines at all
     assert any(kind == "comm_msg" for kind, _ in fit)  # the bars moved (widget updates)
 
-    # The cell's saved output holds the last frame: epoch 6 of 6, in place of the first.
+    # The cell's saved output holds the last frame: epoch 4 of 4, in place of the first.
     outputs = nb.cells[1].outputs
     pngs = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(pngs) == 2 and all("epoch 6:" in o["data"]["text/plain"] for o in pngs)
+    assert len(pngs) == 2 and all("epoch 4:" in o["data"]["text/plain"] for o in pngs)
     first = next(c for c in figures if c["transient"]["display_id"] == next(iter(ids)))
     assert "epoch 1:" in first["data"]["text/plain"]
     assert pngs[0]["data"]["image/png"] != first["data"]["image/png"]
