@@ -222,6 +222,11 @@ _OWN_TEST_FILES = {  # module of the layer type: tests/test_conv_onnx.py
         "pooling",
         "regularization2d",
         "reshape",
+        # tests/test_sequence_onnx.py
+        "attention",
+        "embedding",
+        "recurrent",
+        "residual",
     )
 }
 

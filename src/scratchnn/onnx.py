@@ -79,12 +79,16 @@ from .layers import (
     Standardize,
     Tanh,
 )
+from .layers.attention import MultiHeadAttention
 from .layers.augmentation import RandomShift
 from .layers.conv import Conv1D, Conv2D
+from .layers.embedding import Embedding, PositionalEmbedding, SinusoidalEncoding
 from .layers.normalization2d import BatchNorm2d
 from .layers.pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
+from .layers.recurrent import GRU, LSTM, RNN
 from .layers.regularization2d import Dropout2d
 from .layers.reshape import Flatten, ToChannelsFirst
+from .layers.residual import Residual
 
 if TYPE_CHECKING:
     import onnx
@@ -500,6 +504,153 @@ _LOWERINGS.update(
         BatchNorm2d: _batchnorm2d,
         Dropout2d: _identity,  # the identity at inference
         RandomShift: _identity,  # augmentation: training only
+    }
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Sequences: embeddings, positional encodings, Residual, MultiHeadAttention, RNN/LSTM/GRU.
+# Inputs are (batch, time, features); token ids arrive in the model's float dtype (as predict
+# casts them) and are cast to int64 for the lookup. The sequence length is dynamic: positions
+# and the causal mask are computed from the input's shape, so any length works.
+# --------------------------------------------------------------------------------------------
+
+
+def _sequence_length(g: Graph, x: str) -> str:
+    """The time axis's size, as a 1-element int64 tensor."""
+    return g.op("Slice", [g.op("Shape", [x]), *_ints(g, "time_axis", [1], [2])])
+
+
+def _ints(g: Graph, name: str, *values: list[int]) -> list[str]:
+    return [g.constant(f"{name}_{i}", v, np.int64) for i, v in enumerate(values)]
+
+
+def _positions(g: Graph, x: str) -> str:
+    """``0, 1, ..., T-1`` for the input's T, as an int64 vector."""
+    steps = g.op("Squeeze", [_sequence_length(g, x), g.constant("axis0", [0], np.int64)])
+    start, step = (g.constant(n, v, np.int64) for n, v in (("zero", 0), ("one", 1)))
+    return g.op("Range", [start, steps, step])
+
+
+def _embedding(g: Graph, layer: Embedding, x: str) -> str:
+    ids = g.op("Cast", [x], to=g.onnx.TensorProto.INT64)
+    return g.op("Gather", [g.constant("W", layer.params["W"]), ids], axis=0)
+
+
+def _positional_embedding(g: Graph, layer: PositionalEmbedding, x: str) -> str:
+    ends = _sequence_length(g, x)
+    starts, axes = _ints(g, "slice", [0], [0])
+    table = g.op("Slice", [g.constant("P", layer.params["P"]), starts, ends, axes])
+    return g.op("Add", [x, table])
+
+
+def _sinusoidal(g: Graph, layer: SinusoidalEncoding, x: str) -> str:
+    # E[t, j] = sin(t·f_j + φ_j): f_j = base^(-2⌊j/2⌋/D), φ_j = 0 (even j) or π/2 (odd j: cos).
+    dim = layer.embedding_dim
+    j = np.arange(dim)
+    frequencies = layer.base ** (-(j - j % 2) / dim)
+    phases = np.where(j % 2, np.pi / 2, 0.0)
+    t = g.op("Cast", [_positions(g, x)], to=g.onnx.helper.np_dtype_to_tensor_dtype(g.dtype))
+    t = g.op("Unsqueeze", [t, g.constant("axis1", [1], np.int64)])  # (T, 1)
+    angles = g.op(
+        "Add", [g.op("Mul", [t, g.constant("f", frequencies)]), g.constant("phi", phases)]
+    )
+    return g.op("Add", [x, g.op("Sin", [angles])])
+
+
+def _residual(g: Graph, layer: Residual, x: str) -> str:
+    prefix, branch = g.prefix, x
+    for j, inner in enumerate(layer.layers):
+        if type(inner) not in _LOWERINGS:
+            raise ValueError(
+                f"{inner!r} inside {layer!r} cannot be exported to ONNX: "
+                f"{type(inner).__name__} has no ONNX equivalent."
+            )
+        g.prefix = f"{prefix}.{type(inner).__name__.lower()}_{j}"
+        branch = _LOWERINGS[type(inner)](g, inner, branch)
+    g.prefix = prefix
+    return g.op("Add", [x, branch])
+
+
+def _attention(g: Graph, layer: MultiHeadAttention, x: str) -> str:
+    E, n, d = layer.embed_dim, layer.num_heads, layer.head_dim
+    qkv = g.op("MatMul", [x, g.constant("W_qkv", layer.params["W_qkv"])])
+    if layer.bias:
+        qkv = g.op("Add", [qkv, g.constant("b_qkv", layer.params["b_qkv"])])
+    # (B, T, 3E) -> (3, B, heads, T, d), then q, k, v by Gather on the first axis.
+    qkv = g.op("Reshape", [qkv, g.constant("split_heads", [0, 0, 3, n, d], np.int64)])
+    qkv = g.op("Transpose", [qkv], perm=[2, 0, 3, 1, 4])
+    q, k, v = (
+        g.op("Gather", [qkv, g.constant(f"index_{name}", i, np.int64)], axis=0)
+        for i, name in enumerate("qkv")
+    )
+    scores = g.op("MatMul", [q, g.op("Transpose", [k], perm=[0, 1, 3, 2])])
+    scores = g.op("Mul", [scores, g.constant("scale", 1 / math.sqrt(d))])
+    if layer.causal:  # key j visible from query i where j <= i: a (T, T) mask from the length
+        positions = _positions(g, x)
+        rows = g.op("Unsqueeze", [positions, g.constant("axis1", [1], np.int64)])
+        allowed = g.op("GreaterOrEqual", [rows, positions])
+        scores = g.op("Where", [allowed, scores, g.constant("minus_inf", -np.inf)])
+    weights = g.op("Softmax", [scores], axis=-1)
+    heads = g.op("Transpose", [g.op("MatMul", [weights, v])], perm=[0, 2, 1, 3])
+    merged = g.op("Reshape", [heads, g.constant("merge_heads", [0, 0, E], np.int64)])
+    y = g.op("MatMul", [merged, g.constant("W_o", layer.params["W_o"])])
+    if layer.bias:
+        y = g.op("Add", [y, g.constant("b_o", layer.params["b_o"])])
+    return y
+
+
+# ONNX's recurrent operators: weights (1, G·H, F) and (1, G·H, H) with the gates in ONNX's
+# order, biases [input side, hidden side] (1, 2·G·H), sequences time-major.
+_ONNX_GATE_ORDER = {LSTM: [0, 3, 1, 2], GRU: [1, 0, 2], RNN: [0]}  # iofc; zrh; one
+
+
+def _recurrent(g: Graph, layer: RNN | LSTM | GRU, x: str) -> str:
+    if g.float64:
+        raise ValueError(
+            f"{layer!r} is exported with ONNX's {type(layer).__name__} operator, which ONNX "
+            "Runtime runs in float32 only; export a float32 copy (model.clone(dtype='float32'))."
+        )
+    H, order = layer.hidden_size, _ONNX_GATE_ORDER[type(layer)]
+
+    def gates(array: np.ndarray) -> np.ndarray:  # scratchnn's (…, G·H) columns, reordered
+        blocks = np.split(array, len(order), axis=-1)
+        return np.concatenate([blocks[i] for i in order], axis=-1)
+
+    W = gates(layer.params["W"]).T[None]
+    R = gates(layer.params["U"]).T[None]
+    hidden_bias = (
+        layer.params["b_h"] if isinstance(layer, GRU) else np.zeros_like(layer.params["b"])
+    )
+    B = np.concatenate([gates(layer.params["b"]), gates(hidden_bias)])[None]
+    inputs = [g.op("Transpose", [x], perm=[1, 0, 2]), g.constant("W", W), g.constant("R", R)]
+    inputs.append(g.constant("B", B))
+    attributes: dict[str, Any] = {"hidden_size": H}
+    if isinstance(layer, GRU):
+        attributes["linear_before_reset"] = 1  # r ⊙ (h U_n + b_hn), as PyTorch and scratchnn
+    if isinstance(layer, RNN):
+        attributes["activations"] = ["Tanh" if layer.nonlinearity == "tanh" else "Relu"]
+    name = g.unique(f"{g.prefix}/{type(layer).__name__}")
+    outputs = [f"{name}/Y", f"{name}/Y_h"] + ([f"{name}/Y_c"] if isinstance(layer, LSTM) else [])
+    g.nodes.append(
+        g.onnx.helper.make_node(type(layer).__name__, inputs, outputs, name=name, **attributes)
+    )
+    if layer.return_sequences:  # Y: (T, 1, B, H) -> (B, T, H)
+        y = g.op("Squeeze", [outputs[0], g.constant("axis1", [1], np.int64)])
+        return g.op("Transpose", [y], perm=[1, 0, 2])
+    return g.op("Squeeze", [outputs[1], g.constant("axis0", [0], np.int64)])  # Y_h: (1, B, H)
+
+
+_LOWERINGS.update(
+    {
+        Embedding: _embedding,
+        PositionalEmbedding: _positional_embedding,
+        SinusoidalEncoding: _sinusoidal,
+        Residual: _residual,
+        MultiHeadAttention: _attention,
+        RNN: _recurrent,
+        LSTM: _recurrent,
+        GRU: _recurrent,
     }
 )
 
