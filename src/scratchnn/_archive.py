@@ -41,12 +41,22 @@ from .errors import DataFileError
 MAX_JSON_BYTES = 16 * 2**20
 #: Nesting deeper than this is refused (scratchnn's own metadata nests about 6 levels).
 MAX_JSON_DEPTH = 32
-#: Objects and arrays in the metadata (each costs ~60 bytes parsed; a model has a few dozen,
-#: plus one list per history entry).
+#: Objects and arrays in the metadata (each costs ~70 bytes parsed; a model has a few dozen,
+#: plus one list per history entry and one per categorical column of a table encoder).
 MAX_JSON_CONTAINERS = 100_000
-#: Values in the metadata (numbers, strings, keys, ...; each costs up to ~60 bytes parsed, so
-#: parsing costs at most ~30 MB; a history of 10,000 epochs of 5 numbers holds 50,000).
-MAX_JSON_VALUES = 500_000
+#: What parsing the metadata may cost, in bytes of Python objects, estimated from its bytes
+#: before it is parsed (:func:`json_cost`): a legitimate model's metadata costs what it holds
+#: (a history of 100,001 epochs of 5 numbers ~20 MB, a table encoder of 15,000 text columns
+#: ~35 MB), and a hostile one of the same size costs no more. ``save`` refuses a model whose
+#: metadata would exceed it, so every file ``save`` writes loads again.
+MAX_JSON_PARSED_BYTES = 80 * 2**20
+#: Estimated bytes per parsed item: a container (an empty dict, 64 bytes, plus its slot in its
+#: parent), a string (51 bytes for a short one, plus its slot; its characters are bounded by
+#: ``MAX_JSON_BYTES``), and any other value (a float's 24 bytes or an int's 28 to 36, plus
+#: its slot, plus a list's spare capacity).
+_CONTAINER_COST, _STRING_COST, _VALUE_COST = 72, 60, 40
+#: Values in the metadata that are numbers, at most (the parse budget spent on numbers only).
+MAX_JSON_VALUES = MAX_JSON_PARSED_BYTES // _VALUE_COST
 #: Members of the archive; a model has 2 plus its buffers and optimizer state arrays.
 MAX_MEMBERS = 16_384
 #: The zip's list of members, in bytes (each entry is ~100 bytes for a model's members).
@@ -141,7 +151,12 @@ def json_structure(text: bytes, stop_after: int | None = None) -> tuple[int, int
         >>> json_structure(b'{"a": [1, {"b": "[[[,"}], "c": "\\\\"}')
         (3, 3, 9)
     """
-    deepest = depth = containers = separators = 0
+    return _scan(text, stop_after)[:3]
+
+
+def _scan(text: bytes, stop_after: int | None = None) -> tuple[int, int, int, int]:
+    """:func:`json_structure`'s three counts and the number of strings (keys included)."""
+    deepest = depth = containers = separators = quoted = 0
     inside = False  # whether the chunk starts inside a string
     backslashes_before = 0  # backslashes that end the previous chunk
     for start in range(0, len(text), _CHUNK):  # in chunks: a few MB of work arrays at most
@@ -161,12 +176,50 @@ def json_structure(text: bytes, stop_after: int | None = None) -> tuple[int, int
         depth = int(levels[-1]) if levels.size else depth
         containers += int(opening.sum())
         separators += marks.size - int(opening.sum()) - int(closing.sum())
+        quoted += quotes.size
         inside ^= bool(quotes.size % 2)
         plain = np.flatnonzero(data != ord("\\"))
         backslashes_before = data.size - 1 - int(plain[-1]) if plain.size else data.size
         if stop_after is not None and max(deepest, separators + containers) > stop_after:
             break
-    return deepest, containers, separators + containers + 1
+    return deepest, containers, separators + containers + 1, (quoted + 1) // 2
+
+
+def json_cost(text: bytes) -> tuple[int, int, int, int]:
+    """``(nesting depth, objects and arrays, values, estimated bytes parsed)`` of the JSON
+    document ``text``, from a scan of its bytes (no parsing): what :data:`MAX_JSON_DEPTH`,
+    :data:`MAX_JSON_CONTAINERS` and :data:`MAX_JSON_PARSED_BYTES` bound. The scan stops once
+    the estimate is over the limit (the counts are then partial, but above it).
+
+    Example:
+        >>> json_cost(b'{"loss": [0.5, 0.25], "lr": [0.001, 0.001]}')
+        (2, 3, 9, 496)
+    """
+    depth, containers, values, strings = _scan(text, stop_after=MAX_JSON_VALUES)
+    others = max(values - containers - strings, 0)
+    cost = containers * _CONTAINER_COST + strings * _STRING_COST + others * _VALUE_COST
+    return depth, containers, values, cost
+
+
+def metadata_over_limits(text: bytes) -> str | None:
+    """Why the JSON document ``text`` is over the limits that :func:`scratchnn.load` sets on
+    a model file's metadata (one sentence), or None when it is within them. ``save`` asks the
+    same question of what it is about to write, so that a file it writes always loads."""
+    if len(text) > MAX_JSON_BYTES:
+        return (
+            f"the model metadata is {len(text):,} bytes of JSON; at most {MAX_JSON_BYTES:,} "
+            "are read"
+        )
+    depth, containers, values, cost = json_cost(text)
+    if depth > MAX_JSON_DEPTH or containers > MAX_JSON_CONTAINERS or cost > MAX_JSON_PARSED_BYTES:
+        return (
+            f"the model metadata nests {depth} levels deep with {containers:,} objects and "
+            f"arrays and {values:,} values or more (about {cost / 2**20:,.0f} MiB once parsed); "
+            f"at most {MAX_JSON_DEPTH} levels, {MAX_JSON_CONTAINERS:,} objects and arrays and "
+            f"{MAX_JSON_PARSED_BYTES // 2**20} MiB parsed (e.g. {MAX_JSON_VALUES:,} numbers) "
+            "are read"
+        )
+    return None
 
 
 def _unescaped_quotes(data: np.ndarray) -> np.ndarray:
@@ -340,14 +393,9 @@ class Archive:
                 f"{MAX_JSON_BYTES:,} are read."
             )
         raw = self.array(key, shape, np.uint8).tobytes()
-        depth, containers, values = json_structure(raw, stop_after=MAX_JSON_VALUES)
-        if depth > MAX_JSON_DEPTH or containers > MAX_JSON_CONTAINERS or values > MAX_JSON_VALUES:
-            raise DataFileError(
-                f"{self.name}: the model metadata nests {depth} levels deep with "
-                f"{containers:,} objects and arrays and {values:,} values or more; at most "
-                f"{MAX_JSON_DEPTH} levels, {MAX_JSON_CONTAINERS:,} and {MAX_JSON_VALUES:,} "
-                "are read."
-            )
+        reason = metadata_over_limits(raw)
+        if reason is not None:
+            raise DataFileError(f"{self.name}: {reason}.")
         try:
             document = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError) as error:
