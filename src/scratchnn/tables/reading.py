@@ -488,3 +488,45 @@ def row_fingerprints(columns: dict[str, np.ndarray]) -> np.ndarray:
         digest = hashlib.blake2b("\x1f".join(cells).encode("utf-8"), digest_size=8).digest()
         out[i] = int.from_bytes(digest, "little")
     return out
+
+
+def held_out_mask(fingerprints: np.ndarray, held_out: np.ndarray) -> tuple[np.ndarray, int]:
+    """Which rows of a file were held out from training, counted with their multiplicity.
+
+    ``held_out`` lists the fingerprint of every held-out row, once per row (a row that
+    appears 3 times in the test part is listed 3 times). Of the rows of ``fingerprints``
+    that share a fingerprint, as many are held out as ``held_out`` lists (the first ones in
+    file order: identical rows are interchangeable), and the others were trained on. So on
+    the training file, the count is exactly the count that training held out, duplicates or
+    not. (Files written before the multiplicity was kept list each fingerprint once: one row
+    per distinct held-out row is held out then.)
+
+    Args:
+        fingerprints: ``(n_rows,)`` the file's :func:`row_fingerprints`.
+        held_out: the fingerprints of the held-out rows, with repeats.
+
+    Returns:
+        ``(mask, copies)``: the ``(n_rows,)`` boolean mask of held-out rows, and how many of
+        them have an identical row among those trained on (their scores measure memory,
+        not generalization).
+
+    Example:
+        >>> f = np.array([7, 5, 7, 7, 9], dtype=np.uint64)
+        >>> mask, copies = held_out_mask(f, np.array([7, 9], dtype=np.uint64))
+        >>> mask.tolist(), copies
+        ([True, False, False, False, True], 1)
+    """
+    fingerprints = np.asarray(fingerprints, dtype=np.uint64)
+    values, wanted = np.unique(np.asarray(held_out, dtype=np.uint64), return_counts=True)
+    order = np.argsort(fingerprints, kind="stable")
+    ranked = fingerprints[order]
+    starts = np.searchsorted(ranked, ranked, side="left")
+    occurrence = np.arange(ranked.size) - starts  # 0 for a value's first row in file order
+    at = np.minimum(np.searchsorted(values, ranked), max(values.size - 1, 0))
+    known = values[at] == ranked if values.size else np.zeros(ranked.size, bool)
+    allowed = np.where(known, wanted[at] if values.size else 0, 0)
+    mask = np.zeros(fingerprints.size, dtype=bool)
+    mask[order] = occurrence < allowed
+    in_file = np.searchsorted(ranked, ranked, side="right") - starts
+    trained_copies = mask[order] & (in_file > allowed)
+    return mask, int(trained_copies.sum())
