@@ -13,6 +13,11 @@ The rule (``n`` = training rows after the test part is set aside):
 
 Every choice is overridden by its option (``--batch-size``, ``--epochs``, ``--val-split``,
 ``--early-stopping``; ``--early-stopping 0`` turns early stopping off).
+
+For a table file the network and its L2 penalty follow the rows too (:func:`network`,
+:func:`auto_l2`): a 256-128 network memorizes a few hundred rows, so fewer rows get a smaller
+one. The sizes were chosen on the tuning tables of ``benchmarks/bench_tables_heldout.py`` and
+measured once on its held-out tables (docs/tables.md).
 """
 
 from __future__ import annotations
@@ -25,6 +30,55 @@ LARGE = 20_000
 TARGET_STEPS = 4_000
 #: Fewer training rows than this get no validation part (it would hold under 5 rows).
 MIN_VALIDATION = 25
+
+
+#: Hidden layer sizes of a table's network by training rows: ``(fewer rows than, sizes)``;
+#: the last one for any number of rows (also the default of data that is not a table).
+NETWORK_SIZES: tuple[tuple[float, tuple[int, ...]], ...] = (
+    (1_000, (64, 32)),
+    (10_000, (128, 64)),
+    (math.inf, (256, 128)),
+)
+#: ``--layers``'s default object: a table file whose ``args.layers`` is this very list got no
+#: ``--layers`` and has its sizes from :func:`network`; other data train this network.
+DEFAULT_LAYERS = [256, 128]
+#: The L2 penalty of a table's network: ``min(L2_MAX, L2_PER_ROW / rows)``.
+L2_PER_ROW = 1.0
+L2_MAX = 0.1
+
+
+def network(n: int) -> tuple[list[int], str]:
+    """The hidden layer sizes for ``n`` training rows of a table, and the rule in words.
+
+    Example:
+        >>> network(400)
+        ([64, 32], 'under 1,000 training rows')
+        >>> network(50_000)[0]
+        [256, 128]
+    """
+    low = 0.0
+    for below, sizes in NETWORK_SIZES:
+        if n < below:
+            if math.isinf(below):
+                return list(sizes), f"{low:,.0f} training rows or more"
+            words = f"under {below:,.0f}" if low == 0 else f"{low:,.0f} to {below - 1:,.0f}"
+            return list(sizes), f"{words} training rows"
+        low = below
+    return list(NETWORK_SIZES[-1][1]), "any number of rows"
+
+
+def auto_l2(n: int) -> float:
+    """The default L2 weight penalty for ``n`` training rows of a table:
+    ``min(L2_MAX, L2_PER_ROW / n)``.
+
+    Small tables need it most; the penalty fades as rows grow, as a prior's weight does
+    against the data's.
+
+    Example:
+        >>> auto_l2(5), auto_l2(50), auto_l2(400), auto_l2(40_000)
+        (0.1, 0.02, 0.0025, 2.5e-05)
+    """
+    return min(L2_MAX, L2_PER_ROW / max(n, 1))
 
 
 @dataclass

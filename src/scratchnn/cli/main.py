@@ -12,6 +12,7 @@ from .. import __version__
 from . import commands, compare, demo, explain, failures, outputs, playground, preset, search
 from . import data as data_module
 from .build import OPTIMIZERS, SCHEDULES, parse_layers
+from .defaults import DEFAULT_LAYERS
 from .tasks import LOSS_NAMES
 
 
@@ -147,9 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--layers",
         type=_layers,
-        default=[256, 128],
+        default=DEFAULT_LAYERS,
         metavar="SIZES",
-        help="hidden layer sizes, e.g. 128,64 (default 256,128)",
+        help="hidden layer sizes, e.g. 128,64 (default 256,128; for a table file from its "
+        "training rows: 64,32 under 1,000, 128,64 under 10,000)",
     )
     train.add_argument("--activation", default="relu", help="hidden activation (default relu)")
     train.add_argument(
@@ -202,7 +204,34 @@ def build_parser() -> argparse.ArgumentParser:
         type=_fraction,
         default=0.2,
         metavar="FRACTION",
-        help="test fraction for data without a test set (default 0.2)",
+        help="test fraction for data without a test set (default 0.2; 0: no test part)",
+    )
+    train.add_argument(
+        "--no-test-split",
+        dest="test_split",
+        action="store_const",
+        const=0.0,
+        help="train on every row of a table file (the same as --test-split 0)",
+    )
+    train.add_argument(
+        "--test",
+        metavar="FILE",
+        help="a table file of test rows (your own split): train on every row of DATA, test "
+        "on FILE",
+    )
+    train.add_argument(
+        "--no-refit",
+        dest="refit",
+        action="store_false",
+        help="table files: save the model of the fit part (default: once early stopping has "
+        "chosen the epochs on the validation part, train again on all training rows)",
+    )
+    train.add_argument(
+        "--target-transform",
+        choices=["auto", "none", "log1p"],
+        default="auto",
+        help="regression targets of table files: log1p trains on log(1 + y) (auto, the "
+        "default: for count targets)",
     )
     train.add_argument(
         "--early-stopping",

@@ -115,6 +115,10 @@ class TargetScaler:
     :math:`t = (y - μ) / σ`, :math:`\hat y = \hat t σ + μ` (scikit-learn's
     ``TransformedTargetRegressor`` with a ``StandardScaler``).
 
+    With ``log1p=True`` (a count or another skewed target ``>= 0``) the standardized values are
+    those of :math:`\log(1 + y)`, and predictions come back through :math:`e^{x} - 1` (clipped
+    at 0): scikit-learn's ``TransformedTargetRegressor(func=np.log1p, inverse_func=np.expm1)``.
+
     Shapes: ``transform`` ``(n,)`` or ``(n, k)`` → ``(n, k)``; ``inverse_transform`` keeps the
     shape of the network's output.
 
@@ -126,7 +130,8 @@ class TargetScaler:
         [[28.165]]
     """
 
-    def __init__(self) -> None:
+    def __init__(self, log1p: bool = False) -> None:
+        self.log1p = bool(log1p)
         self.mean_: np.ndarray | None = None
         self.scale_: np.ndarray | None = None
 
@@ -135,6 +140,12 @@ class TargetScaler:
         y = self._two_d(y)
         if len(y) == 0 or not np.isfinite(y).all():
             raise ValueError("TargetScaler.fit needs a non-empty, finite numeric target.")
+        if self.log1p:
+            if (y < 0).any():
+                raise ValueError(
+                    f"TargetScaler(log1p=True) needs a target >= 0; it holds {y.min():.4g}."
+                )
+            y = np.log1p(y)
         with np.errstate(over="ignore", invalid="ignore"):
             std = y.std(axis=0)
         if not np.isfinite(std).all() or not np.isfinite(y.mean(axis=0)).all():
@@ -150,13 +161,19 @@ class TargetScaler:
     def transform(self, y: Any) -> np.ndarray:
         """Targets in training units, ``(n, k)``."""
         self._check()
-        return (self._two_d(y) - self.mean_) / self.scale_
+        y = self._two_d(y)
+        if self.log1p:
+            y = np.log1p(np.maximum(y, 0.0))
+        return (y - self.mean_) / self.scale_
 
     def inverse_transform(self, outputs: Any) -> np.ndarray:
         """Network outputs back in the target's units (same shape as ``outputs``)."""
         self._check()
         outputs = np.asarray(outputs)
         values = outputs.reshape(len(outputs), -1) * self.scale_ + self.mean_
+        if self.log1p:
+            with np.errstate(over="ignore"):
+                values = np.maximum(np.expm1(values), 0.0)
         return values.reshape(outputs.shape).astype(outputs.dtype, copy=False)
 
     @staticmethod
@@ -171,12 +188,13 @@ class TargetScaler:
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """``(config, arrays)`` for the model file."""
         self._check()
-        return {}, {"mean": self.mean_, "scale": self.scale_}
+        config = {"log1p": True} if self.log1p else {}  # older files: {} (no transform)
+        return config, {"mean": self.mean_, "scale": self.scale_}
 
     @classmethod
     def from_state(cls, config: dict[str, Any], arrays: dict[str, np.ndarray]) -> TargetScaler:
         """The fitted scaler that :meth:`get_state` described."""
-        scaler = cls()
+        scaler = cls(log1p=config.get("log1p", False) is True)
         mean = np.asarray(arrays["mean"], dtype=np.float64)
         scale = np.asarray(arrays["scale"], dtype=np.float64)
         if mean.ndim != 1 or mean.shape != scale.shape or not np.all(scale > 0):
@@ -188,4 +206,5 @@ class TargetScaler:
         if self.mean_ is None:
             return "TargetScaler(unfitted)"
         mean, scale = self.mean_.round(4).tolist(), self.scale_.round(4).tolist()
-        return f"TargetScaler(mean={mean}, scale={scale})"
+        log = "log1p=True, " if self.log1p else ""
+        return f"TargetScaler({log}mean={mean}, scale={scale})"

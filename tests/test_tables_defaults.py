@@ -1,0 +1,202 @@
+"""Issue 28: table defaults that do not depend on the split or the row order, and that use all
+the rows: count targets, row numbers and ids in any order, the network and L2 from the rows,
+refit on all training rows, the user's own test file. Small tables written by the tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from _tables import write_csv
+from scratchnn.cli.defaults import NETWORK_SIZES, auto_l2, network
+from scratchnn.cli.main import main
+from scratchnn.datasets.tabular import encode_target
+from scratchnn.io import load
+from scratchnn.tables import TargetScaler, detect_task, infer_roles
+from scratchnn.tables.target import count_target
+
+
+def run(capsys, *args) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def visits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Doctor visits: a Poisson count (mostly 0, up to ~9) whose rate grows with ``illness``."""
+    rng = np.random.default_rng(seed)
+    illness = rng.uniform(0, 2, n)
+    return illness, rng.poisson(0.15 * np.exp(1.2 * illness))
+
+
+# ---- count targets ----------------------------------------------------------------------
+
+
+def test_a_count_target_is_regression_on_the_file_and_on_every_shuffled_part():
+    _, y = visits(400, 0)
+    assert len(np.unique(y)) <= 20  # few distinct values: classes under the old rule
+    task, why = detect_task(y)
+    assert task == "regression" and why.startswith("counts: whole numbers 0..")
+    rng = np.random.default_rng(1)
+    for _ in range(20):  # any shuffled 64% part decides the same
+        part = rng.permutation(y)[: int(0.64 * len(y))]
+        assert detect_task(part)[0] == "regression"
+    # the numeric-table reader asks the same detector
+    assert encode_target(np.array([str(v) for v in y], dtype=object))[1] is None
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.arange(200) % 10,  # digit labels, spread evenly
+        np.repeat([0, 1, 2], [80, 60, 60]),  # three classes coded 0/1/2
+        np.repeat([1, 2, 3, 4, 5], [60, 20, 10, 6, 4]),  # ratings from 1: no zeros
+        np.repeat([0, 1, 2, 3, 4], [3, 3, 3, 3, 3]),  # 15 rows: too few to tell a skew
+    ],
+)
+def test_labels_that_are_not_counts_stay_classes(values):
+    assert count_target(values) is None
+    assert detect_task(values)[0] == "classification"
+
+
+def test_train_on_a_count_target_regresses_on_log1p_and_predicts_counts(tmp_path, capsys):
+    illness, y = visits(300, 2)
+    rows = [[round(a, 3), int(b)] for a, b in zip(illness, y, strict=True)]
+    path = write_csv(tmp_path / "visits.csv", ["illness", "visits"], rows)
+    out_file = tmp_path / "m.npz"
+    code, out, _ = run(capsys, "train", path, "--target", "visits", "--epochs", "40",
+                       "--out", out_file, "--quiet")  # fmt: skip
+    assert code == 0
+    assert "Task: regression ('visits': counts: whole numbers 0.." in out
+    assert "as log(1 + y) (auto: counts" in out
+    assert "Test R²" in out
+    model = load(out_file)
+    assert model.metadata["task"] == "regression" and model.metadata["classes"] is None
+    assert model.target_transform.log1p
+    code, out, _ = run(capsys, "predict", out_file, path)
+    predictions = np.array([float(line) for line in out.splitlines()[1:]])
+    assert code == 0 and len(predictions) == 300 and (predictions >= 0).all()
+    # more illness, more visits: the model learnt the count's rate
+    assert np.corrcoef(predictions, illness)[0, 1] > 0.8
+    code, out, _ = run(capsys, "train", path, "--target", "visits", "--epochs", "5",
+                       "--target-transform", "none", "--out", out_file, "--quiet")  # fmt: skip
+    assert code == 0 and "log(1 + y)" not in out
+    assert not load(out_file).target_transform.log1p
+
+
+def test_target_scaler_log1p_round_trips_and_refuses_negatives():
+    y = np.array([0.0, 1.0, 3.0, 40.0])
+    scaler = TargetScaler(log1p=True).fit(y)
+    np.testing.assert_allclose(scaler.transform(y)[:, 0].mean(), 0.0, atol=1e-12)
+    np.testing.assert_allclose(scaler.inverse_transform(scaler.transform(y))[:, 0], y)
+    assert (scaler.inverse_transform(np.array([[-50.0]])) >= 0).all()  # never below 0
+    again = TargetScaler.from_state(*scaler.get_state())
+    assert again.log1p and repr(again) == repr(scaler)
+    assert not TargetScaler.from_state({}, scaler.get_state()[1]).log1p  # older files
+    with pytest.raises(ValueError, match="needs a target >= 0; it holds -1"):
+        TargetScaler(log1p=True).fit(np.array([-1.0, 2.0]))
+
+
+# ---- roles from values, not row order ---------------------------------------------------
+
+
+def panel(people: int = 60, years: int = 5, seed: int = 0) -> dict[str, np.ndarray]:
+    """A person id repeated over years, R's row-number column, a rank, a name per row."""
+    rng = np.random.default_rng(seed)
+    n = people * years
+    ids = np.repeat(rng.choice(np.arange(1000, 9999), people, replace=False), years)
+    return {
+        "": np.arange(1, n + 1).astype(str),
+        "nr": ids.astype(str),
+        "year": np.tile(np.arange(1980, 1980 + years), people).astype(str),
+        "rank": (rng.permutation(n) + 1).astype(str),
+        "name": np.array([f"person {i} {j % 3}" for i in range(n) for j in [i]]),
+        "hours": rng.integers(0, 60, n).astype(str),
+    }
+
+
+def test_roles_are_the_same_for_a_file_a_shuffled_copy_and_a_random_part():
+    columns = panel()
+    n = len(columns[""])
+    whole = infer_roles(columns)
+    rng = np.random.default_rng(5)
+    for rows in (rng.permutation(n), np.sort(rng.permutation(n)[: int(0.64 * n)])):
+        part = infer_roles({k: v[rows] for k, v in columns.items()})
+        assert part.numeric == whole.numeric == ["year", "rank", "hours"]
+        assert set(part.dropped) == set(whole.dropped) == {"", "nr", "name"}
+    assert whole.dropped[""] == f"row number 1..{n}"
+    assert whole.dropped["nr"] == f"identifier (60 distinct whole numbers in {n} rows)"
+    assert whole.dropped["name"] == "identifier (a different text in every row)"
+
+
+def test_a_shuffled_counter_named_like_an_index_is_a_row_number():
+    n = 50
+    order = np.random.default_rng(0).permutation(n)
+    roles = infer_roles({"id": (order + 1).astype(str), "x": (order % 7).astype(str)})
+    assert roles.dropped == {"id": f"row number {order.min() + 1}..{order.max() + 1}"}
+
+
+def test_near_unique_text_is_an_identifier_but_a_few_categories_are_not():
+    rng = np.random.default_rng(0)
+    names = np.array([f"customer {i}" for i in range(95)] + ["customer 1"] * 5)
+    roles = infer_roles({"who": names, "x": rng.normal(size=100).astype(str)})
+    assert roles.dropped == {"who": "identifier (95 distinct texts in 100 rows)"}
+    towns = rng.choice([f"town {i}" for i in range(30)], 100)
+    assert infer_roles({"town": towns, "x": rng.normal(size=100).astype(str)}).categorical == [
+        "town"
+    ]
+
+
+# ---- network, L2, refit, the user's own split ---------------------------------------------
+
+
+def test_network_and_l2_shrink_with_the_rows():
+    assert network(300)[0] == [64, 32] and network(5_000)[0] == [128, 64]
+    assert network(60_000)[0] == list(NETWORK_SIZES[-1][1]) == [256, 128]
+    sizes = [sum(network(n)[0]) for n in (10, 999, 1_000, 9_999, 10_000, 10**6)]
+    assert sizes == sorted(sizes)
+    assert auto_l2(10) == 0.1 and auto_l2(1_000) == pytest.approx(0.001)
+
+
+def separable(n: int, seed: int) -> list[list]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 2))
+    return [[round(a, 4), round(b, 4), "yes" if a + b > 0 else "no"] for a, b in x]
+
+
+def test_the_saved_model_is_refit_on_all_training_rows(tmp_path, capsys):
+    path = write_csv(tmp_path / "t.csv", ["a", "b", "y"], separable(200, 0))
+    out_file = tmp_path / "m.npz"
+    code, out, _ = run(capsys, "train", path, "--target", "y", "--epochs", "30",
+                       "--early-stopping", "5", "--out", out_file, "--quiet")  # fmt: skip
+    assert code == 0
+    assert "Network: 64-32 (auto: under 1,000 training rows; --layers)." in out
+    assert "Refit: once early stopping has chosen the epochs on the 32 validation rows" in out
+    assert "The saved model was trained on 160 of the 200 rows of t.csv; 40 were held out" in out
+    training = load(out_file).metadata["training"]
+    assert training["refit"] is True and training["rows_trained"] == 160
+    assert training["layers"] == [64, 32]
+    code, out, _ = run(capsys, "train", path, "--target", "y", "--epochs", "30",
+                       "--early-stopping", "5", "--no-refit", "--layers", "8",
+                       "--out", out_file, "--quiet")  # fmt: skip
+    assert code == 0 and "Network: 8 (--layers)." in out and "Refit" not in out
+    assert "The saved model was trained on 128 of the 200 rows" in out
+    training = load(out_file).metadata["training"]
+    assert training["refit"] is False and training["rows_trained"] == 128
+
+
+def test_a_test_file_or_no_test_split_trains_on_every_row(tmp_path, capsys):
+    train = write_csv(tmp_path / "train.csv", ["a", "b", "y"], separable(150, 1))
+    test = write_csv(tmp_path / "test.csv", ["a", "b", "y"], separable(50, 2))
+    out_file = tmp_path / "m.npz"
+    code, out, _ = run(capsys, "train", train, "--target", "y", "--test", test,
+                       "--epochs", "20", "--out", out_file, "--quiet")  # fmt: skip
+    assert code == 0
+    assert "150 samples" in out and "testing on the 50 rows of test.csv (--test)" in out
+    assert "The saved model was trained on 150 of the 150 rows of train.csv." in out
+    code, out, _ = run(capsys, "evaluate", out_file, test)
+    assert code == 0 and out.splitlines()[-1].startswith("held-out ")
+    code, out, _ = run(capsys, "train", train, "--target", "y", "--no-test-split",
+                       "--epochs", "20", "--out", out_file, "--quiet")  # fmt: skip
+    assert code == 0 and "no test part (--test-split 0)" in out
+    assert "The saved model was trained on 150 of the 150 rows of train.csv." in out
