@@ -216,8 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--test",
         metavar="FILE",
-        help="a table file of test rows (your own split): train on every row of DATA, test "
-        "on FILE",
+        help="a table file of test rows (your own split): train on every row of DATA, test on FILE",
     )
     train.add_argument(
         "--no-refit",
