@@ -64,6 +64,7 @@ _registry.figures.declare("training_curves", "scratchnn.plot")
 _LAZY_MODULES = {
     "callbacks",
     "datasets",
+    "diagnostics",
     "distributed",
     "io",
     "metrics",
@@ -142,6 +143,7 @@ __all__ = [
     "__version__",
     "callbacks",
     "datasets",
+    "diagnostics",
     "export_onnx",
     "functional",
     "gradcheck",

@@ -309,7 +309,7 @@ class Sequential:
             output = self.forward(x, training=True)
             loss = self.loss.forward(output, y, sample_weight) + self.penalty()
             if not math.isfinite(loss):
-                self._refuse_step(f"The loss became {loss}", {"loss": loss})
+                self._refuse_step(f"The loss became {loss}", {"loss": loss}, output)
             self.backward(self.loss.backward(), input_grad=False)
             # A finite squared norm (one BLAS dot product) means every gradient entry is finite.
             grad = self.parameters().flat.grad
@@ -324,15 +324,18 @@ class Sequential:
             self._refuse_step(str(error), {"loss": loss, "update": math.inf})
         return TrainStep(loss, output)
 
-    def _refuse_step(self, problem: str, logs: dict[str, float]) -> None:
+    def _refuse_step(
+        self, problem: str, logs: dict[str, float], output: np.ndarray | None = None
+    ) -> None:
         for saved, buffer in zip(self._buffers_before_step, self._buffers, strict=True):
             np.copyto(buffer, saved)
         if not problem.endswith("."):
             problem += "; the step was not applied."
+        from . import diagnostics  # on first use, as the training loop is (a quick import)
+
+        advice = diagnostics.divergence_advice(self.loss, output)  # the loss's fault, or the step's
         raise TrainingDivergedError(
-            f"{problem} The model keeps its last finite weights. Try a smaller learning rate, "
-            "gradient clipping (clip_norm=...), or scaling the input features.",
-            logs=logs,
+            f"{problem} The model keeps its last finite weights. {advice}", logs=logs
         )
 
     def parameters(self) -> Parameters:

@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import callbacks as callbacks_module
+from . import diagnostics, optim
 from . import losses as losses_module
-from . import optim
 from . import schedules as schedules_module
 from ._validation import check_number, check_positive_int
 from .batches import is_batch_source
@@ -128,6 +128,8 @@ class _FitSetup:
 
     def __init__(self, model: Model, X: Any, y: Any, **options: Any) -> None:
         self.loss, self.optimizer, self.schedule = _resolve_objects(model, **options)
+        # The learner's usual mistakes, named before training (and watchers for the end).
+        watchers = diagnostics.check_fit(model, self.loss, self.optimizer, y)
         self.epochs = check_positive_int("epochs", options["epochs"])
         batch_size = options["batch_size"]
         if batch_size is not None:
@@ -143,6 +145,7 @@ class _FitSetup:
             options["callbacks"], self.schedule, self.validation, self.metrics
         )
         self.callbacks += _progress_display(options["verbose"], self.epochs, self.steps)
+        self.callbacks += watchers
 
     def _prepare_arrays(
         self, model: Model, X: Any, y: Any, batch_size: int | None, options: dict[str, Any]

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__, callbacks
+from .. import __version__, callbacks, diagnostics
 from .._files import atomic_write
 from ..io import load
 from ..model import Sequential
@@ -88,6 +88,8 @@ def train(args: argparse.Namespace) -> int:
                 monitor=monitor, patience=settings.patience, restore_best_weights=True
             )
         )
+    if not args.quiet:  # dead ReLUs and saturated units named as training goes
+        fit_callbacks.append(diagnostics.Diagnose(report=lambda text: print(f"Diagnosis: {text}")))
     print(
         f"Training on {data.name}: {len(data.X_train):,} samples, {data.n_features} features, "
         + (f"{n_classes} classes" if n_classes else "regression")
