@@ -213,12 +213,27 @@ def _choose_lrs(args, dimension, values, data, n_classes, width, init, standardi
                 )
             chosen[value] = best[1]
         how = f"tuned per row: the lowest mean final training loss of lr in {list(LR_GRID)}"
-        return chosen, how
+        return chosen, how + _grid_edges(chosen)
     if lr_per_row:
         lrs = {v: DEFAULT_LR.get(_settings(args, dimension, v)["optimizer"], 0.01) for v in values}
         return lrs, "per row: each optimizer's usual lr (--lr-per-row)"
     shared = args.lr if args.lr is not None else SHARED_LR
     return {v: shared for v in values}, f"one shared lr = {shared:g} for every row"
+
+
+def _grid_edges(chosen: dict) -> str:
+    """What to add to the lr line when rows chose an end of LR_GRID: the best rate may lie
+    beyond it, so the grid may be too small."""
+    notes = []
+    for edge, side, where in ((LR_GRID[-1], "top", "larger"), (LR_GRID[0], "bottom", "smaller")):
+        rows = [str(value) for value, lr in chosen.items() if lr == edge]
+        if rows:
+            notes.append(
+                f"; {', '.join(rows)} chose the {side} of the grid ({edge:g}), so the best rate "
+                f"may be {where} and the grid too small (rerun with --lr set to a {where} "
+                "value in place of --tune-lr)"
+            )
+    return "".join(notes)
 
 
 def _describe_data(data, held_out: bool, n_classes) -> str:
@@ -273,6 +288,7 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         goal = f"epochs to loss<{args.threshold:g}"
+    goal += " (median of reached)"  # over the seeds that got there: "reached" counts them
     header = [
         DIMENSIONS[dimension],
         "optimizer (lr)",
