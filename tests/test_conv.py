@@ -560,3 +560,17 @@ def test_random_shift_moves_each_image_and_is_the_identity_in_inference():
     where = np.argwhere(y[:, 0] == 1)[:, 1:]
     assert set(map(tuple, where)) == {(i, j) for i in (1, 2, 3) for j in (1, 2, 3)}
     assert layer.forward(x, training=False) is x
+
+
+def test_inference_on_a_large_batch_is_convolved_in_bounded_chunks(rng, monkeypatch):
+    from scratchnn.layers import conv as conv_module
+
+    layer = built(snn.Conv2D(2, 3, 3, padding=1))
+    x = rng.normal(size=(10, 2, 6, 6))
+    whole = layer.forward(x, training=True)
+    monkeypatch.setattr(conv_module, "INFERENCE_COLUMNS", 2 * 18 * 36)  # two images at a time
+    np.testing.assert_allclose(layer.forward(x, training=False), whole, rtol=1e-14)
+    assert layer._scratch._flat["cols"].size == 10 * 18 * 36  # the training batch's buffer
+    fresh = built(snn.Conv2D(2, 3, 3, padding=1))
+    fresh.forward(x, training=False)
+    assert fresh._scratch._flat["cols"].size == 2 * 18 * 36  # never more than two images'

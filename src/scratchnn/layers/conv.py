@@ -30,6 +30,10 @@ from .dense import _initializer_name
 
 PaddingSpec = int | tuple[int, ...] | list[int] | str
 
+#: The most values the im2col columns may hold in inference (32 MiB of float32): larger
+#: batches are convolved a few images at a time. Training uses the batch as it comes.
+INFERENCE_COLUMNS = 2**23
+
 
 def as_tuple(name: str, value: Any, n: int, low: int = 1) -> tuple[int, ...]:
     """``value`` as ``n`` integers >= ``low``: one integer for every axis, or ``n`` of them."""
@@ -219,6 +223,20 @@ class _Conv(Layer):
         group (a single product when ``groups=1``)."""
         if not self.built:
             self.build(dtype=x.dtype)
+        n = x.shape[0]
+        out = self.output_shape(x.shape[1:])[1:]
+        columns = self.in_channels * math.prod(self.kernel_size) * math.prod(out)
+        chunk = n if training else max(1, INFERENCE_COLUMNS // columns)
+        if chunk >= n:
+            return self._forward(x)
+        # Inference (predict's batches of thousands): a few images at a time, so that the
+        # columns never take more than INFERENCE_COLUMNS values, whatever the batch.
+        y = np.empty((n, self.out_channels, *out), dtype=x.dtype)
+        for start in range(0, n, chunk):
+            y[start : start + chunk] = self._forward(x[start : start + chunk])
+        return y
+
+    def _forward(self, x: np.ndarray) -> np.ndarray:
         n, G, r = x.shape[0], self.groups, self.rank
         view = windows(self._pad(x), self.kernel_size, self.stride, self.dilation)
         out = view.shape[2 : 2 + r]
