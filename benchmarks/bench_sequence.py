@@ -30,6 +30,7 @@ memory of a step: activations, gradients, temporaries).
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -67,10 +68,15 @@ LR, WEIGHT_DECAY = 3e-4, 0.01
 TARGET_RATIO = 1.5  # the bar: a step at most 1.5x PyTorch eager's time
 
 
-def data(shape: dict) -> tuple[np.ndarray, np.ndarray, int]:
+@functools.cache
+def _corpus() -> tuple[str, CharTokenizer]:
     text = load_text()
-    tokenizer = CharTokenizer.from_text(text)
-    ids = tokenizer.encode(text[:200_000])
+    return text[:200_000], CharTokenizer.from_text(text)
+
+
+def data(shape: dict) -> tuple[np.ndarray, np.ndarray, int]:
+    text, tokenizer = _corpus()
+    ids = tokenizer.encode(text[: 100 * shape["batch"] * shape["context"]])
     X, y = next_token_windows(ids, shape["context"], shape["batch"], seed=0)
     return X, y, tokenizer.vocab_size
 
