@@ -599,6 +599,16 @@ class Sequential:
         inner = ", ".join(repr(layer) for layer in self.layers)
         return f"Sequential([{inner}], dtype={self.dtype.name})"
 
+    def _repr_html_(self) -> str | None:
+        """What a notebook shows for the model: :meth:`summary` as an HTML table (None, so the
+        repr is shown instead, for a model whose summary cannot be drawn)."""
+        from .notebook import summary_html
+
+        try:
+            return summary_html(self)
+        except (ValueError, TypeError):
+            return None
+
 
 def _check_shape(shape: Any) -> tuple[int | None, ...]:
     """``input_shape`` as a tuple of sizes >= 1 (or None), refused with the value quoted."""
