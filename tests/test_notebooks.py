@@ -160,6 +160,11 @@ def test_summary_html_is_the_summary_as_a_table():
     assert "203,530" in cells[-1] and 'style="text-align: right">200,960<' in table
 
 
+def test_a_model_shows_its_summary_table_in_a_notebook():
+    model = snn.MLP([4, 8, 3], seed=0)
+    assert model._repr_html_() == notebook.summary_html(model)
+
+
 def test_summary_html_escapes_what_it_shows():
     class Tagged(snn.Layer):
         def forward(self, x, training=False):
@@ -298,9 +303,8 @@ def test_fit_in_a_kernel_redraws_the_live_plot_and_shows_the_notebook_bar(kernel
     bars = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o["data"]]
     assert len(bars) == 2
 
-    model_html = nb.cells[2].outputs[0]["data"]
-    if "text/html" in model_html:  # Sequential._repr_html_: the summary as a table
-        assert "<table" in model_html["text/html"] and "Total parameters" in model_html["text/html"]
+    model_html = nb.cells[2].outputs[0]["data"]["text/html"]  # Sequential._repr_html_
+    assert model_html.startswith("<table") and "Total parameters: 33" in model_html
     assert "image/png" in nb.cells[3].outputs[0]["data"]  # History.plot(), shown as the value
 
 
