@@ -322,6 +322,7 @@ GRADCHECK_LAYERS = [
     lambda: snn.Dropout2d(0.5),
     lambda: snn.RandomShift(2, horizontal_flip=True),
     lambda: snn.ToChannelsFirst(),
+    lambda: snn.Reshape((4, 36)),
 ]
 
 
@@ -362,6 +363,7 @@ SHAPE_CASES = [
     (lambda: snn.Dropout2d(0.1), (6, 5, 5), (6, 5, 5)),
     (lambda: snn.RandomShift(1), (1, 8, 8), (1, 8, 8)),
     (lambda: snn.ToChannelsFirst(), (28, 28, 3), (3, 28, 28)),
+    (lambda: snn.Reshape((1, 28, 28)), (784,), (1, 28, 28)),
 ]
 
 
@@ -410,6 +412,7 @@ CONFIG_LAYERS = [
     snn.GlobalAvgPool2D(),
     snn.Flatten(),
     snn.ToChannelsFirst(),
+    snn.Reshape((1, 28, 28)),
     snn.BatchNorm2d(8, eps=1e-3, momentum=0.3, affine=False),
     snn.Dropout2d(0.25),
     snn.RandomShift(3, horizontal_flip=True),
@@ -524,11 +527,18 @@ def test_float32_is_kept_end_to_end(rng):
         (lambda: snn.Dropout2d(1.0), r"p must be a finite number in \[0, 1\).*p=1.0"),
         (lambda: snn.RandomShift(-1), r"max_shift must be an integer >= 0.*max_shift=-1"),
         (lambda: snn.BatchNorm2d(3, momentum=0), r"momentum must be"),
+        (lambda: snn.Reshape(()), r"shape must be a non-empty tuple.*shape=\(\)"),
+        (lambda: snn.Reshape((1, 0)), r"shape must be a positive integer.*shape=0"),
     ],
 )
 def test_bad_arguments_are_refused_with_the_received_value(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_reshape_refuses_a_sample_of_another_size():
+    with pytest.raises(ValueError, match=r"\(10,\) \(10 values\) into \(1, 28, 28\) \(784"):
+        snn.Reshape((1, 28, 28)).output_shape((10,))
 
 
 def test_an_input_smaller_than_the_kernel_is_refused_by_output_shape():

@@ -30,6 +30,7 @@ IMAGE_LAYERS = {
     snn.GlobalAvgPool2D,
     snn.Flatten,
     snn.ToChannelsFirst,
+    snn.Reshape,
     snn.BatchNorm2d,
     snn.Dropout2d,
     snn.RandomShift,
@@ -105,6 +106,15 @@ MODELS: dict[str, tuple[Callable[[type], snn.Sequential], tuple[int, ...]]] = {
             dtype=dt,
         ),
         (6, 6, 3),
+    ),
+    "rows": (
+        lambda dt: snn.Sequential(
+            [snn.Reshape((1, 6, 6)), snn.Conv2D(1, 3, 3), snn.Flatten(), snn.Dense(48, 2)],
+            seed=4,
+            dtype=dt,
+            input_shape=(36,),
+        ),
+        (36,),
     ),
     "conv1d": (
         lambda dt: snn.Sequential(

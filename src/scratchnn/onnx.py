@@ -15,7 +15,8 @@ model without scratchnn:
 - ``Standardize`` → ``Sub`` + ``Div``.
 - ``Conv2D``/``Conv1D`` → ``Conv``; ``MaxPool2D`` → ``MaxPool``; ``AvgPool2D`` →
   ``AveragePool``; ``GlobalAvgPool2D`` → ``GlobalAveragePool`` + ``Flatten``; ``Flatten`` →
-  ``Flatten``; ``BatchNorm2d`` → ``BatchNormalization``; ``ToChannelsFirst`` → ``Transpose``;
+  ``Flatten``; ``Reshape`` → ``Reshape``; ``BatchNorm2d`` → ``BatchNormalization``;
+  ``ToChannelsFirst`` → ``Transpose``;
   ``Dropout2d`` and ``RandomShift`` → nothing (float64: see below);
 
 float64 models keep float64 throughout. ONNX Runtime's CPU kernels of ``LeakyRelu``, ``Elu``,
@@ -87,7 +88,7 @@ from .layers.normalization2d import BatchNorm2d
 from .layers.pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 from .layers.recurrent import GRU, LSTM, RNN
 from .layers.regularization2d import Dropout2d
-from .layers.reshape import Flatten, ToChannelsFirst
+from .layers.reshape import Flatten, Reshape, ToChannelsFirst
 from .layers.residual import Residual
 
 if TYPE_CHECKING:
@@ -501,6 +502,9 @@ _LOWERINGS.update(
         GlobalAvgPool2D: _global_avg_pool,
         Flatten: lambda g, layer, x: g.op("Flatten", [x], axis=1),
         ToChannelsFirst: lambda g, layer, x: g.op("Transpose", [x], perm=[0, 3, 1, 2]),
+        Reshape: lambda g, layer, x: g.op(
+            "Reshape", [x, g.constant("shape", [0, *layer.shape], np.int64)]
+        ),
         BatchNorm2d: _batchnorm2d,
         Dropout2d: _identity,  # the identity at inference
         RandomShift: _identity,  # augmentation: training only

@@ -27,7 +27,7 @@ from .preprocessing import Standardize
 from .recurrent import GRU, LSTM, RNN
 from .regularization import Dropout
 from .regularization2d import Dropout2d
-from .reshape import Flatten, ToChannelsFirst
+from .reshape import Flatten, Reshape, ToChannelsFirst
 from .residual import Residual
 
 __all__ = [
@@ -57,6 +57,7 @@ __all__ = [
     "PositionalEmbedding",
     "RandomShift",
     "ReLU",
+    "Reshape",
     "Residual",
     "SiLU",
     "Sigmoid",

@@ -1,5 +1,6 @@
 """Layers that only move values around: :class:`Flatten` (an image into a row of features
-for a Dense layer) and :class:`ToChannelsFirst` (NHWC images into scratchnn's NCHW)."""
+for a Dense layer), :class:`Reshape` (rows of pixels into images) and :class:`ToChannelsFirst`
+(NHWC images into scratchnn's NCHW)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import check_positive_int
 from ..shapes import Shape
 from .base import ParameterFree, layers
 
@@ -69,3 +71,48 @@ class ToChannelsFirst(ParameterFree):
 
     def get_config(self) -> dict[str, Any]:
         return {}
+
+
+@layers.register()
+class Reshape(ParameterFree):
+    r"""Every sample into ``shape``: ``(batch, d1, ...)`` → ``(batch, *shape)``, in C order.
+
+    Rows of pixels become images, ``Reshape((1, 28, 28))`` turning MNIST's rows of 784 into
+    one-channel images, so that a CNN takes the same data as an MLP (this is how
+    ``scratchnn train --model cnn`` builds its models). Backward reshapes the gradient back.
+
+    Args:
+        shape: one output sample's shape (sizes >= 1; their product must be the input's).
+
+    Example:
+        >>> Reshape((1, 28, 28)).forward(np.zeros((2, 784))).shape
+        (2, 1, 28, 28)
+    """
+
+    def __init__(self, shape: tuple[int, ...] | list[int]) -> None:
+        super().__init__()
+        if not isinstance(shape, (tuple, list)) or not shape:
+            raise ValueError(
+                f"shape must be a non-empty tuple of sizes >= 1. Received: shape={shape!r}."
+            )
+        self.shape = tuple(check_positive_int("shape", size) for size in shape)
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        known = all(size is not None for size in input_shape)
+        if known and math.prod(input_shape) != math.prod(self.shape):
+            raise ValueError(
+                f"{self!r} cannot reshape samples of shape {tuple(input_shape)} "
+                f"({math.prod(input_shape)} values) into {self.shape} "
+                f"({math.prod(self.shape)} values)."
+            )
+        return self.shape
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self._x_shape = x.shape
+        return x.reshape(x.shape[0], *self.shape)
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        return grad_out.reshape(self._x_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"shape": list(self.shape)}

@@ -16,12 +16,23 @@ subsampling, as today's tutorials write it. Train it with ``loss="cross_entropy"
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-from .._validation import check_int, check_number, check_positive_int
-from ..layers import Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D, RandomShift, ReLU
+from .._validation import check_bool, check_int, check_number, check_positive_int
+from ..layers import (
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    Layer,
+    MaxPool2D,
+    RandomShift,
+    ReLU,
+    Reshape,
+)
 from ..model import Sequential
 
 __all__ = ["LeNet"]
@@ -36,6 +47,7 @@ def LeNet(  # noqa: N802 - a factory that reads like a class, as MLP
     kernel_size: int = 5,
     dropout: float = 0.0,
     augment: int = 0,
+    flat_input: bool = False,
     seed: int | None = None,
     dtype: Any = np.float32,
 ) -> Sequential:
@@ -51,6 +63,8 @@ def LeNet(  # noqa: N802 - a factory that reads like a class, as MLP
         dropout: dropout before the last layer (0: none).
         augment: shift training images by up to this many pixels (:class:`RandomShift`, a
             seeded, training-only layer; 0: none).
+        flat_input: take rows of ``C·H·W`` pixels (as an MLP does) and reshape them into
+            images first (:class:`Reshape`); the command line's ``--model cnn`` does.
         seed, dtype: as :class:`~scratchnn.Sequential`'s.
 
     Example:
@@ -70,7 +84,9 @@ def LeNet(  # noqa: N802 - a factory that reads like a class, as MLP
             f"LeNet with kernel_size={k} needs images of at least {2 * (k - 1) + 2 + k} pixels "
             f"per side. Received: image_size={image_size}."
         )
-    layers: list[Layer] = [RandomShift(augment)] if augment else []
+    image = (in_channels, image_size, image_size)
+    layers: list[Layer] = [Reshape(image)] if check_bool("flat_input", flat_input) else []
+    layers += [RandomShift(augment)] if augment else []
     layers += [
         Conv2D(in_channels, first, k),
         ReLU(),
@@ -85,6 +101,5 @@ def LeNet(  # noqa: N802 - a factory that reads like a class, as MLP
     if dropout:
         layers.append(Dropout(dropout))
     layers.append(Dense(hidden, check_positive_int("classes", classes)))
-    return Sequential(
-        layers, seed=seed, dtype=dtype, input_shape=(in_channels, image_size, image_size)
-    )
+    input_shape = (math.prod(image),) if flat_input else image
+    return Sequential(layers, seed=seed, dtype=dtype, input_shape=input_shape)
