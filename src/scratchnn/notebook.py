@@ -196,11 +196,14 @@ def summary_html(model: Any) -> str:
             parts.append("<tr>" + "".join(cell("td", text, c) for c, text in enumerate(row)))
         else:  # a row whose text does not split into the columns: shown whole
             text = html.escape(" ".join(row))
-            parts.append(f'<tr><td colspan="{len(header)}">{text}')
+            parts.append(f'<tr><td colspan="{len(header)}" style="text-align: left">{text}')
         parts.append("</tr>")
     parts.append("</tbody>")
     if footer:
         text = "<br>".join(html.escape(line) for line in footer)
-        parts.append(f'<tfoot><tr><td colspan="{len(header)}">{text}</td></tr></tfoot>')
+        parts.append(
+            f'<tfoot><tr><td colspan="{len(header)}" style="text-align: left">{text}</td></tr>'
+            "</tfoot>"
+        )
     parts.append("</table>")
     return "".join(parts)
