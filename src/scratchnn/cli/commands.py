@@ -19,6 +19,7 @@ from ..model import Sequential
 from . import data as data_module
 from . import outputs, tabular
 from .build import build_model, make_optimizer, make_schedule, verbosity
+from .cnn import build_cnn
 from .defaults import choose
 from .tasks import Task, make_task, task_of
 
@@ -52,6 +53,11 @@ def train(args: argparse.Namespace) -> int:
         outputs.existing("DATA", args.data),
     )
     if data_module.is_table_file(args.data):
+        if getattr(args, "model", "mlp") == "cnn":
+            raise ValueError(
+                f"--model cnn trains on images (mnist or a folder of IDX images), not on the "
+                f"table {args.data}. Use the default --model mlp."
+            )
         model, history = tabular.train_table(args, metrics_table)
         _save_and_plot(args, model, history)
         return 0
@@ -59,16 +65,20 @@ def train(args: argparse.Namespace) -> int:
     n_targets = 1 if data.y_train.ndim == 1 else data.y_train.shape[1]
     n_classes = None if data.classes is None else len(data.classes)
     task = make_task(args.loss, n_classes, n_targets)
-    model = build_model(
-        data,
-        task,
-        args.layers,
-        args.activation,
-        args.dropout,
-        args.batch_norm,
-        None if args.standardize == "auto" else args.standardize == "yes",
-        args.seed,
-        getattr(args, "init", "auto"),
+    model = (
+        build_cnn(data, task, args.seed)
+        if getattr(args, "model", "mlp") == "cnn"
+        else build_model(
+            data,
+            task,
+            args.layers,
+            args.activation,
+            args.dropout,
+            args.batch_norm,
+            None if args.standardize == "auto" else args.standardize == "yes",
+            args.seed,
+            getattr(args, "init", "auto"),
+        )
     )
     settings = choose(
         len(data.X_train), args.batch_size, args.epochs, args.val_split, args.early_stopping

@@ -131,7 +131,14 @@ def digits(args: argparse.Namespace) -> int:
     return _classifier("digits", args, [128, 64], 40)
 
 
-DEMOS = {"xor": xor, "spirals": spirals, "digits": digits}
+def cnn(args: argparse.Namespace) -> int:
+    """The LeNet-style CNN on MNIST's images (docs/cnn.md)."""
+    from .cnn import demo
+
+    return demo(args)
+
+
+DEMOS = {"xor": xor, "spirals": spirals, "digits": digits, "cnn": cnn}
 
 
 def run(args: argparse.Namespace) -> int:
