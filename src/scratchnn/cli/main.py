@@ -153,6 +153,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="hidden layer sizes, e.g. 128,64 (default 256,128; for a table file from its "
         "training rows: 64,32 under 1,000, 128,64 under 10,000)",
     )
+    train.add_argument(
+        "--model",
+        choices=["mlp", "cnn"],
+        default="mlp",
+        help="mlp (default): Dense layers of --layers sizes; cnn: the LeNet-style CNN of "
+        "docs/cnn.md (conv 5x5x32, pool, conv 5x5x64, pool, dense 128; random shifts of up to "
+        "2 pixels, dropout 0.25) for square images: mnist or a folder of IDX images",
+    )
     train.add_argument("--activation", default="relu", help="hidden activation (default relu)")
     train.add_argument(
         "--init",
