@@ -138,6 +138,25 @@ def test_live_plot_checks_its_arguments_and_logs_before_training(tmp_path):
     np.testing.assert_array_equal(model.get_weights(), before)  # refused before training
 
 
+def test_live_plot_without_matplotlib_says_how_to_install_before_training():
+    code = (
+        "import sys\n"
+        "sys.modules['matplotlib'] = None\n"  # makes `import matplotlib` raise ImportError
+        "import scratchnn as snn\n"
+        "X, y = snn.datasets.xor()\n"
+        "model = snn.MLP([2, 4, 1], seed=0)\n"
+        "try:\n"
+        "    model.fit(X, y, loss='mse', optimizer='adam', epochs=1, verbose='plot')\n"
+        "except ImportError as error:\n"
+        "    assert \"pip install 'scratchnn[plot]'\" in str(error), error\n"
+        "    assert model.optimizer is None or model.optimizer.step_count == 0\n"
+        "else:\n"
+        "    raise SystemExit('no ImportError')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
 def test_history_plot_draws_the_training_curves(tmp_path):
     pytest.importorskip("matplotlib")
     X, y = snn.datasets.xor()

@@ -476,6 +476,10 @@ class LivePlot(Callback):
         self.path = None if path is None else _writable_path("path", path)
         self.log_scale = check_bool("log_scale", log_scale)
         self.curves = None
+        try:  # refused now, not after the first epoch of training
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise ImportError("LivePlot needs matplotlib: pip install 'scratchnn[plot]'") from None
 
     def required_logs(self) -> set[str]:
         return self._required
