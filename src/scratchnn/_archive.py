@@ -74,12 +74,35 @@ _KINDS = {
 }
 
 
+#: What ``open_regular_file`` asks for by default.
+_MODEL_FILE = "a model file written by model.save()"
+
+
+def not_a_regular_file(
+    path: str | os.PathLike, mode: int, expected: str = _MODEL_FILE
+) -> str | None:
+    """The refusal of ``path`` (of ``st_mode`` ``mode``) when it is not a regular file (a
+    folder, a FIFO, a device, a socket), naming what it is and ``expected``; None for a
+    regular file. Model files and data files are refused in the same words."""
+    if stat.S_ISREG(mode):
+        return None
+    kind = next((name for test, name in _KINDS.items() if test(mode)), "not a file")
+    return f"{path} is {kind}, not a regular file, so it was not read. Give the path of {expected}."
+
+
 @contextlib.contextmanager
-def open_regular_file(path: str | os.PathLike) -> Iterator[tuple[IO[bytes], int]]:
+def open_regular_file(
+    path: str | os.PathLike, expected: str = _MODEL_FILE
+) -> Iterator[tuple[IO[bytes], int]]:
     """Open ``path`` for reading if it is a regular file: ``(handle, size in bytes)``.
 
     Opening is non-blocking, so a FIFO with no writer does not hang; the kind of file is
-    checked on the opened descriptor (no race with a swap after a check by name).
+    checked on the opened descriptor (no race with a swap after a check by name). A device
+    (``/dev/zero``), a FIFO or a socket, which could be read without end, is never read.
+
+    Args:
+        path: the file.
+        expected: what the caller wants, for the message (``"a table file"``).
 
     Raises:
         FileNotFoundError: no such file.
@@ -94,12 +117,9 @@ def open_regular_file(path: str | os.PathLike) -> Iterator[tuple[IO[bytes], int]
         raise DataFileError(f"{path} is a folder, not a model file.") from None
     try:
         info = os.fstat(descriptor)
-        if not stat.S_ISREG(info.st_mode):
-            kind = next((name for test, name in _KINDS.items() if test(info.st_mode)), "not a file")
-            raise DataFileError(
-                f"{path} is {kind}, not a regular file, so it was not read. Give the path of "
-                "a model file written by model.save()."
-            )
+        refusal = not_a_regular_file(path, info.st_mode, expected)
+        if refusal is not None:
+            raise DataFileError(refusal)
         if hasattr(os, "set_blocking"):
             os.set_blocking(descriptor, True)
         handle = os.fdopen(descriptor, "rb")

@@ -18,12 +18,14 @@ import lzma
 import os
 import re
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._archive import not_a_regular_file, open_regular_file
 from ..errors import DataFileError
 from .values import MISSING_TOKENS
 
@@ -115,9 +117,15 @@ def _zip_members(archive: zipfile.ZipFile, path: Path) -> list[str]:
     return [m for m in names if not m.endswith("/")]
 
 
+#: What a data file must be, for the refusal of a device, a FIFO or a socket.
+_TABLE_FILE = "a table file (.csv, .tsv or .txt, possibly compressed; .npz; .parquet)"
+
+
 def _open_bytes(path: Path) -> bytes:
-    """The file's bytes, decompressed by its extension (or by its magic number)."""
-    data = path.read_bytes()
+    """The file's bytes, decompressed by its extension (or by its magic number). Only a
+    regular file is read: a device (``/dev/zero``), a FIFO or a socket could be endless."""
+    with open_regular_file(path, _TABLE_FILE) as (handle, _):
+        data = handle.read()
     suffix = path.suffix.lower()
     _foreign(data, path)
     try:
@@ -334,6 +342,9 @@ def read_table(
         raise FileNotFoundError(f"No such file: {path}")
     if path.is_dir():
         raise DataFileError(f"{path} is a folder, not a table file.")
+    refusal = not_a_regular_file(path, path.stat().st_mode, _TABLE_FILE)
+    if refusal is not None:  # checked here for .npz and .parquet too; CSV on its descriptor
+        raise DataFileError(refusal)
     suffix = path.suffix.lower()
     if suffix == ".npz":
         return _read_npz(path)
@@ -345,14 +356,12 @@ def read_table(
     elif len(delimiter) != 1 and delimiter not in ("\\t", "tab"):
         raise ValueError(f"--delimiter must be one character (or 'tab'); received {delimiter!r}.")
     delimiter = "\t" if delimiter in ("\\t", "tab") else delimiter
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    notices: list[str] = []
+    if delimiter != ",":
+        notices.append(f"Read {path.name} as {_NAMES.get(delimiter, repr(delimiter))}-separated.")
+    reader = csv.reader(_lines(text), delimiter=delimiter)
     try:
-        for row in reader:
-            if len(row) > 1 or (row and row[0].strip()):  # skip blank lines
-                rows.append(row)
-                lines.append(reader.line_num)
+        names, body_lines, chunks = _parse(reader, path, header, delimiter, notices)
     except csv.Error as error:
         if "field limit" in str(error):
             raise DataFileError(
@@ -361,27 +370,101 @@ def read_table(
                 "line, fields separated by commas)?"
             ) from None
         raise DataFileError(f"{path}, line {reader.line_num}: {error}.") from None
-    notices: list[str] = []
-    if delimiter != ",":
-        notices.append(f"Read {path.name} as {_NAMES.get(delimiter, repr(delimiter))}-separated.")
-    if not rows:
-        raise DataFileError(f"{path} is empty: no header and no rows.")
-    if header is False:
-        names = [f"col{i + 1}" for i in range(len(rows[0]))]
-        body, body_lines = rows, lines
-    else:
-        names = [name.strip() for name in rows[0]]
-        if len(names) > 1 and all(len(n) > 1 and n[0] == n[-1] == "'" for n in names):
-            names = [n[1:-1] for n in names]  # 'name' quoted with apostrophes
-        if header is None and all(is_number(n) for n in names):
-            notices.append(
-                f"The first line of {path.name} ({', '.join(names[:4])}"
-                f"{', ...' if len(names) > 4 else ''}) looks like data, not column names; it "
-                "was read as names. Pass --no-header if it is data (columns are then col1, ...)."
+    del text, reader  # the text is freed before the columns are joined (the peak)
+    columns = {}
+    for j, name in enumerate(names):  # one column at a time: its pieces are freed as it goes
+        columns[name] = chunks[j][0] if len(chunks[j]) == 1 else np.concatenate(chunks[j])
+        chunks[j] = []
+    commas = [name for name, cells in columns.items() if decimal_comma_column(cells)]
+    if decimal == ",":
+        columns.update({name: _read_decimal_commas(columns[name]) for name in commas})
+    table = RawTable(columns, body_lines, path.name, notices, delimiter)
+    table.decimal_commas = commas if decimal is None else []
+    return table
+
+
+#: Text handed to the CSV parser at a time (cut after a line break), so that it never needs
+#: a copy of the whole text (``io.StringIO`` of the whole file would take 4 bytes a character).
+_PIECE_CHARS = 2**16
+#: Cells parsed into Python strings before they are packed into column arrays: the Python
+#: objects (~60 bytes a cell) exist for one batch at a time, never for the whole file.
+_BATCH_CELLS = 2**14
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` with their line ends (``\\n``, ``\\r\\n`` or ``\\r``), as
+    ``io.StringIO(text, newline="")`` gives them, from pieces of about :data:`_PIECE_CHARS`."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start + _PIECE_CHARS)
+        end = len(text) if end < 0 else end + 1  # a piece ends after a \n: \r\n stays whole
+        yield from io.StringIO(text[start:end], newline="")
+        start = end
+
+
+def _parse(
+    reader: Any, path: Path, header: bool | None, delimiter: str, notices: list[str]
+) -> tuple[list[str], list[int], list[list[np.ndarray]]]:
+    """``(names, line of each row, pieces of each column)`` from the CSV ``reader``: the
+    header checked as soon as it is read, every row's width checked, and the cells packed
+    into stripped text arrays per column, a batch of rows at a time (each piece as wide as
+    its own longest cell, not the table's), so the memory is about the columns' own (no list
+    of Python strings per cell, no copy of the table as one matrix)."""
+    names: list[str] | None = None
+    width = 0
+    body_lines: list[int] = []
+    batch: list[list[str]] = []
+    chunks: list[list[np.ndarray]] = []
+    rows_per_batch = 1
+
+    def flush() -> None:
+        for j, cells in enumerate(zip(*batch, strict=True)):
+            chunks[j].append(np.strings.strip(np.array(cells, dtype=str)))
+        batch.clear()
+
+    for row in reader:
+        if not (len(row) > 1 or (row and row[0].strip())):  # skip blank lines
+            continue
+        if names is None:
+            width = len(row)
+            chunks = [[] for _ in range(width)]
+            rows_per_batch = max(64, _BATCH_CELLS // max(width, 1))
+            if header is False:
+                names = [f"col{i + 1}" for i in range(width)]
+            else:
+                names = _header_names(row, path, header, notices)
+                continue
+        if len(row) != width:
+            raise DataFileError(
+                f"{path}, line {reader.line_num}: {len(row)} value{'s' * (len(row) != 1)}, but "
+                f"the header has {width} column{'s' * (width != 1)} "
+                f"(read as {_NAMES.get(delimiter, repr(delimiter))}-separated; pass "
+                "--delimiter if that is wrong)."
             )
-        body, body_lines = rows[1:], lines[1:]
-    if not body:
+        batch.append(row)
+        body_lines.append(reader.line_num)
+        if len(batch) >= rows_per_batch:
+            flush()
+    if names is None:
+        raise DataFileError(f"{path} is empty: no header and no rows.")
+    if batch:
+        flush()
+    if not body_lines:
         raise DataFileError(f"{path} has no data rows (a header row and at least one row needed).")
+    return names, body_lines, chunks
+
+
+def _header_names(row: list[str], path: Path, header: bool | None, notices: list[str]) -> list[str]:
+    """The column names of the header ``row``, checked: at most one unnamed, none twice."""
+    names = [name.strip() for name in row]
+    if len(names) > 1 and all(len(n) > 1 and n[0] == n[-1] == "'" for n in names):
+        names = [n[1:-1] for n in names]  # 'name' quoted with apostrophes
+    if header is None and all(is_number(n) for n in names):
+        notices.append(
+            f"The first line of {path.name} ({', '.join(names[:4])}"
+            f"{', ...' if len(names) > 4 else ''}) looks like data, not column names; it "
+            "was read as names. Pass --no-header if it is data (columns are then col1, ...)."
+        )
     unnamed = names.count("")
     if unnamed > 1:
         raise DataFileError(
@@ -394,23 +477,7 @@ def read_table(
             f"{path}: the header names {', '.join(map(repr, duplicates))} more than once; "
             "every column needs its own name."
         )
-    width = len(names)
-    for line, row in zip(body_lines, body, strict=True):
-        if len(row) != width:
-            raise DataFileError(
-                f"{path}, line {line}: {len(row)} value{'s' * (len(row) != 1)}, but the header "
-                f"has {width} column{'s' * (width != 1)} "
-                f"(read as {_NAMES.get(delimiter, repr(delimiter))}-separated; pass "
-                "--delimiter if that is wrong)."
-            )
-    matrix = np.char.strip(np.array(body, dtype=str))
-    columns = {name: matrix[:, j] for j, name in enumerate(names)}
-    commas = [name for name, cells in columns.items() if decimal_comma_column(cells)]
-    if decimal == ",":
-        columns.update({name: _read_decimal_commas(columns[name]) for name in commas})
-    table = RawTable(columns, body_lines, path.name, notices, delimiter)
-    table.decimal_commas = commas if decimal is None else []
-    return table
+    return names
 
 
 def read_npz_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
