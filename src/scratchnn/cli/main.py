@@ -9,6 +9,8 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
+from .._archive import not_a_regular_file
+from ..errors import DataFileError
 from . import commands, compare, demo, explain, failures, outputs, playground, preset, search
 from . import data as data_module
 from .build import OPTIMIZERS, SCHEDULES, parse_layers
@@ -423,6 +425,17 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_endless_inputs(args: argparse.Namespace) -> None:
+    """Refuse a DATA (or ``--test``) file that is a device, a FIFO or a socket (``/dev/zero``
+    would be read without end), in the words ``load`` uses for such a model file."""
+    for name in ("data", "test"):
+        path = getattr(args, name, None)
+        if isinstance(path, str) and os.path.exists(path) and not os.path.isdir(path):
+            refusal = not_a_regular_file(path, os.stat(path).st_mode, "a data file (.csv, .npz)")
+            if refusal is not None:
+                raise DataFileError(refusal)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status.
 
@@ -439,9 +452,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"scratchnn: error: {failures.describe(error)}", file=sys.stderr)
         return 2
     if args.debug:
+        _refuse_endless_inputs(args)
         return args.handler(args)
     with failures.WarningSummary() as warned:
         try:
+            _refuse_endless_inputs(args)
             status = args.handler(args)
         except KeyboardInterrupt:
             print("scratchnn: interrupted", file=sys.stderr)
