@@ -120,6 +120,12 @@ def test_live_plot_is_throttled_and_always_draws_the_last_epoch():
     assert live.curves.frames == 2 and list(live.curves.lines["loss"].get_xdata()) == [21, 22]
 
 
+def test_live_plot_keeps_drawing_to_a_tenth_of_the_time():
+    assert callbacks.LivePlot(min_interval=1.0).wait_after(0.05) == 1.0
+    assert callbacks.LivePlot(min_interval=1.0).wait_after(0.2) == pytest.approx(1.8)
+    assert callbacks.LivePlot(min_interval=0).wait_after(0.2) == 0  # asked for every epoch
+
+
 def test_live_plot_checks_its_arguments_and_logs_before_training(tmp_path):
     with pytest.raises(TypeError, match="Received: metrics='loss'"):
         callbacks.LivePlot(metrics="loss")

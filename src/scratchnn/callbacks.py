@@ -434,15 +434,17 @@ class LivePlot(Callback):
     the cell's output (one figure replaced in place, no flicker); with ``path``, also into
     that PNG file, anywhere. ``fit(verbose="plot")`` adds one with the defaults.
 
-    Redrawing costs tens of milliseconds, so frames are throttled: at most one per
-    ``min_interval`` seconds (the first epoch and the last always drawn), which keeps the cost
-    small even for thousands of short epochs. Outside a notebook and without ``path`` it draws
-    nothing. Needs matplotlib (``pip install 'scratchnn[plot]'``).
+    A frame costs a tenth of a second or more, so frames are throttled: at most one per
+    ``min_interval`` seconds, and never sooner than nine times the last frame's drawing time
+    after it, so that drawing takes at most about a tenth of the training time (the first
+    epoch and the last are always drawn). ``min_interval=0`` draws every epoch. Outside a
+    notebook and without ``path`` it draws nothing. Needs matplotlib
+    (``pip install 'scratchnn[plot]'``).
 
     Args:
         metrics: the logs to draw, one panel each with its ``val_`` line (default: the loss
             and every metric fit logs).
-        min_interval: seconds between two frames, at least.
+        min_interval: seconds between two frames, at least (0: a frame every epoch).
         path: a PNG file rewritten with every frame (e.g. to watch from a terminal).
         log_scale: a logarithmic loss axis.
 
@@ -490,7 +492,7 @@ class LivePlot(Callback):
         from .notebook import LiveCurves
 
         self._clock = time.monotonic
-        self._last = -math.inf
+        self._next = -math.inf  # when the next frame may be drawn
         self._stale = False
         self._epochs: list[int] = []
         self._series: dict[str, list[float]] = {}
@@ -507,14 +509,22 @@ class LivePlot(Callback):
             ]
             self.curves = self._LiveCurves(names, path=self.path, log_scale=self.log_scale)
         self._stale = True
-        if self._clock() - self._last >= self.min_interval:
+        if self._clock() >= self._next:
             self._draw()
 
     def _draw(self) -> None:
         last = {key: values[-1] for key, values in self._series.items() if key != "lr"}
         title = f"epoch {self._epochs[-1]}: {_format_logs(last)}"
+        start = self._clock()
         self.curves.draw(self._epochs, self._series, title)
-        self._last, self._stale = self._clock(), False
+        end = self._clock()
+        self._next, self._stale = end + self.wait_after(end - start), False
+
+    def wait_after(self, cost: float) -> float:
+        """Seconds to wait after a frame that took ``cost`` seconds to draw: ``min_interval``,
+        or ``9 · cost`` if longer (drawing then takes at most a tenth of the time); none for
+        ``min_interval=0``."""
+        return max(self.min_interval, 9 * cost) if self.min_interval else 0.0
 
     def on_train_end(self, logs):
         if self.curves is not None and self._stale:
