@@ -109,15 +109,24 @@ def test_live_plot_writes_its_frames_to_a_path_outside_a_notebook(tmp_path):
     assert list(train.get_xdata()) == [1, 2, 3, 4] and len(validation.get_ydata()) == 4
 
 
-def test_live_plot_is_throttled_and_always_draws_the_last_epoch():
+def test_live_plot_is_throttled_and_always_draws_the_last_epoch(tmp_path):
     pytest.importorskip("matplotlib")
-    live = callbacks.LivePlot(min_interval=3600, metrics=["loss"])
+    live = callbacks.LivePlot(min_interval=3600, metrics=["loss"], path=tmp_path / "loss.png")
     model = _xor_model()
     _fit(model, epochs=20, callbacks=[live])
     assert live.curves.frames == 2  # the first epoch, then the last at the end of training
     np.testing.assert_allclose(live.curves.lines["loss"].get_ydata(), model.history["loss"])
     _fit(model, epochs=2, callbacks=[live])  # a second fit starts a new plot
     assert live.curves.frames == 2 and list(live.curves.lines["loss"].get_xdata()) == [21, 22]
+
+
+def test_live_plot_renders_nothing_with_nowhere_to_show_it():
+    pytest.importorskip("matplotlib")
+    live = callbacks.LivePlot(min_interval=0)
+    model = _xor_model()
+    _fit(model, epochs=3, callbacks=[live])
+    assert live.curves.frames == 0  # not a notebook, no path
+    np.testing.assert_allclose(live.curves.lines["loss"].get_ydata(), model.history["loss"])
 
 
 def test_live_plot_keeps_drawing_to_a_tenth_of_the_time():

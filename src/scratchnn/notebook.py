@@ -127,7 +127,7 @@ class LiveCurves:
             (self.lines[f"val_{name}"],) = ax.plot([], [], label="validation")
         self._handle: Any = None
         self._notebook = in_notebook()
-        self.frames = 0
+        self.frames = 0  # frames rendered and shown (or written)
 
     def draw(
         self, epochs: Sequence[int], series: Mapping[str, Sequence[float]], title: str
@@ -148,6 +148,8 @@ class LiveCurves:
             if series.get(f"val_{name}") and ax.get_legend() is None:
                 ax.legend(loc="best")
         self.figure.suptitle(title)
+        if self.path is None and not self._notebook:
+            return  # nowhere to show it: the lines are up to date, nothing is rendered
         png = figure_png(self.figure)
         self.frames += 1
         if self.path is not None:
