@@ -8,6 +8,7 @@ import inspect
 
 import pytest
 
+import scratchnn as snn
 from scratchnn import losses, optim, schedules
 from scratchnn.layers import layers
 
@@ -17,6 +18,20 @@ EXAMPLES = {
     "BatchNorm1d": {"num_features": 4},
     "LayerNorm": {"num_features": 4},
     "Standardize": {"num_features": 4},
+    "Conv1D": {"in_channels": 2, "out_channels": 3, "kernel_size": 3},
+    "Conv2D": {"in_channels": 2, "out_channels": 4, "kernel_size": 3, "stride": 2},
+    "MaxPool2D": {"kernel_size": 2},
+    "AvgPool2D": {"kernel_size": 3, "stride": 1},
+    "BatchNorm2d": {"num_features": 3},
+    "Reshape": {"shape": [2, 3]},
+    "Embedding": {"num_embeddings": 10, "embedding_dim": 4},
+    "PositionalEmbedding": {"max_length": 16, "embedding_dim": 4},
+    "SinusoidalEncoding": {"embedding_dim": 4},
+    "RNN": {"in_features": 3, "hidden_size": 5},
+    "LSTM": {"in_features": 3, "hidden_size": 5, "return_sequences": True},
+    "GRU": {"in_features": 3, "hidden_size": 5},
+    "MultiHeadAttention": {"embed_dim": 8, "num_heads": 2},
+    "Residual": {"layers": [snn.LayerNorm(4), snn.Dense(4, 4), snn.GELU()]},
     "StepLR": {"step_size": 2},
     "ExponentialLR": {"gamma": 0.9},
     "CosineAnnealing": {"T_max": 5},

@@ -463,35 +463,70 @@ def test_a_model_without_optional_sections_still_loads(tmp_path, good):
     assert loaded.epochs_trained == 0 and loaded.optimizer is None
 
 
-def test_the_predicted_sizes_match_what_every_built_in_layer_allocates():
-    """The loader predicts each layer's arrays from its configuration (before building); this
-    must stay in step with the layers' build methods."""
-    specimens = [
-        snn.Standardize(3),
-        snn.Dense(3, 5),
-        snn.Dense(5, 5, activation="tanh", bias=False),
-        snn.BatchNorm1d(5),
-        snn.BatchNorm1d(5, affine=False),
-        snn.LayerNorm(5),
-        snn.LayerNorm(5, affine=False),
-        *(cls() for cls in (snn.ReLU, snn.Tanh, snn.Sigmoid, snn.SiLU, snn.GELU, snn.ELU)),
-        snn.LeakyReLU(0.1),
-        snn.Identity(),
-        snn.Dropout(0.2),
-        snn.Softmax(),
+def _specimens():
+    """One or two of every built-in layer, each with the shape of one input sample."""
+    rows, image, sequence = (3,), (3, 6, 6), (5, 4)
+    return [
+        (snn.Standardize(3), rows),
+        (snn.Dense(3, 5), rows),
+        (snn.Dense(3, 5, activation="tanh", bias=False), rows),
+        (snn.Dense(4, 6), sequence),
+        (snn.BatchNorm1d(3), rows),
+        (snn.BatchNorm1d(3, affine=False), rows),
+        (snn.LayerNorm(4), sequence),
+        (snn.LayerNorm(3, affine=False), rows),
+        *((cls(), rows) for cls in (snn.ReLU, snn.Tanh, snn.Sigmoid, snn.SiLU, snn.GELU, snn.ELU)),
+        (snn.LeakyReLU(0.1), rows),
+        (snn.Identity(), rows),
+        (snn.Dropout(0.2), rows),
+        (snn.Softmax(), rows),
+        (snn.Conv2D(3, 4, 3, padding="same", groups=1), image),
+        (snn.Conv2D(3, 3, 3, groups=3, bias=False), image),
+        (snn.Conv1D(4, 2, 3), (4, 9)),
+        (snn.MaxPool2D(2), image),
+        (snn.AvgPool2D(3, stride=1), image),
+        (snn.GlobalAvgPool2D(), image),
+        (snn.BatchNorm2d(3), image),
+        (snn.BatchNorm2d(3, affine=False), image),
+        (snn.Dropout2d(0.1), image),
+        (snn.Flatten(), image),
+        (snn.Reshape((9, 12)), image),
+        (snn.ToChannelsFirst(), (6, 6, 3)),
+        (snn.RandomShift(1), image),
+        (snn.Embedding(10, 4), (5,)),
+        (snn.PositionalEmbedding(8, 4), sequence),
+        (snn.SinusoidalEncoding(4), sequence),
+        (snn.RNN(4, 3), sequence),
+        (snn.LSTM(4, 3, return_sequences=True), sequence),
+        (snn.GRU(4, 3), sequence),
+        (snn.MultiHeadAttention(4, 2), sequence),
+        (snn.Residual([snn.LayerNorm(4), snn.Dense(4, 4), snn.BatchNorm1d(4)]), (4,)),
     ]
+
+
+def test_the_predicted_sizes_match_what_every_built_in_layer_allocates():
+    """The loader predicts each layer's arrays from its configuration and the shape it
+    receives (before building); this must stay in step with the layers' build methods."""
+    specimens = _specimens()
     registry = snn.layers.layers
     registered = {  # the built-in layers (other tests register layers of their own)
         name.lower()
         for name in registry.names()
         if registry.lookup(name).__module__.startswith("scratchnn.")
     }
-    covered = {type(layer).__name__.lower() for layer in specimens}
+    covered = {type(layer).__name__.lower() for layer, _ in specimens}
     assert registered <= covered | {"activation"}, registered - covered
-    total, buffers = _load_checks.predicted_arrays(specimens, capacity=10**6)
-    model = snn.Sequential(specimens, seed=0)
-    assert total == model.parameters().flat.value.size
-    assert buffers == [{k: v.shape for k, v in layer.buffers.items()} for layer in model.layers]
+    for layer, shape in specimens:
+        total, buffers = _load_checks.predicted_arrays([layer], 10**6, shape)
+        model = snn.Sequential([layer], seed=0, input_shape=shape)
+        assert total == model.parameters().flat.value.size, layer
+        assert buffers == [dict(named_buffers_of(layer))], layer
+
+
+def named_buffers_of(layer):
+    from scratchnn.layers.base import named_buffers
+
+    return [(name, array.shape) for name, array in named_buffers(layer)]
 
 
 def test_a_custom_layer_is_built_only_when_the_file_could_hold_it(tmp_path):
