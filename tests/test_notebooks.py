@@ -120,6 +120,20 @@ def test_live_plot_is_throttled_and_always_draws_the_last_epoch(tmp_path):
     assert live.curves.frames == 2 and list(live.curves.lines["loss"].get_xdata()) == [21, 22]
 
 
+def test_live_curves_lay_out_again_only_when_the_tick_labels_change(tmp_path):
+    pytest.importorskip("matplotlib")
+    curves = notebook.LiveCurves(["loss"], path=tmp_path / "loss.png")
+    sizes = set()
+    for n in range(1, 9):
+        curves.draw(range(1, n + 1), {"loss": list(np.linspace(0.9, 0.5, n))}, f"epoch {n}")
+        sizes.add((tmp_path / "loss.png").read_bytes()[16:24])  # the PNG's width and height
+    assert curves.frames == 8 and curves.layouts < 8
+    assert len(sizes) == 1  # every frame the same size: they replace each other in place
+    layouts = curves.layouts
+    curves.draw(range(1, 10), {"loss": [*np.linspace(0.9, 0.5, 8), 1e-4]}, "epoch 9")
+    assert curves.layouts == layouts + 1  # longer tick labels ("0.0001"): laid out again
+
+
 def test_live_plot_renders_nothing_with_nowhere_to_show_it():
     pytest.importorskip("matplotlib")
     live = callbacks.LivePlot(min_interval=0)
@@ -129,9 +143,9 @@ def test_live_plot_renders_nothing_with_nowhere_to_show_it():
     np.testing.assert_allclose(live.curves.lines["loss"].get_ydata(), model.history["loss"])
 
 
-def test_live_plot_keeps_drawing_to_a_tenth_of_the_time():
+def test_live_plot_keeps_drawing_to_a_fifth_of_the_time():
     assert callbacks.LivePlot(min_interval=1.0).wait_after(0.05) == 1.0
-    assert callbacks.LivePlot(min_interval=1.0).wait_after(0.2) == pytest.approx(1.8)
+    assert callbacks.LivePlot(min_interval=1.0).wait_after(0.5) == pytest.approx(2.0)
     assert callbacks.LivePlot(min_interval=0).wait_after(0.2) == 0  # asked for every epoch
 
 

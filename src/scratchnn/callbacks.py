@@ -435,8 +435,8 @@ class LivePlot(Callback):
     that PNG file, anywhere. ``fit(verbose="plot")`` adds one with the defaults.
 
     A frame costs a tenth of a second or more, so frames are throttled: at most one per
-    ``min_interval`` seconds, and never sooner than nine times the last frame's drawing time
-    after it, so that drawing takes at most about a tenth of the training time (the first
+    ``min_interval`` seconds, and never sooner than four times the last frame's drawing time
+    after it, so that drawing takes at most about a fifth of the training time (the first
     epoch and the last are always drawn). ``min_interval=0`` draws every epoch. Outside a
     notebook and without ``path`` it draws nothing. Needs matplotlib
     (``pip install 'scratchnn[plot]'``).
@@ -522,9 +522,9 @@ class LivePlot(Callback):
 
     def wait_after(self, cost: float) -> float:
         """Seconds to wait after a frame that took ``cost`` seconds to draw: ``min_interval``,
-        or ``9 · cost`` if longer (drawing then takes at most a tenth of the time); none for
+        or ``4 · cost`` if longer (drawing then takes at most a fifth of the time); none for
         ``min_interval=0``."""
-        return max(self.min_interval, 9 * cost) if self.min_interval else 0.0
+        return max(self.min_interval, 4 * cost) if self.min_interval else 0.0
 
     def on_train_end(self, logs):
         if self.curves is not None and self._stale:

@@ -96,7 +96,8 @@ class LiveCurves:
 
     One panel for the loss and one per metric (``names``, without the ``val_`` prefix), each
     with its training line and, when logged, its validation line. The figure is built once;
-    each frame only moves the lines' data.
+    each frame only moves the lines' data, and the panels are laid out again only when their
+    tick labels change width (the layout is the slow half of a frame).
 
     Args:
         names: the logs to draw, e.g. ``["loss", "accuracy"]``.
@@ -107,6 +108,7 @@ class LiveCurves:
     def __init__(
         self, names: Sequence[str], path: str | os.PathLike | None = None, log_scale: bool = False
     ) -> None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
         from matplotlib.ticker import MaxNLocator
 
@@ -114,6 +116,7 @@ class LiveCurves:
         columns = min(len(self.names), 3)
         rows = -(-len(self.names) // columns)
         self.figure = Figure(figsize=(4.2 * columns, 3.0 * rows), layout="constrained")
+        FigureCanvasAgg(self.figure)  # one canvas for every frame (no pyplot, no GUI)
         self.axes = {}
         self.lines = {}
         for i, name in enumerate(self.names):
@@ -127,7 +130,30 @@ class LiveCurves:
             (self.lines[f"val_{name}"],) = ax.plot([], [], label="validation")
         self._handle: Any = None
         self._notebook = in_notebook()
+        self._laid_out_for: tuple[int, ...] | None = None  # the tick labels' widths then
         self.frames = 0  # frames rendered and shown (or written)
+        self.layouts = 0  # of which laid out anew
+
+    def _label_widths(self) -> tuple[int, ...]:
+        """The longest tick label of each axis of each panel, in characters, for the current
+        limits (what the layout depends on as the curves grow)."""
+        widths = []
+        for ax in self.axes.values():
+            for axis in (ax.xaxis, ax.yaxis):
+                labels = axis.get_major_formatter().format_ticks(axis.get_major_locator()())
+                widths.append(max((len(label) for label in labels), default=0))
+        return tuple(widths)
+
+    def _layout(self) -> None:
+        """Lay the panels out (constrained layout, the slow part of a frame) only when the tick
+        labels grew or shrank since the last layout; otherwise keep the positions."""
+        widths = self._label_widths()
+        if widths != self._laid_out_for:
+            self.figure.set_layout_engine("constrained")
+            self.figure.draw_without_rendering()  # computes the layout
+            self.figure.set_layout_engine("none")
+            self._laid_out_for = widths
+            self.layouts += 1
 
     def draw(
         self, epochs: Sequence[int], series: Mapping[str, Sequence[float]], title: str
@@ -150,6 +176,7 @@ class LiveCurves:
         self.figure.suptitle(title)
         if self.path is None and not self._notebook:
             return  # nowhere to show it: the lines are up to date, nothing is rendered
+        self._layout()
         png = figure_png(self.figure)
         self.frames += 1
         if self.path is not None:
