@@ -43,7 +43,9 @@ def test_evaluate_on_a_file_of_duplicated_rows_reports_trains_held_out_count(tmp
     assert 0 < held_by_train < 600
     status, out, err = run("evaluate", model, data)
     assert status == 0, err
-    said = re.search(r"([\d,]+) of its rows were held out from training.*?([\d,]+) were trained", out)
+    said = re.search(
+        r"([\d,]+) of its rows were held out from training.*?([\d,]+) were trained", out
+    )
     assert said, out
     assert int(said[1].replace(",", "")) == held_by_train
     assert int(said[2].replace(",", "")) == 600 - held_by_train

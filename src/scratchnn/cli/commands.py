@@ -22,6 +22,7 @@ from .build import build_model, make_optimizer, make_schedule, verbosity
 from .cnn import build_cnn
 from .defaults import choose
 from .tasks import Task, make_task, task_of
+from .terminal import printable, spreadsheet_safe
 
 
 def metrics_table(rows: dict[str, dict[str, float]]) -> str:
@@ -191,13 +192,17 @@ def predict(args: argparse.Namespace) -> int:
     task = task_of(model, metadata.get("classes"))
     decoded = task.decode(network_outputs)
     probabilities = task.probabilities(network_outputs)
-    target = sys.stdout if args.out in (None, "-") else None
+    raw = bool(getattr(args, "raw_labels", False))
+    target = None
+    if args.out in (None, "-"):  # with --raw-labels, past the terminal's escaping too
+        target = getattr(sys.stdout, "stream", sys.stdout) if raw else sys.stdout
+    classes = metadata.get("classes")
     if target is None:
         with atomic_write(args.out, "w") as handle:
-            count = write_predictions(handle, decoded, probabilities, metadata.get("classes"))
+            count = write_predictions(handle, decoded, probabilities, classes, raw)
         print(f"{count:,} predictions written to {args.out}", file=sys.stderr)
     else:
-        write_predictions(target, decoded, probabilities, metadata.get("classes"))
+        write_predictions(target, decoded, probabilities, classes, raw)
     return 0
 
 
@@ -206,9 +211,15 @@ def write_predictions(
     decoded: np.ndarray,
     probabilities: np.ndarray | None,
     classes: list[Any] | None,
+    raw: bool = False,
 ) -> int:
     """Predictions as CSV: ``prediction`` (the class label, or the value), then ``p_<label>``
     per class where the loss defines probabilities; values with 6 significant digits.
+
+    Labels come from the training file, so they are written defused unless ``raw``: one that
+    a spreadsheet would run as a formula (``=HYPERLINK(...)``, ``+cmd``, ``@SUM(...)``) gets a
+    leading apostrophe, and control characters are escaped
+    (:func:`~scratchnn.cli.terminal.spreadsheet_safe`).
 
     The bytes are what :class:`csv.writer` writes (labels quoted where they need it, ``\\r\\n``
     line ends), but each row is one ``%`` format of Python floats: for 10,000 rows of ten
@@ -218,12 +229,12 @@ def write_predictions(
     values = decoded if decoded.ndim == 2 else decoded.reshape(len(decoded), 1)
     if classes is not None:
         header = ["prediction"]
-        quoted = [_csv_field(label) for label in classes]
+        quoted = [_csv_field(label if raw else spreadsheet_safe(label)) for label in classes]
         labels = [quoted[i] for i in values[:, 0].astype(np.int64).tolist()]
         if probabilities is None:
             lines = labels
         else:
-            header += [f"p_{label}" for label in classes]
+            header += [f"p_{label}" if raw else printable(f"p_{label}") for label in classes]
             row = "%s," + ",".join(["%.6g"] * probabilities.shape[1])
             lines = [
                 row % (label, *p) for label, p in zip(labels, probabilities.tolist(), strict=True)

@@ -11,7 +11,18 @@ from collections.abc import Sequence
 from .. import __version__
 from .._archive import not_a_regular_file
 from ..errors import DataFileError
-from . import commands, compare, demo, explain, failures, outputs, playground, preset, search
+from . import (
+    commands,
+    compare,
+    demo,
+    explain,
+    failures,
+    outputs,
+    playground,
+    preset,
+    search,
+    terminal,
+)
 from . import data as data_module
 from .build import OPTIMIZERS, SCHEDULES, parse_layers
 from .defaults import DEFAULT_LAYERS
@@ -295,6 +306,13 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("model", metavar="MODEL")
     predict.add_argument("data", metavar="DATA")
     predict.add_argument("--out", metavar="CSV", help="output file (default: standard output)")
+    predict.add_argument(
+        "--raw-labels",
+        action="store_true",
+        help="write the labels exactly as trained on (default: a label that a spreadsheet "
+        "would run as a formula, such as =HYPERLINK(...), gets a leading apostrophe, and "
+        "control characters are escaped)",
+    )
     outputs.add_force_option(predict)
     _table_options(predict)
     predict.set_defaults(handler=commands.predict)
@@ -454,6 +472,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.debug:
         _refuse_endless_inputs(args)
         return args.handler(args)
+    with terminal.inert_output():  # control characters of names and labels printed escaped
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """``args.handler(args)``, with main's handling of errors, Ctrl-C and warnings."""
     with failures.WarningSummary() as warned:
         try:
             _refuse_endless_inputs(args)
@@ -467,7 +491,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception as error:
             note = f" (after the warning: {warned.line()})" if warned.line() else ""
             print(
-                f"scratchnn {args.command}: error: {failures.describe(error)}{note}",
+                f"scratchnn {args.command}: error: "
+                f"{terminal.printable(failures.describe(error), lines=False)}{note}",
                 file=sys.stderr,
             )
             return 1
