@@ -300,7 +300,8 @@ def unit_health(
     dead = check_number("dead", dead, 0.0, 1.0, low_open=True)
     saturated = check_number("saturated", saturated, 0.0, 1.0, low_open=True)
     if X is not None:
-        model.forward(model.encode_inputs(X)[:1000], training=False)
+        rows = X[:1000] if isinstance(X, np.ndarray) else X  # a table: encoded whole, then cut
+        model.forward(model.encode_inputs(rows)[:1000], training=False)
     final = output_layer(model)
     found = []
     for name, layer in _activations(model):

