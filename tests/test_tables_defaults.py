@@ -208,3 +208,22 @@ def test_a_test_file_or_no_test_split_trains_on_every_row(tmp_path, capsys):
                        "--epochs", "20", "--out", out_file, "--quiet")  # fmt: skip
     assert code == 0 and "no test part (--test-split 0)" in out
     assert "The saved model was trained on 150 of the 150 rows of train.csv." in out
+
+
+def test_a_log1p_target_exports_to_onnx_with_its_inverse(tmp_path):
+    ort = pytest.importorskip("onnxruntime", reason="the ONNX check needs onnxruntime")
+    pytest.importorskip("onnx", reason="the ONNX export needs onnx")
+    from scratchnn import export_onnx
+    from scratchnn.tables import tabular_mlp
+    from scratchnn.tables.export import raw_feeds
+
+    illness, y = visits(200, 3)
+    X = {"illness": illness, "town": np.array(["a", "b", "c", "d"] * 50, dtype=object)}
+    model = tabular_mlp(X, y.astype(float), hidden=[8], task="regression", seed=0)
+    model.target_transform = TargetScaler(log1p=True).fit(y.astype(float))
+    export_onnx(model, tmp_path / "counts.onnx")
+    session = ort.InferenceSession(str(tmp_path / "counts.onnx"))
+    got = session.run(None, raw_feeds(model.preprocessor, X))[0]
+    expected = model.predict(X)
+    assert (expected >= 0).all()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)

@@ -85,11 +85,16 @@ def lower_encoder(g: Any, encoder: TableEncoder) -> tuple[list[Any], str]:
 
 
 def lower_target(g: Any, scaler: TargetScaler, value: str) -> str:
-    """``value · scale + mean``: network outputs back in the target's units."""
+    """``value · scale + mean``: network outputs back in the target's units; for a
+    ``log1p`` scaler then ``max(exp(·) - 1, 0)``."""
     g.prefix = "target"
     scale = g.constant("scale", scaler.scale_.reshape(1, -1))
     mean = g.constant("mean", scaler.mean_.reshape(1, -1))
-    return g.op("Add", [g.op("Mul", [value, scale]), mean])
+    value = g.op("Add", [g.op("Mul", [value, scale]), mean])
+    if getattr(scaler, "log1p", False):
+        one, zero = g.constant("one", [[1.0]]), g.constant("zero", [[0.0]])
+        value = g.op("Max", [g.op("Sub", [g.op("Exp", [value]), one]), zero])
+    return value
 
 
 def raw_feeds(encoder: TableEncoder, X: Any) -> dict[str, np.ndarray]:
