@@ -245,8 +245,11 @@ class MultiHeadAttention(Layer):
         d_scores *= self._scale
         dq = d_scores @ k
         dk = _transposed(d_scores) @ q
-        # Back to (B·T, 3E), the layout of the fused projection.
-        dqkv = np.stack((dq, dk, dv)).transpose(1, 3, 0, 2, 4).reshape(-1, 3 * E)
+        # Back to (B·T, 3E), the layout of the fused projection: (B, T, 3, heads, d).
+        dqkv = np.empty((batch, steps, 3, n, d), dtype=dq.dtype)
+        for j, part in enumerate((dq, dk, dv)):
+            dqkv[:, :, j] = part.transpose(0, 2, 1, 3)
+        dqkv = dqkv.reshape(-1, 3 * E)
         np.matmul(self._x_rows.T, dqkv, out=self.grads["W_qkv"])
         if self.bias:
             np.sum(dqkv, axis=0, out=self.grads["b_qkv"])
