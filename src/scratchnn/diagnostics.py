@@ -170,12 +170,13 @@ def _check_targets(model: Model, loss: Loss, y: Any) -> None:
         array = array.ravel()
     if array.ndim != 1:
         return
-    outputs = model.out_features
+    outputs, takes = model.out_features, expects(loss)
+    if takes == "values" and not (outputs and outputs > 1):
+        return  # one output per sample: whole-number targets are a regression like any other
     finite = array[np.isfinite(array)] if array.dtype.kind == "f" else array
     whole = finite.size == array.size and bool(np.array_equal(array, np.round(array)))
-    takes = expects(loss)
     hint = None
-    if takes == "values" and whole and outputs and outputs > 1:
+    if takes == "values" and whole:
         classes = np.unique(array)
         if classes[0] >= 0 and classes[-1] < outputs:
             hint = (
@@ -258,14 +259,15 @@ class _StallHint(Callback):
         if not STALL_FRACTION * first < last <= first:
             return
         optimizer = self.model.optimizer
+        default = " (optimizer='sgd' means lr=0.001, PyTorch's and scikit-learn's default)"
         _warn(
             f"The loss barely moved in {self._steps:,} steps of gradient descent ({first:.4g} "
             f"at the first batch, {last:.4g} after {self._epochs:,} epochs, "
             f"{(first - last) / first:.1%} lower): {optimizer!r} steps with learning rate "
-            f"{optimizer.lr:g}, which is likely too small for this problem (optimizer='sgd' "
-            "means lr=0.001, PyTorch's and scikit-learn's default). Try a larger one, e.g. "
-            "optimizer=snn.optim.SGD(lr=0.1) (the classic XOR tutorial takes lr=0.5), or "
-            "optimizer='adam'."
+            f"{optimizer.lr:g}, which is likely too small for this problem"
+            f"{default if optimizer.lr == 1e-3 else ''}. Try a larger one, e.g. "
+            f"optimizer=snn.optim.SGD(lr={max(0.1, 10 * optimizer.lr):g}) (the classic XOR "
+            "tutorial takes lr=0.5), or optimizer='adam'."
         )
 
 
