@@ -96,6 +96,12 @@ def _is_builtin(layer: Layer) -> bool:
 def check_fit(model: Model, loss: Loss, optimizer: Any, y: Any) -> list[Callback]:
     """The checks ``fit`` runs before training, and the watchers it adds to its callbacks.
 
+    Args:
+        model: the model about to be trained.
+        loss: the loss ``fit`` will use.
+        optimizer: the optimizer ``fit`` will use.
+        y: the targets as the user passed them (None for a stream that holds them).
+
     Raises:
         ValueError: targets the loss refuses that suit the other kind of loss (class labels
             for a regression loss, continuous values for a classification loss): the loss's
