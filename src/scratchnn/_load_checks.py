@@ -270,8 +270,13 @@ def check_optimizer_state(optimizer: Any, names: list[list[str]]) -> None:
                 f"holds {sorted(tensors)}."
             )
         for name, array in tensors.items():
-            low = 0.0 if name in _NON_NEGATIVE_STATE else -math.inf
-            check_finite(f"the optimizer state {name!r}", array, low)
+            check_finite(f"the optimizer state {name!r}", array, optimizer_state_low(name))
+
+
+def optimizer_state_low(name: str) -> float:
+    """The lowest value the optimizer state array ``name`` may hold (0 for running sums or
+    averages of squares, else -inf)."""
+    return 0.0 if name in _NON_NEGATIVE_STATE else -math.inf
 
 
 def check_schedule_state(schedule: Any, state: Any) -> None:

@@ -34,7 +34,7 @@ from . import _load_checks as checks
 from . import losses as losses_module
 from . import optim
 from . import schedules as schedules_module
-from ._archive import Archive, open_archive
+from ._archive import Archive, metadata_over_limits, open_archive
 from ._files import atomic_write
 from ._registry import components, models
 from ._version import __version__
@@ -111,8 +111,57 @@ def _metadata(model: Sequential, include_optimizer: bool) -> tuple[dict[str, Any
 def _arrays(model: Sequential, include_optimizer: bool) -> dict[str, np.ndarray]:
     meta, arrays = _metadata(model, include_optimizer)
     encoded = json.dumps(meta).encode("utf-8")
+    _refuse_unloadable(model, meta, encoded, arrays)
     arrays["__metadata__"] = np.frombuffer(encoded, dtype=np.uint8)
     return arrays
+
+
+def _refuse_unloadable(
+    model: Sequential, meta: dict[str, Any], encoded: bytes, arrays: dict[str, np.ndarray]
+) -> None:
+    """Raise ValueError, naming the limit and the way out, rather than write a file that
+    :func:`load` would refuse: metadata over the limits that load sets (a very long history,
+    a table encoder of very many text columns), or NaN or infinite state (a float32
+    BatchNorm whose running variance overflowed)."""
+    reason = metadata_over_limits(encoded)
+    if reason is not None:
+        sizes = {key: len(json.dumps(meta.get(key))) for key in ("history", *_COMPONENTS)}
+        sizes["metadata"] = len(json.dumps(meta.get("metadata")))
+        largest = max(sizes, key=sizes.__getitem__)
+        way_out = {
+            "history": "drop the history before saving (model.history = None)",
+            "preprocessor": "train on fewer text columns (--drop, --features) or fewer "
+            "categories (--max-categories)",
+            "metadata": "keep less in model.metadata",
+        }.get(largest, f"drop model.{largest}")
+        raise ValueError(
+            f"The model was not saved: {reason}, so the file would not load again. Most of it "
+            f"is the {largest} ({sizes[largest]:,} bytes of JSON): {way_out}."
+        )
+    try:
+        checks.check_metadata(meta.get("metadata"), model.out_features)
+    except checks.InvalidFileError as error:
+        raise ValueError(
+            f"The model was not saved: {str(error).rstrip('.')}, which load refuses (the command "
+            "line reads these keys of model.metadata). Fix or remove that key, and save again."
+        ) from None
+    try:
+        checks.check_finite("the parameters", arrays["parameters"])
+        for index, layer in enumerate(model.layers):
+            for name, buffer in named_buffers(layer):
+                low = checks.buffer_low(layer, name)
+                checks.check_finite(f"buffer {index}.{name}", buffer, low)
+        for key, value in arrays.items():
+            if key.startswith("optimizer."):
+                low = checks.optimizer_state_low(key.rsplit(".", 1)[1])
+                checks.check_finite(f"the optimizer state {key!r}", value, low)
+    except checks.InvalidFileError as error:
+        raise ValueError(
+            f"The model was not saved: {str(error).rstrip('.')}, which load refuses (and "
+            "predictions made with such state are meaningless). It overflowed in training "
+            "(float32 holds numbers up to 3.4e38): standardize the inputs (e.g. a "
+            "snn.Standardize first layer) or use dtype='float64', and train again."
+        ) from None
 
 
 def dumps(model: Sequential, include_optimizer: bool = True) -> bytes:
