@@ -361,3 +361,63 @@ def as_class_labels(y: Any, n_classes: int) -> np.ndarray:
 def check_lengths(X: np.ndarray, y: np.ndarray) -> None:
     if len(X) != len(y):
         raise ValueError(f"X and y have different numbers of samples: {len(X)} and {len(y)}.")
+
+
+def _column_names(X: Any) -> list[str] | None:
+    """The column names of a table-like ``X`` (a pandas or polars DataFrame: anything 2-D
+    with ``columns``); None for an array, and for a frame whose columns are not all strings
+    (``pd.DataFrame(array)`` numbers them 0, 1, ...: positions, not names)."""
+    columns = getattr(X, "columns", None)
+    if columns is None or isinstance(X, (np.ndarray, dict)) or len(getattr(X, "shape", ())) != 2:
+        return None
+    names = list(columns)
+    return names if all(isinstance(name, str) for name in names) else None
+
+
+def _some(names: Sequence[str], limit: int = 10) -> str:
+    shown = ", ".join(repr(name) for name in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def columns_by_name(X: Any, feature_names: Sequence[str] | None) -> Any:
+    """``X`` with its columns in the order of ``feature_names`` (the features the model was
+    trained on), when ``X`` names its columns (a pandas or polars DataFrame): as it is when
+    they are already in that order, reordered when it holds the same names in another order,
+    and refused, naming the difference, otherwise (as the scikit-learn estimators refuse). An
+    array, or a model without feature names, is matched by position, as before.
+
+    Raises:
+        ValueError: ``X``'s column names are not exactly ``feature_names``.
+
+    Example:
+        >>> class Table:  # what a DataFrame is here: 2-D, with named columns
+        ...     columns, shape = ["b", "a"], (1, 2)
+        ...     def __array__(self, dtype=None, copy=None):
+        ...         return np.array([[2.0, 1.0]])
+        >>> columns_by_name(Table(), ["a", "b"]).tolist()
+        [[1.0, 2.0]]
+    """
+    names = _column_names(X)
+    if names is None or not feature_names:
+        return X
+    expected = [str(name) for name in feature_names]
+    if names == expected:
+        return X
+    missing = [name for name in expected if name not in set(names)]
+    extra = [name for name in names if name not in set(expected)]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if missing or extra or repeated or len(names) != len(expected):
+        parts = []
+        if missing:
+            parts.append(f"missing {_some(missing)}")
+        if extra:
+            parts.append(f"not among the model's features {_some(extra)}")
+        if repeated:
+            parts.append(f"more than once {_some(repeated)}")
+        raise ValueError(
+            f"X's columns do not match the {len(expected)} features the model was trained on "
+            f"(model.metadata['feature_names']): {'; '.join(parts)}. Pass the columns "
+            f"{_some(expected, 5)} (in any order), or an array in the training order."
+        )
+    position = {name: i for i, name in enumerate(names)}
+    return np.asarray(X)[:, [position[name] for name in expected]]

@@ -19,6 +19,7 @@ from ._validation import (
     check_inputs,
     check_positive_int,
     check_seed,
+    columns_by_name,
 )
 from .batches import PREDICT_BATCH, is_batch_source, predict_source
 from .errors import TrainingDivergedError
@@ -382,7 +383,9 @@ class Sequential:
             metrics: names or functions, e.g. ``["accuracy", "f1"]``, computed over each
                 epoch's training predictions and on the validation data.
             verbose: 0 silent, 1 a progress bar (tqdm), 2 one line per epoch; "auto" is 1 in
-                a terminal and 0 otherwise.
+                a terminal or a notebook and 0 otherwise; "plot" (in a notebook) adds a live
+                loss curve (:class:`~scratchnn.callbacks.LivePlot`). In a Jupyter kernel the
+                bar is tqdm's notebook widget.
             schedule: a learning-rate Schedule (or its name), stepped after every epoch.
                 Remembered like the optimizer (and restarted when a new optimizer is given).
             validation_split: hold out this fraction of the samples (the last ones, before
@@ -450,6 +453,8 @@ class Sequential:
         input is never copied whole)."""
         if self.preprocessor is not None:
             X = self.preprocessor.transform(X)
+        else:  # a DataFrame's columns matched by name, when the model knows its features
+            X = columns_by_name(X, (self.metadata or {}).get("feature_names"))
         return check_inputs(
             X, self.input_shape, self.dtype, self.layers[0], convert, self.takes_integers
         )
@@ -521,7 +526,7 @@ class Sequential:
         counts (of the built arrays), with the total."""
         rows = [("Layer", "Output shape", "Params")]
         for i, (layer, shape) in enumerate(zip(self.layers, self.shapes[1:], strict=True)):
-            count = sum(array.size for array in layer.params.values())
+            count = sum(a.size for _, inner in walk(layer) for a in inner.params.values())
             rows.append((f"{i}: {layer!r}", shapes.with_batch(shape), f"{count:,}"))
         widths = [max(len(row[c]) for row in rows) for c in range(3)]
         line = "-" * (sum(widths) + 4)
