@@ -173,6 +173,8 @@ def test_the_chain_of_shapes_and_the_summary():
     assert image_model().parameters().flat.value.size == 2 + 18 * 3 + 3
     assert seq.parameters().flat.value.size == (4 * 6 + 6) + (6 + 6) + (6 * 6 + 6) + (6 * 2 + 2)
     assert "skip_1.dense_1.W" in seq.parameters().names()
+    rows = [line.split()[-1] for line in seq.summary().splitlines()[2:6]]
+    assert sum(int(count.replace(",", "")) for count in rows) == seq.parameters().flat.value.size
 
 
 def test_a_chain_that_does_not_fit_names_both_layers_and_the_fix():
