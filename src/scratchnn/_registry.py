@@ -169,8 +169,15 @@ def config_from_signature(component: Any) -> dict[str, Any]:
         f"or write {name}.get_config() returning the arguments (and {name}.from_config if the "
         "constructor needs them changed)."
     )
+    try:
+        parameters = list(inspect.signature(klass.__init__).parameters.items())[1:]
+    except (TypeError, ValueError):  # a constructor Python cannot describe (built in C)
+        raise NotImplementedError(
+            f"{name}'s constructor has no readable signature: write {name}.get_config() "
+            "returning its arguments."
+        ) from None
     config: dict[str, Any] = {}
-    for argument, parameter in list(inspect.signature(klass.__init__).parameters.items())[1:]:
+    for argument, parameter in parameters:
         if parameter.kind in _VARIADIC:
             raise NotImplementedError(
                 f"{name}'s configuration cannot be derived from its constructor, which takes "
