@@ -168,3 +168,29 @@ def test_a_layer_whose_init_skips_super_init_is_told_to_call_it():
     assert not hasattr(Scale(), "built")
     with pytest.raises(AttributeError, match="'Scale' object has no attribute 'nothing'"):
         _ = Scale().nothing
+
+
+def test_loading_a_file_whose_loss_is_unregistered_names_the_loss_and_its_registry(tmp_path):
+    class HalfMSE(snn.losses.MSE):
+        def forward(self, prediction, target, sample_weight=None):
+            return 0.5 * super().forward(prediction, target, sample_weight)
+
+        def backward(self):
+            return 0.5 * super().backward()
+
+    snn.losses.losses.register()(HalfMSE)
+    try:
+        model = snn.Sequential([snn.Dense(2, 1)], seed=0)
+        model.fit(np.ones((4, 2)), np.ones(4), loss=HalfMSE(), optimizer="adam", verbose=0)
+        model.save(tmp_path / "half.npz")
+        assert type(snn.load(tmp_path / "half.npz").loss) is HalfMSE
+    finally:
+        snn.losses.losses._entries.pop(normalize_name("HalfMSE"))
+        snn.losses.losses._canonical.pop("HalfMSE")
+    with pytest.raises(snn.DataFileError) as caught:
+        snn.load(tmp_path / "half.npz")
+    assert "Unknown loss 'HalfMSE'" in str(caught.value)
+    assert "@snn.losses.losses.register() above `class HalfMSE(snn.losses.Loss)`" in str(
+        caught.value
+    )
+    assert "damaged" not in str(caught.value)
