@@ -389,6 +389,11 @@ _PIECE_CHARS = 2**16
 #: Cells parsed into Python strings before they are packed into column arrays: the Python
 #: objects (~60 bytes a cell) exist for one batch at a time, never for the whole file.
 _BATCH_CELLS = 2**14
+#: Rows in a batch at least (a table of thousands of columns: not one array per cell).
+_MIN_BATCH_ROWS = 64
+#: Batches of a column merged into one piece: pieces of a few MB, which the allocator maps and
+#: unmaps on their own, where the heap would keep the space of thousands of small ones.
+_MERGE_BATCHES = 64
 
 
 def _lines(text: str) -> Iterator[str]:
@@ -415,11 +420,15 @@ def _parse(
     body_lines: list[int] = []
     batch: list[list[str]] = []
     chunks: list[list[np.ndarray]] = []
+    recent: list[list[np.ndarray]] = []  # per column, the batches not yet merged
     rows_per_batch = 1
 
     def flush() -> None:
         for j, cells in enumerate(zip(*batch, strict=True)):
-            chunks[j].append(np.strings.strip(np.array(cells, dtype=str)))
+            recent[j].append(np.strings.strip(np.array(cells, dtype=str)))
+            if len(recent[j]) == _MERGE_BATCHES:  # large pieces: given back to the system
+                chunks[j].append(np.concatenate(recent[j]))  # when freed, small ones are kept
+                recent[j] = []
         batch.clear()
 
     for row in reader:
@@ -428,7 +437,8 @@ def _parse(
         if names is None:
             width = len(row)
             chunks = [[] for _ in range(width)]
-            rows_per_batch = max(64, _BATCH_CELLS // max(width, 1))
+            recent = [[] for _ in range(width)]
+            rows_per_batch = max(_MIN_BATCH_ROWS, _BATCH_CELLS // max(width, 1))
             if header is False:
                 names = [f"col{i + 1}" for i in range(width)]
             else:
@@ -451,7 +461,11 @@ def _parse(
         flush()
     if not body_lines:
         raise DataFileError(f"{path} has no data rows (a header row and at least one row needed).")
-    return names, body_lines, chunks
+    return (
+        names,
+        body_lines,
+        [merged + pending for merged, pending in zip(chunks, recent, strict=True)],
+    )
 
 
 def _header_names(row: list[str], path: Path, header: bool | None, notices: list[str]) -> list[str]:
