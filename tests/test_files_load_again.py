@@ -157,7 +157,7 @@ def test_a_float32_batchnorm_whose_running_variance_overflowed_is_not_saved(tmp_
 def test_metadata_that_load_would_refuse_is_refused_at_save(tmp_path):
     model = _tiny()
     model.metadata = {"classes": ["a", "b", "c"]}  # three classes for two outputs
-    with pytest.raises(ValueError, match="not saved.*classes"):
+    with pytest.raises(ValueError, match=r"not saved.*classes"):
         model.save(tmp_path / "m.npz")
     assert not (tmp_path / "m.npz").exists()
 
