@@ -159,3 +159,20 @@ def test_a_fifo_as_data_is_refused_without_blocking(tmp_path):
     assert run("train", csv_path, "--target", "y", "--epochs", "1", "--out", model)[0] == 0
     status, _, err = run("predict", model, fifo)
     assert "FIFO (named pipe), not a regular file" in error_line(status, err)
+
+
+def test_a_table_larger_than_memory_is_refused_up_front_with_its_size(tmp_path, monkeypatch):
+    import gzip
+
+    path = tmp_path / "t.csv"
+    path.write_text("x,y\n" + "1,a\n" * 5_000)
+    monkeypatch.setattr(reading, "_physical_memory", lambda: 40_000.0)  # a 40 kB machine
+    with pytest.raises(DataFileError, match=r"MiB of text; reading it as columns takes at least"):
+        read_table(path)
+    packed = tmp_path / "t.csv.gz"
+    packed.write_bytes(gzip.compress(path.read_bytes()))  # 20 kB of text in a few hundred bytes
+    with pytest.raises(DataFileError, match="once decompressed") as caught:
+        read_table(packed)
+    assert "scratchnn.streaming" in str(caught.value)
+    monkeypatch.setattr(reading, "_physical_memory", lambda: 200_000.0)
+    assert read_table(packed).n_rows == 5_000

@@ -121,10 +121,43 @@ def _zip_members(archive: zipfile.ZipFile, path: Path) -> list[str]:
 _TABLE_FILE = "a table file (.csv, .tsv or .txt, possibly compressed; .npz; .parquet)"
 
 
+#: Bytes of memory that reading a text table takes per byte of its text, at least: the text
+#: itself, and its cells as text arrays of 4 bytes a character (less its delimiters).
+_BYTES_PER_BYTE = 4
+
+
+def _physical_memory() -> float:
+    """Bytes of RAM on this machine (infinite where the system does not say)."""
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return float("inf")
+
+
+def _check_fits(path: Path, size: int, what: str = "") -> None:
+    """Refuse, before it is read (or parsed), a table whose columns could not fit in memory:
+    at least :data:`_BYTES_PER_BYTE` times its ``size`` in bytes of text, more than the RAM."""
+    need, memory = _BYTES_PER_BYTE * size, _physical_memory()
+    if need > memory:
+        raise DataFileError(
+            f"{path} is {_bytes(size)} of text{what}; reading it as columns takes at least "
+            f"{_bytes(need)} of memory ({_BYTES_PER_BYTE} bytes a character), more than this "
+            f"machine's {_bytes(memory)}. Read it in parts with scratchnn.streaming (see "
+            "'Beyond one machine' in the documentation), or use a sample."
+        )
+
+
+def _bytes(n: float) -> str:
+    """``n`` bytes in GiB, or MiB below one GiB."""
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
+
+
 def _open_bytes(path: Path) -> bytes:
     """The file's bytes, decompressed by its extension (or by its magic number). Only a
-    regular file is read: a device (``/dev/zero``), a FIFO or a socket could be endless."""
-    with open_regular_file(path, _TABLE_FILE) as (handle, _):
+    regular file is read: a device (``/dev/zero``), a FIFO or a socket could be endless; and
+    only one whose columns can fit in memory."""
+    with open_regular_file(path, _TABLE_FILE) as (handle, size):
+        _check_fits(path, size)
         data = handle.read()
     suffix = path.suffix.lower()
     _foreign(data, path)
@@ -350,7 +383,11 @@ def read_table(
         return _read_npz(path)
     if suffix == ".parquet":
         return _read_parquet(path)
-    text = _decode(_open_bytes(path), path, encoding)
+    data = _open_bytes(path)
+    if len(data) > path.stat().st_size:
+        _check_fits(path, len(data), " once decompressed")
+    text = _decode(data, path, encoding)
+    del data
     if delimiter is None:
         delimiter = sniff_delimiter(text)
     elif len(delimiter) != 1 and delimiter not in ("\\t", "tab"):
