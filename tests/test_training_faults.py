@@ -101,3 +101,29 @@ def test_an_exception_in_a_callback_keeps_the_earlier_history():
     assert model.history is first and len(model.history) == 3
     assert model.epochs_trained == 3
     assert "epochs_trained (3)" in " ".join(caught.value.__notes__)
+
+
+def test_a_running_statistic_that_overflows_refuses_the_step():
+    """float32 BatchNorm on inputs near 1e20: the variance overflows to inf. The step is
+    refused with the cause (and the statistics stay finite), instead of a model that predicts
+    one value everywhere and a file that will not load."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(32, 3)) * 1e20
+    y = rng.integers(0, 2, 32)
+    model = snn.Sequential([snn.Dense(3, 4), snn.BatchNorm1d(4), snn.Dense(4, 2)], seed=0)
+    with pytest.raises(snn.TrainingDivergedError, match=r"running_var.*Standardize"):
+        model.fit(X, y, loss="cross_entropy", optimizer="adam", batch_size=8, verbose=0)
+    assert np.isfinite(model.layers[1].buffers["running_var"]).all()
+
+
+def test_a_dataframe_fit_remembers_its_columns_and_predict_matches_them_by_name():
+    pd = pytest.importorskip("pandas", reason="DataFrames come from pandas")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(64, 3)), columns=["a", "b", "c"])
+    y = (frame["a"] > 0).astype(int).to_numpy()
+    model = snn.Sequential([snn.Dense(3, 2)], seed=0)
+    model.fit(frame, y, loss="cross_entropy", optimizer="adam", epochs=2, verbose=0)
+    assert model.metadata["feature_names"] == ["a", "b", "c"]
+    np.testing.assert_array_equal(model.predict(frame[["c", "a", "b"]]), model.predict(frame))
+    with pytest.raises(ValueError, match=r"columns do not match.*missing"):
+        model.predict(frame[["a", "b"]].assign(d=1.0))

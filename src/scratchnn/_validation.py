@@ -363,7 +363,7 @@ def check_lengths(X: np.ndarray, y: np.ndarray) -> None:
         raise ValueError(f"X and y have different numbers of samples: {len(X)} and {len(y)}.")
 
 
-def _column_names(X: Any) -> list[str] | None:
+def column_names(X: Any) -> list[str] | None:
     """The column names of a table-like ``X`` (a pandas or polars DataFrame: anything 2-D
     with ``columns``); None for an array, and for a frame whose columns are not all strings
     (``pd.DataFrame(array)`` numbers them 0, 1, ...: positions, not names)."""
@@ -397,7 +397,7 @@ def columns_by_name(X: Any, feature_names: Sequence[str] | None) -> Any:
         >>> columns_by_name(Table(), ["a", "b"]).tolist()
         [[1.0, 2.0]]
     """
-    names = _column_names(X)
+    names = column_names(X)
     if names is None or not feature_names:
         return X
     expected = [str(name) for name in feature_names]

@@ -308,6 +308,14 @@ class Sequential:
         # Overflow on the way is not warned about: its result is caught below, with a message.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             output = self.forward(x, training=True)
+            for buffer in self._buffers:  # BatchNorm's running statistics (a few numbers each)
+                if not math.isfinite(float(buffer.sum())):
+                    self._refuse_step(
+                        "A running statistic (e.g. BatchNorm's running_var) became infinite or "
+                        "NaN: the inputs are too large for the model's dtype. Standardize them, "
+                        "or use dtype=np.float64",
+                        {"loss": math.nan},
+                    )
             loss = self.loss.forward(output, y, sample_weight) + self.penalty()
             if not math.isfinite(loss):
                 self._refuse_step(f"The loss became {loss}", {"loss": loss}, output)

@@ -34,7 +34,7 @@ from . import callbacks as callbacks_module
 from . import diagnostics, optim
 from . import losses as losses_module
 from . import schedules as schedules_module
-from ._validation import check_number, check_positive_int
+from ._validation import check_number, check_positive_int, column_names
 from .batches import is_batch_source
 from .errors import TrainingDivergedError
 from .history import History
@@ -406,6 +406,10 @@ def fit(
     """
     setup = _FitSetup(model, X, y, **options)  # everything is checked before anything changes
     model.loss, model.optimizer, model.schedule = setup.loss, setup.optimizer, setup.schedule
+    names = column_names(X) if model.preprocessor is None else None
+    if names and not model.metadata.get("feature_names"):
+        # A DataFrame's column names: predict then matches a DataFrame's columns by name.
+        model.metadata["feature_names"] = names
     model.stop_training = False
     callbacks = setup.callbacks
     for callback in callbacks:
