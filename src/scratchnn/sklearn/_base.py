@@ -528,7 +528,14 @@ class _BaseMLP(SaveLoad, BaseEstimator):
     def _epochs(self, net, X, targets, weights, validation, batch, reorder, incremental):
         """scikit-learn's epoch loop: shuffle, mini-batch steps, the loss curve, the
         stopping rule (training loss, or validation score with early stopping), the
-        learning-rate schedule."""
+        learning-rate schedule.
+
+        This loop is not :func:`scratchnn.training.fit`, on purpose: the estimators promise
+        scikit-learn's exact behaviour (its shuffling from ``random_state``, its loss with
+        ``alpha`` on the summed weights, its ``tol``/``n_iter_no_change`` rule, its learning-
+        rate schedules, sparse input), so that their loss curves equal scikit-learn's to 1e-9
+        (tests/test_sklearn_parity.py). Each step is the same forward/backward as the model's,
+        on the same flat parameter vector."""
         flat, optimizer, n = net.flat, self._optimizer, X.shape[0]
         dense = not sp.issparse(X)
         if reorder and dense:
