@@ -39,6 +39,13 @@ from .dense import _initializer_name
 __all__ = ["GRU", "LSTM", "RNN"]
 
 
+def _contiguous_transpose(U: np.ndarray) -> np.ndarray:
+    """``Uᵀ`` as a C-contiguous copy: the backward multiplies by it once per step, and BLAS
+    runs the small product ``dz Uᵀ`` about twice as fast from a contiguous matrix as from the
+    transposed view."""
+    return np.ascontiguousarray(U.T)
+
+
 class _Recurrent(Layer):
     """What RNN, LSTM and GRU share: the weights ``W`` (input to gates), ``U`` (state to
     gates) and ``b``, the input projection before the loop, padding masks, the outputs, and the
@@ -320,7 +327,7 @@ class RNN(_Recurrent):
         return hs
 
     def _run_backward(self, dh_seq, dh_final):
-        U_T = self.params["U"].T
+        U_T = _contiguous_transpose(self.params["U"])
         hs = self._hs
         dz = np.empty((hs.shape[0] - 1, *dh_final.shape[:1], self.hidden_size), dtype=self.dtype)
         dh = dh_final
@@ -423,7 +430,7 @@ class LSTM(_Recurrent):
         return (self._hs[-1], self._cs[-1])
 
     def _run_backward(self, dh_seq, dh_final):
-        U_T, H = self.params["U"].T, self.hidden_size
+        U_T, H = _contiguous_transpose(self.params["U"]), self.hidden_size
         acts, cs, tanh_c = self._acts, self._cs, self._tanh_c
         dz = np.empty_like(acts)
         dh, dc = dh_final, np.zeros_like(dh_final)
@@ -505,7 +512,7 @@ class GRU(_Recurrent):
         return hs
 
     def _run_backward(self, dh_seq, dh_final):
-        U_T, H = self.params["U"].T, self.hidden_size
+        U_T, H = _contiguous_transpose(self.params["U"]), self.hidden_size
         acts, hs, sn = self._acts, self._hs, self._sn
         dzx = np.empty_like(acts)
         dzh = np.empty_like(acts)
