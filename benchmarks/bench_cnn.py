@@ -166,8 +166,8 @@ class HandLoop:
         f = p2.reshape(len(x), -1)
         h = np.maximum(f @ W3 + b3, 0)
         logits = h @ W4 + b4
-        if cache is not None:
-            cache.update(locals())
+        if cache is not None:  # what backward needs (not self or cache: no reference cycle)
+            cache.update({k: v for k, v in locals().items() if k not in ("self", "cache")})
         return logits
 
     def step(self, x, y) -> float:
