@@ -81,7 +81,11 @@ def _inputs(n: int = 64, features: int = 6, seed: int = 0) -> np.ndarray:
 def _fit(model: snn.Sequential, X: np.ndarray, epochs: int = 3) -> snn.Sequential:
     rng = np.random.default_rng(1)
     y = rng.integers(0, model.out_features, len(X)) if model.out_features > 1 else X[:, :1]
-    loss = "cross_entropy" if model.out_features > 1 else "mse"
+    # A model that ends with its own Softmax/Sigmoid gives probabilities: the loss takes them
+    # as such (cross-entropy from logits would apply the softmax twice, which fit warns of).
+    last = model.layers[-1]
+    squashed = isinstance(getattr(last, "activation", None) or last, (snn.Softmax, snn.Sigmoid))
+    loss = snn.losses.CrossEntropy(from_logits=not squashed) if model.out_features > 1 else "mse"
     model.fit(X, y, loss=loss, optimizer="adam", epochs=epochs, batch_size=16, verbose=0)
     return model
 
