@@ -227,3 +227,23 @@ def test_a_log1p_target_exports_to_onnx_with_its_inverse(tmp_path):
     expected = model.predict(X)
     assert (expected >= 0).all()
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_too_few_epochs_are_said_to_leave_the_model_unconverged(tmp_path, capsys):
+    # the bar of issue 28: the 300-row separable table with --epochs 30 reaches 0.97 training
+    # accuracy or prints the not-converged warning; with --epochs 3 it must warn
+    path = write_csv(tmp_path / "sep.csv", ["a", "b", "y"], separable(300, 4))
+    for epochs in (3, 30):
+        code, out, err = run(capsys, "train", path, "--target", "y", "--epochs", epochs,
+                             "--out", tmp_path / "m.npz", "--quiet")  # fmt: skip
+        assert code == 0
+        train_accuracy = float(
+            next(li for li in out.splitlines() if li.startswith("train ")).split()[-1]
+        )
+        warned = f"training stopped at --epochs {epochs} with the validation loss still" in err
+        assert warned or train_accuracy >= 0.97
+        if epochs == 3:
+            assert warned and f"Try --epochs {2 * epochs}." in err
+    code, _, err = run(capsys, "train", path, "--target", "y", "--epochs", "200",
+                       "--early-stopping", "5", "--out", tmp_path / "m.npz", "--quiet")  # fmt: skip
+    assert code == 0 and "may not have converged" not in err  # stopped early: converged
