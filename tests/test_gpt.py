@@ -14,7 +14,7 @@ from _sequence_twins import twin
 from oracles import central_differences, to_numpy, to_torch
 from scratchnn import losses, metrics, optim
 from scratchnn.datasets.sequences import IGNORE, copy_task, parity_task, reverse_task
-from scratchnn.models import GPT, CharTokenizer, context_length, generate
+from scratchnn.models import GPT, CharTokenizer, attention_maps, context_length, generate
 
 torch = pytest.importorskip(
     "torch", minversion="2.13", reason="PyTorch is the oracle here: the dev extra (torch==2.13.0)"
@@ -243,6 +243,22 @@ def test_gpt_learns_copy_and_reverse_of_length_16_exactly(task):
     fit(model, lambda n, seed: task(n, length=16, symbols=8, seed=seed), n=2048, epochs=5)
     X, y = task(300, length=16, symbols=8, seed=1)  # held out
     assert exact_sequence_accuracy(model, X, y) == 1.0
+
+
+@pytest.mark.slow
+def test_reverse_attention_looks_at_the_mirrored_position():
+    # After learning to reverse, a head of the first block puts most of answer position j's
+    # attention on the source token it must emit next: the anti-diagonal.
+    model = GPT(vocab_size=9, context=32, width=32, depth=2, heads=2, seed=0)
+    fit(model, lambda n, seed: reverse_task(n, length=16, symbols=8, seed=seed), 2048, 5)
+    X, _ = reverse_task(8, length=16, symbols=8, seed=3)
+    maps = attention_maps(model, X)
+    assert [m.shape for m in maps] == [(8, 2, 32, 32)] * 2
+    # Query 16 + j (the separator, then the answer) predicts source token 15 - j.
+    queries = np.arange(16, 32)
+    sources = 15 - (queries - 16)
+    hits = [maps[0][:, h, queries, sources].mean() for h in range(2)]
+    assert max(hits) > 0.5, hits
 
 
 @pytest.mark.slow

@@ -5,8 +5,8 @@ a LeNet-style CNN for small images.
 ``import scratchnn``.
 """
 
-from .gpt import GPT, context_length, generate
+from .gpt import GPT, attention_maps, context_length, generate
 from .lenet import LeNet
 from .tokenizer import CharTokenizer
 
-__all__ = ["GPT", "CharTokenizer", "LeNet", "context_length", "generate"]
+__all__ = ["GPT", "CharTokenizer", "LeNet", "attention_maps", "context_length", "generate"]

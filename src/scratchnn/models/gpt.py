@@ -37,7 +37,7 @@ from ..layers.residual import Residual
 from ..model import Sequential
 from .tokenizer import CharTokenizer
 
-__all__ = ["GPT", "context_length", "generate"]
+__all__ = ["GPT", "attention_maps", "context_length", "generate"]
 
 
 def GPT(  # noqa: N802 - a factory that reads like a class, as MLP
@@ -111,6 +111,30 @@ def context_length(model: Sequential) -> int | None:
         if isinstance(layer, PositionalEmbedding):
             return layer.max_length
     return None
+
+
+def attention_maps(model: Sequential, ids: Sequence[int] | np.ndarray) -> list[np.ndarray]:
+    """The attention weights of every MultiHeadAttention in ``model`` (inside residual blocks
+    too, in order) for one inference pass over ``ids``: one ``(batch, heads, time, time)``
+    array per layer, row i of a head showing where query i looked. Ready for
+    ``matplotlib.pyplot.imshow`` (one image per head).
+
+    Example:
+        >>> model = GPT(vocab_size=5, context=4, width=8, depth=2, heads=2, seed=0)
+        >>> [a.shape for a in attention_maps(model, [[1, 2, 3]])]
+        [(1, 2, 3, 3), (1, 2, 3, 3)]
+    """
+    model.forward(np.asarray(ids))
+    found = []
+
+    def walk(layers: Sequence[Layer]) -> None:
+        for layer in layers:
+            if isinstance(layer, MultiHeadAttention):
+                found.append(layer.internals()["attention_weights"])
+            walk(layer.sublayers())
+
+    walk(model.layers)
+    return found
 
 
 def generate(
