@@ -172,7 +172,7 @@ def test_sgd_by_name_on_the_tutorials_xor_hints_at_the_learning_rate():
                   verbose=0)  # fmt: skip
     message = str(caught[0].message)
     assert "The loss barely moved in 1,000 steps of gradient descent" in message
-    assert "learning rate 0.001, which is likely too small" in message
+    assert "learning rate 0.001, which may be too small" in message
     assert "optimizer='sgd' means lr=0.001, PyTorch's and scikit-learn's default" in message
     assert "SGD(lr=0.1)" in message
 

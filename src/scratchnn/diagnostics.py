@@ -270,10 +270,12 @@ class _StallHint(Callback):
             f"The loss barely moved in {self._steps:,} steps of gradient descent ({first:.4g} "
             f"at the first batch, {last:.4g} after {self._epochs:,} epochs, "
             f"{(first - last) / first:.1%} lower): {optimizer!r} steps with learning rate "
-            f"{optimizer.lr:g}, which is likely too small for this problem"
+            f"{optimizer.lr:g}, which may be too small for this problem"
             f"{default if optimizer.lr == 1e-3 else ''}. Try a larger one, e.g. "
             f"optimizer=snn.optim.SGD(lr={max(0.1, 10 * optimizer.lr):g}) (the classic XOR "
-            "tutorial takes lr=0.5), or optimizer='adam'."
+            "tutorial takes lr=0.5), or optimizer='adam'. If a larger rate does not help, the "
+            "network is stuck on a plateau: weights initialized too small (init='normal' has "
+            "std 0.01) leave every hidden unit alike; try the default init='auto'."
         )
 
 
