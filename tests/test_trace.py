@@ -218,3 +218,26 @@ def test_short_optimizer_names_only_what_differs_from_the_defaults():
     assert trace.short_optimizer == "SGD(lr=0.1, momentum=0.9)"
     assert trace.optimizer_name == "SGD(lr=0.1, momentum=0.9)"  # repr shows what differs
     assert "optimizer SGD(lr=0.1, momentum=0.9)" in str(trace)
+
+
+def test_the_trace_shows_attention_weights_and_gates_inside_blocks():
+    """A sequence model's trace holds what its layers computed inside: attention weights per
+    head (inside a Residual block too, named by position) and an LSTM's gates."""
+    model = snn.Sequential(
+        [
+            snn.Embedding(7, 8),
+            snn.Residual([snn.LayerNorm(8), snn.MultiHeadAttention(8, 2, causal=True)]),
+            snn.LSTM(8, 4),
+            snn.Dense(4, 3),
+        ],
+        seed=0,
+        input_shape=(5,),
+    )
+    X = np.random.default_rng(0).integers(0, 7, size=(3, 5))
+    trace = snn.trace_step(model, X, np.array([0, 1, 2]), loss="cross_entropy", optimizer="adam")
+    weights = trace.layers[1].internals["1.attention_weights"]
+    assert weights.shape == (3, 2, 5, 5)
+    np.testing.assert_allclose(weights.sum(axis=-1), 1.0, rtol=1e-6)
+    assert np.all(np.triu(weights[0, 0], 1) == 0)  # causal: no attention to the future
+    assert trace.layers[2].internals  # the LSTM's gates and states
+    assert "1.W_qkv" in trace.layers[1].params and "1.W_qkv" in trace.layers[1].updates

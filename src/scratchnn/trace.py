@@ -59,6 +59,7 @@ from . import losses as losses_module
 from . import optim as optim_module
 from ._validation import check_inputs
 from .layers import Activation, Dense
+from .layers.base import walk
 
 if TYPE_CHECKING:
     from .losses import Loss
@@ -101,6 +102,13 @@ class LayerTrace:
         grads: ``{name: ∂L/∂param}`` (copies).
         updates: ``{name: Δparam}``, the optimizer's change (new minus old); empty without an
             optimizer.
+        internals: what the layer computed inside during the forward pass, where it says
+            (``layer.internals()``): an attention layer's weights ``(batch, heads, time,
+            time)``, a recurrent layer's gates and states per step. Inside a container they
+            are named ``"<index>.<name>"``, as its parameters are.
+
+    A container's parameters (a ``Residual`` block's) are named ``"<index>.<name>"``, e.g.
+    ``"1.W_qkv"`` for its second layer's.
     """
 
     index: int
@@ -113,6 +121,25 @@ class LayerTrace:
     params: dict[str, np.ndarray] = field(default_factory=dict)
     grads: dict[str, np.ndarray] = field(default_factory=dict)
     updates: dict[str, np.ndarray] = field(default_factory=dict)
+    internals: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def _named(layer: Any, store: str) -> dict[str, np.ndarray]:
+    """Copies of ``layer``'s ``params`` or ``grads`` and of the layers inside it."""
+    named = {}
+    for path, inner in walk(layer):
+        for key, value in getattr(inner, store).items():
+            named[f"{path}.{key}" if path else key] = value.copy()
+    return named
+
+
+def _internals(layer: Any) -> dict[str, np.ndarray]:
+    named = {}
+    for path, inner in walk(layer):
+        if hasattr(inner, "internals"):
+            for key, value in inner.internals().items():
+                named[f"{path}.{key}" if path else key] = value
+    return named
 
 
 @dataclass(frozen=True)
@@ -327,8 +354,9 @@ def trace_step(
         grads_out[i] = grad
         grad = work.layers[i].backward(grad)
         grads_in[i] = grad
-    params = [{k: v.copy() for k, v in layer.params.items()} for layer in work.layers]
-    grads = [{k: v.copy() for k, v in layer.grads.items()} for layer in work.layers]
+    params = [_named(layer, "params") for layer in work.layers]
+    grads = [_named(layer, "grads") for layer in work.layers]
+    internals = [_internals(layer) for layer in work.layers]
     # A fused activation (Dense(..., activation="relu")) hides z and δ inside the layer:
     # recompute them from the public parts (backward never accumulates, so this is safe).
     fused_delta = {
@@ -341,7 +369,7 @@ def trace_step(
     if stepper is not None:
         stepper.step(work.parameters())
         for i, layer in enumerate(work.layers):
-            updates[i] = {k: v - params[i][k] for k, v in layer.params.items()}
+            updates[i] = {k: v - params[i][k] for k, v in _named(layer, "params").items()}
 
     k = 1.0
     mse = None
@@ -377,6 +405,7 @@ def trace_step(
             params=params[i],
             grads={key: conv(g) for key, g in grads[i].items()},
             updates=updates[i],
+            internals=internals[i],
         )
         for i, layer in enumerate(work.layers)
     )
