@@ -437,3 +437,16 @@ def test_save_replaces_existing_file_and_cleans_up_on_failure(tmp_path: Path) ->
     with pytest.raises(FileNotFoundError):
         plot.loss_curves({"a": [1.0]}, path=tmp_path / "missing" / "x.png")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.png"]
+
+
+def test_attention_heads_draws_one_map_per_head(tmp_path):
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(2, 3, 5, 5))
+    weights = np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True)
+    figure = snn.plot.attention_heads(weights, tokens=list("hello"), sample=1,
+                                      path=tmp_path / "heads.png")  # fmt: skip
+    titles = [ax.get_title() for ax in figure.axes if ax.get_title()]
+    assert titles == ["head 0", "head 1", "head 2"]
+    assert (tmp_path / "heads.png").stat().st_size > 0
+    with pytest.raises(ValueError, match=r"\(batch, heads, time, time\)"):
+        snn.plot.attention_heads(weights[0])

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from .model import Sequential
 
 __all__ = [
+    "attention_heads",
     "confusion_counts",
     "confusion_matrix",
     "decision_boundary",
@@ -585,3 +586,53 @@ def _histogram(ax: Axes, array: np.ndarray, title: str, color: str) -> None:
     if finite.size < values.size:
         note += f", {values.size - finite.size} non-finite"
     ax.set_title(f"{heading}\n{note}", fontsize=9)
+
+
+# Attention.
+
+
+def attention_heads(
+    weights: np.ndarray,
+    tokens: Sequence[str] | None = None,
+    sample: int = 0,
+    path: str | os.PathLike | None = None,
+) -> Figure:
+    """One heat map per head of an attention layer's weights: row i shows where query i looked.
+
+    Args:
+        weights: ``(batch, heads, time, time)`` attention weights, e.g. an element of
+            :func:`scratchnn.models.attention_maps` or a ``trace_step`` layer's
+            ``internals["attention_weights"]``.
+        tokens: the ``time`` tokens (characters), to label both axes; None numbers them.
+        sample: which sequence of the batch to draw.
+        path: Where to write the figure as a PNG.
+
+    Returns:
+        matplotlib.figure.Figure: One axis per head, titled ``"head h"``, values in [0, 1].
+    """
+    _require_matplotlib()
+    weights = np.asarray(weights)
+    if weights.ndim != 4 or weights.shape[2] != weights.shape[3]:
+        raise ValueError(
+            "weights must be (batch, heads, time, time) attention weights; received shape "
+            f"{weights.shape}."
+        )
+    if not 0 <= sample < weights.shape[0]:
+        raise ValueError(f"sample must be in [0, {weights.shape[0] - 1}]. Received: {sample!r}.")
+    steps = weights.shape[2]
+    if tokens is not None and len(tokens) != steps:
+        raise ValueError(f"tokens must name the {steps} time steps; received {len(tokens)}.")
+    heads = weights.shape[1]
+    columns = min(heads, 4)
+    figure = _new_figure(3.0 * columns, 3.0 * math.ceil(heads / columns))
+    for head, ax in enumerate(_grid(figure, heads, 4)):
+        image = ax.imshow(weights[sample, head], vmin=0.0, vmax=1.0, cmap="viridis")
+        ax.set_title(f"head {head}")
+        ax.set_xlabel("key")
+        ax.set_ylabel("query")
+        if tokens is not None and steps <= 40:
+            ax.set_xticks(range(steps), [str(t) for t in tokens], fontsize=7)
+            ax.set_yticks(range(steps), [str(t) for t in tokens], fontsize=7)
+    figure.colorbar(image, ax=figure.axes, shrink=0.8)
+    _save(figure, path)
+    return figure
