@@ -124,9 +124,10 @@ def test_the_estimate_bounds_what_parsing_costs():
 
 
 def test_a_float32_batchnorm_whose_running_variance_overflowed_is_not_saved(tmp_path):
-    """Inputs near 1e20: the batch variance overflows float32, running_var becomes inf and
-    the model predicts one value for every row. save refuses it, saying why and what to do;
-    a file already at the path is left as it was."""
+    """Inputs near 1e20: the batch variance overflows float32. Training refuses that step
+    (the running statistics stay finite); and a model whose running_var is infinite anyway
+    (set by hand) is refused by save, saying why and what to do; a file already at the path
+    is left as it was."""
     rng = np.random.default_rng(0)
     X = (rng.normal(1, 0.5, size=(64, 3)) * 1e20).astype(np.float32)
     y = rng.integers(0, 2, size=64)
@@ -136,7 +137,10 @@ def test_a_float32_batchnorm_whose_running_variance_overflowed_is_not_saved(tmp_
     path = tmp_path / "bn.npz"
     _tiny().save(path)
     before = path.read_bytes()
-    model.fit(X, y, loss="cross_entropy", optimizer="adam", epochs=2, verbose=0)
+    with pytest.raises(snn.TrainingDivergedError, match="running_var"):
+        model.fit(X, y, loss="cross_entropy", optimizer="adam", epochs=2, verbose=0)
+    assert np.isfinite(model.layers[1].buffers["running_var"]).all()
+    model.layers[1].buffers["running_var"][0] = np.inf
     with pytest.raises(ValueError) as caught:
         model.save(path)
     message = str(caught.value)
