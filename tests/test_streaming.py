@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 import scratchnn as snn
+from scratchnn.batches import _Rows, shuffle_buffer
 from scratchnn.callbacks import Callback
 from scratchnn.streaming import ArraySource, IterableSource, as_source
-from scratchnn.batches import _Rows, shuffle_buffer
 
 
 def _data(n=300, features=5, classes=3, seed=0, dtype=np.float64):
