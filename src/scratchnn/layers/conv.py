@@ -319,26 +319,22 @@ class _Conv(Layer):
 
     def _col2im(self, d_cols: np.ndarray, dtype: np.dtype) -> np.ndarray:
         """Sum every receptive field's gradient back onto the (padded) input, one kernel
-        position at a time (each a strided add over the whole batch), then cut the padding
-        off."""
+        position at a time, then cut the padding off. The sums run in the columns' own order,
+        channels before images (each position one add along memory over the whole batch), and
+        the result is put back as (n, C, H, W) once at the end."""
         n, C = self._x_shape[:2]
-        G, out, r = self.groups, self._out, self.rank
+        out = self._out
         pads = self.pads
-        padded = (n, C, *(s + a + b for s, (a, b) in zip(self._x_shape[2:], pads, strict=True)))
-        dx = np.zeros(padded, dtype=dtype)
-        fields = d_cols.reshape(G, C // G, *self.kernel_size, n, *out)
-        target = dx.reshape(n, G, C // G, *padded[2:])
+        padded = tuple(s + a + b for s, (a, b) in zip(self._x_shape[2:], pads, strict=True))
+        dx = np.zeros((C, n, *padded), dtype=dtype)  # channels first, as the columns
+        fields = d_cols.reshape(C, *self.kernel_size, n, *out)  # the groups' channels in order
         for position in itertools.product(*(range(k) for k in self.kernel_size)):
             where = tuple(
                 slice(p * d, p * d + s * (o - 1) + 1, s)
                 for p, d, s, o in zip(position, self.dilation, self.stride, out, strict=True)
             )
-            # (G, C/G, n, *out) -> (n, G, C/G, *out)
-            field = fields[(slice(None), slice(None), *position)].transpose(
-                2, 0, 1, *range(3, 3 + r)
-            )
-            target[(slice(None), slice(None), slice(None), *where)] += field
-        return dx[self._interior(self._x_shape)]
+            dx[(slice(None), slice(None), *where)] += fields[(slice(None), *position)]
+        return np.ascontiguousarray(dx.swapaxes(0, 1)[self._interior(self._x_shape)])
 
     def get_config(self) -> dict[str, Any]:
         return {
