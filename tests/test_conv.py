@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 
 import numpy as np
 import pytest
@@ -584,3 +585,30 @@ def test_inference_on_a_large_batch_is_convolved_in_bounded_chunks(rng, monkeypa
     fresh = built(snn.Conv2D(2, 3, 3, padding=1))
     fresh.forward(x, training=False)
     assert fresh._scratch._flat["cols"].size == 2 * 18 * 36  # never more than two images'
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: snn.Conv2D(4, 3, 3, padding=1),
+        lambda: snn.Conv2D(4, 4, (2, 3), stride=2, dilation=(1, 2), groups=4),
+        lambda: snn.Conv2D(4, 2, 2, padding="same", bias=False),
+        lambda: snn.MaxPool2D(2),
+        lambda: snn.MaxPool2D(3, stride=1, padding=1),
+        lambda: snn.AvgPool2D(3, stride=2, padding=1),
+        lambda: snn.BatchNorm2d(4),
+        lambda: snn.Dropout2d(0.5),
+        lambda: snn.RandomShift(1, horizontal_flip=True),
+        lambda: snn.ToChannelsFirst(),
+        lambda: snn.GlobalAvgPool2D(),
+    ],
+)
+def test_scratchnn_gradcheck_passes_on_each_layer(make, rng):
+    """snn.gradcheck itself (end to end and layer by layer, float64) on each layer followed
+    by Flatten (gradcheck's MSE takes rows of outputs)."""
+    layer = make()
+    X = rng.normal(size=(2, 4, 6, 6))
+    Y = rng.normal(size=(2, math.prod(layer.output_shape(X.shape[1:]))))
+    result = snn.gradcheck([layer, snn.Flatten()], "mse", X, Y)
+    assert result.passed, str(result)
+    assert all(check.passed for check in result.layers), str(result)
