@@ -294,3 +294,11 @@ def test_a_hostile_file_with_a_huge_declared_layer_is_refused_before_allocating(
     np.savez(path, **arrays)
     with pytest.raises(snn.DataFileError, match=r"array .s. size must be a whole number in \[0, "):
         snn.load(path)
+
+
+def test_dense_after_a_flatten_of_images_of_any_size_gives_its_outputs():
+    model = snn.Sequential([ChannelScale(2), Rows(), snn.Dense(18, 3)])  # no input_shape
+    assert model.input_shape == (2, None, None) and model.output_shape == (3,)
+    X, y = images(16)
+    model.fit(X, y, loss="cross_entropy", optimizer="adam", epochs=1, verbose=0)
+    assert model.predict(X).shape == (16, 3)

@@ -467,7 +467,10 @@ def _check_layer(
     difference straddles two slopes and would accuse a correct backward."""
     if getattr(layer, "input_kind", "float") != "int":  # token ids are never nudged
         near = np.abs(x) < 10 * eps
-        x[near] = np.where(x[near] < 0, -100 * eps, 100 * eps)
+        # Each to its own distance (100ε to 200ε): equal values would tie in a max-pool window,
+        # where a central difference splits the gradient between the tied entries.
+        offsets = 100 * eps * (1 + rng.random(int(near.sum())))
+        x[near] = np.where(x[near] < 0, -offsets, offsets)
     rewind(index)
     out = layer.forward(x, training=True)
     upstream = rng.standard_normal(out.shape)

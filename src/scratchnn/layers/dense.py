@@ -100,6 +100,11 @@ class Dense(Layer):
     def output_features(self, in_features: int) -> int:
         return self.out_features
 
+    def output_shape(self, input_shape: Shape) -> Shape:
+        # out_features on the last axis, even after an axis of unknown size (a Flatten of
+        # images of any size).
+        return (*input_shape[:-1], self.out_features)
+
     def parameter_shapes(self, input_shape: Shape) -> dict[str, tuple[int, ...]]:
         shapes = {"W": (self._in, self.out_features)}
         if self.bias:
