@@ -272,6 +272,11 @@ class DataParallelStep:
         self.X, self.y, self.weights = setup.X, setup.y, setup.weights
         self.summed = setup.loss.reduction == "sum"
         addresses = worker_addresses(client)
+        if not addresses:
+            raise ValueError(
+                "The Dask cluster has no workers to hold the model's replicas; start some (or "
+                "pass workers=N for a local cluster), or train with model.fit."
+            )
         self.bounds = _shards(len(self.X), len(addresses))
         model_bytes = io.dumps(model)
         self.replicas = [
