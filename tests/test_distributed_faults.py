@@ -89,3 +89,13 @@ def test_a_worker_killed_mid_trials_leaves_the_results_unchanged(client, tmp_pat
     results = map_trials(_kill_once, list(range(6)), marker, client=client)
     assert os.path.exists(marker)  # the fault happened
     assert results == [i * i for i in range(6)]
+
+
+def test_data_parallel_on_a_cluster_without_workers_says_so():
+    with (
+        LocalCluster(n_workers=0, processes=False, dashboard_address=None, silence_logs=50) as cl,
+        Client(cl) as empty,
+    ):
+        X, y = _data(n=32)
+        with pytest.raises(ValueError, match="no workers to hold the model's replicas"):
+            snn.distributed.fit(_model(), X, y, empty, loss="cross_entropy", optimizer="adam")
