@@ -36,7 +36,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, NamedTuple
 
 # One BLAS thread for both sides: the fair comparison, and on a busy machine OpenBLAS's spinning
 # worker threads otherwise slow the small products of small tables down many times.
@@ -173,10 +175,29 @@ def _score(predicted, truth, classification) -> float:
     return float(1 - ((truth - predicted) ** 2).sum() / ((truth - truth.mean()) ** 2).sum())
 
 
-def one_run(path: Path, target: str, seed: int, work: Path):
+class OurRun(NamedTuple):
+    """One run of scratchnn's command line on a table (see :func:`train_and_score`)."""
+
+    model: Any
+    raw: Any
+    train: np.ndarray
+    test: np.ndarray
+    classification: bool
+    ours: float
+    train_seconds: float
+    output: str
+
+
+def train_and_score(
+    path: Path, target: str, seed: int, work: Path, extra: Sequence[str] = ()
+) -> OurRun:
+    """``scratchnn train`` on the file (CPU seconds timed), then ``predict`` on exactly the
+    rows it held out, scored; with the rows it trained and tested on, for the baselines."""
     model_path = work / "model.npz"
     start = time.process_time()
-    run_cli("train", path, "--target", target, "--seed", seed, "--out", model_path, "--quiet")
+    output = run_cli(
+        "train", path, "--target", target, "--seed", seed, "--out", model_path, "--quiet", *extra
+    )
     train_seconds = time.process_time() - start
     model = load(model_path)
     raw = read_table(path)
@@ -196,6 +217,13 @@ def one_run(path: Path, target: str, seed: int, work: Path):
         ours = float(np.mean([p == t for p, t in zip(predicted, truth, strict=True)]))
     else:
         ours = _score(np.array(predicted, float), np.array(truth, float), False)
+    return OurRun(model, raw, train, test, classification, ours, train_seconds, output)
+
+
+def one_run(path: Path, target: str, seed: int, work: Path):
+    model, raw, train, test, classification, ours, train_seconds, _ = train_and_score(
+        path, target, seed, work
+    )
     roles = model.preprocessor.roles
     mlp, linear, sk_seconds = sklearn_scores(raw, roles, target, classification, train, test, seed)
     return classification, ours, mlp, linear, train_seconds, sk_seconds, len(train), len(test)

