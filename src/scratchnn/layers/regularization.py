@@ -42,9 +42,13 @@ class Dropout(ParameterFree):
         if self.rng is None:
             self.rng = np.random.default_rng()
         dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
-        keep = self.rng.random(x.shape, dtype=dtype) >= self.p
+        keep = self.rng.random(self.mask_shape(x), dtype=dtype) >= self.p
         self._mask = keep * dtype.type(1 / (1 - self.p))
         return x * self._mask
+
+    def mask_shape(self, x: np.ndarray) -> tuple[int, ...]:
+        """One mask entry per element (a subclass may share one across axes, by broadcast)."""
+        return x.shape
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         if self._mask is None:

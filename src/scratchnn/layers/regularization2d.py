@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from .._validation import check_number
 from ..shapes import Shape
-from .base import ParameterFree, layers
+from .base import layers
+from .regularization import Dropout
 
 
 @layers.register("dropout2d", "spatialdropout")
-class Dropout2d(ParameterFree):
+class Dropout2d(Dropout):
     r"""Inverted dropout of whole channels (PyTorch's ``Dropout2d``).
 
     Neighbouring pixels of a feature map are strongly correlated, so dropping single pixels
@@ -32,11 +30,6 @@ class Dropout2d(ParameterFree):
     Shapes: ``(batch, C, H, W)`` → same.
     """
 
-    def __init__(self, p: float = 0.5) -> None:
-        super().__init__()
-        self.p = check_number("p", p, 0.0, 1.0, high_open=True)
-        self._mask: np.ndarray | None = None
-
     @property
     def input_shape(self) -> tuple[None, None, None]:
         return (None, None, None)
@@ -44,21 +37,6 @@ class Dropout2d(ParameterFree):
     def output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)
 
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        if not training or self.p == 0:
-            self._mask = None
-            return x
-        if self.rng is None:
-            self.rng = np.random.default_rng()
-        dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
-        keep = self.rng.random(x.shape[:2], dtype=dtype) >= self.p
-        self._mask = (keep * dtype.type(1 / (1 - self.p)))[:, :, None, None]
-        return x * self._mask
-
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        if self._mask is None:
-            return grad_out
-        return grad_out * self._mask
-
-    def get_config(self) -> dict[str, Any]:
-        return {"p": self.p}
+    def mask_shape(self, x: np.ndarray) -> tuple[int, ...]:
+        """One entry per image and channel, broadcast over the pixels."""
+        return (*x.shape[:2], 1, 1)
