@@ -4,37 +4,20 @@ and warnings never come out as pages of NumPy text."""
 
 from __future__ import annotations
 
-import importlib
-import io
 import os
 import stat
 import subprocess
 import sys
 import warnings
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import scratchnn as snn
+from _cli import cli_main, run
 from _model_files import small_model, with_metadata, write
 from scratchnn.cli import failures
-
-cli_main = importlib.import_module("scratchnn.cli.main")
-
-
-def run(*args: object) -> tuple[int, str, str]:
-    """``scratchnn ARGS`` in this process, with the warning filters a user has (not pytest's
-    "error"): ``(exit status, stdout, stderr)``."""
-    out, err = io.StringIO(), io.StringIO()
-    with warnings.catch_warnings(), redirect_stdout(out), redirect_stderr(err):
-        warnings.simplefilter("default")
-        try:
-            status = cli_main.main([str(arg) for arg in args])
-        except SystemExit as exit:  # argparse's usage errors
-            status = exit.code
-    return status, out.getvalue(), err.getvalue()
 
 
 def one_line_error(status: int, stderr: str, *fragments: str) -> str:
