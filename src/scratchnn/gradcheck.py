@@ -55,7 +55,7 @@ from ._validation import (
     check_positive_int,
 )
 from .layers import Layer
-from .layers.base import walk
+from .layers.base import named_arrays, walk
 from .model import Sequential
 
 if TYPE_CHECKING:
@@ -440,11 +440,8 @@ def gradcheck(
 def _named_arrays(layer: Layer) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{name: (values, gradient)}`` of every parameter of ``layer`` and of the layers inside
     it (a container's, named ``"0.W"``, ...)."""
-    named = {}
-    for path, inner in walk(layer):
-        for key, value in inner.params.items():
-            named[f"{path}.{key}" if path else key] = (value, inner.grads[key])
-    return named
+    grads = dict(named_arrays(layer, "grads"))
+    return {name: (value, grads[name]) for name, value in named_arrays(layer, "params")}
 
 
 def _check_layer(

@@ -59,7 +59,7 @@ from . import losses as losses_module
 from . import optim as optim_module
 from ._validation import check_inputs
 from .layers import Activation, Dense
-from .layers.base import walk
+from .layers.base import named_arrays, walk
 
 if TYPE_CHECKING:
     from .losses import Loss
@@ -126,11 +126,7 @@ class LayerTrace:
 
 def _named(layer: Any, store: str) -> dict[str, np.ndarray]:
     """Copies of ``layer``'s ``params`` or ``grads`` and of the layers inside it."""
-    named = {}
-    for path, inner in walk(layer):
-        for key, value in getattr(inner, store).items():
-            named[f"{path}.{key}" if path else key] = value.copy()
-    return named
+    return {name: array.copy() for name, array in named_arrays(layer, store)}
 
 
 def _internals(layer: Any) -> dict[str, np.ndarray]:

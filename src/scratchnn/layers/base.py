@@ -285,9 +285,15 @@ def walk(layer: Layer, path: str = "") -> Iterator[tuple[str, Layer]]:
         yield from walk(sub, f"{path}.{j}" if path else str(j))
 
 
-def named_buffers(layer: Layer) -> Iterator[tuple[str, np.ndarray]]:
-    """The buffers of ``layer`` and of every layer inside it, named relative to it:
-    ``running_mean`` for its own, ``0.running_mean`` for its first sublayer's."""
+def named_arrays(layer: Layer, kind: str = "params") -> Iterator[tuple[str, np.ndarray]]:
+    """The ``params``, ``grads`` or ``buffers`` of ``layer`` and of every layer inside it,
+    named relative to it: ``W`` for its own, ``0.W`` for its first sublayer's."""
     for path, inner in walk(layer):
-        for name, buffer in inner.buffers.items():
-            yield (f"{path}.{name}" if path else name), buffer
+        for name, array in getattr(inner, kind).items():
+            yield (f"{path}.{name}" if path else name), array
+
+
+def named_buffers(layer: Layer) -> Iterator[tuple[str, np.ndarray]]:
+    """The buffers of ``layer`` and of the layers inside it (``running_mean``,
+    ``0.running_mean``, ...): what a model file saves for it."""
+    return named_arrays(layer, "buffers")

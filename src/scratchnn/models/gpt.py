@@ -33,6 +33,7 @@ from ..layers import (
     MultiHeadAttention,
     PositionalEmbedding,
 )
+from ..layers.base import walk
 from ..layers.residual import Residual
 from ..model import Sequential
 from .tokenizer import CharTokenizer
@@ -125,16 +126,12 @@ def attention_maps(model: Sequential, ids: Sequence[int] | np.ndarray) -> list[n
         [(1, 2, 3, 3), (1, 2, 3, 3)]
     """
     model.forward(np.asarray(ids))
-    found = []
-
-    def walk(layers: Sequence[Layer]) -> None:
-        for layer in layers:
-            if isinstance(layer, MultiHeadAttention):
-                found.append(layer.internals()["attention_weights"])
-            walk(layer.sublayers())
-
-    walk(model.layers)
-    return found
+    return [
+        inner.internals()["attention_weights"]
+        for layer in model.layers
+        for _, inner in walk(layer)
+        if isinstance(inner, MultiHeadAttention)
+    ]
 
 
 def generate(
