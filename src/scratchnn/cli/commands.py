@@ -18,6 +18,7 @@ from ..io import load
 from ..model import Sequential
 from . import data as data_module
 from . import outputs, tabular
+from . import text as text_model
 from .build import build_model, make_optimizer, make_schedule, verbosity
 from .cnn import build_cnn
 from .defaults import choose
@@ -165,6 +166,7 @@ def _load_model(path: str) -> tuple[Sequential, dict[str, Any]]:
 
 def evaluate(args: argparse.Namespace) -> int:
     model, metadata = _load_model(args.model)
+    text_model.refuse_language_model(model, args.model, "evaluate")
     encoder, scaler = tabular.detach(model)
     if encoder is not None:
         return tabular.evaluate_table(args, model, encoder, scaler, metrics_table)
@@ -183,6 +185,7 @@ def predict(args: argparse.Namespace) -> int:
         [*outputs.existing("MODEL", args.model), *outputs.existing("DATA", args.data)],
     )
     model, metadata = _load_model(args.model)
+    text_model.refuse_language_model(model, args.model, "predict")
     encoder, scaler = tabular.detach(model)
     if encoder is not None:
         network_outputs = tabular.table_outputs(args, model, encoder, scaler)
@@ -263,6 +266,8 @@ def info(args: argparse.Namespace) -> int:
     size = Path(args.model).stat().st_size
     print(f"{args.model}: scratchnn model, {size / 1024:.1f} KiB\n")
     print(model.summary())
+    for line in text_model.info_lines(model):  # a language model's vocabulary and context
+        print(line)
     print(f"\nEpochs trained: {model.epochs_trained}")
     if model.loss is not None:
         print(f"Loss: {model.loss!r}")

@@ -1,5 +1,6 @@
 """The ``scratchnn`` command: ``scratchnn train``, ``evaluate``, ``predict``, ``info``,
-``demo``, ``compare`` and ``export``. Errors print one line on stderr and exit non-zero."""
+``demo``, ``compare``, ``export``, ``train-text`` and ``generate``. Errors print one line on
+stderr and exit non-zero."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from . import (
     preset,
     search,
     terminal,
+    text,
 )
 from . import data as data_module
 from .build import OPTIMIZERS, SCHEDULES, parse_layers
@@ -430,6 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_parser(sub, _positive_int, _positive_float)
     search.add_parser(sub, _positive_int, _fraction)
     add_decimal_option(sub.choices["search"])
+    text.add_parser(sub, _positive_int, _positive_float, _fraction, _non_negative_int)
     return parser
 
 

@@ -142,6 +142,7 @@ def generate(
     top_k: int | None = None,
     seed: int | None = None,
     tokenizer: CharTokenizer | None = None,
+    context: int | None = None,
 ) -> str | np.ndarray:
     r"""Continue ``prompt`` by ``n`` tokens, sampled one at a time from the model.
 
@@ -158,6 +159,9 @@ def generate(
         seed: seeds the draws (None: fresh entropy); the same seed gives the same text.
         tokenizer: encodes a string prompt and decodes the result (by default the one
             attached to the model, :meth:`CharTokenizer.attach`, if any).
+        context: the most recent tokens the model reads at each step (by default its
+            PositionalEmbedding's length; a recurrent model without one reads them all, so
+            give it the window it was trained on).
 
     Returns:
         The prompt and its continuation: a string with a tokenizer, else the ids.
@@ -177,7 +181,7 @@ def generate(
         ids = np.asarray(prompt, dtype=np.intp).ravel()
     if ids.size == 0:
         raise ValueError("generate needs a prompt of at least one token.")
-    context = context_length(model)
+    context = context_length(model) if context is None else check_positive_int("context", context)
     ids = list(ids)
     for _ in range(n):
         window = np.array([ids if context is None else ids[-context:]])
