@@ -943,7 +943,7 @@ def test_load_refuses_the_wrong_estimator_or_a_plain_model(tmp_path):
     MLPRegressor(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit(Xr, yr).save(
         tmp_path / "reg.npz"
     )
-    with pytest.raises(ValueError, match="holds MLPRegressor, not a MLPClassifier"):
+    with pytest.raises(ValueError, match="holds an MLPRegressor, not an MLPClassifier"):
         MLPClassifier.load(tmp_path / "reg.npz")
     assert isinstance(MLPRegressor.load(tmp_path / "reg.npz"), MLPRegressor)
     snn.MLP([3, 4, 1], seed=0).save(tmp_path / "plain.npz")

@@ -221,9 +221,7 @@ class _BaseMLP(SaveLoad, BaseEstimator):
             W = self._random_state.uniform(-bound, bound, (fan_in, fan_out))
             b = self._random_state.uniform(-bound, bound, fan_out)
             initial.append((W, b))
-        stack = mlp_layers(
-            units, names, batch_norm=bool(self.batch_norm), dropout=float(self.dropout or 0.0)
-        )
+        stack = self._stack(units)
         # The dropout masks' stream: from random_state (drawn after the initial weights, so
         # that those stay scikit-learn's).
         seed = None
@@ -237,6 +235,15 @@ class _BaseMLP(SaveLoad, BaseEstimator):
             layer.params["W"] = W
             layer.params["b"] = b
         return model
+
+    def _stack(self, units: list[int]) -> list:
+        """The network's layers (unbuilt) for ``[n_features, *hidden, n_outputs]`` units:
+        the one place the estimators' architecture is written (``load`` compares a file's
+        network with it)."""
+        names = _activation_names(self.activation, tuple(units[1:-1]))
+        return mlp_layers(
+            units, names, batch_norm=bool(self.batch_norm), dropout=float(self.dropout or 0.0)
+        )
 
     def _model_from_attributes(self) -> Sequential:
         """A network holding the ``coefs_``/``intercepts_`` a user assigned to an estimator

@@ -11,10 +11,11 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
 from sklearn.utils.validation import column_or_1d, validate_data
 
+from .. import _load_checks as checks
 from .. import losses
 from ._base import _BaseMLP
 from ._losses import OUT_ACTIVATION
-from ._persistence import _plain
+from ._persistence import _plain, checked_classes
 
 _PARAMETERS_DOC = """
     Parameters are scikit-learn's, with the same defaults and meaning: ``hidden_layer_sizes``,
@@ -125,6 +126,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         )
         self.class_weight = class_weight
 
+    _EXTRA_STATE_KEYS = ("classes", "multilabel")
     #: scikit-learn's MLPClassifier has this attribute (not a parameter) too.
     loss = "log_loss"
     _multilabel = False
@@ -278,8 +280,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return {"classes": [_plain(c) for c in self.classes_], "multilabel": self._multilabel}
 
     def _restore_extra_state(self, state: dict[str, Any]) -> None:
-        self.classes_ = np.asarray(state["classes"])
-        self._multilabel = state["multilabel"]
+        multilabel = checks.check_type("multilabel", state["multilabel"], bool)
+        self.classes_ = checked_classes(state["classes"], self.model_.out_features, multilabel)
+        self._multilabel = multilabel
+        if isinstance(self.class_weight, dict):
+            unknown = set(self.class_weight) - set(self.classes_.tolist())
+            if unknown:
+                raise checks.InvalidFileError(
+                    f"params['class_weight'] weighs {checks._short(sorted(map(str, unknown)))}, "
+                    "which are not among the classes"
+                )
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
@@ -354,6 +364,13 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def _loss_name(self) -> str:
         return self.loss
+
+    def _restore_extra_state(self, state: dict[str, Any]) -> None:
+        if not isinstance(self.loss, str) or self.loss not in OUT_ACTIVATION:
+            raise checks.InvalidFileError(
+                f"params['loss'] must be one of {', '.join(OUT_ACTIVATION)}; it is "
+                f"{checks._short(self.loss)}"
+            )
 
     def _scratchnn_loss(self) -> losses.Loss | None:
         kinds = {"squared_error": losses.MSE, "absolute_error": losses.MAE, "huber": losses.Huber}
