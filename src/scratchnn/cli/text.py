@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__, callbacks, optim, schedules
+from .. import __version__, optim, schedules
 from ..datasets.text import load_text
 from ..io import load
 from ..layers import LSTM, Dense, Dropout, Embedding, Layer
@@ -326,31 +326,56 @@ def windows(ids: np.ndarray, context: int) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------------------------
 
 
-class _Report(callbacks.Callback):
-    """One line per epoch (loss, validation loss, bits per character, speed), and a sample
-    every ``plan.sample_every`` epochs."""
-
-    def __init__(self, plan: Plan, args: argparse.Namespace, tokens: int) -> None:
-        self.plan, self.args, self.tokens = plan, args, tokens
-        self.start = time.perf_counter()
-
-    def on_epoch_begin(self, epoch: int, logs: dict[str, float]) -> None:
-        self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
-        seconds = time.perf_counter() - self.start
-        if self.args.quiet:
-            return
-        width = len(str(self.plan.epochs))
-        print(
-            f"epoch {epoch + 1:{width}d}/{self.plan.epochs}  loss {logs['loss']:.3f}  "
-            f"val_loss {logs['val_loss']:.3f}  val bits/char {logs['val_loss'] / math.log(2):.3f}"
-            f"  ({seconds:.1f} s, {self.tokens / max(seconds, 1e-9):,.0f} characters/s)"
+def _fit(
+    model: Sequential,
+    plan: Plan,
+    args: argparse.Namespace,
+    train_ids: np.ndarray,
+    validation: tuple[np.ndarray, np.ndarray],
+) -> tuple[int, float]:
+    """Train ``plan.epochs`` epochs, each one pass over the training text in windows that start
+    at a random offset (so that no character is always the first of its window), in shuffled
+    order; print a line per epoch and the samples. Returns ``(epochs done, last val_loss)``
+    (fewer epochs after Ctrl-C)."""
+    context = plan.shape.context
+    offsets = np.random.default_rng(args.seed).integers(0, context, size=plan.epochs)
+    options: dict[str, Any] = {
+        "loss": "sequence_cross_entropy",
+        "optimizer": optim.AdamW(lr=plan.lr, weight_decay=0.01, clip_norm=1.0),
+        "schedule": schedules.CosineAnnealing(T_max=plan.epochs, eta_min=plan.lr / 10),
+    }
+    done, val_loss = 0, float("nan")
+    for epoch in range(1, plan.epochs + 1):
+        X, y = windows(train_ids[int(offsets[epoch - 1]) :], context)
+        start = time.perf_counter()
+        history = model.fit(  # the optimizer and schedule carry on from one call to the next
+            X,
+            y,
+            epochs=1,
+            batch_size=plan.batch_size,
+            validation_data=validation,
+            verbose=0,
+            **options,
         )
-        last = epoch + 1 == self.plan.epochs
-        if self.args.samples and ((epoch + 1) % self.plan.sample_every == 0 or last):
-            sample = _sample(self.model, self.plan.prompt, self.args.samples, epoch)
+        options = {}
+        seconds = time.perf_counter() - start
+        if len(history):
+            done, val_loss = epoch, float(history["val_loss"][-1])
+        if history.interrupted:
+            print("Interrupted: saving the model as it is now.")
+            break
+        if args.quiet:
+            continue
+        print(
+            f"epoch {epoch:{len(str(plan.epochs))}d}/{plan.epochs}  loss "
+            f"{history['loss'][-1]:.3f}  val_loss {val_loss:.3f}  val bits/char "
+            f"{val_loss / math.log(2):.3f}  ({seconds:.1f} s, {X.size / seconds:,.0f} "
+            "characters/s)"
+        )
+        if args.samples and (epoch % plan.sample_every == 0 or epoch == plan.epochs):
+            sample = _sample(model, plan.prompt, args.samples, epoch)
             print(_indent(sample.lstrip("\n")))
+    return done, val_loss
 
 
 def _sample(model: Sequential, prompt: str, n: int, seed: int) -> str:
@@ -361,10 +386,15 @@ def _indent(text: str) -> str:
     return printable("  " + text.replace("\n", "\n  "))
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' * (n != 1)}"
+
+
 def _describe_shape(plan: Plan) -> str:
     s = plan.shape
     if plan.model == "gpt":
-        return f"GPT, {s.layers} blocks, {s.heads} heads, width {s.width}, context {s.context}"
+        blocks, heads = _count(s.layers, "block"), _count(s.heads, "head")
+        return f"GPT, {blocks}, {heads}, width {s.width}, context {s.context}"
     stack = f"{s.layers} LSTMs" if s.layers > 1 else "LSTM"
     return f"{stack} of width {s.width} (embedding {max(1, s.width // 2)}), context {s.context}"
 
@@ -380,12 +410,9 @@ def train_text(args: argparse.Namespace) -> int:
             f"{source.name} holds only white space. Pass a text with some words in it."
         )
     if len(source.text) < MIN_CHARACTERS:
+        cut = " (after --max-tokens/--fraction)" if args.max_tokens or args.fraction else ""
         raise ValueError(
-            f"{source.name} has {len(source.text):,} characters (after --max-tokens and "
-            f"--fraction); a language model needs at least {MIN_CHARACTERS} to train and "
-            "validate on. Pass a longer text."
-            if args.max_tokens or args.fraction
-            else f"{source.name} has {len(source.text):,} characters; a language model needs "
+            f"{source.name} has {len(source.text):,} characters{cut}; a language model needs "
             f"at least {MIN_CHARACTERS} to train and validate on. Pass a longer text."
         )
     tokenizer = CharTokenizer.from_text(source.text)
@@ -394,7 +421,7 @@ def train_text(args: argparse.Namespace) -> int:
     train_ids, val_ids = ids[:split], ids[split:]
     plan = _plan(args, len(train_ids), len(val_ids), tokenizer)
     context = plan.shape.context
-    X, y = windows(train_ids, context)
+    n_windows = (len(train_ids) - 1) // context
     X_val, y_val = windows(val_ids, context)
     cap = max(1, min(1024, MAX_VALIDATION_FLOATS // (context * tokenizer.vocab_size)))
     X_val, y_val = X_val[:cap], y_val[:cap]
@@ -411,10 +438,10 @@ def train_text(args: argparse.Namespace) -> int:
         f"({tokenizer.vocab_size} distinct: the vocabulary){extra}."
     )
     print(
-        f"Training on the first {len(train_ids):,} characters ({len(X):,} windows of "
-        f"{context} per epoch), validating on the last {len(val_ids):,} "
-        f"({len(X_val) * context:,} characters in {len(X_val):,} windows) [--val-split "
-        f"{args.val_split:g}]."
+        f"Training on the first {len(train_ids):,} characters (about {n_windows:,} "
+        f"windows of {context} per epoch, from a random offset), validating on the last "
+        f"{len(val_ids):,} ({len(X_val) * context:,} characters in {len(X_val):,} windows) "
+        f"[--val-split {args.val_split:g}]."
     )
     auto = f" [auto: {', '.join(plan.chosen)}]" if plan.chosen else ""
     print(
@@ -435,27 +462,12 @@ def train_text(args: argparse.Namespace) -> int:
     )
     print(f"A uniform guess scores {math.log2(tokenizer.vocab_size):.3f} bits per character.")
 
-    report = _Report(plan, args, len(X) * context)
     start = time.perf_counter()
-    history = model.fit(
-        X,
-        y,
-        loss="sequence_cross_entropy",
-        optimizer=optim.AdamW(lr=plan.lr, weight_decay=0.01, clip_norm=1.0),
-        schedule=schedules.CosineAnnealing(T_max=plan.epochs, eta_min=plan.lr / 10),
-        epochs=plan.epochs,
-        batch_size=plan.batch_size,
-        validation_data=(X_val, y_val),
-        callbacks=[report],
-        verbose=0,
-    )
+    epochs, val_loss = _fit(model, plan, args, train_ids, (X_val, y_val))
     seconds = time.perf_counter() - start
-    if history.interrupted:
-        print("Interrupted: saving the model as it is now.")
-    val_loss = float(history["val_loss"][-1]) if len(history) else float("nan")
     bits = val_loss / math.log(2)
     print(
-        f"\nTrained {len(history)} epochs in {seconds:.1f} s: validation loss {val_loss:.4f}, "
+        f"\nTrained {epochs} epochs in {seconds:.1f} s: validation loss {val_loss:.4f}, "
         f"{bits:.3f} bits per character."
     )
     model.metadata.update(
@@ -473,13 +485,17 @@ def train_text(args: argparse.Namespace) -> int:
                 "prompt": plan.prompt,
             },
             "training": {
-                "epochs": len(history),
+                "epochs": epochs,
                 "batch_size": plan.batch_size,
                 "lr": plan.lr,
                 "seed": args.seed,
                 "seconds": round(seconds, 1),
             },
-            "metrics": {"validation": {"loss": val_loss, "bits_per_character": bits}},
+            "metrics": (
+                {"validation": {"loss": val_loss, "bits_per_character": bits}}
+                if math.isfinite(val_loss)
+                else {}
+            ),
             "scratchnn_version": __version__,
         }
     )
