@@ -28,6 +28,10 @@ def logits_and_labels(rng):
     return rng.normal(size=(6, 4)) * 3, rng.integers(0, 4, size=6)
 
 
+def log_rates_and_counts(rng):
+    return rng.normal(size=(6, 3)), rng.poisson(2.0, size=(6, 3)).astype(float)
+
+
 CASES = [
     (snn.losses.MSE, {}, regression, torch.nn.MSELoss, {}),
     (snn.losses.MAE, {}, regression, torch.nn.L1Loss, {}),
@@ -41,6 +45,13 @@ CASES = [
         {},
     ),
     (snn.losses.CrossEntropy, {}, logits_and_labels, torch.nn.CrossEntropyLoss, {}),
+    (
+        snn.losses.Poisson,
+        {},
+        log_rates_and_counts,
+        torch.nn.PoissonNLLLoss,
+        {"log_input": True, "full": False},
+    ),
 ]
 
 
@@ -147,6 +158,11 @@ LOSS_CASES = {
         "softmax_labels",
         lambda p, y: torch.nn.functional.nll_loss(p.log(), y, reduction="none"),
     ),
+    "poisson": (
+        snn.losses.Poisson(),
+        "counts",
+        lambda p, y: torch.nn.functional.poisson_nll_loss(p, y, log_input=True, reduction="none"),
+    ),
 }
 
 
@@ -163,6 +179,8 @@ def test_weighted_loss_is_sum_w_l_over_sum_w_in_value_and_gradient(case):
         prediction, target = rng.normal(size=(n, k)), rng.uniform(0, 1, (n, k))
     elif kind == "labels":
         prediction, target = rng.normal(size=(n, k)), rng.integers(0, k, n)
+    elif kind == "counts":
+        prediction, target = rng.normal(size=(n, k)), rng.poisson(1.5, (n, k)) * 1.0
     elif kind == "soft":
         prediction, target = rng.normal(size=(n, k)), rng.dirichlet(np.ones(k), n)
     else:
@@ -200,3 +218,19 @@ def test_cross_entropy_with_class_weights_equals_torch():
     expected.backward()
     assert value == pytest.approx(expected.item(), rel=1e-12)
     np.testing.assert_allclose(grad, z.grad.numpy(), rtol=1e-10, atol=1e-15)
+
+
+def test_poisson_predicts_rates_refuses_negative_counts_and_trains_to_the_mean():
+    loss = snn.losses.Poisson()
+    np.testing.assert_allclose(loss.output_transform(np.log([[3.0]])), [[3.0]])
+    with pytest.raises(ValueError, match=r"targets >= 0.*minimum of -1"):
+        loss.prepare_targets(np.array([1.0, -1.0]), 1, np.dtype("float64"))
+    # one group of rows: the Poisson fit's rate is the group's mean count, as for its MLE
+    rng = np.random.default_rng(0)
+    X = np.ones((200, 1))
+    y = rng.poisson(4.0, size=(200, 1)).astype(float)
+    model = snn.Sequential([snn.Dense(1, 1)], seed=0, dtype="float64")
+    model.fit(X, y, loss=loss, optimizer=snn.optim.Adam(lr=0.05), epochs=300, batch_size=None,
+              verbose=0)  # fmt: skip
+    rate = loss.output_transform(model.predict(X[:1]))[0, 0]
+    assert rate == pytest.approx(y.mean(), rel=1e-3)

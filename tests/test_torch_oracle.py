@@ -179,6 +179,10 @@ def probabilities_with_probabilities(rng):
     return softmax_rows(logits), target
 
 
+def log_rates_with_counts(rng):
+    return rng.normal(size=(8, 3)), rng.poisson(2.0, size=(8, 3)).astype(float)
+
+
 LOSSES = [
     pytest.param(snn.losses.MSE, regression_data, F.mse_loss, id="mse"),
     pytest.param(snn.losses.MAE, regression_data, F.l1_loss, id="mae"),
@@ -194,6 +198,12 @@ LOSSES = [
         regression_data,
         lambda p, t: F.huber_loss(p, t, delta=3.0),
         id="huber_3",
+    ),
+    pytest.param(
+        snn.losses.Poisson,
+        log_rates_with_counts,
+        lambda p, t: F.poisson_nll_loss(p, t, log_input=True, full=False),
+        id="poisson",
     ),
     pytest.param(snn.losses.BinaryCrossEntropy, probability_data, F.binary_cross_entropy, id="bce"),
     pytest.param(

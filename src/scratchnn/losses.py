@@ -46,6 +46,7 @@ __all__ = [
     "CrossEntropy",
     "Huber",
     "Loss",
+    "Poisson",
     "SequenceCrossEntropy",
     "get",
     "losses",
@@ -386,6 +387,57 @@ class CrossEntropy(Loss):
 
     def get_config(self) -> dict[str, Any]:
         return {"from_logits": self.from_logits, **super().get_config()}
+
+
+@losses.register("poisson_nll", "poisson_nll_loss")
+class Poisson(Loss):
+    r"""Poisson negative log-likelihood for count targets, from log-rates: the network's
+    output :math:`z` is :math:`\log λ`, the predicted mean count is :math:`λ = e^z`.
+
+    .. math::
+        ℓ(z, y) = e^{z} - y z, \qquad ∂ℓ/∂z = e^{z} - y
+
+    (:math:`-\log P(y \mid λ)` up to :math:`\log y!`, which does not depend on the
+    network). This is PyTorch's ``PoissonNLLLoss(log_input=True, full=False)`` and
+    scikit-learn's ``loss="poisson"`` of ``HistGradientBoostingRegressor``: its minimum is at
+    the conditional *mean* of the counts, so a count target's R² is scored on what it fits,
+    where a squared error on standardized counts is pulled by the rare large ones. Targets must
+    be ``>= 0`` (whole numbers or not). ``output_transform`` gives the rate :math:`e^z`.
+
+    Args:
+        reduction: ``"mean"`` (default) or ``"sum"`` (no ``1/n``).
+
+    Example:
+        >>> import numpy as np
+        >>> z, y = np.log(np.array([[2.0], [0.5]])), np.array([[3.0], [0.0]])
+        >>> round(Poisson()(z, y), 4)  # ((2 - 3 log 2) + 0.5) / 2
+        0.2103
+        >>> Poisson().output_transform(z).ravel().tolist()
+        [2.0, 0.5]
+    """
+
+    def forward(self, prediction, target, sample_weight=None) -> float:
+        _check_same_shape(prediction, target, self)
+        with np.errstate(over="ignore"):  # a huge log-rate: an infinite loss, caught by fit
+            self._rate = rate = np.exp(prediction)
+        self._target = target
+        return self._reduce(rate - target * prediction, sample_weight)
+
+    def backward(self) -> np.ndarray:
+        return (self._rate - self._target) * self._scale
+
+    def prepare_targets(self, y: Any, n_outputs: int, dtype: np.dtype) -> np.ndarray:
+        targets = super().prepare_targets(y, n_outputs, dtype)
+        if targets.size and not targets.min() >= 0:
+            raise ValueError(
+                f"{self!r} needs counts (targets >= 0), but y has a minimum of "
+                f"{targets.min():g}; use MSE for targets that can be negative."
+            )
+        return targets
+
+    def output_transform(self, output: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            return np.exp(output)
 
 
 # Sequences -----------------------------------------------------------------------------------
