@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import http.client
 import itertools
 import json
 import os
@@ -433,8 +434,56 @@ def test_a_refused_request_smuggles_nothing(server):
     assert responses(answer) == [200]
     chunked = post(server, "/api/session", b"0\r\n\r\n" + smuggled, "Transfer-Encoding: chunked")
     answer = exchange(server, chunked)
-    assert responses(answer) == [400] and b"Chunked request bodies are not accepted" in answer
+    assert responses(answer) == [411] and b"Chunked request bodies are not accepted" in answer
     assert len(server.runs) == runs
+
+
+@pytest.mark.parametrize("encoding", ["chunked", "Chunked", "gzip, chunked"])
+def test_a_chunked_post_is_answered_411_length_required(server, encoding):
+    # Before, a chunked body was refused with 400 (and before that, ignored: the run got the
+    # default problem); 411 says what the client must do: send a Content-Length.
+    runs = len(server.runs)
+    body = json.dumps({"config": {"problem": "spiral"}}).encode()
+    chunks = f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
+    answer = exchange(
+        server, post(server, "/api/session", chunks, f"Transfer-Encoding: {encoding}")
+    )
+    assert responses(answer) == [411], answer
+    assert b"Connection: close" in answer and b"send the body with a Content-Length" in answer
+    # The standard library's client, sending its body in chunks.
+    connection = http.client.HTTPConnection(*server.server_address, timeout=30)
+    try:
+        connection.request(
+            "POST",
+            "/api/session",
+            body=iter([body]),
+            headers={"Content-Type": "application/json"},
+            encode_chunked=True,
+        )
+        response = connection.getresponse()
+        assert (response.status, response.reason) == (411, "Length Required")
+        assert "Content-Length" in json.loads(response.read())["error"]
+    finally:
+        connection.close()
+    assert len(server.runs) == runs
+
+
+@pytest.mark.parametrize("length", [65, 255, 256, 5000])
+def test_a_long_static_name_is_404_not_a_server_error(server, length):
+    # Before, a 5,000-character name reached the file system ("File name too long"): a 500
+    # with the OSError's traceback on the server's terminal.
+    name = "a" * (length - 4) + ".css"
+    connection = http.client.HTTPConnection(*server.server_address, timeout=30)
+    try:
+        connection.request("GET", "/static/" + name)
+        response = connection.getresponse()
+        payload = json.loads(response.read())
+    finally:
+        connection.close()
+    assert response.status == 404
+    assert payload["error"].startswith("No page file 'aaaa")
+    assert len(payload["error"]) < 200  # the name is quoted, not echoed whole
+    assert call(server, "/static/style.css")[0] == 200  # and the server still serves
 
 
 @pytest.mark.parametrize("length", ["-1", "+5", "5 5", "0x10", "1e3", "", "٣"])

@@ -81,7 +81,9 @@ CSP = (
 
 #: GET routes that read a run (refused to other sites' pages, as every POST is).
 _RUN_GETS = ("/api/stream", "/api/export.npz", "/api/export.py")
-_STATIC_NAME = re.compile(r"^[a-z0-9_-]+\.(html|css|js|txt)$")
+#: A page file's name: short (a longer one is refused with 404 before the file system sees it,
+#: which would raise "File name too long"), lowercase, one of the page's kinds.
+_STATIC_NAME = re.compile(r"^[a-z0-9_-]{1,64}\.(html|css|js|txt)$")
 _TYPES = {
     "html": "text/html; charset=utf-8",
     "css": "text/css; charset=utf-8",
@@ -246,6 +248,24 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.close_connection = True
         self._json(status, {"error": message})
 
+    def _discard_rest(self, limit: int = MAX_BODY, seconds: float = 1.0) -> None:
+        """After an answer that closes the connection: read and drop what the client is still
+        sending (at most ``limit`` bytes, for at most ``seconds``), never parsing it. A client
+        that sends its body after the headers (Python's http.client sends chunks one by one)
+        then reads the answer, instead of a reset connection that closing with unread bytes
+        would give it."""
+        deadline = time.monotonic() + seconds
+        try:
+            self.connection.shutdown(socket.SHUT_WR)  # the answer is complete: EOF after it
+            while limit > 0 and (left := deadline - time.monotonic()) > 0:
+                self.connection.settimeout(left)
+                dropped = self.rfile.read1(min(limit, 65536))
+                if not dropped:
+                    return
+                limit -= len(dropped)
+        except OSError:  # a time-out, or the client closed first: nothing more to do
+            return
+
     def _refusal(self, path: str, state_changing: bool) -> str | None:
         """Why the request is refused before its body is read, or None.
 
@@ -282,16 +302,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         return None
 
     def _body(self) -> dict[str, Any]:
-        """The request's JSON object: a Content-Length of at most ``MAX_BODY`` (no chunked
-        bodies) and at most ``MAX_DEPTH`` levels of nesting.
+        """The request's JSON object: a Content-Length of at most ``MAX_BODY`` (``do_POST``
+        has refused chunked bodies) and at most ``MAX_DEPTH`` levels of nesting.
 
         Raises:
             ValueError: for anything else (the caller answers 400 and closes the connection).
         """
-        if "Transfer-Encoding" in self.headers:
-            raise ValueError(
-                "Chunked request bodies are not accepted; send a Content-Length instead."
-            )
         lengths = self.headers.get_all("Content-Length") or []
         if len(lengths) > 1:
             raise ValueError(f"The request has {len(lengths)} Content-Length headers; one.")
@@ -394,6 +410,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         refusal = self._refusal(path, state_changing=True)
         if refusal:
             return self._error(403, refusal)  # the body stays unread: the connection closes
+        if "Transfer-Encoding" in self.headers:  # 411 Length Required: the body is never parsed
+            self._error(
+                411,
+                "Chunked request bodies are not accepted: send the body with a Content-Length "
+                "header instead (411 Length Required).",
+            )
+            return self._discard_rest()
         try:
             body = self._body()
             if path == "/api/session":
@@ -437,11 +460,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         return self._error(404, f"Nothing at {path!r}.")
 
     def _static(self, name: str) -> None:
+        shown = repr(name) if len(name) <= 80 else f"{name[:60]!r}... ({len(name):,} characters)"
         if not _STATIC_NAME.match(name):
-            return self._error(404, f"No page file {name!r}.")
+            return self._error(404, f"No page file {shown}.")
         resource = importlib.resources.files(__package__) / "static" / name
         if not resource.is_file():
-            return self._error(404, f"No page file {name!r}.")
+            return self._error(404, f"No page file {shown}.")
         self._send(200, resource.read_bytes(), _TYPES[name.rsplit(".", 1)[1]])
 
 
