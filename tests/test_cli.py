@@ -23,7 +23,17 @@ from _tables import write_csv
 from scratchnn.datasets import load_csv
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "scratchnn"
-COMMANDS = ["train", "evaluate", "predict", "info", "demo", "compare", "export"]
+COMMANDS = [
+    "train",
+    "evaluate",
+    "predict",
+    "info",
+    "demo",
+    "compare",
+    "export",
+    "train-text",
+    "generate",
+]
 CLASSES = ["bird", "cat", "dog"]
 FEATURES = ["f1", "f2", "f3", "f4"]
 
