@@ -105,6 +105,73 @@ def test_target_scaler_log1p_round_trips_and_refuses_negatives():
         TargetScaler(log1p=True).fit(np.array([-1.0, 2.0]))
 
 
+def test_poisson_loss_on_a_count_target_is_printed_saved_and_predicts_rates(tmp_path, capsys):
+    illness, y = visits(300, 5)
+    rows = [[round(a, 3), int(b)] for a, b in zip(illness, y, strict=True)]
+    path = write_csv(tmp_path / "visits.csv", ["illness", "visits"], rows)
+    out_file = tmp_path / "m.npz"
+    code, out, _ = run(capsys, "train", path, "--target", "visits", "--loss", "poisson",
+                       "--epochs", "40", "--out", out_file, "--quiet")  # fmt: skip
+    assert code == 0 and "Loss: Poisson on log-rates (--loss poisson)." in out
+    assert "The counts are divided by their training mean" in out
+    model = load(out_file)
+    assert model.metadata["training"]["loss"] == "poisson"
+    assert model.target_transform.poisson and type(model.loss).__name__ == "Poisson"
+    code, out, _ = run(capsys, "predict", out_file, path)
+    predictions = np.array([float(line) for line in out.splitlines()[1:]])
+    assert code == 0 and (predictions > 0).all()
+    # the rate grows with illness, and its mean is the counts' mean (the Poisson fit's)
+    assert np.corrcoef(np.log(predictions), illness)[0, 1] > 0.9
+    assert predictions.mean() == pytest.approx(y.mean(), rel=0.15)
+
+
+@pytest.mark.parametrize(
+    ("rows", "extra", "message"),
+    [
+        ([[i / 2, i - 5] for i in range(60)], [], "--loss poisson needs counts (a target >= 0)"),
+        ([[i / 2, i % 7] for i in range(60)],
+         ["--task", "regression", "--target-transform", "log1p"],
+         "--loss poisson models the counts themselves"),
+        ([[i / 2, "abc"[i % 3]] for i in range(60)], [], "--loss poisson is for count targets"),
+    ],
+)  # fmt: skip
+def test_poisson_loss_refuses_negative_targets_log1p_and_classes(
+    tmp_path, capsys, rows, extra, message
+):
+    path = write_csv(tmp_path / "t.csv", ["x", "y"], rows)
+    code, _, err = run(capsys, "train", path, "--target", "y", "--loss", "poisson", *extra,
+                       "--epochs", "2", "--out", tmp_path / "m.npz")  # fmt: skip
+    assert code != 0 and message in err and not (tmp_path / "m.npz").exists()
+
+
+def test_target_scaler_poisson_round_trips_and_exports_to_onnx(tmp_path):
+    y = np.array([0.0, 1.0, 3.0, 4.0])
+    scaler = TargetScaler(poisson=True).fit(y)
+    np.testing.assert_allclose(scaler.transform(y)[:, 0], y / 2.0)
+    np.testing.assert_allclose(scaler.inverse_transform(np.log([[0.5]])), [[1.0]])
+    again = TargetScaler.from_state(*scaler.get_state())
+    assert again.poisson and repr(again) == repr(scaler)
+    with pytest.raises(ValueError, match="not both"):
+        TargetScaler(log1p=True, poisson=True)
+    with pytest.raises(ValueError, match="not all 0"):
+        TargetScaler(poisson=True).fit(np.zeros(3))
+    ort = pytest.importorskip("onnxruntime", reason="the ONNX check needs onnxruntime")
+    pytest.importorskip("onnx", reason="the ONNX export needs onnx")
+    from scratchnn import export_onnx
+    from scratchnn.tables import tabular_mlp
+    from scratchnn.tables.export import raw_feeds
+
+    illness, counts = visits(100, 6)
+    X = {"illness": illness}
+    model = tabular_mlp(X, counts.astype(float), hidden=[8], task="regression", seed=0)
+    model.target_transform = TargetScaler(poisson=True).fit(counts.astype(float))
+    export_onnx(model, tmp_path / "rates.onnx")
+    session = ort.InferenceSession(str(tmp_path / "rates.onnx"))
+    got = session.run(None, raw_feeds(model.preprocessor, X))[0]
+    np.testing.assert_allclose(got, model.predict(X), rtol=1e-5, atol=1e-6)
+    assert (got > 0).all()
+
+
 # ---- roles from values, not row order ---------------------------------------------------
 
 

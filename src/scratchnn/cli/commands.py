@@ -192,7 +192,7 @@ def predict(args: argparse.Namespace) -> int:
     else:
         data = data_module.load_for_model(args.data, metadata, need_target=False)
         network_outputs = model.predict(data.X_test)
-    task = task_of(model, metadata.get("classes"))
+    task = task_of(model, metadata.get("classes"), in_units=scaler is not None)
     decoded = task.decode(network_outputs)
     probabilities = task.probabilities(network_outputs)
     raw = bool(getattr(args, "raw_labels", False))

@@ -187,7 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--loss",
         choices=LOSS_NAMES,
         default="auto",
-        help="auto (default): cross-entropy for classes, mse for regression",
+        help="auto (default): cross-entropy for classes, mse for regression; poisson: the "
+        "Poisson loss on log-rates for a count target (predictions are expected counts)",
     )
     train.add_argument(
         "--optimizer", choices=list(OPTIMIZERS), default="adam", help="(default adam)"

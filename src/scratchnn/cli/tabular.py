@@ -442,6 +442,41 @@ def _target_transform(
     return True, f" as log(1 + y) (auto: {reason}; --target-transform none)"
 
 
+#: Whether a count target trains with the Poisson loss (on log-rates) by default.
+POISSON_COUNTS = False
+
+
+def _loss_choice(
+    args: argparse.Namespace, y: np.ndarray, classes: list[Any] | None, log1p: bool
+) -> tuple[str, str]:
+    """The loss name for :func:`make_task` (``--loss``; auto: cross-entropy for classes, the
+    Poisson loss for a count target where :data:`POISSON_COUNTS`, else mse) and the header's
+    words for a Poisson choice (empty otherwise)."""
+    option = getattr(args, "loss", "auto")
+    if option == "poisson" and classes is None:
+        if (y < 0).any():
+            raise ValueError(
+                f"--loss poisson needs counts (a target >= 0), but {args.target!r} holds "
+                f"{y.min():.4g}; use --loss mse."
+            )
+        if not (y > 0).any():
+            raise ValueError(f"--loss poisson needs counts that are not all 0 in {args.target!r}.")
+        if log1p:
+            raise ValueError(
+                "--loss poisson models the counts themselves: drop --target-transform log1p."
+            )
+        return "poisson", "Loss: Poisson on log-rates (--loss poisson)."
+    if option != "auto" or classes is not None or log1p or not POISSON_COUNTS:
+        return option, ""
+    reason = count_target(y)
+    if reason is None:
+        return option, ""
+    return "poisson", (
+        f"Loss: Poisson on log-rates, predictions the expected count (auto: {reason}; "
+        "--loss mse for the squared error)."
+    )
+
+
 def _test_file(
     args: argparse.Namespace, path: str, target: str, classes: list[Any] | None,
     tokens: list[str],
@@ -463,7 +498,7 @@ def _test_file(
 def _refit(
     args: argparse.Namespace, raw: RawTable, roles: Any, tokens: list[str], y: np.ndarray,
     rows: np.ndarray, classes: list[Any] | None, task: Task, layers: list[int], l2: float,
-    log1p: bool, settings: Any, epochs: int,
+    log1p: bool, settings: Any, epochs: int, poisson: bool = False,
 ) -> tuple[TableEncoder, TargetScaler | None, Sequential, Any]:  # fmt: skip
     """The encoder, target scaler, model and history of a fresh fit on all training ``rows``
     for ``epochs`` epochs (the count early stopping chose), with no validation part."""
@@ -473,7 +508,7 @@ def _refit(
         max_categories=args.max_categories,
     ).fit(raw.take(rows), roles)
     X = encoded(encoder, raw.take(rows), training=True)
-    scaler = TargetScaler(log1p).fit(y[rows]) if classes is None else None
+    scaler = TargetScaler(log1p, poisson).fit(y[rows]) if classes is None else None
     target = y[rows] if scaler is None else scaler.transform(y[rows])
     data = Dataset(raw.source, X, y[rows], X, y[rows], encoder.feature_names_out(), args.target)
     model = build_model(
@@ -531,8 +566,10 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
         _check_columns(test_raw, encoder)
         X_test, y_test = encoded(encoder, test_raw, training=True), y_test_file
     log1p, log_why = _target_transform(args, y, classes)
-    scaler = TargetScaler(log1p).fit(y_fit) if classes is None else None
-    task = make_task(args.loss, None if classes is None else len(classes))
+    loss_name, loss_why = _loss_choice(args, y, classes, log1p)
+    poisson = loss_name == "poisson"
+    scaler = TargetScaler(log1p, poisson).fit(y_fit) if classes is None else None
+    task = make_task(loss_name, None if classes is None else len(classes))
     layers, layers_why = list(args.layers), "--layers"
     if args.layers is DEFAULT_LAYERS:  # no --layers: the network follows the rows
         layers, rule = network(len(train_rows))
@@ -600,7 +637,14 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
             f"The saved model is trained on {len(fit_rows):,} rows; {len(val_rows):,} are its "
             "validation part (no refit: --no-refit or no early stopping)."
         )
-    if scaler is not None:
+    if loss_why:
+        print(loss_why)
+    if scaler is not None and poisson:
+        print(
+            f"The counts are divided by their training mean ({scaler.scale_[0]:.4g}) inside the "
+            "model; predictions come back in its units."
+        )
+    elif scaler is not None:
         print(
             f"The target is standardized inside the model{log_why} (mean "
             f"{scaler.mean_[0]:.4g}, std {scaler.scale_[0]:.4g}); predictions come back in "
@@ -647,7 +691,7 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
         )
         encoder, scaler, model, refit_history = _refit(
             args, raw, roles, tokens, y, train_rows, classes, task, layers, l2, log1p,
-            settings, best,
+            settings, best, poisson,
         )  # fmt: skip
         note = f"; refit for {best} epochs on all {len(train_rows):,} training rows"
         if test_raw is not None:
@@ -694,6 +738,7 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
             "refit": bool(refit and trained_rows == len(train_rows)),
             "rows_trained": int(trained_rows),
             "target_transform": "log1p" if log1p else None,
+            "loss": loss_name if loss_name != "auto" else args.loss,
         },
         "metrics": results,
         "scratchnn_version": __version__,

@@ -10,7 +10,7 @@ import numpy as np
 from .. import losses
 from ..losses import Loss
 
-LOSS_NAMES = ("auto", "cross-entropy", "bce", "mse", "mae", "huber")
+LOSS_NAMES = ("auto", "cross-entropy", "bce", "mse", "mae", "huber", "poisson")
 
 
 @dataclass
@@ -22,12 +22,15 @@ class Task:
         n_outputs: size of the output layer.
         output_activation: activation after the last Dense layer (None: linear).
         classes: number of classes (None for regression).
+        in_units: regression outputs that a target scaler has already put in the target's
+            units (a Poisson model's rates): :meth:`decode` keeps them as they are.
     """
 
     loss: Loss
     n_outputs: int
     output_activation: str | None
     classes: int | None
+    in_units: bool = False
 
     @property
     def metrics(self) -> list[str]:
@@ -45,6 +48,8 @@ class Task:
 
     def decode(self, outputs: np.ndarray) -> np.ndarray:
         """Class indices (classification) or values (regression) from network outputs."""
+        if self.classes is None and self.in_units:
+            return outputs[:, 0] if outputs.shape[1] == 1 else outputs
         scores = self.loss.output_transform(outputs)
         if self.classes is None:
             return scores[:, 0] if scores.shape[1] == 1 else scores
@@ -70,6 +75,11 @@ def make_task(loss_name: str, classes: int | None, n_targets: int = 1) -> Task:
         raise ValueError(f"Unknown loss {loss_name!r}. Choose one of: {', '.join(LOSS_NAMES)}.")
     if loss_name == "auto":
         loss_name = "cross-entropy" if classes is not None else "mse"
+    if classes is not None and loss_name == "poisson":
+        raise ValueError(
+            "--loss poisson is for count targets (regression), but the target is classes. Use "
+            "--task regression for counts, or --loss cross-entropy."
+        )
     if classes is None:
         if loss_name in ("cross-entropy", "bce"):
             raise ValueError(
@@ -90,8 +100,9 @@ def make_task(loss_name: str, classes: int | None, n_targets: int = 1) -> Task:
     return Task(losses.get(loss_name), 1 if binary else classes, output, classes)
 
 
-def task_of(model, classes: list | None) -> Task:
-    """Rebuild the Task of a trained model from its loss, output size and class list."""
+def task_of(model, classes: list | None, in_units: bool = False) -> Task:
+    """Rebuild the Task of a trained model from its loss, output size and class list
+    (``in_units``: its regression outputs come through a target scaler)."""
     if model.loss is None:
         raise ValueError("This model file has no loss recorded; it was saved before training.")
     n_classes = None if classes is None else len(classes)
@@ -99,4 +110,4 @@ def task_of(model, classes: list | None) -> Task:
     last = model.layers[-1]
     if type(last).__name__ in ("Sigmoid", "Softmax"):
         output = type(last).__name__.lower()
-    return Task(model.loss, model.out_features, output, n_classes)
+    return Task(model.loss, model.out_features, output, n_classes, in_units)

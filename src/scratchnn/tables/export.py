@@ -86,9 +86,11 @@ def lower_encoder(g: Any, encoder: TableEncoder) -> tuple[list[Any], str]:
 
 def lower_target(g: Any, scaler: TargetScaler, value: str) -> str:
     """``value · scale + mean``: network outputs back in the target's units; for a
-    ``log1p`` scaler then ``max(exp(·) - 1, 0)``."""
+    ``log1p`` scaler then ``max(exp(·) - 1, 0)``; for a ``poisson`` one ``exp(value) · scale``."""
     g.prefix = "target"
     scale = g.constant("scale", scaler.scale_.reshape(1, -1))
+    if getattr(scaler, "poisson", False):  # log-rates: mean · exp(value)
+        return g.op("Mul", [g.op("Exp", [value]), scale])
     mean = g.constant("mean", scaler.mean_.reshape(1, -1))
     value = g.op("Add", [g.op("Mul", [value, scale]), mean])
     if getattr(scaler, "log1p", False):

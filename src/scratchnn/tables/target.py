@@ -119,6 +119,13 @@ class TargetScaler:
     those of :math:`\log(1 + y)`, and predictions come back through :math:`e^{x} - 1` (clipped
     at 0): scikit-learn's ``TransformedTargetRegressor(func=np.log1p, inverse_func=np.expm1)``.
 
+    With ``poisson=True`` (a count target trained with :class:`~scratchnn.losses.Poisson`, whose
+    network outputs log-rates) the target is divided by its training mean :math:`m` instead,
+    :math:`t = y / m`, and predictions are :math:`\hat y = m e^{x}`: the Poisson loss of
+    :math:`t` with log-rate :math:`x` is that of :math:`y` with log-rate :math:`x + \log m`
+    divided by :math:`m`, so the network starts near the mean count (the baseline of
+    scikit-learn's Poisson boosting) and its targets are of order 1.
+
     Shapes: ``transform`` ``(n,)`` or ``(n, k)`` → ``(n, k)``; ``inverse_transform`` keeps the
     shape of the network's output.
 
@@ -130,8 +137,14 @@ class TargetScaler:
         [[28.165]]
     """
 
-    def __init__(self, log1p: bool = False) -> None:
+    def __init__(self, log1p: bool = False, poisson: bool = False) -> None:
+        if log1p and poisson:
+            raise ValueError(
+                "TargetScaler takes log1p=True or poisson=True, not both: the Poisson loss "
+                "models the counts themselves (drop --target-transform log1p or --loss poisson)."
+            )
         self.log1p = bool(log1p)
+        self.poisson = bool(poisson)
         self.mean_: np.ndarray | None = None
         self.scale_: np.ndarray | None = None
 
@@ -140,11 +153,21 @@ class TargetScaler:
         y = self._two_d(y)
         if len(y) == 0 or not np.isfinite(y).all():
             raise ValueError("TargetScaler.fit needs a non-empty, finite numeric target.")
-        if self.log1p:
-            if (y < 0).any():
+        if (self.log1p or self.poisson) and (y < 0).any():
+            option = "log1p" if self.log1p else "poisson"
+            raise ValueError(
+                f"TargetScaler({option}=True) needs a target >= 0; it holds {y.min():.4g}."
+            )
+        if self.poisson:
+            mean = y.mean(axis=0)
+            if not (mean > 0).all():
                 raise ValueError(
-                    f"TargetScaler(log1p=True) needs a target >= 0; it holds {y.min():.4g}."
+                    "TargetScaler(poisson=True) needs counts that are not all 0 (their mean "
+                    "is the scale)."
                 )
+            self.mean_, self.scale_ = np.zeros_like(mean), mean
+            return self
+        if self.log1p:
             y = np.log1p(y)
         with np.errstate(over="ignore", invalid="ignore"):
             std = y.std(axis=0)
@@ -162,6 +185,8 @@ class TargetScaler:
         """Targets in training units, ``(n, k)``."""
         self._check()
         y = self._two_d(y)
+        if self.poisson:
+            return np.maximum(y, 0.0) / self.scale_
         if self.log1p:
             y = np.log1p(np.maximum(y, 0.0))
         return (y - self.mean_) / self.scale_
@@ -170,6 +195,10 @@ class TargetScaler:
         """Network outputs back in the target's units (same shape as ``outputs``)."""
         self._check()
         outputs = np.asarray(outputs)
+        if self.poisson:
+            with np.errstate(over="ignore"):
+                values = np.exp(outputs.reshape(len(outputs), -1)) * self.scale_
+            return values.reshape(outputs.shape).astype(outputs.dtype, copy=False)
         values = outputs.reshape(len(outputs), -1) * self.scale_ + self.mean_
         if self.log1p:
             with np.errstate(over="ignore"):
@@ -189,12 +218,16 @@ class TargetScaler:
         """``(config, arrays)`` for the model file."""
         self._check()
         config = {"log1p": True} if self.log1p else {}  # older files: {} (no transform)
+        if self.poisson:
+            config = {"poisson": True}
         return config, {"mean": self.mean_, "scale": self.scale_}
 
     @classmethod
     def from_state(cls, config: dict[str, Any], arrays: dict[str, np.ndarray]) -> TargetScaler:
         """The fitted scaler that :meth:`get_state` described."""
-        scaler = cls(log1p=config.get("log1p", False) is True)
+        scaler = cls(
+            log1p=config.get("log1p", False) is True, poisson=config.get("poisson", False) is True
+        )
         mean = np.asarray(arrays["mean"], dtype=np.float64)
         scale = np.asarray(arrays["scale"], dtype=np.float64)
         if mean.ndim != 1 or mean.shape != scale.shape or not np.all(scale > 0):
@@ -206,5 +239,5 @@ class TargetScaler:
         if self.mean_ is None:
             return "TargetScaler(unfitted)"
         mean, scale = self.mean_.round(4).tolist(), self.scale_.round(4).tolist()
-        log = "log1p=True, " if self.log1p else ""
+        log = "log1p=True, " if self.log1p else ("poisson=True, " if self.poisson else "")
         return f"TargetScaler({log}mean={mean}, scale={scale})"
