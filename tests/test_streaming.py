@@ -277,6 +277,124 @@ def test_parquet_folder_trains_predicts_and_names_bad_columns(tmp_path):
         as_source(str(folder), "nope")
 
 
+def _parquet(path, X, y, **options):
+    """``X``'s columns x0, x1, ... and ``y`` as label, in row groups of 50 rows."""
+    pa = pytest.importorskip("pyarrow", reason="Parquet support is the optional 'parquet' extra")
+    import pyarrow.parquet as pq
+
+    table = pa.table({**{f"x{j}": X[:, j] for j in range(X.shape[1])}, "label": y})
+    pq.write_table(table, path, row_group_size=50, **options)
+    return path
+
+
+def _chunk(path, group: int, column: int) -> tuple[int, int]:
+    """Where column ``column`` of row group ``group`` lies in the file: (start, end)."""
+    import pyarrow.parquet as pq
+
+    chunk = pq.ParquetFile(path).metadata.row_group(group).column(column)
+    start = chunk.dictionary_page_offset or chunk.data_page_offset
+    return start, start + chunk.total_compressed_size
+
+
+def _flip(path, start: int, end: int) -> None:
+    data = bytearray(path.read_bytes())
+    for i in range(start, end):
+        data[i] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_parquet_page_checksums_are_verified_and_the_error_names_file_and_row_group(tmp_path):
+    import pyarrow.parquet as pq
+
+    X, y = _data(n=150)
+    path = _parquet(
+        tmp_path / "crc.parquet",
+        X,
+        y,
+        write_page_checksum=True,
+        use_dictionary=False,
+        compression="none",
+    )
+    _, end = _chunk(path, 1, 2)
+    _flip(path, end - 8, end)  # the last value of x2 in row group 1: the page's bytes
+    # Without verification the flipped value is read back as if it were data.
+    read = pq.ParquetFile(path).read_row_group(1).column("x2").to_numpy()
+    assert read[-1] != X[99, 2]
+    source = as_source(str(path), "label")  # the footer is intact: the source is made
+    with pytest.raises(snn.errors.DataFileError) as refused:
+        _model().fit(source, epochs=1, batch_size=30, shuffle=False, **FIT)
+    message = str(refused.value)
+    assert f"{str(path)!r}, row group 1 (of 3) cannot be read" in message
+    assert "CRC checksum does not match its bytes" in message
+    assert "Write the file again from its source" in message
+
+
+def test_parquet_corrupt_page_header_names_file_and_row_group(tmp_path):
+    X, y = _data(n=150)
+    folder = tmp_path / "data"
+    folder.mkdir()
+    _parquet(folder / "a.parquet", X[:100], y[:100])
+    path = _parquet(folder / "b.parquet", X[100:], y[100:])
+    start, _ = _chunk(path, 0, 0)
+    _flip(path, start, start + 6)  # the page header of x0 in b's row group 0
+    with pytest.raises(snn.errors.DataFileError) as refused:
+        _model().fit(as_source(str(folder), "label"), epochs=1, shuffle=False, **FIT)
+    message = str(refused.value)
+    assert f"{str(path)!r}, row group 0 (of 1) cannot be read" in message
+    assert "page header" in message and "move it out of the folder" in message
+
+
+def test_parquet_folder_file_missing_a_column_or_of_the_wrong_type_is_named(tmp_path):
+    pa = pytest.importorskip("pyarrow", reason="Parquet support is the optional 'parquet' extra")
+    import pyarrow.parquet as pq
+
+    X, y = _data(n=150)
+    folder = tmp_path / "data"
+    folder.mkdir()
+    _parquet(folder / "a.parquet", X[:100], y[:100])
+    short = _parquet(folder / "b.parquet", X[100:, :4], y[100:])  # no column x4
+    with pytest.raises(snn.errors.DataFileError) as refused:
+        as_source(str(folder), "label")
+    message = str(refused.value)
+    assert f"{str(short)!r} (row group 0, its only one) has no column 'x4'" in message
+    assert f"which {str(folder / 'a.parquet')!r} has" in message
+    assert "Write that file again with them, or move it out of the folder" in message
+    table = pa.table(
+        {**{f"x{j}": X[100:, j] for j in range(4)}, "x4": ["a"] * 50, "label": y[100:]}
+    )
+    pq.write_table(table, short, row_group_size=20)
+    with pytest.raises(
+        ValueError,
+        match=r"Column 'x4' of '.*b\.parquet' \(every row group, 0 "
+        r"to 2\) holds string, not numbers; encode it first",
+    ):
+        as_source(str(folder), "label")
+
+
+def test_parquet_missing_values_and_damaged_footers_are_named(tmp_path):
+    pa = pytest.importorskip("pyarrow", reason="Parquet support is the optional 'parquet' extra")
+    import pyarrow.parquet as pq
+
+    X, y = _data(n=150)
+    column = pa.array([*X[:120, 0], None, *X[121:, 0]])
+    table = pa.table({"x0": column, **{f"x{j}": X[:, j] for j in range(1, 5)}, "label": y})
+    pq.write_table(table, tmp_path / "nulls.parquet", row_group_size=50)
+    with pytest.raises(
+        ValueError,
+        match=r"nulls\.parquet', row group 2 \(of 3\): column 'x0' "
+        r"has 1 missing \(null\) values; fill or drop them",
+    ):
+        _model().fit(as_source(str(tmp_path / "nulls.parquet"), "label"), shuffle=False, **FIT)
+    path = _parquet(tmp_path / "cut.parquet", X, y)
+    path.write_bytes(path.read_bytes()[:300])
+    with pytest.raises(
+        snn.errors.DataFileError,
+        match=r"cut\.parquet' is not a Parquet file, "
+        r"or it is truncated or damaged: .*Write it again from its source",
+    ):
+        as_source(str(path), "label")
+
+
 def test_import_scratchnn_stays_numpy_only():
     code = (
         "import sys, scratchnn, scratchnn.streaming, scratchnn.distributed, scratchnn.cli.main; "
