@@ -11,6 +11,7 @@ import base64
 import math
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -51,16 +52,28 @@ def tokens_of(args: argparse.Namespace) -> list[str]:
     return list(MISSING_TOKENS) if given is None else [t.strip() for t in given.split(",")]
 
 
-def read(path: str, args: argparse.Namespace, options: dict[str, Any] | None = None) -> RawTable:
+def read(
+    path: str,
+    args: argparse.Namespace,
+    options: dict[str, Any] | None = None,
+    tokens: Sequence[str] | None = None,
+) -> RawTable:
     """Read DATA with the reading options (``--delimiter``, ``--encoding``, ``--no-header``);
-    ``options`` are those the model was trained with, used where the command line gives none."""
+    ``options`` are those the model was trained with, used where the command line gives none;
+    ``tokens`` the missing-value tokens (a trained encoder's; default: :func:`tokens_of`)."""
     options = options or {}
+    tokens = tokens_of(args) if tokens is None else list(tokens)
     delimiter = getattr(args, "delimiter", None) or options.get("delimiter")
     no_header = getattr(args, "no_header", False) or options.get("no_header", False)
     encoding = getattr(args, "encoding", None) or options.get("encoding")
     decimal = getattr(args, "decimal", None) or options.get("decimal")
     raw = read_table(
-        path, delimiter, encoding, header=False if no_header else None, decimal=decimal
+        path,
+        delimiter,
+        encoding,
+        header=False if no_header else None,
+        decimal=decimal,
+        missing_tokens=tokens,
     )
     if raw.decimal_commas:
         names = raw.decimal_commas
@@ -442,6 +455,41 @@ def _target_transform(
     return True, f" as log(1 + y) (auto: {reason}; --target-transform none)"
 
 
+#: A training step whose largest matrix product has fewer multiply-adds than this runs on one
+#: BLAS thread: for matrices this small a second thread only spin-waits, and on a busy 2-core
+#: machine it made the same small-table run take 2-42 s instead of 0.4-2.0 s (issue 28).
+ONE_THREAD_WORK = 4_000_000
+
+
+def blas_threads(batch_size: int, widths: list[int]) -> tuple[Any, str]:
+    """A factory of contexts for the training's BLAS threads (call it for each ``with``) and
+    the header's line about it: one thread
+    when the step's largest product (``batch_size`` rows through the widest pair of ``widths``)
+    is under :data:`ONE_THREAD_WORK` multiply-adds, unless ``OPENBLAS_NUM_THREADS`` or
+    ``OMP_NUM_THREADS`` is set (the user's choice) or ``threadpoolctl`` is not installed."""
+    import contextlib
+    import itertools
+    import os
+
+    work = batch_size * max((a * b for a, b in itertools.pairwise(widths)), default=0)
+    if work >= ONE_THREAD_WORK:
+        return contextlib.nullcontext, ""
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        if os.environ.get(name):
+            return contextlib.nullcontext, f"BLAS threads: {name}={os.environ[name]} (yours)."
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext, (
+            "BLAS threads: the library's default (pip install threadpoolctl lets small "
+            "networks train on one thread, which is faster on a busy machine)."
+        )
+    return lambda: threadpool_limits(limits=1, user_api="blas"), (
+        f"BLAS threads: 1 (auto: a step's largest matrix product is {work:,} multiply-adds, "
+        "too small to share; set OPENBLAS_NUM_THREADS to choose)."
+    )
+
+
 #: Whether a count target trains with the Poisson loss (on log-rates) by default.
 POISSON_COUNTS = False
 
@@ -650,20 +698,26 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
             f"{scaler.mean_[0]:.4g}, std {scaler.scale_[0]:.4g}); predictions come back in "
             "its units."
         )
+    threads, threads_why = blas_threads(
+        settings.batch_size, [encoder.n_features_out, *layers, task.n_outputs]
+    )
+    if threads_why:
+        print(threads_why)
     print(model.summary())
     start = time.perf_counter()
-    history = model.fit(
-        X_fit,
-        prepared(y_fit),
-        loss=task.loss,
-        optimizer=make_optimizer(args.optimizer, args.lr),
-        schedule=make_schedule(args.schedule, settings.epochs, monitor),
-        epochs=settings.epochs,
-        batch_size=settings.batch_size,
-        validation_data=None if X_val is None else (X_val, prepared(y_val)),
-        callbacks=fit_callbacks,
-        verbose=verbose,
-    )
+    with threads():
+        history = model.fit(
+            X_fit,
+            prepared(y_fit),
+            loss=task.loss,
+            optimizer=make_optimizer(args.optimizer, args.lr),
+            schedule=make_schedule(args.schedule, settings.epochs, monitor),
+            epochs=settings.epochs,
+            batch_size=settings.batch_size,
+            validation_data=None if X_val is None else (X_val, prepared(y_val)),
+            callbacks=fit_callbacks,
+            verbose=verbose,
+        )
     stopped = next((c for c in fit_callbacks if isinstance(c, callbacks.EarlyStopping)), None)
     note = ""
     if stopped is not None and stopped.best_epoch is not None:
@@ -689,10 +743,11 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
             f"Chose {best} epochs on the validation part{note}; refitting on all "
             f"{len(train_rows):,} training rows."
         )
-        encoder, scaler, model, refit_history = _refit(
-            args, raw, roles, tokens, y, train_rows, classes, task, layers, l2, log1p,
-            settings, best, poisson,
-        )  # fmt: skip
+        with threads():
+            encoder, scaler, model, refit_history = _refit(
+                args, raw, roles, tokens, y, train_rows, classes, task, layers, l2, log1p,
+                settings, best, poisson,
+            )  # fmt: skip
         note = f"; refit for {best} epochs on all {len(train_rows):,} training rows"
         if test_raw is not None:
             X_test = encoded(encoder, test_raw, training=True)
@@ -775,7 +830,7 @@ def evaluate_table(
     """``scratchnn evaluate MODEL FILE`` for a model with an encoder."""
     metadata = model.metadata
     tokens = list(encoder.missing_tokens)
-    raw = read(args.data, args, metadata.get("reading"))
+    raw = read(args.data, args, metadata.get("reading"), tokens)
     target = metadata.get("target")
     _target_values(raw, target)
     raw, fingerprints = _drop_missing_target(raw, target, tokens, row_fingerprints(raw.columns))
@@ -860,7 +915,7 @@ def table_outputs(
     scaler: TargetScaler | None,
 ) -> np.ndarray:  # fmt: skip
     """The network's outputs (regression: in the target's units) for the rows of DATA."""
-    raw = read(args.data, args, model.metadata.get("reading"))
+    raw = read(args.data, args, model.metadata.get("reading"), encoder.missing_tokens)
     _check_columns(raw, encoder)
     X = encoded(encoder, raw, model.dtype)
     _report_unseen(encoder)

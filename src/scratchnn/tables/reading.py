@@ -1,50 +1,54 @@
 """Reading a table file as it comes: compressed or not, any common delimiter, any encoding.
 
-:func:`read_table` returns the raw columns as text (no type decisions yet; see
-:mod:`scratchnn.tables.roles`) together with the notices a user should see, e.g. that the
-first line looks like data rather than names. No pandas needed: the standard library's
-``csv``, ``gzip``, ``bz2``, ``lzma`` and ``zipfile`` do the work.
+:func:`read_table` returns the raw columns (numbers as float64, other columns as text; no
+roles decided yet, see :mod:`scratchnn.tables.roles`) together with the notices a user
+should see, e.g. that the first line looks like data rather than names. It streams the file
+(:mod:`scratchnn.tables.text_source`), so its memory is about the columns' own. No pandas
+needed: the standard library's ``csv``, ``gzip``, ``bz2``, ``lzma`` and ``zipfile`` do the
+work.
 """
 
 from __future__ import annotations
 
-import bz2
+import array
 import collections
 import csv
-import gzip
 import io
 import itertools
-import lzma
+import math
 import os
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .._archive import not_a_regular_file, open_regular_file
+from .._archive import not_a_regular_file
 from ..errors import DataFileError
+from .text_source import TABLE_FILE, TextSource
 from .values import MISSING_TOKENS
 
 #: Delimiters tried by the sniffer, most common first.
 DELIMITERS = (",", ";", "\t", "|")
 _NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
-_COMPRESSED = {".gz": "gzip", ".bz2": "bzip2", ".xz": "xz", ".zip": "zip"}
 #: How much of a file the delimiter sniffer reads.
 _SNIFF_CHARS = 65536
 
 
 @dataclass
 class RawTable:
-    """The columns of a file as read, before any type decision.
+    """The columns of a file as read, before any role is decided.
 
     Attributes:
-        columns: column name -> 1-D array (text as a NumPy unicode array; ``.npz``/Parquet
-            columns keep their own dtype), in file order.
-        lines: the file line of each row (for messages), or None where lines do not apply.
+        columns: column name -> 1-D array, in file order. From a text file: a column whose
+            every cell is a finite number or a missing token is float64 (NaN where missing);
+            any other column is text (a NumPy unicode array, cells stripped), as written.
+            ``.npz``/Parquet columns keep their own dtype.
+        lines: the file line of each row (an int64 array, for messages), or None where
+            lines do not apply.
         source: the file's name, for messages.
         notices: what the reader decided that a user should know (one line each).
         delimiter: the delimiter used (None for binary formats).
@@ -54,7 +58,7 @@ class RawTable:
     """
 
     columns: dict[str, np.ndarray]
-    lines: list[int] | None
+    lines: np.ndarray | None
     source: str
     notices: list[str] = field(default_factory=list)
     delimiter: str | None = None
@@ -66,7 +70,7 @@ class RawTable:
 
     def take(self, rows: np.ndarray) -> RawTable:
         """The table restricted to ``rows`` (an index or boolean array)."""
-        lines = None if self.lines is None else np.asarray(self.lines)[rows].tolist()
+        lines = None if self.lines is None else np.asarray(self.lines)[rows]
         return RawTable(
             {name: values[rows] for name, values in self.columns.items()},
             lines,
@@ -77,53 +81,8 @@ class RawTable:
         )
 
 
-#: Files that are not text tables, by their first bytes: what to call them and what to do.
-_FOREIGN = (
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (.xls) or another "
-     "Office file", "save the sheet as CSV from the spreadsheet program"),
-    (b"%PDF", "a PDF document", "export the table from it as CSV"),
-    (b"PAR1", "a Parquet file", "name it .parquet (reading it needs pyarrow)"),
-    (b"SQLite format 3\x00", "an SQLite database", "export the table as CSV"),
-    (b"\x89PNG", "a PNG image", "pass the table file"),
-    (b"\x93NUMPY", "a NumPy .npy array", "save named columns with np.savez as .npz"),
-)  # fmt: skip
-
-
-def _foreign(data: bytes, path: Path) -> None:
-    """Refuse a file that is a spreadsheet, a document or another binary format, by name."""
-    for magic, what, fix in _FOREIGN:
-        if data.startswith(magic):
-            raise DataFileError(f"{path} is {what}, not a text table: {fix}.")
-
-
-def _zip_members(archive: zipfile.ZipFile, path: Path) -> list[str]:
-    """The files of a zip archive holding one table; a spreadsheet or an ``.npz`` saved under
-    another name is refused, by name."""
-    names = archive.namelist()
-    if any(n.startswith("xl/") for n in names):
-        raise DataFileError(
-            f"{path} is an Excel workbook (.xlsx), not a text table: save the sheet as CSV "
-            "from the spreadsheet program (File > Save As > CSV)."
-        )
-    if "mimetype" in names and b"spreadsheet" in archive.read("mimetype"):
-        raise DataFileError(
-            f"{path} is an OpenDocument spreadsheet (.ods), not a text table: save the sheet "
-            "as CSV from the spreadsheet program."
-        )
-    if any(n.startswith("word/") for n in names) or "mimetype" in names:
-        raise DataFileError(f"{path} is an office document, not a text table.")
-    if names and all(n.endswith(".npy") for n in names):
-        raise DataFileError(f"{path} is an .npz archive of arrays: name it .npz to read it.")
-    return [m for m in names if not m.endswith("/")]
-
-
-#: What a data file must be, for the refusal of a device, a FIFO or a socket.
-_TABLE_FILE = "a table file (.csv, .tsv or .txt, possibly compressed; .npz; .parquet)"
-
-
-#: Bytes of memory that reading a text table takes per byte of its text, at least: the text
-#: itself, and its cells as text arrays of 4 bytes a character (less its delimiters).
-_BYTES_PER_BYTE = 4
+#: Bytes of memory a cell takes in the columns: a number (float64), a character of text.
+_NUMBER_BYTES, _CHAR_BYTES = 8, 4
 
 
 def _physical_memory() -> float:
@@ -134,125 +93,61 @@ def _physical_memory() -> float:
         return float("inf")
 
 
-def _check_fits(path: Path, size: int, what: str = "") -> None:
-    """Refuse, before it is read (or parsed), a table whose columns could not fit in memory:
-    at least :data:`_BYTES_PER_BYTE` times its ``size`` in bytes of text, more than the RAM."""
-    need, memory = _BYTES_PER_BYTE * size, _physical_memory()
-    if need > memory:
-        raise DataFileError(
-            f"{path} is {_bytes(size)} of text{what}; reading it as columns takes at least "
-            f"{_bytes(need)} of memory ({_BYTES_PER_BYTE} bytes a character), more than this "
-            f"machine's {_bytes(memory)}. Read it in parts with scratchnn.streaming (see "
-            "'Beyond one machine' in the documentation), or use a sample."
-        )
-
-
 def _bytes(n: float) -> str:
     """``n`` bytes in GiB, or MiB below one GiB."""
     return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
 
 
-def _open_bytes(path: Path) -> bytes:
-    """The file's bytes, decompressed by its extension (or by its magic number). Only a
-    regular file is read: a device (``/dev/zero``), a FIFO or a socket could be endless; and
-    only one whose columns can fit in memory."""
-    with open_regular_file(path, _TABLE_FILE) as (handle, size):
-        _check_fits(path, size)
-        data = handle.read()
-    suffix = path.suffix.lower()
-    _foreign(data, path)
-    try:
-        if suffix == ".gz" or data[:2] == b"\x1f\x8b":
-            return gzip.decompress(data)
-        if suffix == ".bz2" or data[:3] == b"BZh":
-            return bz2.decompress(data)
-        if suffix == ".xz" or data[:6] == b"\xfd7zXZ\x00":
-            return lzma.decompress(data)
-        if suffix == ".zip" or data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                members = _zip_members(archive, path)
-                if len(members) != 1:
-                    raise DataFileError(
-                        f"{path} holds {len(members)} files; a .zip table must hold exactly "
-                        f"one (it holds: {', '.join(members[:5]) or 'nothing'})."
-                    )
-                return archive.read(members[0])
-    except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile) as error:
-        kind = _COMPRESSED.get(suffix, "compressed")
-        raise DataFileError(f"{path} is not a readable {kind} file ({error}).") from None
-    return data
+class _MemoryCheck:
+    """Refuses a table whose columns could not fit in memory, as soon as that is known: the
+    columns' bytes per byte of text are estimated from the first rows (:meth:`estimate`:
+    8 bytes a number, 4 a character of text), then applied to the file's size (or, for a
+    compressed file, to the text decompressed so far, checked after every chunk)."""
 
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.source: TextSource | None = None
+        self.per_byte: float | None = None
 
-#: Byte-order marks, longest first (UTF-32's little-endian mark begins with UTF-16's).
-_BOMS = (
-    (b"\xff\xfe\x00\x00", "utf-32"),
-    (b"\x00\x00\xfe\xff", "utf-32"),
-    (b"\xef\xbb\xbf", "utf-8-sig"),
-    (b"\xff\xfe", "utf-16"),
-    (b"\xfe\xff", "utf-16"),
-)
+    def estimate(self, rows: list[list[str]], tokens: tuple[str, ...]) -> None:
+        """Bytes of columns per byte of text, from ``rows`` (the first rows of the file)."""
+        source = self.source
+        if source is None or not rows or source.text_chars == 0:
+            return
+        chars = sum(len(cell) + 1 for row in rows for cell in row)
+        need = 0
+        for cells in itertools.zip_longest(*rows, fillvalue=""):
+            texts = [cell.strip() for cell in cells]
+            if all(t in tokens or _finite(t) for t in texts):
+                need += _NUMBER_BYTES * len(texts)
+            else:
+                need += _CHAR_BYTES * max(map(len, texts)) * len(texts)
+        self.per_byte = need / chars * source.text_chars / max(source.text_bytes, 1)
+        self()
 
-
-def _bom_encoding(data: bytes) -> str | None:
-    """The encoding that ``data``'s byte-order mark announces, or None without one."""
-    return next((name for bom, name in _BOMS if data.startswith(bom)), None)
-
-
-def _utf16_without_bom(data: bytes) -> str | None:
-    """``"utf-16-le"``/``"utf-16-be"`` when ``data`` looks like UTF-16 text without a BOM
-    (ASCII characters with a NUL byte after, or before, each), else None."""
-    head = data[:4096]
-    if len(head) < 4 or b"\x00" not in head:
-        return None
-    even, odd = head[0::2], head[1::2]
-    if odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
-        return "utf-16-le"
-    if even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
-        return "utf-16-be"
-    return None
-
-
-def _decode(data: bytes, path: Path, encoding: str | None) -> str:
-    """Text of ``data``: ``encoding`` if given, else the one its byte-order mark announces
-    (UTF-8, UTF-16 or UTF-32), else UTF-8. The BOM is dropped; NUL bytes are refused (a
-    binary file, or UTF-16 without a BOM, which is named)."""
-    if encoding is None and _bom_encoding(data) is None:
-        guess = _utf16_without_bom(data)
-        if guess is not None:
+    def __call__(self) -> None:
+        source = self.source
+        if self.per_byte is None or source is None:
+            return
+        size = source.text_bytes if source.compressed else source.size
+        need, memory = self.per_byte * size, _physical_memory()
+        if need > memory:
+            what = " once decompressed (read so far)" if source.compressed else ""
             raise DataFileError(
-                f"{path} looks like {guess.upper()} text without a byte-order mark; pass "
-                f"--encoding {guess}."
+                f"{self.path} is {_bytes(size)} of text{what}; reading it as columns takes "
+                f"about {_bytes(need)} of memory ({_NUMBER_BYTES} bytes a number, "
+                f"{_CHAR_BYTES} a character of text), more than this machine's "
+                f"{_bytes(memory)}. Read it in parts with scratchnn.streaming (see 'Beyond "
+                "one machine' in the documentation), or use a sample."
             )
-    chosen = encoding or _bom_encoding(data) or "utf-8-sig"
+
+
+def _finite(text: str) -> bool:
+    """Whether ``text`` is a finite number."""
     try:
-        text = data.decode(chosen)
-    except LookupError:
-        raise ValueError(
-            f"Unknown encoding {encoding!r}; use a name Python knows, e.g. utf-8, latin-1, cp1252."
-        ) from None
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        hint = "latin-1" if chosen.startswith("utf") else "utf-8"
-        if encoding is None and chosen != "utf-8-sig":
-            raise DataFileError(
-                f"{path}, line {line}: the file's byte-order mark announces {chosen.upper()}, "
-                f"but the bytes {data[error.start : error.start + 4]!r} are not valid "
-                f"{chosen.upper()}: the file is damaged, or not text."
-            ) from None
-        raise DataFileError(
-            f"{path}, line {line}: the bytes {data[error.start : error.start + 4]!r} are not "
-            f"valid {chosen}; pass --encoding (e.g. --encoding {hint}) with the file's encoding."
-        ) from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    if "\x00" in text:
-        line = text[: text.index("\x00")].count("\n") + 1
-        raise DataFileError(
-            f"{path}, line {line}: a NUL byte; this is a binary file, not a text table"
-            + ("" if encoding else " (or text in an encoding to name with --encoding)")
-            + "."
-        )
-    return text
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 def sniff_delimiter(text: str) -> str:
@@ -267,7 +162,11 @@ def sniff_delimiter(text: str) -> str:
         >>> sniff_delimiter("x\\ty\\n1\\t2\\n")
         '\\t'
     """
-    sample = text[:_SNIFF_CHARS]
+    return _sniff(text[:_SNIFF_CHARS], len(text) > _SNIFF_CHARS)
+
+
+def _sniff(sample: str, cut: bool) -> str:
+    """:func:`sniff_delimiter` of the first text of a file (``cut``: more text follows)."""
     best, best_fields = ",", 1
     for delimiter in DELIMITERS:
         # records, not lines: a quoted cell may hold a line break
@@ -276,7 +175,7 @@ def sniff_delimiter(text: str) -> str:
             rows = [row for row in itertools.islice(reader, 51) if any(c.strip() for c in row)]
         except csv.Error:
             continue
-        if len(text) > len(sample) and len(rows) > 1:
+        if cut and len(rows) > 1:
             rows = rows[:-1]  # the sample may end inside the last record
         counts = {len(row) for row in rows[:50]}
         if len(counts) == 1:
@@ -336,9 +235,15 @@ def read_table(
     encoding: str | None = None,
     header: bool | None = None,
     decimal: str | None = None,
+    missing_tokens: Sequence[str] = MISSING_TOKENS,
+    numbers: bool = True,
 ) -> RawTable:
     """Read a ``.csv``/``.tsv``/``.txt`` file (optionally ``.gz``/``.bz2``/``.xz``/``.zip``),
     an ``.npz`` of named columns, or a ``.parquet`` file (needs pyarrow) as raw columns.
+
+    A text file is streamed: read, decompressed, decoded and parsed a chunk at a time, each
+    column of numbers kept as float64 (NaN where a cell is missing) and each other column as
+    text, so the memory it takes is about the columns' own (see :class:`RawTable`).
 
     Args:
         path: the file.
@@ -351,6 +256,10 @@ def read_table(
             ``1.234,5`` as 1234.5); ``"."`` reads them as written; None (default): as
             written, and the columns that look like decimal-comma numbers are listed in
             :attr:`RawTable.decimal_commas`.
+        missing_tokens: the texts (after stripping spaces) that mean "missing" in a column of
+            numbers (pandas' ``na_values``); pass the ones the table will be encoded with.
+        numbers: False keeps every column as text, as written (stripped), like pandas'
+            ``dtype=str``.
 
     Returns:
         A :class:`RawTable`.
@@ -358,24 +267,29 @@ def read_table(
     Raises:
         FileNotFoundError: no such file.
         DataFileError: undecodable bytes (the message names the line and suggests
-            ``--encoding``), a corrupt archive, ragged rows, duplicate names, no rows.
+            ``--encoding``), a corrupt archive, ragged rows, duplicate names, no rows, a file
+            whose columns could not fit in memory.
 
     Example:
         >>> import tempfile, pathlib
         >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
-        >>> _ = path.write_text("a;b\\n1;x\\n2;NA\\n")
+        >>> _ = path.write_text("a;b\\n1;x\\nNA;NA\\n")
         >>> table = read_table(path)
         >>> table.delimiter, list(table.columns), table.columns["b"].tolist()
         (';', ['a', 'b'], ['x', 'NA'])
+        >>> table.columns["a"].tolist()
+        [1.0, nan]
     """
     path = Path(path)
     if decimal not in (None, ".", ","):
         raise ValueError(f"--decimal must be '.' or ','; received {decimal!r}.")
+    if delimiter is not None and len(delimiter) != 1 and delimiter not in ("\\t", "tab"):
+        raise ValueError(f"--delimiter must be one character (or 'tab'); received {delimiter!r}.")
     if not path.exists():
         raise FileNotFoundError(f"No such file: {path}")
     if path.is_dir():
         raise DataFileError(f"{path} is a folder, not a table file.")
-    refusal = not_a_regular_file(path, path.stat().st_mode, _TABLE_FILE)
+    refusal = not_a_regular_file(path, path.stat().st_mode, TABLE_FILE)
     if refusal is not None:  # checked here for .npz and .parquet too; CSV on its descriptor
         raise DataFileError(refusal)
     suffix = path.suffix.lower()
@@ -383,46 +297,22 @@ def read_table(
         return _read_npz(path)
     if suffix == ".parquet":
         return _read_parquet(path)
-    data = _open_bytes(path)
-    if len(data) > path.stat().st_size:
-        _check_fits(path, len(data), " once decompressed")
-    text = _decode(data, path, encoding)
-    del data
-    if delimiter is None:
-        delimiter = sniff_delimiter(text)
-    elif len(delimiter) != 1 and delimiter not in ("\\t", "tab"):
-        raise ValueError(f"--delimiter must be one character (or 'tab'); received {delimiter!r}.")
-    delimiter = "\t" if delimiter in ("\\t", "tab") else delimiter
+    tokens = tuple(str(token).strip() for token in missing_tokens)
+    check = _MemoryCheck(path)
     notices: list[str] = []
-    if delimiter != ",":
-        notices.append(f"Read {path.name} as {_NAMES.get(delimiter, repr(delimiter))}-separated.")
-    reader = csv.reader(_lines(text), delimiter=delimiter)
-    try:
-        names, body_lines, chunks = _parse(reader, path, header, delimiter, notices)
-    except csv.Error as error:
-        if "field limit" in str(error):
-            raise DataFileError(
-                f"{path}, line {reader.line_num}: a field is longer than "
-                f"{csv.field_size_limit():,} characters; is it really a CSV file (one row per "
-                "line, fields separated by commas)?"
-            ) from None
-        raise DataFileError(f"{path}, line {reader.line_num}: {error}.") from None
-    del text, reader  # the text is freed before the columns are joined (the peak)
-    columns = {}
-    for j, name in enumerate(names):  # one column at a time: its pieces are freed as it goes
-        columns[name] = chunks[j][0] if len(chunks[j]) == 1 else np.concatenate(chunks[j])
-        chunks[j] = []
+    scan = _Scan(path, encoding, delimiter, header, tokens, check, notices)
+    columns, lines = scan.run(numbers)
     commas = [name for name, cells in columns.items() if decimal_comma_column(cells)]
     if decimal == ",":
-        columns.update({name: _read_decimal_commas(columns[name]) for name in commas})
-    table = RawTable(columns, body_lines, path.name, notices, delimiter)
+        for name in commas:
+            text = _read_decimal_commas(columns[name])
+            parsed = _numbers(text, tokens) if numbers else None
+            columns[name] = text if parsed is None else parsed
+    table = RawTable(columns, lines, path.name, notices, scan.delimiter)
     table.decimal_commas = commas if decimal is None else []
     return table
 
 
-#: Text handed to the CSV parser at a time (cut after a line break), so that it never needs
-#: a copy of the whole text (``io.StringIO`` of the whole file would take 4 bytes a character).
-_PIECE_CHARS = 2**16
 #: Cells parsed into Python strings before they are packed into column arrays: the Python
 #: objects (~60 bytes a cell) exist for one batch at a time, never for the whole file.
 _BATCH_CELLS = 2**14
@@ -433,76 +323,219 @@ _MIN_BATCH_ROWS = 64
 _MERGE_BATCHES = 64
 
 
-def _lines(text: str) -> Iterator[str]:
-    """The lines of ``text`` with their line ends (``\\n``, ``\\r\\n`` or ``\\r``), as
-    ``io.StringIO(text, newline="")`` gives them, from pieces of about :data:`_PIECE_CHARS`."""
-    start = 0
-    while start < len(text):
-        end = text.find("\n", start + _PIECE_CHARS)
-        end = len(text) if end < 0 else end + 1  # a piece ends after a \n: \r\n stays whole
-        yield from io.StringIO(text[start:end], newline="")
-        start = end
+class _Scan:
+    """One pass of the CSV parser over a file's text (see :meth:`run`)."""
 
+    def __init__(
+        self,
+        path: Path,
+        encoding: str | None,
+        delimiter: str | None,
+        header: bool | None,
+        tokens: tuple[str, ...],
+        check: _MemoryCheck,
+        notices: list[str],
+    ) -> None:
+        self.path, self.encoding, self.header, self.tokens = path, encoding, header, tokens
+        self.check, self.notices = check, notices
+        self.delimiter = (
+            None if delimiter is None else "\t" if delimiter in ("\\t", "tab") else delimiter
+        )
 
-def _parse(
-    reader: Any, path: Path, header: bool | None, delimiter: str, notices: list[str]
-) -> tuple[list[str], list[int], list[list[np.ndarray]]]:
-    """``(names, line of each row, pieces of each column)`` from the CSV ``reader``: the
-    header checked as soon as it is read, every row's width checked, and the cells packed
-    into stripped text arrays per column, a batch of rows at a time (each piece as wide as
-    its own longest cell, not the table's), so the memory is about the columns' own (no list
-    of Python strings per cell, no copy of the table as one matrix)."""
-    names: list[str] | None = None
-    width = 0
-    body_lines: list[int] = []
-    batch: list[list[str]] = []
-    chunks: list[list[np.ndarray]] = []
-    recent: list[list[np.ndarray]] = []  # per column, the batches not yet merged
-    rows_per_batch = 1
+    def run(self, numbers: bool) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """``(columns, line of each row)``: a first pass reads every column that
+        holds numbers only (or missing tokens) as float64 and the others as text; a column
+        found to hold text after its first numbers is read again, as text, in a second pass
+        over the file (the numbers of its first rows are not kept)."""
+        names, lines, columns, flipped = self._pass(None, numbers)
+        if flipped:
+            again = ["text" if j in flipped else "skip" for j in range(len(names))]
+            columns.update(self._pass(again, numbers)[2])
+        return {name: columns[j] for j, name in enumerate(names)}, lines
 
-    def flush() -> None:
-        for j, cells in enumerate(zip(*batch, strict=True)):
-            recent[j].append(np.strings.strip(np.array(cells, dtype=str)))
-            if len(recent[j]) == _MERGE_BATCHES:  # large pieces: given back to the system
-                chunks[j].append(np.concatenate(recent[j]))  # when freed, small ones are kept
-                recent[j] = []
-        batch.clear()
-
-    for row in reader:
-        if not (len(row) > 1 or (row and row[0].strip())):  # skip blank lines
-            continue
-        if names is None:
-            width = len(row)
-            chunks = [[] for _ in range(width)]
-            recent = [[] for _ in range(width)]
-            rows_per_batch = max(_MIN_BATCH_ROWS, _BATCH_CELLS // max(width, 1))
-            if header is False:
-                names = [f"col{i + 1}" for i in range(width)]
-            else:
-                names = _header_names(row, path, header, notices)
-                continue
-        if len(row) != width:
-            raise DataFileError(
-                f"{path}, line {reader.line_num}: {len(row)} value{'s' * (len(row) != 1)}, but "
-                f"the header has {width} column{'s' * (width != 1)} "
-                f"(read as {_NAMES.get(delimiter, repr(delimiter))}-separated; pass "
-                "--delimiter if that is wrong)."
+    def _pass(
+        self, kinds: list[str] | None, numbers: bool
+    ) -> tuple[list[str], np.ndarray, dict[int, np.ndarray], set[int]]:
+        source = TextSource(self.path, self.encoding, self.check)
+        self.check.source = source
+        pieces = source.pieces()
+        head: list[str] = []  # the first text, for the sniffer and the memory estimate
+        chars = 0
+        for piece in pieces:
+            head.append(piece)
+            chars += len(piece)
+            if chars >= _SNIFF_CHARS:
+                break
+        sample = "".join(head)
+        cut = chars >= _SNIFF_CHARS
+        if self.delimiter is None:
+            self.delimiter = _sniff(sample[:_SNIFF_CHARS], cut)
+        delimiter = self.delimiter
+        if kinds is None and delimiter != ",":
+            self.notices.append(
+                f"Read {self.path.name} as {_NAMES.get(delimiter, repr(delimiter))}-separated."
             )
-        batch.append(row)
-        body_lines.append(reader.line_num)
-        if len(batch) >= rows_per_batch:
-            flush()
-    if names is None:
-        raise DataFileError(f"{path} is empty: no header and no rows.")
-    if batch:
-        flush()
-    if not body_lines:
-        raise DataFileError(f"{path} has no data rows (a header row and at least one row needed).")
-    return (
-        names,
-        body_lines,
-        [merged + pending for merged, pending in zip(chunks, recent, strict=True)],
-    )
+        if kinds is None:
+            self.check.estimate(_sample_rows(sample, delimiter, cut), self.tokens)
+        lines = itertools.chain.from_iterable(
+            io.StringIO(piece, newline="") for piece in itertools.chain(head, pieces)
+        )
+        reader = csv.reader(lines, delimiter=delimiter)
+        try:
+            return self._rows(reader, kinds, numbers)
+        except csv.Error as error:
+            if "field limit" in str(error):
+                raise DataFileError(
+                    f"{self.path}, line {reader.line_num}: a field is longer than "
+                    f"{csv.field_size_limit():,} characters; is it really a CSV file (one row "
+                    "per line, fields separated by commas)?"
+                ) from None
+            raise DataFileError(f"{self.path}, line {reader.line_num}: {error}.") from None
+
+    def _rows(
+        self, reader: Any, kinds: list[str] | None, numbers: bool
+    ) -> tuple[list[str], np.ndarray, dict[int, np.ndarray], set[int]]:
+        """The header checked as soon as it is read, every row's width checked, and the
+        cells packed into column arrays a batch of rows at a time (:class:`_Columns`)."""
+        path, delimiter = self.path, self.delimiter
+        names: list[str] | None = None
+        width = 0
+        body_lines = array.array("q")
+        batch: list[list[str]] = []
+        columns: _Columns | None = None
+        rows_per_batch = 1
+        for row in reader:
+            if not (len(row) > 1 or (row and row[0].strip())):  # skip blank lines
+                continue
+            if names is None:
+                width = len(row)
+                if kinds is None:
+                    kinds = ["number" if numbers else "text"] * width
+                columns = _Columns(kinds, self.tokens)
+                rows_per_batch = max(_MIN_BATCH_ROWS, _BATCH_CELLS // max(width, 1))
+                if self.header is False:
+                    names = [f"col{i + 1}" for i in range(width)]
+                else:
+                    names = _header_names(row, path, self.header, self.notices)
+                    continue
+            if len(row) != width:
+                raise DataFileError(
+                    f"{path}, line {reader.line_num}: {len(row)} value{'s' * (len(row) != 1)}, "
+                    f"but the header has {width} column{'s' * (width != 1)} "
+                    f"(read as {_NAMES.get(delimiter, repr(delimiter))}-separated; pass "
+                    "--delimiter if that is wrong)."
+                )
+            batch.append(row)
+            body_lines.append(reader.line_num)
+            if len(batch) >= rows_per_batch:
+                columns.add(batch)
+                batch.clear()
+        if names is None or columns is None:
+            raise DataFileError(f"{path} is empty: no header and no rows.")
+        if batch:
+            columns.add(batch)
+        if not body_lines:
+            raise DataFileError(
+                f"{path} has no data rows (a header row and at least one row needed)."
+            )
+        lines = np.frombuffer(body_lines, dtype=np.int64) if body_lines else np.zeros(0, np.int64)
+        return names, lines, columns.finish(len(body_lines)), columns.flipped
+
+
+class _Columns:
+    """The columns of a file as its batches of rows come: each ``"number"`` column parsed
+    to float64 a batch at a time (NaN where missing), each ``"text"`` column packed into
+    stripped text arrays (each batch as wide as its own longest cell), ``"skip"`` columns
+    not kept. A number column whose batch holds text becomes ``"skip"`` and is listed in
+    :attr:`flipped` (to be read again as text)."""
+
+    def __init__(self, kinds: list[str], tokens: tuple[str, ...]) -> None:
+        self.kinds = list(kinds)
+        self.tokens = tokens
+        self.flipped: set[int] = set()
+        self.pieces: list[list[np.ndarray]] = [[] for _ in kinds]
+        self.recent: list[list[np.ndarray]] = [[] for _ in kinds]  # batches not yet merged
+
+    def add(self, batch: list[list[str]]) -> None:
+        for j, cells in enumerate(zip(*batch, strict=True)):
+            kind = self.kinds[j]
+            if kind == "skip":
+                continue
+            if kind == "number":
+                values = _numbers(cells, self.tokens)
+                if values is None and (self.pieces[j] or self.recent[j]):
+                    self.kinds[j] = "skip"  # text after numbers: read again, as text
+                    self.flipped.add(j)
+                    self.pieces[j], self.recent[j] = [], []
+                    continue
+                if values is None:  # text in the first batch: a text column
+                    self.kinds[j] = "text"
+                    values = np.strings.strip(np.array(cells, dtype=str))
+            else:
+                values = np.strings.strip(np.array(cells, dtype=str))
+            recent = self.recent[j]
+            recent.append(values)
+            if len(recent) == _MERGE_BATCHES:  # large pieces: given back to the system
+                self.pieces[j].append(np.concatenate(recent))  # when freed, small ones are kept
+                self.recent[j] = []
+
+    def finish(self, n: int) -> dict[int, np.ndarray]:
+        """Column index -> its ``(n,)`` array, for the columns kept: each written into its
+        final array piece by piece, each piece freed once copied (the peak is the columns
+        and one piece, not the columns twice)."""
+        out: dict[int, np.ndarray] = {}
+        for j, kind in enumerate(self.kinds):
+            if kind == "skip":
+                continue
+            pieces = self.pieces[j] + self.recent[j]
+            self.pieces[j], self.recent[j] = [], []
+            if len(pieces) == 1:
+                out[j] = pieces[0]
+                continue
+            dtype = max((p.dtype for p in pieces), key=lambda d: d.itemsize)
+            column = np.empty(n, dtype=dtype)
+            start = 0
+            for k, piece in enumerate(pieces):
+                column[start : start + len(piece)] = piece
+                start += len(piece)
+                pieces[k] = None  # type: ignore[call-overload]
+            del piece
+            out[j] = column
+        return out
+
+
+def _numbers(cells: Any, tokens: tuple[str, ...]) -> np.ndarray | None:
+    """``cells`` (texts) as float64 with NaN where a cell is one of ``tokens``; None when a
+    cell is neither a finite number nor a token (text, or ``inf``: the column stays text, so
+    that what it holds is said in its words)."""
+    values: np.ndarray | None
+    try:
+        values = np.array(cells, dtype=np.float64)
+    except ValueError:
+        values = None
+    numeric_tokens = [t for t in tokens if _finite(t)]
+    if values is not None and not numeric_tokens and np.isfinite(values).all():
+        return values
+    text = np.strings.strip(np.array(cells, dtype=str))
+    missing = np.isin(text, tokens) if tokens else np.zeros(len(text), bool)
+    if values is None:
+        try:
+            values = np.where(missing, "nan", text).astype(np.float64)
+        except ValueError:
+            return None
+    values[missing] = np.nan
+    if not np.isfinite(values[~missing]).all():
+        return None
+    return values
+
+
+def _sample_rows(sample: str, delimiter: str, cut: bool) -> list[list[str]]:
+    """The records of the first text of a file (the last one dropped if the text was cut)."""
+    try:
+        rows = list(csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter))
+    except csv.Error:
+        return []
+    return rows[:-1] if cut and len(rows) > 1 else rows
 
 
 def _header_names(row: list[str], path: Path, header: bool | None, notices: list[str]) -> list[str]:
@@ -599,13 +632,26 @@ def row_fingerprints(columns: dict[str, np.ndarray]) -> np.ndarray:
     """
     import hashlib
 
-    texts = [np.asarray(values).astype(str) for values in columns.values()]
+    texts = [_cell_texts(np.asarray(values)) for values in columns.values()]
     n = len(texts[0]) if texts else 0
     out = np.empty(n, dtype=np.uint64)
     for i, cells in enumerate(zip(*texts, strict=True)):
         digest = hashlib.blake2b("\x1f".join(cells).encode("utf-8"), digest_size=8).digest()
         out[i] = int.from_bytes(digest, "little")
     return out
+
+
+def _cell_texts(values: np.ndarray) -> np.ndarray:
+    """Each cell as text for a fingerprint: a float's whole numbers as integers (``"3"``, as a
+    CSV file usually writes them, not ``"3.0"``), other numbers as their shortest text, so
+    that a column the reader parsed into numbers hashes as its text did."""
+    if values.dtype.kind != "f":
+        return values.astype(str)
+    text = values.astype(str)
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 1e16)
+    text[whole] = values[whole].astype(np.int64).astype(str)
+    return text
 
 
 def held_out_mask(fingerprints: np.ndarray, held_out: np.ndarray) -> tuple[np.ndarray, int]:
