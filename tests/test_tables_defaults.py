@@ -314,3 +314,20 @@ def test_too_few_epochs_are_said_to_leave_the_model_unconverged(tmp_path, capsys
     code, _, err = run(capsys, "train", path, "--target", "y", "--epochs", "200",
                        "--early-stopping", "5", "--out", tmp_path / "m.npz", "--quiet")  # fmt: skip
     assert code == 0 and "may not have converged" not in err  # stopped early: converged
+
+
+def test_small_networks_train_on_one_blas_thread_and_the_header_says_so(monkeypatch):
+    threadpoolctl = pytest.importorskip("threadpoolctl", reason="the thread limit needs it")
+    from scratchnn.cli.tabular import blas_threads
+
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    context, why = blas_threads(16, [13, 256, 128, 1])
+    assert why.startswith("BLAS threads: 1 (auto: a step's largest matrix product is 524,288")
+    for _ in range(2):  # a fresh limit for each fit (the first and the refit)
+        with context():
+            blas = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+            assert all(i["num_threads"] == 1 for i in blas)
+    assert blas_threads(128, [784, 4096, 10])[1] == ""  # large products keep the threads
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    assert blas_threads(16, [13, 64, 1])[1] == "BLAS threads: OPENBLAS_NUM_THREADS=2 (yours)."
