@@ -449,7 +449,7 @@ def train_text(args: argparse.Namespace) -> int:
         f"--preset tiny|small|base, --layers, --heads, --width, --context)."
     )
     sample = (
-        f"a {args.samples}-character sample every {plan.sample_every} epoch"
+        f"a sample of {args.samples} characters every {plan.sample_every} epoch"
         f"{'s' * (plan.sample_every > 1)} from the prompt {plan.prompt!r} (temperature 0.8)"
         if args.samples
         else "no samples"
