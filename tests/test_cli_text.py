@@ -13,6 +13,7 @@ import pytest
 import scratchnn as snn
 from _cli import error_line, run, snapshot
 from scratchnn.cli import text as text_command
+from scratchnn.cli import text_file
 from scratchnn.models import CharTokenizer
 
 #: A text a correct model predicts exactly after a few characters: 8 symbols, period 8.
@@ -131,7 +132,7 @@ def test_files_that_are_not_usable_text_are_refused(tmp_path, content, message):
 def test_a_file_over_the_limit_is_refused_with_its_size_unless_its_start_is_asked(
     tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(text_command, "MAX_TEXT_BYTES", 4096)
+    monkeypatch.setattr(text_file, "MAX_TEXT_BYTES", 4096)
     data = tmp_path / "big.txt"
     data.write_text(PERIODIC * 10, encoding="utf-8")  # 8,000 bytes
     line = error_line(*run("train-text", data, "--out", tmp_path / "m.npz")[::2])
