@@ -175,6 +175,9 @@ class Sequential:
         self.target_transform: Any = None
         self.epochs_trained = 0
         self.stop_training = False
+        #: While ``fit`` trains on several threads: its :class:`scratchnn.sharded.Shards`,
+        #: which ``train_step`` asks for the forward and backward passes (None otherwise).
+        self.shards: Any = None
         #: Free-form, JSON-compatible facts saved with the model, e.g. the feature names, the
         #: target column and the class labels of the data it was trained on (the command line
         #: uses these to read new data and to decode predictions).
@@ -307,7 +310,8 @@ class Sequential:
             np.copyto(saved, buffer)  # to undo BatchNorm's running statistics if refused
         # Overflow on the way is not warned about: its result is caught below, with a message.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            output = self.forward(x, training=True)
+            shards = self.shards
+            output = self.forward(x, training=True) if shards is None else shards.forward(x)
             for buffer in self._buffers:  # BatchNorm's running statistics (a few numbers each)
                 if not math.isfinite(float(buffer.sum())):
                     self._refuse_step(
@@ -319,7 +323,10 @@ class Sequential:
             loss = self.loss.forward(output, y, sample_weight) + self.penalty()
             if not math.isfinite(loss):
                 self._refuse_step(f"The loss became {loss}", {"loss": loss}, output)
-            self.backward(self.loss.backward(), input_grad=False)
+            if shards is None:
+                self.backward(self.loss.backward(), input_grad=False)
+            else:  # each thread its shard's rows; the model's gradients become their sum
+                shards.backward(self.loss.backward())
             # A finite squared norm (one BLAS dot product) means every gradient entry is finite.
             grad = self.parameters().flat.grad
             if not math.isfinite(float(np.dot(grad, grad))):
@@ -372,6 +379,7 @@ class Sequential:
         callbacks: Sequence[Callback] | None = None,
         sample_weight: Any = None,
         class_weight: Any = None,
+        threads: int | None = None,
     ) -> History:
         """Train with mini-batch gradient descent.
 
@@ -402,6 +410,11 @@ class Sequential:
             sample_weight: one weight >= 0 per sample; the loss becomes a weighted mean.
             class_weight: ``{class: weight}`` or ``"balanced"``, multiplied into the sample
                 weights (classification losses only).
+            threads: train on this many threads, each batch split into that many shards
+                (:mod:`scratchnn.sharded`); None (default) uses the cores NumPy may use when
+                a step has enough work to pay for it, and one thread otherwise. A seed gives
+                bit-identical training for a given thread count; ``threads=1`` is the
+                single-threaded step. The verbose header says which was chosen, and why.
 
         Returns:
             The :class:`History` of per-epoch loss, metrics and learning rate (also
@@ -429,6 +442,7 @@ class Sequential:
             callbacks=callbacks,
             sample_weight=sample_weight,
             class_weight=class_weight,
+            threads=threads,
             verbose=verbose,
         )
 

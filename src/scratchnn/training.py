@@ -25,13 +25,13 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import callbacks as callbacks_module
-from . import diagnostics, optim
+from . import diagnostics, optim, sharded
 from . import losses as losses_module
 from . import schedules as schedules_module
 from ._validation import check_number, check_positive_int, column_names
@@ -144,8 +144,11 @@ class _FitSetup:
         self.callbacks = _check_callbacks(
             options["callbacks"], self.schedule, self.validation, self.metrics
         )
-        self.callbacks += _progress_display(options["verbose"], self.epochs, self.steps)
-        self.callbacks += watchers
+        progress = _progress_display(options["verbose"], self.epochs, self.steps)
+        self.verbose = bool(progress)
+        self.callbacks += progress + watchers
+        batch = self.batch if self.stream is None else (batch_size or 32)
+        self.threads = sharded.plan(model, batch, options.get("threads"))
 
     def _prepare_arrays(
         self, model: Model, X: Any, y: Any, batch_size: int | None, options: dict[str, Any]
@@ -418,15 +421,21 @@ def fit(
         setup.schedule.start(setup.optimizer)
     batches, epoch_log = setup.epoch_parts(model, options["shuffle"])
     custom_step = None if step is None else step(model, setup, batches)
+    threads = sharded.Plan(1, "a custom step", 1) if step is not None else setup.threads
+    model.metadata["threads"] = threads.threads
+    if setup.verbose and (threads.threads > 1 or (threads.asked or 1) > 1):
+        print(f"Training {threads.describe()}")
+    shards = sharded.Shards(model, threads.threads) if threads.threads > 1 else nullcontext()
     # model.history becomes this fit's once it has an epoch: an earlier fit's history is
     # never replaced by an empty one (a fit stopped in its first epoch).
     history = History()
+    history.threads = threads
 
     def notify(method: str, *args: Any) -> None:
         for callback in callbacks:
             getattr(callback, method)(*args)
 
-    with _stop_on_interrupt() as interrupt:
+    with _stop_on_interrupt() as interrupt, shards:
         try:
             notify("on_train_begin", {})
             for _ in range(setup.epochs):

@@ -1,0 +1,161 @@
+"""Training on several threads (scratchnn.sharded): the same step as on one, shard by shard."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import scratchnn as snn
+from scratchnn import sharded
+from scratchnn.errors import TrainingDivergedError
+
+pytest.importorskip("threadpoolctl")
+
+
+def small_cnn(seed: int = 0, dtype=np.float64, dropout: float = 0.0) -> snn.Sequential:
+    layers = [
+        snn.layers.Conv2D(1, 4, 3, padding="same"),
+        snn.layers.ReLU(),
+        snn.layers.MaxPool2D(2),
+        snn.layers.Flatten(),
+        snn.Dense(4 * 4 * 4, 16, l2=1e-3),
+        snn.layers.ReLU(),
+    ]
+    if dropout:
+        layers.append(snn.layers.Dropout(dropout))
+    layers.append(snn.Dense(16, 3, l1=1e-4))
+    return snn.Sequential(layers, input_shape=(1, 8, 8), seed=seed, dtype=dtype)
+
+
+@pytest.fixture
+def images(rng):
+    X = rng.normal(size=(70, 1, 8, 8))
+    y = rng.integers(0, 3, size=70)
+    return X, y
+
+
+def trained(model, X, y, threads, **options):
+    options = {"epochs": 2, "batch_size": 32, "verbose": 0, **options}
+    model.fit(X, y, loss="ce", optimizer="adam", threads=threads, **options)
+    return model
+
+
+def test_two_threads_give_the_one_thread_weights(images, rng):
+    """L1/L2 counted once, the last batch of 6 rows unsplit, sample weights as on one thread."""
+    X, y = images
+    weights = rng.uniform(0.1, 2.0, size=len(X))
+    one = trained(small_cnn(), X, y, threads=1, sample_weight=weights)
+    two = trained(small_cnn(), X, y, threads=2, sample_weight=weights)
+    assert two.history.threads.threads == 2 and one.history.threads.threads == 1
+    np.testing.assert_allclose(two.get_weights(), one.get_weights(), rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(two.history["loss"], one.history["loss"], rtol=1e-12)
+    assert two.shards is None  # the threads are gone after fit
+
+
+def test_sequence_loss_with_ignored_positions_is_the_same_on_shards(rng):
+    def model():
+        return snn.Sequential(
+            [snn.Embedding(7, 8), snn.LSTM(8, 12), snn.Dense(12, 7)], seed=3, dtype=np.float64
+        )
+
+    X = rng.integers(0, 7, size=(40, 10))
+    y = rng.integers(0, 7, size=(40, 10))
+    y[:5, 4:] = -100  # ignored positions, all in the first shard
+    runs = [
+        model().fit(X, y, loss="sequence_ce", optimizer="adam", batch_size=40, threads=t, verbose=0)
+        for t in (1, 2)
+    ]
+    assert runs[1].threads.threads == 2
+    np.testing.assert_allclose(runs[1]["loss"], runs[0]["loss"], rtol=1e-12)
+
+
+def test_a_seed_gives_bit_identical_training_on_two_threads(images):
+    X, y = images
+    a = trained(small_cnn(dropout=0.3), X, y, threads=2, epochs=3)
+    b = trained(small_cnn(dropout=0.3), X, y, threads=2, epochs=3)
+    assert np.array_equal(a.get_weights(), b.get_weights())
+
+
+def test_one_thread_is_the_plain_train_step(images):
+    X, y = images
+    model = trained(small_cnn(dtype=np.float32), X, y, threads=1, epochs=1, shuffle=False)
+    by_hand = small_cnn(dtype=np.float32)
+    by_hand.loss, by_hand.optimizer = snn.losses.get("ce"), snn.optim.get("adam")
+    for start in range(0, len(X), 32):
+        by_hand.train_step(X[start : start + 32].astype(np.float32), y[start : start + 32])
+    assert np.array_equal(model.get_weights(), by_hand.get_weights())
+
+
+def test_batchnorm_trains_on_one_thread_and_fit_says_why(rng, capsys):
+    X, y = rng.normal(size=(64, 5)), rng.integers(0, 2, size=64)
+    model = snn.MLP([5, 8, 2], batch_norm=True, seed=0)
+    history = model.fit(X, y, loss="ce", optimizer="adam", threads=2, batch_size=32, verbose=2)
+    assert history.threads.threads == 1
+    assert "Training on 1 thread (BatchNorm1d needs the whole batch at once)" in (
+        capsys.readouterr().out
+    )
+    with pytest.raises(ValueError, match="BatchNorm1d needs the whole batch"):
+        sharded.Shards(model, 2)
+
+
+def test_default_shards_only_steps_that_pay(monkeypatch, images, capsys):
+    monkeypatch.setattr(sharded, "available_threads", lambda: 2)
+    xor = snn.MLP([2, 4, 1], activation="sigmoid", output="sigmoid", seed=0)
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+    history = xor.fit(X, np.array([0, 1, 1, 0]), loss="bce", optimizer="sgd", verbose=2)
+    assert history.threads.threads == 1 and "batch of 4 rows" in history.threads.reason
+    assert "thread" not in capsys.readouterr().out  # the usual case says nothing
+    wide = snn.MLP([64, 512, 512, 10], seed=0)
+    data = np.random.default_rng(0).normal(size=(256, 64))
+    labels = np.arange(256) % 10
+    history = wide.fit(data, labels, loss="ce", optimizer="adam", batch_size=128, verbose=2)
+    assert history.threads.threads == 2
+    assert "Training on 2 threads (each batch of 128 rows in 2 shards)" in capsys.readouterr().out
+    assert wide.metadata["threads"] == 2
+
+
+def test_without_threadpoolctl_training_stays_on_one_thread(monkeypatch, images):
+    monkeypatch.setattr(sharded, "_blas_controller", lambda: None)
+    X, y = images
+    history = trained(small_cnn(), X, y, threads=2).history
+    assert history.threads.threads == 1 and "threadpoolctl" in history.threads.reason
+
+
+def test_shards_in_a_hand_written_loop_restore_blas_threads(images):
+    from threadpoolctl import threadpool_info
+
+    X, y = images
+    before = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+    model = small_cnn()
+    model.loss, model.optimizer = snn.losses.get("ce"), snn.optim.get("sgd")
+    reference = small_cnn()
+    reference.loss, reference.optimizer = snn.losses.get("ce"), snn.optim.get("sgd")
+    with sharded.Shards(model, 2):
+        assert model.shards is not None
+        inside = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+        for _ in range(3):
+            step = model.train_step(X[:32], y[:32])
+            expected = reference.train_step(X[:32], y[:32])
+            assert step.loss == pytest.approx(expected.loss, rel=1e-12)
+    assert set(inside) == {1}
+    assert model.shards is None
+    assert [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"] == before
+    np.testing.assert_allclose(model.get_weights(), reference.get_weights(), rtol=1e-10)
+
+
+def test_a_diverging_sharded_step_is_refused_and_leaves_the_weights(images):
+    X, y = images
+    model = small_cnn(dtype=np.float32)
+    trained(model, X, y, threads=2, epochs=1)
+    before = model.get_weights()
+    with pytest.raises(TrainingDivergedError):
+        model.fit(X * 1e37, y, threads=2, epochs=1, batch_size=32, verbose=0)
+    assert np.array_equal(model.get_weights(), before)
+    assert model.shards is None
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.5, "two"])
+def test_threads_must_be_a_positive_integer(images, threads):
+    X, y = images
+    with pytest.raises((ValueError, TypeError), match="threads"):
+        trained(small_cnn(), X, y, threads=threads)
