@@ -375,8 +375,10 @@ class _Scan:
             self.notices.append(
                 f"Read {self.path.name} as {_NAMES.get(delimiter, repr(delimiter))}-separated."
             )
+        rows = _sample_rows(sample, delimiter, cut)
         if kinds is None:
-            self.check.estimate(_sample_rows(sample, delimiter, cut), self.tokens)
+            self.check.estimate(rows, self.tokens)
+        self.rows_hint = _rows_hint(source, len(rows), chars, cut)
         lines = itertools.chain.from_iterable(
             io.StringIO(piece, newline="") for piece in itertools.chain(head, pieces)
         )
@@ -405,13 +407,20 @@ class _Scan:
         columns: _Columns | None = None
         rows_per_batch = 1
         for row in reader:
+            if len(row) == width > 1:  # the common row: complete, after the header
+                batch.append(row)
+                body_lines.append(reader.line_num)
+                if len(batch) >= rows_per_batch:
+                    columns.add(batch)  # type: ignore[union-attr]
+                    batch.clear()
+                continue
             if not (len(row) > 1 or (row and row[0].strip())):  # skip blank lines
                 continue
             if names is None:
                 width = len(row)
                 if kinds is None:
                     kinds = ["number" if numbers else "text"] * width
-                columns = _Columns(kinds, self.tokens)
+                columns = _Columns(kinds, self.tokens, self.rows_hint)
                 rows_per_batch = max(_MIN_BATCH_ROWS, _BATCH_CELLS // max(width, 1))
                 if self.header is False:
                     names = [f"col{i + 1}" for i in range(width)]
@@ -439,22 +448,29 @@ class _Scan:
                 f"{path} has no data rows (a header row and at least one row needed)."
             )
         lines = np.frombuffer(body_lines, dtype=np.int64) if body_lines else np.zeros(0, np.int64)
-        return names, lines, columns.finish(len(body_lines)), columns.flipped
+        return names, lines, columns.finish(), columns.flipped
 
 
 class _Columns:
     """The columns of a file as its batches of rows come: each ``"number"`` column parsed
-    to float64 a batch at a time (NaN where missing), each ``"text"`` column packed into
-    stripped text arrays (each batch as wide as its own longest cell), ``"skip"`` columns
-    not kept. A number column whose batch holds text becomes ``"skip"`` and is listed in
-    :attr:`flipped` (to be read again as text)."""
+    to float64 a batch at a time (NaN where missing), each ``"text"`` column as stripped
+    text (as wide as its longest cell so far), ``"skip"`` columns not kept. A number column
+    whose batch holds text becomes ``"skip"`` and is listed in :attr:`flipped` (to be read
+    again as text).
 
-    def __init__(self, kinds: list[str], tokens: tuple[str, ...]) -> None:
+    Each column is written into one array allocated for ``capacity`` rows (the rows the file
+    is estimated to hold): pages the rows never reach are never touched, so they take no
+    memory, and the batches are never copied again; a column grows by half when the estimate
+    was short (or when a text column meets a longer cell), one column at a time."""
+
+    def __init__(self, kinds: list[str], tokens: tuple[str, ...], capacity: int) -> None:
         self.kinds = list(kinds)
         self.tokens = tokens
+        self.numeric_tokens = [t for t in tokens if _finite(t)]
+        self.capacity = max(int(capacity), _MIN_BATCH_ROWS)
         self.flipped: set[int] = set()
-        self.pieces: list[list[np.ndarray]] = [[] for _ in kinds]
-        self.recent: list[list[np.ndarray]] = [[] for _ in kinds]  # batches not yet merged
+        self.arrays: list[np.ndarray | None] = [None] * len(kinds)
+        self.n = 0
 
     def add(self, batch: list[list[str]]) -> None:
         for j, cells in enumerate(zip(*batch, strict=True)):
@@ -462,71 +478,95 @@ class _Columns:
             if kind == "skip":
                 continue
             if kind == "number":
-                values = _numbers(cells, self.tokens)
-                if values is None and (self.pieces[j] or self.recent[j]):
+                values = _numbers(cells, self.tokens, self.numeric_tokens)
+                if values is None and self.n:
                     self.kinds[j] = "skip"  # text after numbers: read again, as text
                     self.flipped.add(j)
-                    self.pieces[j], self.recent[j] = [], []
+                    self.arrays[j] = None
                     continue
                 if values is None:  # text in the first batch: a text column
                     self.kinds[j] = "text"
                     values = np.strings.strip(np.array(cells, dtype=str))
             else:
                 values = np.strings.strip(np.array(cells, dtype=str))
-            recent = self.recent[j]
-            recent.append(values)
-            if len(recent) == _MERGE_BATCHES:  # large pieces: given back to the system
-                self.pieces[j].append(np.concatenate(recent))  # when freed, small ones are kept
-                self.recent[j] = []
+            self._put(j, values)
+        self.n += len(batch)
 
-    def finish(self, n: int) -> dict[int, np.ndarray]:
-        """Column index -> its ``(n,)`` array, for the columns kept: each written into its
-        final array piece by piece, each piece freed once copied (the peak is the columns
-        and one piece, not the columns twice)."""
-        out: dict[int, np.ndarray] = {}
-        for j, kind in enumerate(self.kinds):
-            if kind == "skip":
-                continue
-            pieces = self.pieces[j] + self.recent[j]
-            self.pieces[j], self.recent[j] = [], []
-            if len(pieces) == 1:
-                out[j] = pieces[0]
-                continue
-            dtype = max((p.dtype for p in pieces), key=lambda d: d.itemsize)
-            column = np.empty(n, dtype=dtype)
-            start = 0
-            for k, piece in enumerate(pieces):
-                column[start : start + len(piece)] = piece
-                start += len(piece)
-                pieces[k] = None  # type: ignore[call-overload]
-            del piece
-            out[j] = column
-        return out
+    def _put(self, j: int, values: np.ndarray) -> None:
+        column, start = self.arrays[j], self.n
+        end = start + len(values)
+        if column is None or end > len(column) or values.itemsize > column.itemsize:
+            size = self.capacity if column is None else len(column)
+            if end > size:
+                size = max(end, size + size // 2)
+            dtype = values.dtype if column is None or values.itemsize > column.itemsize else None
+            grown = np.empty(size, dtype=dtype or column.dtype)
+            if column is not None:
+                grown[:start] = column[:start]
+            self.arrays[j] = column = grown
+        column[start:end] = values
+
+    def finish(self) -> dict[int, np.ndarray]:
+        """Column index -> its array of the rows read, for the columns kept."""
+        return {
+            j: column[: self.n]
+            for j, column in enumerate(self.arrays)
+            if column is not None and self.kinds[j] != "skip"
+        }
 
 
-def _numbers(cells: Any, tokens: tuple[str, ...]) -> np.ndarray | None:
+def _numbers(
+    cells: Any, tokens: tuple[str, ...], numeric_tokens: Sequence[str] | None = None
+) -> np.ndarray | None:
     """``cells`` (texts) as float64 with NaN where a cell is one of ``tokens``; None when a
     cell is neither a finite number nor a token (text, or ``inf``: the column stays text, so
-    that what it holds is said in its words)."""
-    values: np.ndarray | None
-    try:
-        values = np.array(cells, dtype=np.float64)
-    except ValueError:
-        values = None
-    numeric_tokens = [t for t in tokens if _finite(t)]
-    if values is not None and not numeric_tokens and np.isfinite(values).all():
-        return values
-    text = np.strings.strip(np.array(cells, dtype=str))
-    missing = np.isin(text, tokens) if tokens else np.zeros(len(text), bool)
-    if values is None:
-        try:
-            values = np.where(missing, "nan", text).astype(np.float64)
-        except ValueError:
+    that what it holds is said in its words). ``numeric_tokens``: the tokens that are finite
+    numbers (``-999``), if known."""
+    if numeric_tokens is None:
+        numeric_tokens = [t for t in tokens if _finite(t)]
+    if not numeric_tokens:  # fast paths: the cells as they are, or with their tokens marked
+        values = _floats(cells)
+        if values is None and tokens:
+            marked = frozenset(tokens)
+            values = _floats(["nan" if cell in marked else cell for cell in cells])
+        if values is not None:
+            bad = ~np.isfinite(values)
+            if not bad.any():
+                return values
+            if all(cells[i].strip() in tokens for i in np.flatnonzero(bad).tolist()):
+                values[bad] = np.nan  # a token, not an infinite number
+                return values
             return None
-    values[missing] = np.nan
+    text = np.strings.strip(np.array(cells, dtype=str))  # tokens with spaces, number tokens
+    missing = np.isin(text, tokens) if tokens else np.zeros(len(text), bool)
+    try:
+        values = np.where(missing, "nan", text).astype(np.float64)
+    except ValueError:
+        return None
     if not np.isfinite(values[~missing]).all():
         return None
     return values
+
+
+def _floats(cells: Any) -> np.ndarray | None:
+    """The texts ``cells`` as float64 (as ``float`` reads them), or None if one is not a
+    number."""
+    try:
+        return np.array(cells, dtype=np.float64)
+    except ValueError:
+        return None
+
+
+def _rows_hint(source: TextSource, rows: int, chars: int, cut: bool) -> int:
+    """About how many rows the file holds: the ``rows`` of its first ``chars`` characters,
+    scaled to its size (10% more; 16 times as many for a compressed file, whose size once
+    decompressed is not known)."""
+    if not cut:
+        return rows
+    if source.compressed or not source.text_bytes:
+        return 16 * rows
+    total = source.size * source.text_chars / source.text_bytes
+    return int(1.1 * rows * total / max(chars, 1)) + _MIN_BATCH_ROWS
 
 
 def _sample_rows(sample: str, delimiter: str, cut: bool) -> list[list[str]]:
