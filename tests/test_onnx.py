@@ -231,6 +231,8 @@ _OWN_TEST_FILES = {  # module of the layer type: tests/test_conv_onnx.py
         "embedding",
         "recurrent",
         "residual",
+        # tests/test_ensemble.py
+        "ensemble",
     )
 }
 

@@ -84,6 +84,7 @@ from .layers.attention import MultiHeadAttention
 from .layers.augmentation import RandomShift
 from .layers.conv import Conv1D, Conv2D
 from .layers.embedding import Embedding, PositionalEmbedding, SinusoidalEncoding
+from .layers.ensemble import Average, Chain
 from .layers.normalization2d import BatchNorm2d
 from .layers.pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 from .layers.recurrent import GRU, LSTM, RNN
@@ -576,6 +577,36 @@ def _residual(g: Graph, layer: Residual, x: str) -> str:
     return g.op("Add", [x, branch])
 
 
+def _chain(g: Graph, layer: Chain, x: str) -> str:
+    prefix = g.prefix
+    for j, inner in enumerate(layer.layers):
+        if type(inner) not in _LOWERINGS:
+            raise ValueError(
+                f"{inner!r} inside {type(layer).__name__} cannot be exported to ONNX: "
+                f"{type(inner).__name__} has no ONNX equivalent."
+            )
+        g.prefix = f"{prefix}.{type(inner).__name__.lower()}_{j}"
+        x = _LOWERINGS[type(inner)](g, inner, x)
+    g.prefix = prefix
+    return x
+
+
+def _average(g: Graph, layer: Average, x: str) -> str:
+    # the members one after the other on the same input, then Sum / k: one graph
+    prefix, outputs = g.prefix, []
+    for j, member in enumerate(layer.layers):
+        if type(member) not in _LOWERINGS:
+            raise ValueError(
+                f"Member {j} of Average, {member!r}, cannot be exported to ONNX: "
+                f"{type(member).__name__} has no ONNX equivalent."
+            )
+        g.prefix = f"{prefix}.member_{j}"
+        outputs.append(_LOWERINGS[type(member)](g, member, x))
+    g.prefix = prefix
+    total = outputs[0] if len(outputs) == 1 else g.op("Sum", outputs)
+    return g.op("Div", [total, g.constant("members", float(len(outputs)))])
+
+
 def _attention(g: Graph, layer: MultiHeadAttention, x: str) -> str:
     E, n, d = layer.embed_dim, layer.num_heads, layer.head_dim
     qkv = g.op("MatMul", [x, g.constant("W_qkv", layer.params["W_qkv"])])
@@ -651,6 +682,8 @@ _LOWERINGS.update(
         PositionalEmbedding: _positional_embedding,
         SinusoidalEncoding: _sinusoidal,
         Residual: _residual,
+        Chain: _chain,
+        Average: _average,
         MultiHeadAttention: _attention,
         RNN: _recurrent,
         LSTM: _recurrent,

@@ -20,6 +20,7 @@ from .base import Layer, layers
 from .conv import Conv1D, Conv2D
 from .dense import Dense
 from .embedding import Embedding, PositionalEmbedding, SinusoidalEncoding
+from .ensemble import Average, Chain
 from .normalization import BatchNorm1d, LayerNorm
 from .normalization2d import BatchNorm2d
 from .pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
@@ -37,9 +38,11 @@ __all__ = [
     "LSTM",
     "RNN",
     "Activation",
+    "Average",
     "AvgPool2D",
     "BatchNorm1d",
     "BatchNorm2d",
+    "Chain",
     "Conv1D",
     "Conv2D",
     "Dense",
