@@ -65,6 +65,16 @@ def test_the_header_names_every_decision(trained):
     epochs = [line for line in lines if line.startswith("epoch ")]
     assert len(epochs) == 25 and epochs[0].startswith("epoch  1/25  loss ")
     assert " val bits/char " in epochs[-1]
+    # The epoch of the lowest validation loss is the one saved.
+    losses = [float(line.split("val_loss ")[1].split()[0]) for line in epochs]
+    kept = model.metadata["training"]["kept_epoch"]
+    assert losses[kept - 1] == min(losses)
+    saved = model.metadata["metrics"]["validation"]["loss"]
+    assert round(saved, 3) == min(losses)
+    assert f"validation loss {saved:.4f}" in stdout
+    ids = CharTokenizer.from_model(model).encode(PERIODIC[-80:])
+    X_val, y_val = text_command.windows(ids, 16)
+    assert model.evaluate(X_val, y_val)["loss"] == pytest.approx(saved, rel=1e-5)
 
 
 def test_the_model_file_carries_its_tokenizer_and_generate_is_seeded(trained):

@@ -240,8 +240,10 @@ def _fit(
 ) -> tuple[int, float]:
     """Train ``plan.epochs`` epochs, each one pass over the training text in windows that start
     at a random offset (so that no character is always the first of its window), in shuffled
-    order; print a line per epoch and the samples. Returns ``(epochs done, last val_loss)``
-    (fewer epochs after Ctrl-C)."""
+    order; print a line per epoch and the samples. At the end, the weights of the epoch with
+    the lowest validation loss are put back (unless ``--keep-last``), as nanoGPT keeps its best
+    checkpoint. Returns ``(epochs done, the kept epoch, its val_loss)`` (fewer epochs after
+    Ctrl-C)."""
     context = plan.shape.context
     offsets = np.random.default_rng(args.seed).integers(0, context, size=plan.epochs)
     options: dict[str, Any] = {
@@ -250,6 +252,7 @@ def _fit(
         "schedule": schedules.CosineAnnealing(T_max=plan.epochs, eta_min=plan.lr / 10),
     }
     done, val_loss = 0, float("nan")
+    best: tuple[float, int, np.ndarray | None] = (math.inf, 0, None)
     for epoch in range(1, plan.epochs + 1):
         X, y = windows(train_ids[int(offsets[epoch - 1]) :], context)
         start = time.perf_counter()
@@ -266,6 +269,8 @@ def _fit(
         seconds = time.perf_counter() - start
         if len(history):
             done, val_loss = epoch, float(history["val_loss"][-1])
+            if val_loss < best[0]:
+                best = (val_loss, epoch, None if args.keep_last else model.get_weights())
         if history.interrupted:
             print("Interrupted: saving the model as it is now.")
             break
@@ -284,7 +289,14 @@ def _fit(
                 print("Interrupted: saving the model as it is now.")
                 break
             print(_indent(sample.lstrip("\n")))
-    return done, val_loss
+    if args.keep_last or best[2] is None or best[1] == done:
+        return done, done, val_loss
+    model.set_weights(best[2])
+    print(
+        f"Kept the weights of epoch {best[1]}, whose validation loss ({best[0]:.4f}) was the "
+        f"lowest (the last epoch's: {val_loss:.4f}; --keep-last keeps the last)."
+    )
+    return done, best[1], best[0]
 
 
 def _sample(model: Sequential, prompt: str, n: int, seed: int) -> str:
@@ -363,21 +375,22 @@ def train_text(args: argparse.Namespace) -> int:
         if args.samples
         else "no samples"
     )
+    keep = "the last kept" if args.keep_last else "the best on validation kept"
     print(
         f"Settings: AdamW (lr {plan.lr:g}, weight decay 0.01, gradients clipped at norm 1), "
-        f"cosine schedule to lr/10, batches of {plan.batch_size}, {plan.epochs} epochs, "
-        f"{sample}{auto}; override with --lr, --batch-size, --epochs, --samples, "
-        f"--sample-every, --prompt."
+        f"cosine schedule to lr/10, batches of {plan.batch_size}, {plan.epochs} epochs "
+        f"({keep}), {sample}{auto}; override with --lr, --batch-size, --epochs, "
+        f"--keep-last, --samples, --sample-every, --prompt."
     )
     print(f"A uniform guess scores {math.log2(tokenizer.vocab_size):.3f} bits per character.")
 
     start = time.perf_counter()
-    epochs, val_loss = _fit(model, plan, args, train_ids, (X_val, y_val))
+    epochs, kept, val_loss = _fit(model, plan, args, train_ids, (X_val, y_val))
     seconds = time.perf_counter() - start
     bits = val_loss / math.log(2)
     print(
         f"\nTrained {epochs} epochs in {seconds:.1f} s: validation loss {val_loss:.4f}, "
-        f"{bits:.3f} bits per character."
+        f"{bits:.3f} bits per character" + (f" (epoch {kept})." if kept != epochs else ".")
     )
     model.metadata.update(
         {
@@ -395,6 +408,7 @@ def train_text(args: argparse.Namespace) -> int:
             },
             "training": {
                 "epochs": epochs,
+                "kept_epoch": kept,
                 "batch_size": plan.batch_size,
                 "lr": plan.lr,
                 "seed": args.seed,
@@ -609,6 +623,12 @@ def add_parser(
     train.add_argument(
         "--prompt",
         help="what the samples continue (default: a line break, if the text has one)",
+    )
+    train.add_argument(
+        "--keep-last",
+        action="store_true",
+        help="save the weights of the last epoch (default: those of the epoch with the lowest "
+        "validation loss)",
     )
     train.add_argument("--out", default="model.npz", help="model file (default model.npz)")
     outputs.add_force_option(train)
