@@ -554,29 +554,44 @@ def add_parser(
         "else base",
     )
     train.add_argument(
-        "--layers", type=positive_int, help="GPT blocks, or stacked LSTMs (default: the preset's)"
+        "--layers",
+        metavar="N",
+        type=positive_int,
+        help="GPT blocks, or stacked LSTMs (default: the preset's)",
     )
-    train.add_argument("--heads", type=positive_int, help="GPT attention heads per block")
     train.add_argument(
-        "--width", type=positive_int, help="GPT features per position, or the LSTM's state size"
+        "--heads", metavar="N", type=positive_int, help="GPT attention heads per block"
+    )
+    train.add_argument(
+        "--width",
+        metavar="N",
+        type=positive_int,
+        help="GPT features per position, or the LSTM's state size",
     )
     train.add_argument(
         "--context",
+        metavar="N",
         type=positive_int,
         help="characters per training window (default: the preset's, shortened to fit a "
         "short text)",
     )
     train.add_argument(
-        "--dropout", type=fraction, default=0.0, help="dropout in training (default 0)"
+        "--dropout",
+        metavar="RATE",
+        type=fraction,
+        default=0.0,
+        help="dropout in training (default 0)",
     )
     train.add_argument(
         "--epochs",
+        metavar="N",
         type=positive_int,
         help=f"passes over the training text (default: about {TARGET_STEPS:,} steps' worth, "
         f"1..{MAX_EPOCHS})",
     )
     train.add_argument(
         "--batch-size",
+        metavar="N",
         type=positive_int,
         help="windows per step (default 32, fewer if the text has fewer)",
     )
@@ -622,6 +637,7 @@ def add_parser(
     )
     train.add_argument(
         "--prompt",
+        metavar="TEXT",
         help="what the samples continue (default: a line break, if the text has one)",
     )
     train.add_argument(
@@ -643,7 +659,9 @@ def add_parser(
     )
     gen.add_argument("model", metavar="MODEL")
     gen.add_argument(
-        "--prompt", help="the text to continue (default: the prompt of train-text's samples)"
+        "--prompt",
+        metavar="TEXT",
+        help="the text to continue (default: the prompt of train-text's samples)",
     )
     gen.add_argument(
         "--tokens",
@@ -654,6 +672,7 @@ def add_parser(
     )
     gen.add_argument(
         "--temperature",
+        metavar="T",
         type=_non_negative_float,
         default=0.8,
         help="below 1 sharper, above 1 more random, 0 the most likely character (default 0.8)",
