@@ -48,6 +48,7 @@ SCRIPTS = (
     "bench_optimizer.py",
     "bench_scaling.py",
     "bench_playground.py",
+    "bench_csv.py",
 )
 BUSY_RETRY_PERCENT = 10  # rerun a script if other processes took more of the CPU than this
 SETTINGS = {
