@@ -79,10 +79,9 @@ def _source(args: argparse.Namespace) -> Text:
     if args.data is None:
         name = BUILT_IN[args.dataset or "shakespeare"]
         text = load_text(name)
-        n_bytes = len(text)
         if args.max_tokens is not None:
             text = text[: args.max_tokens]
-        return Text("Tiny Shakespeare (bundled)", text, n_bytes)
+        return Text("Tiny Shakespeare (bundled)", text)
     return read_text(args.data, args.max_tokens)
 
 
@@ -237,7 +236,7 @@ def _fit(
     args: argparse.Namespace,
     train_ids: np.ndarray,
     validation: tuple[np.ndarray, np.ndarray],
-) -> tuple[int, float]:
+) -> tuple[int, int, float]:
     """Train ``plan.epochs`` epochs, each one pass over the training text in windows that start
     at a random offset (so that no character is always the first of its window), in shuffled
     order; print a line per epoch and the samples. At the end, the weights of the epoch with
@@ -245,7 +244,9 @@ def _fit(
     checkpoint. Returns ``(epochs done, the kept epoch, its val_loss)`` (fewer epochs after
     Ctrl-C)."""
     context = plan.shape.context
-    offsets = np.random.default_rng(args.seed).integers(0, context, size=plan.epochs)
+    # An offset o leaves (n - o - 1) // context windows: at least one for o < n - context.
+    highest = min(context, len(train_ids) - context)
+    offsets = np.random.default_rng(args.seed).integers(0, highest, size=plan.epochs)
     options: dict[str, Any] = {
         "loss": "sequence_cross_entropy",
         "optimizer": optim.AdamW(lr=plan.lr, weight_decay=0.01, clip_norm=1.0),
@@ -266,7 +267,7 @@ def _fit(
             **options,
         )
         options = {}
-        seconds = time.perf_counter() - start
+        seconds = max(time.perf_counter() - start, 1e-6)
         if len(history):
             done, val_loss = epoch, float(history["val_loss"][-1])
             if val_loss < best[0]:
@@ -361,7 +362,7 @@ def train_text(args: argparse.Namespace) -> int:
     print(
         f"Training on the first {len(train_ids):,} characters (about {n_windows:,} "
         f"windows of {context} per epoch, from a random offset), validating on the last "
-        f"{len(val_ids):,} ({len(X_val) * context:,} characters in {len(X_val):,} windows) "
+        f"{len(val_ids):,} ({len(X_val) * context:,} characters in {_count(len(X_val), 'window')}) "
         f"[--val-split {args.val_split:g}]."
     )
     auto = f" [auto: {', '.join(plan.chosen)}]" if plan.chosen else ""

@@ -22,11 +22,11 @@ MAX_TEXT_BYTES = 16 * 1024 * 1024
 
 @dataclass
 class Text:
-    """A text to train on: ``name`` for messages, the characters, the bytes read."""
+    """A text to train on: ``name`` for messages, the characters, and a note on how it was
+    read (line ends), for the header."""
 
     name: str
     text: str
-    n_bytes: int
     note: str = ""
 
 
@@ -97,7 +97,7 @@ def read_text(path: str, max_tokens: int | None = None) -> Text:
         note = f"{crlf:,} Windows line ends (\\r\\n) read as \\n" if crlf else r"\r read as \n"
     if max_tokens is not None:
         text = text[:max_tokens]
-    return Text(path, text, len(data), note)
+    return Text(path, text, note)
 
 
 def _convert(path: str, what: str, encoding: str) -> str:
