@@ -309,7 +309,7 @@ def _indent(text: str) -> str:
 
 
 def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'s' * (n != 1)}"
+    return f"{n:,} {noun}{'s' * (n != 1)}"
 
 
 def _describe_shape(plan: Plan) -> str:
