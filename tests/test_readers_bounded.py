@@ -160,11 +160,12 @@ def test_the_streamed_reader_reads_what_one_csv_pass_reads(
 
 def test_a_column_with_text_after_batches_of_numbers_is_read_again_as_text(tmp_path, monkeypatch):
     path = tmp_path / "t.csv"
-    path.write_text("x,y\n" + "".join(f"{i},{i % 3}\n" for i in range(999)) + "n/a,1\n")
+    path.write_text("1;2\n" + "".join(f"{i};{i % 3}\n" for i in range(999)) + "n/a;1\n")
     monkeypatch.setattr(reading, "_BATCH_CELLS", 20)
     table = read_table(path)
-    assert table.columns["x"].tolist() == [str(i) for i in range(999)] + ["n/a"]
-    assert table.columns["y"].dtype == np.float64 and table.columns["y"][-1] == 1.0
+    assert table.columns["1"].tolist() == [str(i) for i in range(999)] + ["n/a"]
+    assert len(table.notices) == 2  # semicolons, numbers as names: said once each
+    assert table.columns["2"].dtype == np.float64 and table.columns["2"][-1] == 1.0
     assert table.lines.tolist() == list(range(2, 1002))
 
 

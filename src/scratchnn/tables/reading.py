@@ -400,6 +400,7 @@ class _Scan:
         """The header checked as soon as it is read, every row's width checked, and the
         cells packed into column arrays a batch of rows at a time (:class:`_Columns`)."""
         path, delimiter = self.path, self.delimiter
+        notices = self.notices if kinds is None else []  # said once, by the first pass
         names: list[str] | None = None
         width = 0
         body_lines = array.array("q")
@@ -425,7 +426,7 @@ class _Scan:
                 if self.header is False:
                     names = [f"col{i + 1}" for i in range(width)]
                 else:
-                    names = _header_names(row, path, self.header, self.notices)
+                    names = _header_names(row, path, self.header, notices)
                     continue
             if len(row) != width:
                 raise DataFileError(
