@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -159,3 +161,18 @@ def test_threads_must_be_a_positive_integer(images, threads):
     X, y = images
     with pytest.raises((ValueError, TypeError), match="threads"):
         trained(small_cnn(), X, y, threads=threads)
+
+
+def test_one_thread_gives_the_weights_of_the_code_before_threads():
+    """tests/data/one-thread/make.py wrote these with the code from before this module."""
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(640, 20))
+    y = (X[:, :3].sum(1) > 0).astype(int) + (X[:, 3] > 1)
+    expected = np.load(Path(__file__).parent / "data" / "one-thread" / "mlp_100_adam_steps.npy")
+    for threads in (1, None):
+        model = snn.MLP([20, 64, 32, 3], seed=11, dtype=np.float64)
+        history = model.fit(
+            X, y, loss="ce", optimizer="adam", epochs=10, batch_size=64, verbose=0, threads=threads
+        )
+        assert history.threads.threads == 1
+        assert np.array_equal(model.get_weights(), expected)
