@@ -229,3 +229,17 @@ def test_generate_reads_the_window_it_is_given(trained):
     with pytest.raises(ValueError, match="context"):
         generate(model, "abc", 5, context=0)
     assert generate(model, "abcdefg\n" * 3, 8, temperature=0, context=16).endswith("abcdefg\n")
+
+
+def test_a_model_file_whose_tokenizer_or_records_do_not_fit_is_refused_clearly(tmp_path):
+    from scratchnn.models import GPT
+
+    model = GPT(vocab_size=5, context=8, width=8, depth=1, heads=2, seed=0)
+    CharTokenizer.from_text("abcdefg").attach(model)  # 7 characters for 5 tokens
+    model.metadata["text"] = ["not", "a", "record"]
+    model.save(tmp_path / "odd.npz")
+    line = error_line(*run("generate", tmp_path / "odd.npz", "--prompt", "ab")[::2])
+    assert "is damaged: its tokenizer has 7 characters, but the network takes 5 tokens" in line
+    status, stdout, stderr = run("info", tmp_path / "odd.npz")
+    assert status == 0, stderr
+    assert "Language model: character-level, 7 characters, context 8 (" in stdout

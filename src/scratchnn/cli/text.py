@@ -445,7 +445,21 @@ def language_model(model: Sequential, path: str) -> CharTokenizer:
             "takes a model saved by scratchnn train-text. For other models use scratchnn "
             "predict."
         )
+    embedding, head = model.layers[0], model.layers[-1]
+    sizes = {embedding.num_embeddings, getattr(head, "out_features", tokenizer.vocab_size)}
+    if sizes != {tokenizer.vocab_size}:
+        raise ValueError(
+            f"MODEL {path} is damaged: its tokenizer has {tokenizer.vocab_size} characters, "
+            f"but the network takes {embedding.num_embeddings} tokens and gives "
+            f"{getattr(head, 'out_features', '?')}. Train it again with scratchnn train-text."
+        )
     return tokenizer
+
+
+def _recorded(model: Sequential) -> dict[str, Any]:
+    """What train-text recorded in ``model.metadata["text"]`` (``{}`` if nothing usable)."""
+    recorded = model.metadata.get("text")
+    return recorded if isinstance(recorded, dict) else {}
 
 
 def refuse_language_model(model: Sequential, path: str, command: str) -> None:
@@ -464,7 +478,7 @@ def generate_command(args: argparse.Namespace) -> int:
     tokenizer = language_model(model, args.model)
     prompt = args.prompt
     if prompt is None:
-        prompt = model.metadata.get("text", {}).get("prompt")
+        prompt = _recorded(model).get("prompt")
         if not isinstance(prompt, str) or not prompt or set(prompt) - set(tokenizer.chars):
             prompt = "\n" if "\n" in tokenizer.chars else tokenizer.chars[0]
     check_prompt(prompt, tokenizer)
@@ -487,7 +501,7 @@ def _window(model: Sequential) -> int | None:
     context = context_length(model)
     if context is not None:
         return context
-    recorded = model.metadata.get("text", {}).get("context")
+    recorded = _recorded(model).get("context")
     return recorded if isinstance(recorded, int) and recorded > 0 else None
 
 
@@ -499,14 +513,10 @@ def info_lines(model: Sequential) -> list[str]:
         return []
     if tokenizer is None:
         return []
-    recorded: dict[str, Any] = model.metadata.get("text", {})
+    recorded = _recorded(model)
     window = _window(model)
     context = f", context {window}" if window else ""
-    source = (
-        f", trained on {recorded['source']}"
-        if isinstance(recorded, dict) and (recorded.get("source"))
-        else ""
-    )
+    source = f", trained on {recorded['source']}" if recorded.get("source") else ""
     shown = repr(tokenizer.chars[:80]) + ("..." if tokenizer.vocab_size > 80 else "")
     return [
         f"Language model: character-level, {tokenizer.vocab_size} characters{context}{source}"
