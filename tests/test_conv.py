@@ -18,6 +18,7 @@ import pytest
 import scratchnn as snn
 from oracles import to_numpy, to_torch
 from scratchnn import reference
+from scratchnn.layers import conv as conv_module
 from scratchnn.layers.base import layers as layer_registry
 
 torch = pytest.importorskip(
@@ -40,6 +41,16 @@ CONV_CASES = [
     for case in itertools.product(KERNELS, STRIDES, PADDINGS, DILATIONS, GROUPS, [True, False])
     if not (case[2] == "same" and case[1] != 1)
 ]
+
+
+@pytest.fixture(params=["batch last", "images first"])
+def layout(request, monkeypatch):
+    """Both orders of the im2col columns (conv.BATCH_LAST_BELOW picks one by the output's
+    width; these small test images would otherwise all take the batch-last one)."""
+    monkeypatch.setattr(
+        conv_module, "BATCH_LAST_BELOW", 10**9 if request.param == "batch last" else 0
+    )
+    return request.param
 
 
 def built(layer: snn.Layer, seed: int = 0) -> snn.Layer:
@@ -78,7 +89,7 @@ def run_torch_conv(conv: snn.Conv2D, x: np.ndarray, delta: np.ndarray):
 
 @pytest.mark.filterwarnings("ignore:Using padding='same'")
 @pytest.mark.parametrize(("kernel", "stride", "padding", "dilation", "groups", "bias"), CONV_CASES)
-def test_conv2d_matches_torch(kernel, stride, padding, dilation, groups, bias, rng):
+def test_conv2d_matches_torch(kernel, stride, padding, dilation, groups, bias, rng, layout):
     conv = built(
         snn.Conv2D(4, 6 if groups != 4 else 8, kernel, stride, padding, dilation, groups, bias)
     )
@@ -104,7 +115,7 @@ def test_conv2d_matches_torch(kernel, stride, padding, dilation, groups, bias, r
     ("kernel", "stride", "padding", "dilation", "groups"),
     [(3, 1, 0, 1, 1), (3, 2, 1, 1, 1), ((2, 3), (2, 1), (1, 2), 2, 2), (3, 1, "same", 1, 4)],
 )
-def test_conv2d_matches_the_textbook_loops(kernel, stride, padding, dilation, groups, rng):
+def test_conv2d_matches_the_textbook_loops(kernel, stride, padding, dilation, groups, rng, layout):
     conv = built(snn.Conv2D(4, 4, kernel, stride, padding, dilation, groups))
     conv.params["b"] = rng.normal(size=4)
     x = rng.normal(size=(2, 4, 7, 6))
@@ -126,7 +137,7 @@ def test_conv2d_matches_the_textbook_loops(kernel, stride, padding, dilation, gr
     ("kernel", "stride", "padding", "dilation", "groups"),
     [(3, 1, 0, 1, 1), (2, 2, 1, 1, 2), (3, 1, "same", 2, 4), (4, 3, "valid", 1, 1)],
 )
-def test_conv1d_matches_torch(kernel, stride, padding, dilation, groups, rng):
+def test_conv1d_matches_torch(kernel, stride, padding, dilation, groups, rng, layout):
     conv = built(snn.Conv1D(4, 8, kernel, stride, padding, dilation, groups))
     conv.params["b"] = rng.normal(size=8)
     x = rng.normal(size=(3, 4, 11))

@@ -34,6 +34,9 @@ PaddingSpec = int | tuple[int, ...] | list[int] | str
 #: batches are convolved a few images at a time. Training uses the batch as it comes.
 INFERENCE_COLUMNS = 2**23
 
+#: Output rows shorter than this put the batch last in the im2col columns (see ``_forward``).
+BATCH_LAST_BELOW = 16
+
 
 def as_tuple(name: str, value: Any, n: int, low: int = 1) -> tuple[int, ...]:
     """``value`` as ``n`` integers >= ``low``: one integer for every axis, or ``n`` of them."""
@@ -62,16 +65,28 @@ def output_size(
 
 
 def windows(
-    x: np.ndarray, kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...]
+    x: np.ndarray,
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+    first_axis: int = 2,
 ) -> np.ndarray:
     """Every receptive field of ``x`` ``(batch, channels, *spatial)`` as a read-only view
     ``(batch, channels, *out, *kernel)``: entry ``[n, c, i, j, p, q]`` is
-    ``x[n, c, i·s + p·d, j·s + q·d]``. Nothing is copied."""
+    ``x[n, c, i·s + p·d, j·s + q·d]``. Nothing is copied. ``first_axis`` is where the spatial
+    axes start (1 for ``(channels, *spatial, batch)``)."""
     n = len(kernel)
     span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True))
-    view = np.lib.stride_tricks.sliding_window_view(x, span, axis=tuple(range(2, 2 + n)))
-    steps = (slice(None), slice(None), *(slice(None, None, s) for s in stride))
-    return view[(*steps, *(slice(None, None, d) for d in dilation))]
+    axes = tuple(range(first_axis, first_axis + n))
+    view = np.lib.stride_tricks.sliding_window_view(x, span, axis=axes)
+    steps = (slice(None),) * first_axis + tuple(slice(None, None, s) for s in stride)
+    return view[
+        (
+            *steps,
+            *(slice(None),) * (x.ndim - first_axis - n),
+            *(slice(None, None, d) for d in dilation),
+        )
+    ]
 
 
 class Scratch:
@@ -238,26 +253,42 @@ class _Conv(Layer):
 
     def _forward(self, x: np.ndarray) -> np.ndarray:
         n, G, r = x.shape[0], self.groups, self.rank
-        view = windows(self._pad(x), self.kernel_size, self.stride, self.dilation)
-        out = view.shape[2 : 2 + r]
+        padded = self._pad(x)
+        out = self.output_shape(x.shape[1:])[1:]
         c_group = self.in_channels // G
-        # cols[g, (c, p, q), (n, i, j)]: one column per output pixel, holding its receptive
-        # field. This order keeps every copy below (and col2im's) running along memory.
+        kernel = self.kernel_size
+        # The columns' order: every column one output pixel (n, i, j) holding its receptive
+        # field (c, p, q). Images first, (n, i, j), when the rows of the output are long; the
+        # batch last, (i, j, n), when they are short (deep, small feature maps): the copies of
+        # im2col and col2im then run along memory over (j, n) instead of only j.
+        self._batch_last = out[-1] < BATCH_LAST_BELOW
         cols = self._scratch.get(
-            "cols", (G, c_group * math.prod(self.kernel_size), n * math.prod(out)), x.dtype
+            "cols", (G, c_group * math.prod(kernel), n * math.prod(out)), x.dtype
         )
-        np.copyto(
-            cols.reshape(G, c_group, *self.kernel_size, n, *out),
-            view.reshape(n, G, c_group, *view.shape[2:]).transpose(
-                1, 2, *range(3 + r, 3 + 2 * r), 0, *range(3, 3 + r)
-            ),
-        )
+        fields = cols.reshape(G, c_group, *kernel, *((*out, n) if self._batch_last else (n, *out)))
+        if self._batch_last:
+            # (C, *spatial, N): the image axes first, the batch last, once.
+            moved = self._scratch.get("batch_last", (*padded.shape[1:], n), x.dtype)
+            np.copyto(moved, np.moveaxis(padded, 0, -1))
+            view = windows(moved, kernel, self.stride, self.dilation, first_axis=1)
+            # view: (C, *out, N, *kernel) -> fields (G, C/G, *kernel, *out, N)
+            view = view.reshape(G, c_group, *view.shape[1:])
+            order = (0, 1, *range(3 + r, 3 + 2 * r), *range(2, 3 + r))
+        else:
+            view = windows(padded, kernel, self.stride, self.dilation)
+            # view: (N, C, *out, *kernel) -> fields (G, C/G, *kernel, N, *out)
+            view = view.reshape(n, G, c_group, *view.shape[2:])
+            order = (1, 2, *range(3 + r, 3 + 2 * r), 0, *range(3, 3 + r))
+        np.copyto(fields, view.transpose(order))
         self._cols, self._x_shape, self._out = cols, x.shape, out
         W = self.params["W"].reshape(G, self.out_channels // G, -1)
-        z = np.matmul(W, cols).reshape(G, -1, n, *out)  # (G, O/G, n, *out)
+        z = np.matmul(W, cols)  # (G, O/G, columns)
         # Channels first again, (n, G, O/G, *out), with the bias added in the same pass.
+        if self._batch_last:
+            z = np.moveaxis(z.reshape(G, -1, *out, n), -1, 0)
+        else:
+            z = z.reshape(G, -1, n, *out).transpose(2, 0, 1, *range(3, 3 + r))
         y = np.empty((n, self.out_channels, *out), dtype=z.dtype)
-        z = z.transpose(2, 0, 1, *range(3, 3 + r))
         target = y.reshape(n, G, -1, *out)
         if self.bias:
             np.add(z, self.params["b"].reshape(G, -1, *([1] * r)), out=target)
@@ -297,12 +328,15 @@ class _Conv(Layer):
         G, n, out, r = self.groups, grad_out.shape[0], self._out, self.rank
         o_group = self.out_channels // G
         rows = n * math.prod(out)
-        # δ as (G, O/G, (n, i, j)), the layout of the forward product's result.
+        # δ as (G, O/G, columns), the layout of the forward product's result.
         delta = self._scratch.get("delta", (G, o_group, rows), grad_out.dtype)
-        np.copyto(
-            delta.reshape(G, o_group, n, *out),
-            grad_out.reshape(n, G, o_group, *out).transpose(1, 2, 0, *range(3, 3 + r)),
-        )
+        grouped = grad_out.reshape(n, G, o_group, *out)
+        if self._batch_last:
+            np.copyto(delta.reshape(G, o_group, *out, n), np.moveaxis(grouped, 0, -1))
+        else:
+            np.copyto(
+                delta.reshape(G, o_group, n, *out), grouped.transpose(1, 2, 0, *range(3, 3 + r))
+            )
         # out= writes straight into the model's flat gradient vector.
         cols = self._cols
         np.matmul(delta, cols.transpose(0, 2, 1), out=self.grads["W"].reshape(G, o_group, -1))
@@ -319,22 +353,28 @@ class _Conv(Layer):
 
     def _col2im(self, d_cols: np.ndarray, dtype: np.dtype) -> np.ndarray:
         """Sum every receptive field's gradient back onto the (padded) input, one kernel
-        position at a time, then cut the padding off. The sums run in the columns' own order,
-        channels before images (each position one add along memory over the whole batch), and
-        the result is put back as (n, C, H, W) once at the end."""
+        position at a time, then cut the padding off. The sums run in the columns' own order
+        (each position one add along memory over the whole batch), and the result is put back
+        as (n, C, H, W) once at the end."""
         n, C = self._x_shape[:2]
-        out = self._out
-        pads = self.pads
+        out, pads = self._out, self.pads
         padded = tuple(s + a + b for s, (a, b) in zip(self._x_shape[2:], pads, strict=True))
-        dx = np.zeros((C, n, *padded), dtype=dtype)  # channels first, as the columns
-        fields = d_cols.reshape(C, *self.kernel_size, n, *out)  # the groups' channels in order
+        if self._batch_last:  # (C, *spatial, N), as the columns
+            dx = np.zeros((C, *padded, n), dtype=dtype)
+            fields = d_cols.reshape(C, *self.kernel_size, *out, n)
+            spatial = 1
+        else:  # (C, N, *spatial)
+            dx = np.zeros((C, n, *padded), dtype=dtype)
+            fields = d_cols.reshape(C, *self.kernel_size, n, *out)
+            spatial = 2
         for position in itertools.product(*(range(k) for k in self.kernel_size)):
             where = tuple(
                 slice(p * d, p * d + s * (o - 1) + 1, s)
                 for p, d, s, o in zip(position, self.dilation, self.stride, out, strict=True)
             )
-            dx[(slice(None), slice(None), *where)] += fields[(slice(None), *position)]
-        return np.ascontiguousarray(dx.swapaxes(0, 1)[self._interior(self._x_shape)])
+            dx[(slice(None),) * spatial + where] += fields[(slice(None), *position)]
+        dx = np.moveaxis(dx, -1, 0) if self._batch_last else dx.swapaxes(0, 1)
+        return np.ascontiguousarray(dx[self._interior(self._x_shape)])
 
     def get_config(self) -> dict[str, Any]:
         return {
