@@ -260,6 +260,28 @@ def test_the_saved_model_is_refit_on_all_training_rows(tmp_path, capsys):
     assert training["refit"] is False and training["rows_trained"] == 128
 
 
+def test_an_ensemble_averages_networks_in_one_saved_model(tmp_path, capsys):
+    from scratchnn.layers import Average
+
+    path = write_csv(tmp_path / "t.csv", ["a", "b", "y"], separable(200, 0))
+    out_file = tmp_path / "m.npz"
+    code, out, _ = run(capsys, "train", path, "--target", "y", "--epochs", "20",
+                       "--early-stopping", "5", "--layers", "8", "--ensemble", "2",
+                       "--out", out_file, "--quiet")  # fmt: skip
+    assert code == 0 and "Ensemble: 2 networks (seeds 0..1), each early-stopped" in out
+    assert "Refit" not in out and "The saved model was trained on 160 of the 200 rows" in out
+    model = load(out_file)
+    assert isinstance(model.layers[0], Average) and len(model.layers[0].layers) == 2
+    assert model.metadata["training"]["ensemble"] == 2
+    # the printed loss is the data's: the two members' L2 penalties are not in it
+    train_loss, train_accuracy = (
+        float(v) for v in next(li for li in out.splitlines() if li.startswith("train ")).split()[1:]
+    )
+    assert train_accuracy >= 0.85 and train_loss < 0.5
+    code, out, _ = run(capsys, "predict", out_file, path)
+    assert code == 0 and len(out.splitlines()) == 201
+
+
 def test_a_test_file_or_no_test_split_trains_on_every_row(tmp_path, capsys):
     train = write_csv(tmp_path / "train.csv", ["a", "b", "y"], separable(150, 1))
     test = write_csv(tmp_path / "test.csv", ["a", "b", "y"], separable(50, 2))

@@ -46,6 +46,9 @@ NETWORK_SIZES: tuple[tuple[float, tuple[int, ...]], ...] = (
 #: ``--layers``'s default object: a table file whose ``args.layers`` is this very list got no
 #: ``--layers`` and has its sizes from :func:`network`; other data train this network.
 DEFAULT_LAYERS = [256, 128]
+#: Networks in a table's model by default (``--ensemble``): 1 is one network refit on all
+#: training rows; more are averaged (each early-stopped on its own validation part).
+ENSEMBLE_MEMBERS = 1
 #: The L2 penalty of a table's network: ``min(L2_MAX, L2_PER_ROW / rows)``.
 L2_PER_ROW = 1.0
 L2_MAX = 0.1

@@ -250,6 +250,14 @@ def build_parser() -> argparse.ArgumentParser:
         "chosen the epochs on the validation part, train again on all training rows)",
     )
     train.add_argument(
+        "--ensemble",
+        type=_positive_int,
+        default=None,
+        metavar="K",
+        help="table files: average K networks in one model, each early-stopped on its own "
+        "random validation part (default 1: one network, refit on all training rows)",
+    )
+    train.add_argument(
         "--target-transform",
         choices=["auto", "none", "log1p"],
         default="auto",

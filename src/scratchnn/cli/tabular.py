@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import __version__, callbacks, diagnostics
 from ..datasets.tabular import encode_target
-from ..layers import Dense
+from ..layers import Average, Chain, Dense
 from ..metrics import mae, r2
 from ..model import Sequential
 from ..tables import (
@@ -38,7 +38,15 @@ from ..tables.values import infinite_of, numbers_of, text_of
 from . import data as data_module
 from .build import build_model, make_optimizer, make_schedule, verbosity
 from .data import Dataset
-from .defaults import DEFAULT_LAYERS, L2_MAX, L2_PER_ROW, auto_l2, choose, network
+from .defaults import (
+    DEFAULT_LAYERS,
+    ENSEMBLE_MEMBERS,
+    L2_MAX,
+    L2_PER_ROW,
+    auto_l2,
+    choose,
+    network,
+)
 from .tasks import Task, make_task, task_of
 
 
@@ -246,11 +254,16 @@ def scores(
     y: np.ndarray,
     scaler: TargetScaler | None,
 ) -> dict[str, float]:
-    """Loss and accuracy, or loss, R² and MAE in the target's units."""
+    """Loss and accuracy, or loss, R² and MAE in the target's units. The loss is the data's
+    own (``model.evaluate``'s less the weights' L2 penalty, which says nothing about the fit
+    and grows with an ensemble's members)."""
+    penalty = model.penalty()
     if task.classes is not None:
-        return model.evaluate(X, task.encode(y), metrics=["accuracy"])
+        result = model.evaluate(X, task.encode(y), metrics=["accuracy"])
+        return {**result, "loss": result["loss"] - penalty}
     target = y if scaler is None else scaler.transform(y)
     result = model.evaluate(X, task.encode(target))
+    result["loss"] -= penalty
     predicted = model.predict(X).astype(np.float64)
     if scaler is not None:
         predicted = scaler.inverse_transform(predicted)
@@ -576,6 +589,53 @@ def _refit(
     return encoder, scaler, model, history
 
 
+def _ensemble(
+    args: argparse.Namespace, raw: RawTable, encoder: TableEncoder, y: np.ndarray,
+    rows: np.ndarray, task: Task, layers: list[int], l2: float, settings: Any,
+    scaler: TargetScaler | None, first: Sequential, members: int, threads: Any,
+) -> Sequential:  # fmt: skip
+    """``first`` and ``members - 1`` more networks (seeds ``args.seed + i``), each trained on
+    its own random split of the training ``rows`` with early stopping on the rest, averaged
+    in one model (``Average`` of their ``Chain``s)."""
+    X_all = encoded(encoder, raw.take(rows), training=True)
+    target = task.encode(y[rows] if scaler is None else scaler.transform(y[rows]))
+    nets = [first]
+    for i in range(1, members):
+        split = np.random.default_rng([args.seed, i])
+        fit, val = _permutation_split(len(rows), settings.val_split, split, "--val-split")
+        data = Dataset(raw.source, X_all[fit], y[rows][fit], X_all[val], y[rows][val],
+                       encoder.feature_names_out(), args.target)  # fmt: skip
+        net = build_model(
+            data, task, layers, args.activation, args.dropout, args.batch_norm, False,
+            args.seed + i,
+        )  # fmt: skip
+        _set_l2(net, l2)
+        with threads():
+            net.fit(
+                X_all[fit],
+                target[fit],
+                loss=task.loss,
+                optimizer=make_optimizer(args.optimizer, args.lr),
+                schedule=make_schedule(args.schedule, settings.epochs, "val_loss"),
+                epochs=settings.epochs,
+                batch_size=settings.batch_size,
+                validation_data=(X_all[val], target[val]),
+                callbacks=[
+                    callbacks.EarlyStopping(
+                        monitor="val_loss", patience=settings.patience, restore_best_weights=True
+                    )
+                ],
+                verbose=0,
+            )
+        nets.append(net)
+    model = Sequential(
+        [Average([Chain(net.layers) for net in nets])], seed=args.seed, dtype=first.dtype
+    )
+    model.loss = first.loss
+    model.history, model.epochs_trained = first.history, first.epochs_trained
+    return model
+
+
 def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, Any]:
     """``scratchnn train FILE --target COL`` on a raw table: the trained model (with its
     encoder, target scaler and metadata attached) and its history."""
@@ -598,11 +658,15 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
             len(train_rows), settings.val_split, rng, "--val-split"
         )
         fit_rows, val_rows = train_rows[inner_fit], train_rows[inner_val]
+    members = getattr(args, "ensemble", None) or ENSEMBLE_MEMBERS
+    members = members if settings.patience is not None else 1  # members need early stopping
+    # an ensemble's members share one encoder (and target scaler), fitted on all training rows
+    encoder_rows = train_rows if members > 1 else fit_rows
     encoder = TableEncoder(
         missing_tokens=tokens,
         missing_indicator=args.missing_indicator,
         max_categories=args.max_categories,
-    ).fit(raw.take(fit_rows), roles)
+    ).fit(raw.take(encoder_rows), roles)
     for notice in encoder.notices:
         print(notice)
     X_fit = encoded(encoder, raw.take(fit_rows), training=True)
@@ -616,13 +680,13 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
     log1p, log_why = _target_transform(args, y, classes)
     loss_name, loss_why = _loss_choice(args, y, classes, log1p)
     poisson = loss_name == "poisson"
-    scaler = TargetScaler(log1p, poisson).fit(y_fit) if classes is None else None
+    scaler = TargetScaler(log1p, poisson).fit(y[encoder_rows]) if classes is None else None
     task = make_task(loss_name, None if classes is None else len(classes))
     layers, layers_why = list(args.layers), "--layers"
     if args.layers is DEFAULT_LAYERS:  # no --layers: the network follows the rows
         layers, rule = network(len(train_rows))
         layers_why = f"auto: {rule}; --layers"
-    refit = getattr(args, "refit", True) and settings.patience is not None
+    refit = getattr(args, "refit", True) and settings.patience is not None and members == 1
 
     def prepared(values: np.ndarray) -> np.ndarray:
         return task.encode(values if scaler is None else scaler.transform(values))
@@ -673,7 +737,14 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
         else f"auto: min({L2_MAX:g}, {L2_PER_ROW:g} / rows); --l2"
     )
     print(f"L2 weight penalty {l2:g} on every Dense layer ({how}).")
-    if refit:
+    if members > 1:
+        print(
+            f"Ensemble: {members} networks (seeds {args.seed}..{args.seed + members - 1}), each "
+            f"early-stopped on its own random {settings.val_split:.0%} validation part of the "
+            f"{len(train_rows):,} training rows, their outputs averaged in one model "
+            "(--ensemble 1: one network, refit on all rows)."
+        )
+    elif refit:
         print(
             f"Refit: once early stopping has chosen the epochs on the {len(val_rows):,} "
             f"validation rows, the saved model is trained again on all {len(train_rows):,} "
@@ -735,6 +806,15 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
             f"converged. Try --epochs {2 * settings.epochs}"
             + (" or a larger --lr." if args.schedule == "none" else "."),
         )
+    if members > 1 and not history.interrupted:
+        model, trained_rows = _ensemble(
+            args, raw, encoder, y, train_rows, task, layers, l2, settings, scaler, model,
+            members, threads,
+        ), len(train_rows)  # fmt: skip
+        note = f"; {members} networks averaged"
+        X_fit, y_fit = encoded(encoder, raw.take(train_rows), training=True), y[train_rows]
+        if not len(test_rows) and test_raw is None:
+            X_test, y_test = X_fit, y_fit
     if refit and not history.interrupted:
         best = len(history)
         if stopped is not None and stopped.best_epoch is not None:
@@ -791,6 +871,7 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
             "layers": layers,
             "l2": l2,
             "refit": bool(refit and trained_rows == len(train_rows)),
+            "ensemble": members,
             "rows_trained": int(trained_rows),
             "target_transform": "log1p" if log1p else None,
             "loss": loss_name if loss_name != "auto" else args.loss,
