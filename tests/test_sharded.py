@@ -176,3 +176,53 @@ def test_one_thread_gives_the_weights_of_the_code_before_threads():
         )
         assert history.threads.threads == 1
         assert np.array_equal(model.get_weights(), expected)
+
+
+class InOrder:
+    """A stand-in for Shards' threads: runs the jobs one after the other."""
+
+    threads = 3
+
+    def __init__(self):
+        self.jobs = []
+
+    def __call__(self, jobs):
+        self.jobs.append(len(jobs))
+        return [job() for job in jobs]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: snn.optim.SGD(lr=0.1, momentum=0.9, weight_decay=1e-3),
+        lambda: snn.optim.Adam(lr=1e-2, amsgrad=True),
+        lambda: snn.optim.AdamW(lr=1e-2, weight_decay=0.1),
+        lambda: snn.optim.RMSProp(lr=1e-2, momentum=0.5, centered=True),
+        lambda: snn.optim.Adagrad(lr=1e-2, initial_accumulator_value=0.1),
+    ],
+)
+def test_an_update_in_pieces_is_the_update_in_one(make, rng):
+    from scratchnn.parameters import Parameter
+
+    size = 3 * 2**15 + 1000  # three pieces, the last one longer
+    start, grads = rng.normal(size=size), rng.normal(size=(4, size))
+    values = [start.copy(), start.copy()]
+    whole, pieces, runner = make(), make(), InOrder()
+    for grad in grads:
+        whole.step(Parameter("all", values[0], grad.copy()))
+        pieces.step(Parameter("all", values[1], grad.copy()), run=runner)
+    assert runner.jobs == [3] * 4
+    assert np.array_equal(values[0], values[1])
+
+
+def test_the_threads_update_the_weights_of_a_wide_model_as_one_thread(rng):
+    """Adam's passes over a 330,000-entry vector in two pieces, inside a sharded fit."""
+    X, y = rng.normal(size=(256, 64)), np.arange(256) % 10
+    runs = [
+        snn.MLP([64, 512, 512, 10], seed=0, dtype=np.float64).fit(
+            X, y, loss="ce", optimizer="adam", batch_size=128, threads=t, verbose=0
+        )
+        for t in (1, 2)
+    ]
+    assert runs[1].threads.threads == 2
+    np.testing.assert_allclose(runs[1]["loss"], runs[0]["loss"], rtol=1e-12)

@@ -335,7 +335,10 @@ class Sequential:
                     {"loss": loss, "gradient_norm": math.inf},
                 )
         try:
-            self.optimizer.step(self.parameters())
+            if shards is not None and getattr(self.optimizer, "elementwise", False):
+                self.optimizer.step(self.parameters(), run=shards)  # in pieces, on its threads
+            else:
+                self.optimizer.step(self.parameters())
         except TrainingDivergedError as error:
             self._refuse_step(str(error), {"loss": loss, "update": math.inf})
         return TrainStep(loss, output)

@@ -18,9 +18,10 @@ saved and restored exactly by ``state_dict()`` / ``load_state_dict()``.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from ._registry import Configurable, Registry
 from ._validation import check_bool, check_number
 from .errors import TrainingDivergedError
 from .parameters import Parameter, Parameters
+
+#: The fewest entries of a piece when an update runs on several threads.
+PIECE_MIN = 2**15
 
 optimizers: Registry[type[Optimizer]] = Registry("optimizer")
 
@@ -122,8 +126,21 @@ class Optimizer(Configurable):
         self._scratch: list[tuple[np.ndarray, np.ndarray]] = []
         self._checked: tuple[list[np.ndarray], list] | None = None
 
-    def step(self, parameters: Parameters | Parameter | Iterable[Parameter]) -> None:
-        """Update every parameter in place from its gradient."""
+    #: True when ``_update`` treats every entry on its own (no sums or norms across entries),
+    #: so that the update of one flat vector may run as pieces on several threads.
+    elementwise: ClassVar[bool] = False
+
+    def step(
+        self,
+        parameters: Parameters | Parameter | Iterable[Parameter],
+        run: Any = None,
+    ) -> None:
+        """Update every parameter in place from its gradient.
+
+        ``run`` (optional; :class:`scratchnn.sharded.Shards` passes itself) runs a list of up
+        to ``run.threads`` callables at once, ``run(jobs)``, and returns their results in
+        order: an :attr:`elementwise` optimizer then computes the update of a flat parameter
+        as that many pieces, with the same numbers as in one piece."""
         tensors = _tensors(parameters)
         # The layout checks below cost more than a small model's whole update, so they run
         # only when the arrays change (not on every step of a fit with one flat parameter).
@@ -142,13 +159,40 @@ class Optimizer(Configurable):
         self.step_count += 1
         # An overflow here is not an error yet: _apply refuses any update that is not finite.
         with np.errstate(over="ignore", invalid="ignore"):
-            updates = [
-                self._update(parameter.value, parameter.grad, state, scratch)
-                for parameter, state, scratch in zip(
-                    tensors, self.state, self._scratch, strict=True
-                )
-            ]
+            if run is not None and self.elementwise and len(tensors) == 1:
+                tensors, updates = self._updates_in_pieces(tensors[0], run)
+            else:
+                updates = [
+                    self._update(parameter.value, parameter.grad, state, scratch)
+                    for parameter, state, scratch in zip(
+                        tensors, self.state, self._scratch, strict=True
+                    )
+                ]
             self._apply(tensors, updates)
+
+    def _updates_in_pieces(
+        self, tensor: Parameter, run: Any
+    ) -> tuple[list[Parameter], list[np.ndarray]]:
+        """The update of one flat parameter as contiguous pieces, one per job of ``run``
+        (NumPy releases the GIL in each pass). Applying them stays one all-or-nothing
+        :meth:`_apply`."""
+        state, scratch = self.state[0], self._scratch[0]
+        size = tensor.value.size
+        jobs = max(1, min(run.threads, size // PIECE_MIN))
+        bounds = [size * k // jobs // 64 * 64 for k in range(jobs)] + [size]
+        pieces = [slice(a, b) for a, b in itertools.pairwise(bounds)]
+
+        def update(piece: slice) -> np.ndarray:
+            return self._update(
+                tensor.value[piece],
+                tensor.grad[piece],
+                {name: array[piece] for name, array in state.items()},
+                tuple(array[piece] for array in scratch),
+            )
+
+        updates = run([lambda piece=piece: update(piece) for piece in pieces])
+        parts = [Parameter(tensor.name, tensor.value[p], tensor.grad[p]) for p in pieces]
+        return parts, updates
 
     def _apply(self, tensors: list[Parameter], updates: list[np.ndarray]) -> None:
         """``W ← W(1 − ηλ) − Δ`` for every parameter, or for none if any result would not be
@@ -292,6 +336,8 @@ class SGD(Optimizer):
         weight_decay: L2 penalty λ.
     """
 
+    elementwise = True
+
     _state_names = ("momentum_buffer",)
 
     def __init__(
@@ -366,6 +412,8 @@ class Adam(Optimizer):
         weight_decay: L2 penalty λ added to the gradient (for decoupled decay use AdamW).
         amsgrad: use the running maximum of :math:`v_t` in the denominator.
     """
+
+    elementwise = True
 
     # The state is PyTorch's: exp_avg is m, exp_avg_sq is v (state_dicts compare one to one).
     _state_names = ("exp_avg", "exp_avg_sq")
@@ -481,6 +529,8 @@ class RMSProp(Optimizer):
         centered: see above.
     """
 
+    elementwise = True
+
     def __init__(
         self,
         lr: float = 1e-2,
@@ -557,6 +607,8 @@ class Adagrad(Optimizer):
         initial_accumulator_value: the starting value of :math:`s` (0).
         eps: ε (1e-10).
     """
+
+    elementwise = True
 
     _state_names = ("sum",)
 

@@ -13,8 +13,10 @@ One step on ``T`` threads (``fit(..., threads=T)``):
 2. **loss** -- the shards' outputs, joined, go through the model's loss on the main thread,
    exactly as without shards (weights, ignored positions, reductions unchanged);
 3. **backward** -- thread ``k`` backpropagates its rows of ``∂L/∂output``;
-4. **reduce** -- the replicas' gradients are added into the model's, in shard order, and the
-   optimizer takes its step as usual.
+4. **reduce** -- the replicas' gradients are added into the model's, in shard order;
+5. **update** -- the optimizer's passes over the flat parameter vector run as one contiguous
+   piece per thread (every built-in optimizer treats each entry on its own, so the numbers are
+   those of one piece).
 
 Each thread's matrix products run on one BLAS thread (``threadpoolctl``), so the two cores
 work on different shards at the same time, and everything between the products (im2col,
@@ -174,6 +176,11 @@ class Shards:
 
     def __deepcopy__(self, memo: dict) -> None:
         return None  # a copy of the model trains on its own
+
+    def __call__(self, work: list[Any]) -> list[Any]:
+        """``work[k]()`` on thread ``k`` (0 the calling one), the results in shard order; at
+        most ``threads`` jobs (the optimizer's pieces run this way)."""
+        return self._run(work)
 
     def _run(self, work: list[Any]) -> list[Any]:
         """``work[k]()`` on thread ``k`` (0 the calling one), the results in shard order."""
