@@ -235,3 +235,29 @@ def test_a_table_larger_than_memory_is_refused_up_front_with_its_size(tmp_path, 
     assert "scratchnn.streaming" in str(caught.value)
     monkeypatch.setattr(reading, "_physical_memory", lambda: 200_000.0)
     assert read_table(packed).n_rows == 5_000
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 64, 2**20])
+@pytest.mark.parametrize("kind", ["gzip", "bz2", "xz", "zip", "utf-16", "utf-8-sig"])
+def test_compressed_and_encoded_files_read_alike_in_any_chunks(tmp_path, monkeypatch, kind, chunk):
+    import bz2
+    import gzip
+    import lzma
+    import zipfile
+
+    text = "name,size,town\n" + "".join(f"n{i},{i * 0.5},Malmö\n" for i in range(300))
+    data = text.encode("utf-8")
+    path = tmp_path / "t.csv"
+    if kind in ("utf-16", "utf-8-sig"):
+        path.write_bytes(text.encode(kind))
+    elif kind == "zip":
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("inner.csv", data)
+    else:
+        path.write_bytes({"gzip": gzip, "bz2": bz2, "xz": lzma}[kind].compress(data))
+    monkeypatch.setattr(text_source, "CHUNK_BYTES", chunk)
+    table = read_table(path)
+    assert list(table.columns) == ["name", "size", "town"]
+    assert table.columns["size"].tolist() == [i * 0.5 for i in range(300)]
+    assert set(table.columns["town"].tolist()) == {"Malmö"}
+    assert table.lines.tolist() == list(range(2, 302))

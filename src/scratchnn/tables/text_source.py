@@ -26,6 +26,9 @@ from ..errors import DataFileError
 
 #: Bytes read (or decompressed) at a time.
 CHUNK_BYTES = 2**20
+#: Bytes read first at least: enough for the magic numbers, the byte-order marks and the
+#: guess of UTF-16 without one.
+HEAD_BYTES = 4096
 #: Text handed to the CSV parser at a time (cut after a line break): ``io.StringIO`` of a
 #: piece, never of a whole chunk.
 PIECE_CHARS = 2**16
@@ -243,7 +246,7 @@ class TextSource:
         could be endless."""
         with open_regular_file(self.path, TABLE_FILE) as (handle, size):
             self.size = size
-            head = handle.read(CHUNK_BYTES)
+            head = handle.read(max(CHUNK_BYTES, HEAD_BYTES))
             _foreign(head, self.path)
             suffix = self.path.suffix.lower()
             opener = _decompressor(suffix, head)
@@ -262,9 +265,10 @@ class TextSource:
                     f"{self.path} is not a readable {kind} file ({error})."
                 ) from None
             with stream:
+                size = max(CHUNK_BYTES, HEAD_BYTES)  # the first read: the text's head
                 while True:
                     try:
-                        data = stream.read(CHUNK_BYTES)
+                        data = stream.read(size)
                     except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile) as error:
                         raise DataFileError(
                             f"{self.path} is not a readable {kind} file ({error})."
@@ -272,6 +276,7 @@ class TextSource:
                     if not data:
                         return
                     yield data
+                    size = CHUNK_BYTES
 
 
 def _decompressor(suffix: str, head: bytes) -> Callable[[IO[bytes], Path], IO[bytes]] | None:
