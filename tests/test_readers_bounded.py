@@ -137,7 +137,6 @@ def test_the_streamed_reader_reads_what_one_csv_pass_reads(
     patch.setattr(reading, "_SNIFF_CHARS", piece)
     patch.setattr(reading, "_BATCH_CELLS", batch)
     patch.setattr(reading, "_MIN_BATCH_ROWS", 1)
-    patch.setattr(reading, "_MERGE_BATCHES", 3)
     try:
         if len(rows) < 2 or any(len(row) != 3 for row in rows):  # e.g. x\ny unquoted
             with pytest.raises(DataFileError, match=r"no data rows|but the header has 3"):
@@ -261,3 +260,20 @@ def test_compressed_and_encoded_files_read_alike_in_any_chunks(tmp_path, monkeyp
     assert table.columns["size"].tolist() == [i * 0.5 for i in range(300)]
     assert set(table.columns["town"].tolist()) == {"Malmö"}
     assert table.lines.tolist() == list(range(2, 302))
+
+
+def test_a_file_changed_between_the_two_passes_is_refused(tmp_path, monkeypatch):
+    path = tmp_path / "t.csv"
+    path.write_text("x,y\n" + "".join(f"{i},{i % 3}\n" for i in range(999)) + "n/a,1\n")
+    monkeypatch.setattr(reading, "_BATCH_CELLS", 20)
+    first_pass = reading._Scan._pass
+
+    def then_append(self, kinds, numbers):
+        result = first_pass(self, kinds, numbers)
+        with open(path, "a") as handle:
+            handle.write("5,5\n")
+        return result
+
+    monkeypatch.setattr(reading._Scan, "_pass", then_append)
+    with pytest.raises(DataFileError, match="changed while it was read"):
+        read_table(path)

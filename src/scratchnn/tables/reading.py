@@ -318,9 +318,6 @@ def read_table(
 _BATCH_CELLS = 2**14
 #: Rows in a batch at least (a table of thousands of columns: not one array per cell).
 _MIN_BATCH_ROWS = 64
-#: Batches of a column merged into one piece: pieces of a few MB, which the allocator maps and
-#: unmaps on their own, where the heap would keep the space of thousands of small ones.
-_MERGE_BATCHES = 64
 
 
 class _Scan:
@@ -350,7 +347,13 @@ class _Scan:
         names, lines, columns, flipped = self._pass(None, numbers)
         if flipped:
             again = ["text" if j in flipped else "skip" for j in range(len(names))]
-            columns.update(self._pass(again, numbers)[2])
+            _, lines_again, text_columns, _ = self._pass(again, numbers)
+            if not np.array_equal(lines_again, lines):
+                raise DataFileError(
+                    f"{self.path} changed while it was read (its rows differ between the two "
+                    "passes that a column of numbers and then text needs); read it again."
+                )
+            columns.update(text_columns)
         return {name: columns[j] for j, name in enumerate(names)}, lines
 
     def _pass(
@@ -412,7 +415,7 @@ class _Scan:
                 batch.append(row)
                 body_lines.append(reader.line_num)
                 if len(batch) >= rows_per_batch:
-                    columns.add(batch)  # type: ignore[union-attr]
+                    columns.add(batch)  # type: ignore[union-attr]  # set with the header
                     batch.clear()
                 continue
             if not (len(row) > 1 or (row and row[0].strip())):  # skip blank lines
@@ -448,8 +451,7 @@ class _Scan:
             raise DataFileError(
                 f"{path} has no data rows (a header row and at least one row needed)."
             )
-        lines = np.frombuffer(body_lines, dtype=np.int64) if body_lines else np.zeros(0, np.int64)
-        return names, lines, columns.finish(), columns.flipped
+        return names, np.frombuffer(body_lines, dtype=np.int64), columns.finish(), columns.flipped
 
 
 class _Columns:
