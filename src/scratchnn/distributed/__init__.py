@@ -6,6 +6,8 @@
   global batches this is the same training as ``model.fit`` (float64: within 1e-10).
 - :func:`map_trials`: independent trials (a search, ``compare``'s rows) as Dask tasks.
 - :func:`connect`: a client for a LocalCluster of N workers or an existing scheduler.
+- :class:`ClusterLostError` (and :class:`TrialsLostError`, which keeps the finished trials):
+  the cluster lost every worker or its scheduler for good, or was closed under the work.
 
 Importing this package imports nothing beyond NumPy; Dask is imported when one of these is
 called. See ``docs/scaling.md``.
@@ -13,8 +15,15 @@ called. See ``docs/scaling.md``.
 
 from __future__ import annotations
 
-from .cluster import connect
+from .cluster import ClusterLostError, connect
 from .data_parallel import DataParallelStats, fit
-from .trials import map_trials
+from .trials import TrialsLostError, map_trials
 
-__all__ = ["DataParallelStats", "connect", "fit", "map_trials"]
+__all__ = [
+    "ClusterLostError",
+    "DataParallelStats",
+    "TrialsLostError",
+    "connect",
+    "fit",
+    "map_trials",
+]

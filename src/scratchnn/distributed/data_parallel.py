@@ -21,8 +21,9 @@ A worker that is lost mid-training (its process killed, its machine gone) is rep
 replica is made from the driver's model, which holds exactly the weights and optimizer state
 of the last step, on a surviving worker, with the lost worker's shard; the step is then
 computed again. Without dropout the result is the same as without the fault; with dropout
-the new replica's masks differ. When no worker is left, fit stops with an error that says
-which step the model holds.
+the new replica's masks differ. When no worker is left (none for ``no_workers_timeout``
+seconds), or the scheduler is lost, fit stops with :class:`ClusterLostError`, whose one line
+says what was lost and which step the model holds.
 
 Traffic per step: the row indices of each worker's part down, K gradients up, and the
 averaged gradient down to K replicas (sent with the next step's rows, one round trip per
@@ -42,7 +43,17 @@ from .. import io, training
 from ..errors import TrainingDivergedError
 from ..history import History
 from ..model import TrainStep
-from .cluster import connect, worker_addresses
+from . import cluster as cluster_module
+from .cluster import (
+    CLUSTER_CLOSED,
+    SCHEDULER_LOST,
+    WORKERS_LOST,
+    ClusterLostError,
+    connect,
+    wait_for_a_worker,
+    what_was_lost,
+    worker_addresses,
+)
 
 
 class Replica:
@@ -140,6 +151,7 @@ def fit(
     metrics: Any = None,
     callbacks: Any = None,
     verbose: int | str = 0,
+    no_workers_timeout: float | None = None,
 ) -> History:
     """Train ``model`` data-parallel on a Dask cluster; the same training as ``model.fit``.
 
@@ -159,6 +171,9 @@ def fit(
             ReduceLROnPlateau can monitor it).
         metrics: metrics of the validation data (``val_accuracy``, ...). The training rows'
             outputs stay on the workers, so the history has no training-set metrics.
+        no_workers_timeout: seconds to wait for a worker to hold a lost replica when none
+            is left (a nanny restarting one); default: Dask's
+            ``distributed.scheduler.no-workers-timeout`` when set, else 20 s.
 
     Returns:
         The per-epoch History (loss and lr), with ``history.data_parallel`` the
@@ -168,7 +183,9 @@ def fit(
         ValueError: layers that need batch statistics (BatchNorm: each worker would see only
             its part of the batch), or bad data (before anything is sent).
         TrainingDivergedError: a non-finite loss, gradient or update; no replica applies it.
-        RuntimeError: every worker was lost; the model keeps the weights of its last step.
+        ClusterLostError: every worker or the scheduler was lost for good (``error.reason``:
+            ``"workers lost"``, ``"scheduler lost"`` or ``"cluster closed"``); the model keeps
+            the weights and optimizer state of its last completed step. A RuntimeError.
 
     Example:
         >>> import numpy as np, scratchnn as snn
@@ -191,6 +208,7 @@ def fit(
             "metrics are computed on the validation data in data-parallel training (the "
             "training rows' outputs stay on the workers): pass validation_data too."
         )
+    timeout = cluster_module.no_workers_timeout(no_workers_timeout)
     with connect(workers, scheduler, client) as active:
         holder: list[DataParallelStep] = []
 
@@ -200,7 +218,7 @@ def fit(
                     "data-parallel training shards arrays held in memory; pass arrays, not a "
                     "BatchSource."
                 )
-            holder.append(DataParallelStep(active, model, setup, batches))
+            holder.append(DataParallelStep(active, model, setup, batches, timeout))
             return holder[0]
 
         finisher = _Finish(holder)
@@ -265,10 +283,15 @@ class DataParallelStep:
         model: the driver's model.
         setup: fit's resolved setup (the validated arrays are sharded from it).
         batches: the epoch's batches (their row indices are what the workers receive).
+        no_workers_timeout: seconds to wait for a worker when a replica's is lost and none
+            is left.
     """
 
-    def __init__(self, client: Any, model: Any, setup: Any, batches: Any) -> None:
+    def __init__(
+        self, client: Any, model: Any, setup: Any, batches: Any, no_workers_timeout: float = 20.0
+    ) -> None:
         self.client, self.model, self.batches = client, model, batches
+        self.no_workers_timeout = no_workers_timeout
         self.X, self.y, self.weights = setup.X, setup.y, setup.weights
         self.summed = setup.loss.reduction == "sum"
         addresses = worker_addresses(client)
@@ -301,21 +324,37 @@ class DataParallelStep:
 
     def _replace(self, rank: int, error: BaseException) -> None:
         """A new replica of rank ``rank`` from the driver's model (which holds the last
-        update) on a surviving worker, or a clear error when none is left."""
-        where = f"after {self.steps} step(s), epochs_trained {self.model.epochs_trained}"
-        try:
-            alive = worker_addresses(self.client)
-        except Exception:
-            alive = []
+        update) on a surviving worker, or :class:`ClusterLostError` when none is left."""
+        alive = wait_for_a_worker(self.client, self.no_workers_timeout)
         if not alive:
-            raise RuntimeError(
-                f"Data-parallel training lost every worker ({type(error).__name__}: {error}); "
-                f"the model keeps the weights of its last step ({where}). Save it and resume "
-                "with model.fit or a new cluster."
-            ) from None
-        self.replicas[rank] = self._start(io.dumps(self.model), rank, alive[rank % len(alive)])
+            self._lost(SCHEDULER_LOST if alive is None else WORKERS_LOST)
+        try:
+            replica = self._start(io.dumps(self.model), rank, alive[rank % len(alive)])
+        except Exception:
+            reason = what_was_lost(self.client)
+            if reason is None:
+                raise
+            self._lost(reason)
+        self.replicas[rank] = replica
         self.replaced += 1
         self.pending[rank] = True  # it already holds the update the others are sent
+
+    def _lost(self, fallback: str) -> None:
+        """Raise the one-line error for a cluster lost under the training."""
+        reason = what_was_lost(self.client) or fallback
+        what = {
+            WORKERS_LOST: f"every worker (none for {self.no_workers_timeout:g} s)",
+            SCHEDULER_LOST: "its connection to the Dask scheduler",
+            CLUSTER_CLOSED: "its cluster (closed during training)",
+        }[reason]
+        epochs = self.model.epochs_trained
+        raise ClusterLostError(
+            f"{reason}: data-parallel training lost {what} during epoch {epochs + 1}; the model "
+            f"keeps the weights and optimizer state of its last completed step (step "
+            f"{self.steps}; epochs_trained {epochs} and the history count complete epochs "
+            "only). Save it and resume with model.fit or on a cluster with workers.",
+            reason,
+        ) from None
 
     def _call(self, rank: int, rows: np.ndarray | None) -> Any:
         update = None if self.pending[rank] else self.update
@@ -330,9 +369,9 @@ class DataParallelStep:
                 try:
                     results.append(call.result())
                     break
+                except ClusterLostError:
+                    raise
                 except (OSError, ConnectionError, TimeoutError, RuntimeError) as error:
-                    if "lost every worker" in str(error):
-                        raise
                     self._replace(rank, error)
                     call = self._call(rank, parts[rank])
             else:
