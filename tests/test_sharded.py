@@ -226,3 +226,26 @@ def test_the_threads_update_the_weights_of_a_wide_model_as_one_thread(rng):
     ]
     assert runs[1].threads.threads == 2
     np.testing.assert_allclose(runs[1]["loss"], runs[0]["loss"], rtol=1e-12)
+
+
+def test_validation_runs_with_blas_at_its_own_thread_count(monkeypatch, images):
+    from threadpoolctl import threadpool_info
+
+    from scratchnn import training
+
+    def blas_threads():
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    seen, validate = [], training._validation_logs
+    monkeypatch.setattr(
+        training, "_validation_logs", lambda *a: seen.append(blas_threads()) or validate(*a)
+    )
+    steps, train_step = [], snn.Sequential.train_step
+    monkeypatch.setattr(
+        snn.Sequential, "train_step", lambda *a: steps.append(blas_threads()) or train_step(*a)
+    )
+    X, y = images
+    before = blas_threads()
+    trained(small_cnn(), X, y, threads=2, validation_data=(X[:20], y[:20]))
+    assert seen == [before, before] and {n for s in steps for n in s} == {1}
+    assert blas_threads() == before

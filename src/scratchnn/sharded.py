@@ -34,7 +34,9 @@ import copy
 import functools
 import math
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,6 +175,16 @@ class Shards:
             self._limits.restore_original_limits()
         if self._pool is not None:
             self._pool.shutdown()
+
+    @contextmanager
+    def outside(self) -> Iterator[None]:
+        """BLAS at its own thread count for a while (``fit``'s validation pass, one forward
+        over many rows, runs this way), one thread again after."""
+        self._limits.restore_original_limits()
+        try:
+            yield
+        finally:
+            self._limits = self._blas.limit(limits=1)
 
     def __deepcopy__(self, memo: dict) -> None:
         return None  # a copy of the model trains on its own

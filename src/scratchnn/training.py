@@ -467,7 +467,8 @@ def fit(
                     break  # a partial epoch is not recorded
                 logs = epoch_log.logs(setup.loss, batches.targets_seen(epoch_log.done))
                 if setup.validation is not None:
-                    val_logs = _validation_logs(model, setup)
+                    with shards.outside() if threads.threads > 1 else nullcontext():
+                        val_logs = _validation_logs(model, setup)
                     logs.update({f"val_{key}": value for key, value in val_logs.items()})
                 logs["lr"] = setup.optimizer.lr
                 if setup.schedule is not None:
