@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from _cli import error_line, run
 from scratchnn import DataFileError
 from scratchnn.tables import reading, text_source
-from scratchnn.tables.reading import read_table
+from scratchnn.tables.reading import read_table, row_fingerprints
 from scratchnn.tables.values import MISSING_TOKENS
 
 
@@ -142,7 +142,7 @@ def test_the_streamed_reader_reads_what_one_csv_pass_reads(
             with pytest.raises(DataFileError, match=r"no data rows|but the header has 3"):
                 read_table(path, delimiter=",", numbers=numbers)
             return
-        table = read_table(path, delimiter=",", numbers=numbers)
+        table = read_table(path, delimiter=",", numbers=numbers, fingerprints=True)
     finally:
         patch.undo()
     expected = np.char.strip(np.array(rows[1:], dtype=str))
@@ -155,6 +155,10 @@ def test_the_streamed_reader_reads_what_one_csv_pass_reads(
         assert got.dtype.kind in "fU"
         np.testing.assert_array_equal(got, np.array(want, dtype=got.dtype))
     assert table.lines.tolist() == lines[1:]
+    # the rows' fingerprints are those of their text as written, floats or not
+    written = {name: expected[:, j] for j, name in enumerate(table.columns)}
+    assert table.fingerprints.tolist() == row_fingerprints(written).tolist()
+    assert table.take(np.array([0])).fingerprints.tolist() == table.fingerprints[:1].tolist()
 
 
 def test_a_column_with_text_after_batches_of_numbers_is_read_again_as_text(tmp_path, monkeypatch):

@@ -65,10 +65,12 @@ def read(
     args: argparse.Namespace,
     options: dict[str, Any] | None = None,
     tokens: Sequence[str] | None = None,
+    fingerprints: bool = False,
 ) -> RawTable:
     """Read DATA with the reading options (``--delimiter``, ``--encoding``, ``--no-header``);
     ``options`` are those the model was trained with, used where the command line gives none;
-    ``tokens`` the missing-value tokens (a trained encoder's; default: :func:`tokens_of`)."""
+    ``tokens`` the missing-value tokens (a trained encoder's; default: :func:`tokens_of`);
+    ``fingerprints``: hash the rows as written too (for the held-out bookkeeping)."""
     options = options or {}
     tokens = tokens_of(args) if tokens is None else list(tokens)
     delimiter = getattr(args, "delimiter", None) or options.get("delimiter")
@@ -82,6 +84,7 @@ def read(
         header=False if no_header else None,
         decimal=decimal,
         missing_tokens=tokens,
+        fingerprints=fingerprints,
     )
     if raw.decimal_commas:
         names = raw.decimal_commas
@@ -288,7 +291,7 @@ def read_labelled(args: argparse.Namespace) -> Labelled:
     (``--target``, ``--task``, ``--drop``, ``--features``, ``--categorical``, ``--missing`` where
     the command has them), printing what was decided."""
     tokens = tokens_of(args)
-    raw = read(args.data, args)
+    raw = read(args.data, args, fingerprints=True)
     for notice in raw.notices:
         print(notice)
     _target_values(raw, args.target)
@@ -303,7 +306,7 @@ def read_labelled(args: argparse.Namespace) -> Labelled:
         categorical=_split_option(getattr(args, "categorical", None)),
         missing_tokens=tokens,
     )
-    raw, fingerprints = _drop_missing_target(raw, target, tokens, row_fingerprints(raw.columns))
+    raw, fingerprints = _drop_missing_target(raw, target, tokens, row_fingerprints(raw))
     task_option = getattr(args, "task", "auto")
     if task_option == "auto":
         kind, why = detect_task(raw.columns[target], tokens)
@@ -543,7 +546,7 @@ def _test_file(
     tokens: list[str],
 ) -> tuple[RawTable, np.ndarray]:  # fmt: skip
     """``--test FILE``: its rows with a target, and the target encoded as DATA's was."""
-    test_raw = read(path, args)
+    test_raw = read(path, args, fingerprints=True)
     _target_values(test_raw, target)
     test_raw, _ = _drop_missing_target(
         test_raw, target, tokens, np.zeros(test_raw.n_rows, np.uint64)
@@ -850,7 +853,7 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
         print(f"\nTest R²: {results['test']['r2']:.4f}, MAE: {results['test']['mae']:.4g}")
     held = np.sort(fingerprints[test_rows]) if len(test_rows) else np.zeros(0, np.uint64)
     if test_raw is not None:  # evaluate on the test file scores it as held out
-        held = np.sort(row_fingerprints(test_raw.columns))
+        held = np.sort(row_fingerprints(test_raw))
     print(
         f"The saved model was trained on {trained_rows:,} of the {raw.n_rows:,} rows of "
         f"{raw.source}"
@@ -911,10 +914,10 @@ def evaluate_table(
     """``scratchnn evaluate MODEL FILE`` for a model with an encoder."""
     metadata = model.metadata
     tokens = list(encoder.missing_tokens)
-    raw = read(args.data, args, metadata.get("reading"), tokens)
+    raw = read(args.data, args, metadata.get("reading"), tokens, fingerprints=True)
     target = metadata.get("target")
     _target_values(raw, target)
-    raw, fingerprints = _drop_missing_target(raw, target, tokens, row_fingerprints(raw.columns))
+    raw, fingerprints = _drop_missing_target(raw, target, tokens, row_fingerprints(raw))
     classes = metadata.get("classes")
     if classes is not None:
         text, _ = text_of(raw.columns[target], tokens)

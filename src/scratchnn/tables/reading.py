@@ -13,6 +13,7 @@ from __future__ import annotations
 import array
 import collections
 import csv
+import hashlib
 import io
 import itertools
 import math
@@ -55,6 +56,8 @@ class RawTable:
         decimal_commas: the columns whose numbers are written with decimal commas
             (``0,5``), found when ``read_table`` was not told the decimal mark; they are
             still text.
+        fingerprints: each row's :func:`row_fingerprints` of its cells' text as written
+            (``(n_rows,)`` uint64), when ``read_table`` was asked for them, else None.
     """
 
     columns: dict[str, np.ndarray]
@@ -63,6 +66,7 @@ class RawTable:
     notices: list[str] = field(default_factory=list)
     delimiter: str | None = None
     decimal_commas: list[str] = field(default_factory=list)
+    fingerprints: np.ndarray | None = None
 
     @property
     def n_rows(self) -> int:
@@ -78,6 +82,7 @@ class RawTable:
             list(self.notices),
             self.delimiter,
             list(self.decimal_commas),
+            None if self.fingerprints is None else self.fingerprints[rows],
         )
 
 
@@ -237,6 +242,7 @@ def read_table(
     decimal: str | None = None,
     missing_tokens: Sequence[str] = MISSING_TOKENS,
     numbers: bool = True,
+    fingerprints: bool = False,
 ) -> RawTable:
     """Read a ``.csv``/``.tsv``/``.txt`` file (optionally ``.gz``/``.bz2``/``.xz``/``.zip``),
     an ``.npz`` of named columns, or a ``.parquet`` file (needs pyarrow) as raw columns.
@@ -260,6 +266,8 @@ def read_table(
             numbers (pandas' ``na_values``); pass the ones the table will be encoded with.
         numbers: False keeps every column as text, as written (stripped), like pandas'
             ``dtype=str``.
+        fingerprints: also hash every row's cells as written (:attr:`RawTable.fingerprints`;
+            a text file only), for a model's record of its held-out rows.
 
     Returns:
         A :class:`RawTable`.
@@ -301,6 +309,7 @@ def read_table(
     check = _MemoryCheck(path)
     notices: list[str] = []
     scan = _Scan(path, encoding, delimiter, header, tokens, check, notices)
+    scan.hashes = array.array("Q") if fingerprints else None
     columns, lines = scan.run(numbers)
     commas = [name for name, cells in columns.items() if decimal_comma_column(cells)]
     if decimal == ",":
@@ -310,6 +319,8 @@ def read_table(
             columns[name] = text if parsed is None else parsed
     table = RawTable(columns, lines, path.name, notices, scan.delimiter)
     table.decimal_commas = commas if decimal is None else []
+    if scan.hashes is not None:
+        table.fingerprints = np.frombuffer(scan.hashes, dtype=np.uint64)
     return table
 
 
@@ -338,6 +349,7 @@ class _Scan:
         self.delimiter = (
             None if delimiter is None else "\t" if delimiter in ("\\t", "tab") else delimiter
         )
+        self.hashes: array.array | None = None  # the rows' fingerprints, when asked for
 
     def run(self, numbers: bool) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """``(columns, line of each row)``: a first pass reads every column that
@@ -404,6 +416,7 @@ class _Scan:
         cells packed into column arrays a batch of rows at a time (:class:`_Columns`)."""
         path, delimiter = self.path, self.delimiter
         notices = self.notices if kinds is None else []  # said once, by the first pass
+        hashes = self.hashes if kinds is None else None
         names: list[str] | None = None
         width = 0
         body_lines = array.array("q")
@@ -416,6 +429,8 @@ class _Scan:
                 body_lines.append(reader.line_num)
                 if len(batch) >= rows_per_batch:
                     columns.add(batch)  # type: ignore[union-attr]  # set with the header
+                    if hashes is not None:
+                        hashes.extend(map(_row_hash, batch))
                     batch.clear()
                 continue
             if not (len(row) > 1 or (row and row[0].strip())):  # skip blank lines
@@ -442,11 +457,15 @@ class _Scan:
             body_lines.append(reader.line_num)
             if len(batch) >= rows_per_batch:
                 columns.add(batch)
+                if hashes is not None:
+                    hashes.extend(map(_row_hash, batch))
                 batch.clear()
         if names is None or columns is None:
             raise DataFileError(f"{path} is empty: no header and no rows.")
         if batch:
             columns.add(batch)
+            if hashes is not None:
+                hashes.extend(map(_row_hash, batch))
         if not body_lines:
             raise DataFileError(
                 f"{path} has no data rows (a header row and at least one row needed)."
@@ -658,11 +677,13 @@ def _read_parquet(path: Path) -> RawTable:
     return RawTable(columns, None, path.name)
 
 
-def row_fingerprints(columns: dict[str, np.ndarray]) -> np.ndarray:
+def row_fingerprints(columns: dict[str, np.ndarray] | RawTable) -> np.ndarray:
     """A 64-bit fingerprint of every row: a BLAKE2b hash of its cells' text in column order.
 
     A model remembers the fingerprints of its held-out rows, so that ``evaluate`` on the
-    training file can tell held-out rows from training rows.
+    training file can tell held-out rows from training rows. A :class:`RawTable` read with
+    ``fingerprints=True`` has them already, of the cells as written (``1.50``, ``NA``, not
+    the floats read from them); other columns are hashed as their values' text.
 
     Returns:
         ``(n_rows,)`` uint64.
@@ -673,9 +694,11 @@ def row_fingerprints(columns: dict[str, np.ndarray]) -> np.ndarray:
         >>> bool(a[1] == b[0]), bool(a[0] == a[1])
         (True, False)
     """
-    import hashlib
-
-    texts = [_cell_texts(np.asarray(values)) for values in columns.values()]
+    if isinstance(columns, RawTable):
+        if columns.fingerprints is not None:
+            return columns.fingerprints
+        columns = columns.columns
+    texts = [np.asarray(values).astype(str) for values in columns.values()]
     n = len(texts[0]) if texts else 0
     out = np.empty(n, dtype=np.uint64)
     for i, cells in enumerate(zip(*texts, strict=True)):
@@ -684,17 +707,10 @@ def row_fingerprints(columns: dict[str, np.ndarray]) -> np.ndarray:
     return out
 
 
-def _cell_texts(values: np.ndarray) -> np.ndarray:
-    """Each cell as text for a fingerprint: a float's whole numbers as integers (``"3"``, as a
-    CSV file usually writes them, not ``"3.0"``), other numbers as their shortest text, so
-    that a column the reader parsed into numbers hashes as its text did."""
-    if values.dtype.kind != "f":
-        return values.astype(str)
-    text = values.astype(str)
-    with np.errstate(invalid="ignore"):
-        whole = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 1e16)
-    text[whole] = values[whole].astype(np.int64).astype(str)
-    return text
+def _row_hash(cells: list[str]) -> int:
+    """:func:`row_fingerprints` of one row of cells as the CSV parser gives them."""
+    text = "\x1f".join(map(str.strip, cells))
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")
 
 
 def held_out_mask(fingerprints: np.ndarray, held_out: np.ndarray) -> tuple[np.ndarray, int]:
