@@ -18,9 +18,12 @@ import pytest
 
 pytest.importorskip("distributed", reason="Dask is the optional 'dask' extra")
 
+import dask
 from dask.distributed import Client, LocalCluster
 
 import scratchnn as snn
+from _cli import error_line, run
+from scratchnn.cli import search
 from scratchnn.distributed import TrialsLostError, map_trials
 
 pytestmark = pytest.mark.slow
@@ -118,6 +121,9 @@ class _Processes:
         paths = [os.path.dirname(__file__), os.environ.get("PYTHONPATH", "")]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths))}
         env["OPENBLAS_NUM_THREADS"] = "1"
+        self.finished = folder / "finished"  # where the command line's trials say they finished
+        self.finished.mkdir()
+        env["SCRATCHNN_TEST_FINISHED"] = str(self.finished)
         file = folder / "scheduler.json"
         quiet = dict(env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.scheduler = subprocess.Popen(
@@ -133,6 +139,7 @@ class _Processes:
                 time.sleep(0.1)
             time.sleep(0.1)  # (the file is written whole)
             self.address = json.loads(file.read_text())["address"]
+            env["SCRATCHNN_TEST_SCHEDULER"] = str(self.scheduler.pid)
             worker = [sys.executable, "-m", "distributed.cli.dask_worker", self.address,
                       "--nthreads", "1", "--no-nanny", "--no-dashboard"]  # fmt: skip
             self.workers = [subprocess.Popen(worker, **quiet) for _ in range(workers)]
@@ -248,3 +255,68 @@ def test_trials_keep_what_finished_when_the_cluster_is_closed(tmp_path):
     assert error.reason == "cluster closed", str(error)
     assert error.finished == {0: 0, 1: 1} and error.lost == [2, 3]
     assert str(error).startswith("cluster closed: 2 of 4 trials finished, 2 were lost (")
+
+
+def _search_trial_or_kill(config, shared):
+    """``scratchnn search``'s trial, for the configurations of width 4; those of width 8 end
+    their worker's process once two trials have finished."""
+    folder = os.environ["SCRATCHNN_TEST_FINISHED"]
+    if config["width"] == 4:
+        result = _real_run_trial(config, shared)
+        open(os.path.join(folder, f"finished-{config['lr']}"), "w").close()
+        return result
+    _finish_two(2, folder)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+_real_run_trial = search.run_trial
+
+
+def test_search_losing_every_worker_prints_and_saves_the_finished_trials(
+    processes, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(search, "run_trial", _search_trial_or_kill)
+    out, table = tmp_path / "best.npz", tmp_path / "trials.csv"
+    with dask.config.set({"distributed.scheduler.no-workers-timeout": "1s"}):
+        status, stdout, stderr = run(
+            "search", "blobs", "--method", "grid", "--depths", "1", "--widths", "4,8",
+            "--activations", "tanh", "--lrs", "0.01,0.1", "--batch-sizes", "64", "--epochs", "3",
+            "--scheduler", processes.address, "--out", out, "--results", table,
+        )  # fmt: skip
+    line = error_line(status, stderr)
+    assert line.startswith(
+        "scratchnn search: error: workers lost: 2 of 4 trials finished, 2 were lost (the Dask "
+        "cluster had no worker for 1 s); the table ranks the finished trials, and the best of "
+        f"them was retrained here and saved to {out}."
+    ), line
+    assert status == 1 and "2 of 4 trials finished in" in stdout
+    rows = stdout[stdout.index("rank") : stdout.index("2 of 4 trials")].splitlines()[2:]
+    assert [row.split()[:3] for row in rows if row] == [["1", "1", "4"], ["2", "1", "4"]]
+    assert len(table.read_text().splitlines()) == 3
+    best = snn.load(out)
+    assert best.metadata["search"]["trials"] == 2 and best.metadata["search"]["trials_lost"] == 2
+    assert best.metadata["training"]["width"] == 4
+
+
+def _search_trial_kills_the_scheduler(config, shared):
+    """A trial of ``scratchnn search`` that ends the scheduler's process, then waits."""
+    os.kill(int(os.environ["SCRATCHNN_TEST_SCHEDULER"]), signal.SIGKILL)
+    time.sleep(10)
+
+
+def test_search_losing_the_scheduler_before_any_trial_finished_saves_nothing(
+    processes, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(search, "run_trial", _search_trial_kills_the_scheduler)
+    out = tmp_path / "best.npz"
+    status, stdout, stderr = run(
+        "search", "blobs", "--widths", "4", "--trials", "3", "--epochs", "1",
+        "--scheduler", processes.address, "--out", out,
+    )  # fmt: skip
+    line = error_line(status, stderr)
+    assert line == (
+        "scratchnn search: error: scheduler lost: 0 of 3 trials finished, 3 were lost (the "
+        "connection to the Dask scheduler broke); nothing to rank or save. Run the search "
+        "again on a cluster with workers (or --workers 0)."
+    ), line
+    assert "rank" not in stdout and not out.exists()

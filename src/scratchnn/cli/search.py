@@ -5,6 +5,11 @@ Dask task (a LocalCluster by default, ``--workers N``; an existing cluster with
 Every trial is scored on held-out rows of the *training* part only: k folds (``--cv K``) or one
 validation split (``--val-split``); the test rows are touched once, by the best configuration,
 retrained on all training rows and saved (``--out``). The table ranks every trial.
+
+When the cluster loses every worker or its scheduler for good (or is closed) during the run,
+the trials that finished are kept: the table ranks them, the best of them is retrained here
+and saved, and the command then fails with one line that says how many trials finished, how
+many were lost, and why.
 """
 
 from __future__ import annotations
@@ -269,7 +274,8 @@ def _rank_key(result: dict[str, Any], higher_is_better: bool) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..distributed import map_trials
+    from ..distributed import TrialsLostError, map_trials
+    from ..distributed.trials import lost_summary
 
     outputs.check(
         args,
@@ -293,11 +299,22 @@ def run(args: argparse.Namespace) -> int:
         f"{len(data.X_train):,} training rows; running on {where}."
     )
     start = time.perf_counter()
-    results = map_trials(run_trial, configs, shared, workers=workers, scheduler=args.scheduler)
+    lost: TrialsLostError | None = None
+    try:
+        results = map_trials(run_trial, configs, shared, workers=workers, scheduler=args.scheduler)
+    except TrialsLostError as error:  # the cluster is gone; what it finished is kept
+        lost, results = error, list(error.finished.values())
     seconds = time.perf_counter() - start
+    if lost is not None and not results:
+        raise TrialsLostError(
+            f"{lost_summary(lost.reason, 0, len(configs), lost.why)}; nothing to rank or "
+            "save. Run the search again on a cluster with workers (or --workers 0).",
+            lost.reason, {}, lost.lost, lost.total, lost.why,
+        )  # fmt: skip
     results.sort(key=lambda r: _rank_key(r, n_classes is not None))
     _print_table(results, metric)
-    print(f"\n{len(results)} trials in {seconds:.1f} s.")
+    done = f"{len(results)} of {len(configs)} trials finished" if lost else f"{len(results)} trials"
+    print(f"\n{done} in {seconds:.1f} s.")
     if args.results:
         _write_results(args.results, results)
         print(f"Every trial written to {args.results}")
@@ -324,6 +341,7 @@ def run(args: argparse.Namespace) -> int:
         "search": {
             "method": args.method,
             "trials": len(results),
+            **({"trials_lost": len(configs) - len(results)} if lost else {}),
             "scoring": scoring,
             "validation_score": float(np.mean(best["scores"])),
         },
@@ -333,6 +351,14 @@ def run(args: argparse.Namespace) -> int:
     model.save(args.out)
     shown = "" if test is None else f"; test {metric} {_fmt(test, metric)}"
     print(f"Best: {_describe(best)}{shown}. Retrained on all training rows, saved to {args.out}")
+    if lost is not None:
+        summary = lost_summary(lost.reason, len(results), len(configs), lost.why)
+        raise TrialsLostError(
+            f"{summary}; the table ranks the finished trials, and the best of them was "
+            f"retrained here and saved to {args.out}. Run the lost trials again on a cluster "
+            "with workers.",
+            lost.reason, lost.finished, lost.lost, lost.total, lost.why,
+        )  # fmt: skip
     return 0
 
 

@@ -28,6 +28,7 @@ class TrialsLostError(ClusterLostError):
             the order of ``items`` (``list(error.finished.values())`` for the results alone).
         lost: the indices (in ``items``) of the trials that have no result.
         total: how many trials were asked for.
+        why: what happened, in words (``"the Dask cluster had no worker for 20 s"``).
 
     Example:
         >>> try:  # doctest: +SKIP
@@ -44,11 +45,13 @@ class TrialsLostError(ClusterLostError):
         finished: dict[int, Any],
         lost: Sequence[int],
         total: int,
+        why: str = "",
     ) -> None:
         super().__init__(message, reason)
         self.finished = dict(sorted(finished.items()))
         self.lost = sorted(lost)
         self.total = total
+        self.why = why
 
 
 def map_trials(
@@ -109,6 +112,7 @@ def map_trials(
         finished,
         pending,
         n,
+        loss.why,
     )
 
 
