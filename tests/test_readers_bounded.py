@@ -281,3 +281,15 @@ def test_a_file_changed_between_the_two_passes_is_refused(tmp_path, monkeypatch)
     monkeypatch.setattr(reading._Scan, "_pass", then_append)
     with pytest.raises(DataFileError, match="changed while it was read"):
         read_table(path)
+
+
+def test_memory_running_out_while_reading_is_a_clear_error(tmp_path, monkeypatch):
+    path = tmp_path / "t.csv"
+    path.write_text("x,y\n" + "".join(f"{i},{i % 3}\n" for i in range(500)))
+
+    def refuse(self, j, values):
+        raise MemoryError
+
+    monkeypatch.setattr(reading._Columns, "_put", refuse)
+    with pytest.raises(DataFileError, match=r"t\.csv: memory ran out at line \d+ .*streaming"):
+        read_table(path)

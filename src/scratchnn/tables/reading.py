@@ -414,9 +414,27 @@ class _Scan:
     ) -> tuple[list[str], np.ndarray, dict[int, np.ndarray], set[int]]:
         """The header checked as soon as it is read, every row's width checked, and the
         cells packed into column arrays a batch of rows at a time (:class:`_Columns`)."""
-        path, delimiter = self.path, self.delimiter
+        path = self.path
         notices = self.notices if kinds is None else []  # said once, by the first pass
         hashes = self.hashes if kinds is None else None
+        try:
+            return self._read_rows(reader, kinds, numbers, notices, hashes)
+        except MemoryError:
+            raise DataFileError(
+                f"{path}: memory ran out at line {reader.line_num:,} "
+                "(other programs may hold the rest). Read it in parts with scratchnn.streaming "
+                "(see 'Beyond one machine' in the documentation), or use a sample."
+            ) from None
+
+    def _read_rows(
+        self,
+        reader: Any,
+        kinds: list[str] | None,
+        numbers: bool,
+        notices: list[str],
+        hashes: array.array | None,
+    ) -> tuple[list[str], np.ndarray, dict[int, np.ndarray], set[int]]:
+        path, delimiter = self.path, self.delimiter
         names: list[str] | None = None
         width = 0
         body_lines = array.array("q")
@@ -522,7 +540,11 @@ class _Columns:
             if end > size:
                 size = max(end, size + size // 2)
             dtype = values.dtype if column is None or values.itemsize > column.itemsize else None
-            grown = np.empty(size, dtype=dtype or column.dtype)
+            try:
+                grown = np.empty(size, dtype=dtype or column.dtype)
+            except MemoryError:  # the estimate's room refused (no overcommit): what is needed
+                size = max(end, 2 * start, _MIN_BATCH_ROWS)
+                grown = np.empty(size, dtype=dtype or column.dtype)
             if column is not None:
                 grown[:start] = column[:start]
             self.arrays[j] = column = grown
