@@ -249,3 +249,14 @@ def test_validation_runs_with_blas_at_its_own_thread_count(monkeypatch, images):
     trained(small_cnn(), X, y, threads=2, validation_data=(X[:20], y[:20]))
     assert seen == [before, before] and {n for s in steps for n in s} == {1}
     assert blas_threads() == before
+
+
+def test_the_command_line_takes_a_thread_count(tmp_path):
+    from _cli import run
+
+    out = tmp_path / "m.npz"
+    status, text, _ = run("train", "digits", "--threads", "2", "--epochs", "1", "--out", out)
+    assert status == 0 and "Training on 2 threads (each batch of 32 rows in 2 shards)" in text
+    assert snn.load(out).metadata["threads"] == 2
+    status, _, error = run("train", "digits", "--threads", "0", "--out", tmp_path / "x.npz")
+    assert status == 2 and "--threads: expected a whole number >= 1, received '0'" in error

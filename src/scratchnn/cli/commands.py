@@ -122,6 +122,7 @@ def train(args: argparse.Namespace) -> int:
         metrics=task.metrics,
         callbacks=fit_callbacks,
         verbose=verbosity(args.quiet),
+        threads=getattr(args, "threads", None),
     )
     seconds = time.perf_counter() - start
     if history.interrupted:

@@ -294,6 +294,14 @@ def build_parser() -> argparse.ArgumentParser:
         "table files are always encoded and standardized)",
     )
     train.add_argument("--seed", type=int, default=0, help="(default 0)")
+    train.add_argument(
+        "--threads",
+        type=_number(int, lambda n: n >= 1, "a whole number >= 1"),
+        default=None,
+        metavar="N",
+        help="threads to train on, each batch split among them (default: the cores, when a "
+        "step has enough work; the same seed and count give the same model)",
+    )
     train.add_argument("--out", default="model.npz", help="model file (default model.npz)")
     train.add_argument("--plot", metavar="PNG", help="write the training curves")
     outputs.add_force_option(train)
