@@ -23,7 +23,7 @@ from dask.distributed import Client, LocalCluster
 
 import scratchnn as snn
 from _cli import error_line, run
-from scratchnn.cli import search
+from scratchnn.cli import compare, search
 from scratchnn.distributed import TrialsLostError, map_trials
 
 pytestmark = pytest.mark.slow
@@ -320,3 +320,35 @@ def test_search_losing_the_scheduler_before_any_trial_finished_saves_nothing(
         "again on a cluster with workers (or --workers 0)."
     ), line
     assert "rank" not in stdout and not out.exists()
+
+
+def _compare_row_or_kill(row, context):
+    """``scratchnn compare``'s row, for sgd and adam; the others end their worker's process
+    once those two have finished."""
+    folder = os.environ["SCRATCHNN_TEST_FINISHED"]
+    if row.value in ("sgd", "adam"):
+        result = _real_trained_row(row, context)
+        open(os.path.join(folder, f"finished-{row.value}"), "w").close()
+        return result
+    _finish_two(2, folder)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+_real_trained_row = compare._trained_row
+
+
+def test_compare_losing_every_worker_shows_the_finished_rows(processes, monkeypatch):
+    monkeypatch.setattr(compare, "_trained_row", _compare_row_or_kill)
+    with dask.config.set({"distributed.scheduler.no-workers-timeout": "1s"}):
+        status, stdout, stderr = run(
+            "compare", "--optimizers", "sgd,adam,rmsprop", "--epochs", "5", "--seeds", "1",
+            "--scheduler", processes.address,
+        )  # fmt: skip
+    line = error_line(status, stderr)
+    assert line == (
+        "scratchnn compare: error: workers lost: 2 of 3 rows finished, 1 was lost (the Dask "
+        "cluster had no worker for 1 s); the table shows the finished rows. Run the comparison "
+        "again on a cluster with workers."
+    ), line
+    shown = [row.split()[0] for row in stdout.splitlines() if row.split()[:1]]
+    assert "sgd" in shown and "adam" in shown and "rmsprop" not in shown, stdout

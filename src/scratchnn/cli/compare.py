@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .._files import atomic_write
-from ..distributed.trials import map_trials
+from ..distributed.trials import TrialsLostError, lost_summary, map_trials
 from ..errors import TrainingDivergedError
 from ..layers import Dense, Layer, Standardize, get_activation
 from ..model import Sequential
@@ -276,9 +276,19 @@ def run(args: argparse.Namespace) -> int:
     rows = [Row(value, _settings(args, dimension, value), lrs[value]) for value in values]
     context = (data, n_classes, args, width, init, standardize, batch, metric)
     workers, where = placement(args, len(rows))
-    rows = map_trials(  # one Dask task per row, or in this process (--workers 0)
-        _trained_row, rows, context, workers=workers, scheduler=_option(args, "scheduler")
-    )
+    lost: TrialsLostError | None = None
+    try:
+        rows = map_trials(  # one Dask task per row, or in this process (--workers 0)
+            _trained_row, rows, context, workers=workers, scheduler=_option(args, "scheduler")
+        )
+    except TrialsLostError as error:  # the cluster is gone: show the rows it finished
+        lost, total, rows = error, len(rows), list(error.finished.values())
+        if not rows:
+            raise TrialsLostError(
+                f"{lost_summary(lost.reason, 0, total, lost.why, 'row')}; nothing to show. Run "
+                "the comparison again on a cluster with workers (or --workers 0).",
+                lost.reason, {}, lost.lost, total, lost.why,
+            ) from None  # fmt: skip
 
     if args.losses:
         goal = (
@@ -328,6 +338,12 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         _plot(rows, args, dimension, metric, setup, data.name)
         print(f"\nLoss curves written to {args.plot}")
+    if lost is not None:
+        raise TrialsLostError(
+            f"{lost_summary(lost.reason, len(rows), total, lost.why, 'row')}; the table shows "
+            "the finished rows. Run the comparison again on a cluster with workers.",
+            lost.reason, lost.finished, lost.lost, total, lost.why,
+        )  # fmt: skip
     return 0
 
 

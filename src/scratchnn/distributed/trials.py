@@ -116,11 +116,11 @@ def map_trials(
     )
 
 
-def lost_summary(reason: str, finished: int, total: int, why: str) -> str:
+def lost_summary(reason: str, finished: int, total: int, why: str, noun: str = "trial") -> str:
     """``"scheduler lost: 3 of 8 trials finished, 5 were lost (why)"``."""
     lost = total - finished
     return (
-        f"{reason}: {finished} of {total} trial{'s' * (total != 1)} finished, {lost} "
+        f"{reason}: {finished} of {total} {noun}{'s' * (total != 1)} finished, {lost} "
         f"{'was' if lost == 1 else 'were'} lost ({why})"
     )
 
