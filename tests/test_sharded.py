@@ -257,6 +257,6 @@ def test_the_command_line_takes_a_thread_count(tmp_path):
     out = tmp_path / "m.npz"
     status, text, _ = run("train", "digits", "--threads", "2", "--epochs", "1", "--out", out)
     assert status == 0 and "Training on 2 threads (each batch of 32 rows in 2 shards)" in text
-    assert snn.load(out).metadata["threads"] == 2
+    assert snn.load(out).metadata["training"]["threads"] == 2  # the run's record
     status, _, error = run("train", "digits", "--threads", "0", "--out", tmp_path / "x.npz")
     assert status == 2 and "--threads: expected a whole number >= 1, received '0'" in error

@@ -141,7 +141,10 @@ def train(args: argparse.Namespace) -> int:
         "target": data.target,
         "classes": data.classes,
         "task": data.task,
-        "training": settings.record(args, len(history), seconds),
+        "training": {
+            **settings.record(args, len(history), seconds),
+            "threads": history.threads.threads,
+        },
         "metrics": results,
         "scratchnn_version": __version__,
     }
