@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -20,6 +20,9 @@ class History:
         self.epoch: list[int] = []
         self.interrupted = False  # stopped by Ctrl-C
         self.diverged = False  # stopped by a non-finite loss (with TerminateOnNaN)
+        #: How fit took its steps: a :class:`scratchnn.sharded.Plan` (threads, and why); None
+        #: for a history read from a file.
+        self.threads: Any = None
 
     def append(self, epoch: int, logs: dict[str, float]) -> None:
         self.epoch.append(epoch)
