@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from _cli import error_line, run
 from scratchnn import DataFileError
-from scratchnn.tables import reading, text_source
+from scratchnn.tables import csv_columns, text_source
 from scratchnn.tables.reading import read_table, row_fingerprints
 from scratchnn.tables.values import MISSING_TOKENS
 
@@ -134,9 +134,9 @@ def test_the_streamed_reader_reads_what_one_csv_pass_reads(
     patch = pytest.MonkeyPatch()
     patch.setattr(text_source, "CHUNK_BYTES", chunk)
     patch.setattr(text_source, "PIECE_CHARS", piece)
-    patch.setattr(reading, "_SNIFF_CHARS", piece)
-    patch.setattr(reading, "_BATCH_CELLS", batch)
-    patch.setattr(reading, "_MIN_BATCH_ROWS", 1)
+    patch.setattr(csv_columns, "_SNIFF_CHARS", piece)
+    patch.setattr(csv_columns, "_BATCH_CELLS", batch)
+    patch.setattr(csv_columns, "_MIN_BATCH_ROWS", 1)
     try:
         if len(rows) < 2 or any(len(row) != 3 for row in rows):  # e.g. x\ny unquoted
             with pytest.raises(DataFileError, match=r"no data rows|but the header has 3"):
@@ -164,7 +164,7 @@ def test_the_streamed_reader_reads_what_one_csv_pass_reads(
 def test_a_column_with_text_after_batches_of_numbers_is_read_again_as_text(tmp_path, monkeypatch):
     path = tmp_path / "t.csv"
     path.write_text("1;2\n" + "".join(f"{i};{i % 3}\n" for i in range(999)) + "n/a;1\n")
-    monkeypatch.setattr(reading, "_BATCH_CELLS", 20)
+    monkeypatch.setattr(csv_columns, "_BATCH_CELLS", 20)
     table = read_table(path)
     assert table.columns["1"].tolist() == [str(i) for i in range(999)] + ["n/a"]
     assert len(table.notices) == 2  # semicolons, numbers as names: said once each
@@ -228,7 +228,7 @@ def test_a_table_larger_than_memory_is_refused_up_front_with_its_size(tmp_path, 
     path = tmp_path / "t.csv"
     path.write_text("x,y\n" + "1,a\n" * 5_000)
     # 20 kB of text: 8 bytes a number and 4 a letter make 60 kB of columns
-    monkeypatch.setattr(reading, "_physical_memory", lambda: 40_000.0)  # a 40 kB machine
+    monkeypatch.setattr(csv_columns, "_physical_memory", lambda: 40_000.0)  # a 40 kB machine
     with pytest.raises(DataFileError, match=r"MiB of text; reading it as columns takes about"):
         read_table(path)
     packed = tmp_path / "t.csv.gz"
@@ -236,7 +236,7 @@ def test_a_table_larger_than_memory_is_refused_up_front_with_its_size(tmp_path, 
     with pytest.raises(DataFileError, match="once decompressed") as caught:
         read_table(packed)
     assert "scratchnn.streaming" in str(caught.value)
-    monkeypatch.setattr(reading, "_physical_memory", lambda: 200_000.0)
+    monkeypatch.setattr(csv_columns, "_physical_memory", lambda: 200_000.0)
     assert read_table(packed).n_rows == 5_000
 
 
@@ -269,8 +269,8 @@ def test_compressed_and_encoded_files_read_alike_in_any_chunks(tmp_path, monkeyp
 def test_a_file_changed_between_the_two_passes_is_refused(tmp_path, monkeypatch):
     path = tmp_path / "t.csv"
     path.write_text("x,y\n" + "".join(f"{i},{i % 3}\n" for i in range(999)) + "n/a,1\n")
-    monkeypatch.setattr(reading, "_BATCH_CELLS", 20)
-    first_pass = reading._Scan._pass
+    monkeypatch.setattr(csv_columns, "_BATCH_CELLS", 20)
+    first_pass = csv_columns._Scan._pass
 
     def then_append(self, kinds, numbers):
         result = first_pass(self, kinds, numbers)
@@ -278,7 +278,7 @@ def test_a_file_changed_between_the_two_passes_is_refused(tmp_path, monkeypatch)
             handle.write("5,5\n")
         return result
 
-    monkeypatch.setattr(reading._Scan, "_pass", then_append)
+    monkeypatch.setattr(csv_columns._Scan, "_pass", then_append)
     with pytest.raises(DataFileError, match="changed while it was read"):
         read_table(path)
 
@@ -290,6 +290,6 @@ def test_memory_running_out_while_reading_is_a_clear_error(tmp_path, monkeypatch
     def refuse(self, j, values):
         raise MemoryError
 
-    monkeypatch.setattr(reading._Columns, "_put", refuse)
+    monkeypatch.setattr(csv_columns._Columns, "_put", refuse)
     with pytest.raises(DataFileError, match=r"t\.csv: memory ran out at line \d+ .*streaming"):
         read_table(path)
