@@ -14,7 +14,9 @@ windows of the text):
 
 Both use ``SequenceCrossEntropy`` / ``F.cross_entropy`` over every position and AdamW
 (lr 3e-4, weight decay 0.01). scratchnn's step is the public ``model.train_step`` (with its
-divergence guard); PyTorch's is ``zero_grad, forward, cross_entropy, backward, step`` with the
+divergence guard), on the threads that ``fit`` would use (``scratchnn.sharded.plan``: the batch
+in shards, one BLAS thread each, when the step has the work to pay; the plan is printed);
+PyTorch's is ``zero_grad, forward, cross_entropy, backward, step`` with the
 loss read by ``.item()``. PyTorch runs with as many threads as NumPy's BLAS.
 
 Timing: paired rounds. Each round times ``--steps`` steps of one library, then of the other (the
@@ -35,6 +37,7 @@ import json
 import subprocess
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +56,7 @@ from common import (
 )
 
 import scratchnn as snn
+from scratchnn import sharded
 from scratchnn.datasets.text import load_text, next_token_windows
 from scratchnn.models import GPT, CharTokenizer
 
@@ -186,9 +190,14 @@ class Runner:
         X, y, vocab = data(shape)
         self.model = scratchnn_model(workload, shape, vocab)
         self.library = library
+        self.threads = nullcontext()
         if library == "scratchnn":
             self.X, self.y = X, y
             self.step = self._scratchnn_step
+            # The steps fit would take: on several threads when its plan says so.
+            self.plan = sharded.plan(self.model, shape["batch"], None)
+            if self.plan.threads > 1:
+                self.threads = sharded.Shards(self.model, self.plan.threads)
         else:
             import torch
 
@@ -216,10 +225,11 @@ class Runner:
 
     def time_steps(self, steps: int) -> float:
         settle()
-        start = time.perf_counter()
-        for _ in range(steps):
-            self.step()
-        return (time.perf_counter() - start) / steps
+        with self.threads:
+            start = time.perf_counter()
+            for _ in range(steps):
+                self.step()
+            return (time.perf_counter() - start) / steps
 
 
 def child(library: str, workload: str, quick: bool) -> None:
@@ -236,8 +246,9 @@ def child(library: str, workload: str, quick: bool) -> None:
     except OSError:
         reset = False
     held = status_bytes("VmRSS")
-    for _ in range(3):
-        runner.step()
+    with runner.threads:
+        for _ in range(3):
+            runner.step()
     print(json.dumps({"peak": status_bytes("VmHWM"), "held": held, "reset": reset}))
 
 
@@ -290,6 +301,7 @@ def main() -> None:
             f"first-step loss {first['scratchnn']:.6f} (scratchnn), "
             f"{first['pytorch']:.6f} (PyTorch)",
         )
+        say(f"{workload.upper()}: scratchnn trains {runners['scratchnn'].plan.describe()}")
         times = {lib: [] for lib in runners}
         ratios = []
         for r in range(rounds):
