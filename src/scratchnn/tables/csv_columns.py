@@ -249,7 +249,8 @@ class _Scan:
             )
         rows = _sample_rows(sample, delimiter, cut)
         if kinds is None:
-            self.check.estimate(rows, self.tokens)
+            body = rows if self.header is False or len(rows) < 2 else rows[1:]  # no names
+            self.check.estimate(body, self.tokens)
         self.rows_hint = _rows_hint(source, len(rows), chars, cut)
         lines = itertools.chain.from_iterable(
             io.StringIO(piece, newline="") for piece in itertools.chain(head, pieces)
