@@ -293,3 +293,16 @@ def test_memory_running_out_while_reading_is_a_clear_error(tmp_path, monkeypatch
     monkeypatch.setattr(csv_columns._Columns, "_put", refuse)
     with pytest.raises(DataFileError, match=r"t\.csv: memory ran out at line \d+ .*streaming"):
         read_table(path)
+
+
+def test_the_memory_estimate_is_close_to_the_columns(tmp_path, monkeypatch):
+    rng = np.random.default_rng(2)
+    path = tmp_path / "n.csv"
+    rows = [",".join(f"{v:.6g}" for v in row) for row in rng.normal(size=(20_000, 6))]
+    path.write_text("height,weight,score,share,income,latitude\n" + "\n".join(rows) + "\n")
+    columns = 20_000 * 6 * 8
+    monkeypatch.setattr(csv_columns, "_physical_memory", lambda: 1.3 * columns)
+    assert read_table(path).n_rows == 20_000  # fits: not refused
+    monkeypatch.setattr(csv_columns, "_physical_memory", lambda: 0.7 * columns)
+    with pytest.raises(DataFileError, match=r"takes about 0\.9 MiB"):
+        read_table(path)
