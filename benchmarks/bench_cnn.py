@@ -310,6 +310,7 @@ def run_dtype(dtype, batches: int, repeats: int):
     times = {t.name: [] for t in trainers}
     for t in trainers:  # warm-up round
         t.epoch()
+    say(f"{np.dtype(dtype).name}: scratchnn trains {trainers[0].model.history.threads.describe()}")
     for _ in range(repeats):
         for t in trainers:
             settle()

@@ -371,6 +371,9 @@ def train_all(X, y, X_test, y_test, repeats: int, notes: list[str]):
     trainers = make_trainers(X, y, notes)
     for trainer in trainers:
         trainer.epoch()  # warm-up: epoch 1
+        history = getattr(getattr(trainer, "model", None), "history", None)
+        if getattr(history, "threads", None) is not None:
+            notes.append(f"{trainer.name} trains {history.threads.describe()}")
     times: dict[str, list[float]] = {t.name: [] for t in trainers}
     accuracies: dict[str, float | None] = {}
     for r in range(repeats):
