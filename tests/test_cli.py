@@ -198,7 +198,8 @@ def test_train_on_a_csv_with_string_labels(work):
     assert model.in_features == 4 and model.out_features == 3
     # The table's front end (imputation, scaling, one-hot) travels with the model.
     assert type(model.preprocessor).__name__ == "TableEncoder"
-    assert type(model.layers[0]).__name__ == "Dense"
+    # the default for a table: three networks averaged in one model (--ensemble 3)
+    assert type(model.layers[0]).__name__ == "Average" and len(model.layers[0].layers) == 3
     # Three well separated clusters: the network must learn them.
     assert meta["metrics"]["test"]["accuracy"] >= 0.9
 
@@ -267,7 +268,7 @@ def test_train_options_are_applied_and_recorded(tmp_path):
             "--optimizer", "momentum", "--lr", "0.05", "--schedule", "step", "--epochs", "4",
             "--batch-size", "16", "--val-split", "0.25", "--early-stopping", "2",
             "--dropout", "0.1", "--batch-norm", "--standardize", "no", "--seed", "7",
-            "--test-split", "0.3", "--quiet", "--out", "opts.npz",
+            "--test-split", "0.3", "--ensemble", "1", "--quiet", "--out", "opts.npz",
             cwd=tmp_path,
         )
     )  # fmt: skip
@@ -463,7 +464,9 @@ def test_info(work):
     assert "Dense(in_features=16, out_features=3" in out
     assert "Epochs trained: 30" in out
     assert "Loss: CrossEntropy" in out
-    assert "Optimizer: Adam" in out
+    # the default for a table, three networks averaged, is saved without an optimizer state
+    # (its members were trained apart): it predicts, and --ensemble 1 trains on
+    assert "Average([Chain([Dense(in_features=4, out_features=16" in out
     assert "Data: animals.csv, 4 features, target 'species', 3 classes (bird, cat, dog)" in out
     assert "Training settings: layers=[16]" in out
     assert "Metrics at save time" in out

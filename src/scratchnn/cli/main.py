@@ -165,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_layers,
         default=DEFAULT_LAYERS,
         metavar="SIZES",
-        help="hidden layer sizes, e.g. 128,64 (default 256,128; 64,32 for a table file of "
+        help="hidden layer sizes, e.g. 128,64 (default 256,128; for a table file 128,64, 64,32 "
         "under 50 training rows)",
     )
     train.add_argument(
@@ -255,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="K",
         help="table files: average K networks in one model, each early-stopped on its own "
-        "random validation part (default 1: one network, refit on all training rows)",
+        "random validation part (default 3; 1: one network, refit on all training rows)",
     )
     train.add_argument(
         "--target-transform",
@@ -283,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--l2",
         type=_non_negative_float,
         default=None,
-        help="L2 penalty on the Dense weights (default for table files: min(0.1, 1/rows); "
+        help="L2 penalty on the Dense weights (default for table files: min(0.1, 4/rows); "
         "0 elsewhere)",
     )
     train.add_argument(
