@@ -814,7 +814,7 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
             args, raw, encoder, y, train_rows, task, layers, l2, settings, scaler, model,
             members, threads,
         ), len(train_rows)  # fmt: skip
-        note = f"; {members} networks averaged"
+        note = "; averaged"
         X_fit, y_fit = encoded(encoder, raw.take(train_rows), training=True), y[train_rows]
         if not len(test_rows) and test_raw is None:
             X_test, y_test = X_fit, y_fit
@@ -845,7 +845,11 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
         print("Interrupted: evaluating and saving the model as it is now.")
     results = {"train": scores(model, task, X_fit, y_fit, scaler)}
     results["test"] = scores(model, task, X_test, y_test, scaler)
-    print(f"\nTrained {len(history)} epochs in {seconds:.1f} s{note}.\n")
+    trained = f"{len(history)} epochs"
+    if members > 1 and note:
+        trained += f" (the first of {members} networks, each stopped at its own best)"
+        note = ""
+    print(f"\nTrained {trained} in {seconds:.1f} s{note}.\n")
     print(metrics_table(results))
     if classes is not None:
         print(f"\nTest accuracy: {results['test']['accuracy']:.2%}")
