@@ -200,8 +200,8 @@ def train_and_score(
     )
     train_seconds = time.process_time() - start
     model = load(model_path)
-    raw = read_table(path)
-    fingerprints = row_fingerprints(raw.columns)
+    raw = read_table(path, fingerprints=True)  # the cells as written, as train hashes them
+    fingerprints = row_fingerprints(raw)
     test = np.flatnonzero(np.isin(fingerprints, held_out_fingerprints(model.metadata)))
     present = ~np.isin(np.char.strip(raw.columns[target].astype(str)), MISSING_TOKENS)
     train = np.flatnonzero(present & ~np.isin(np.arange(raw.n_rows), test))
