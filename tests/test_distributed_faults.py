@@ -19,7 +19,7 @@ import pytest
 pytest.importorskip("distributed", reason="Dask is the optional 'dask' extra")
 
 import dask
-from dask.distributed import Client, LocalCluster
+from dask.distributed import Client, LocalCluster, get_client, get_worker
 
 import scratchnn as snn
 from _cli import error_line, run
@@ -115,7 +115,9 @@ def test_data_parallel_on_a_cluster_without_workers_says_so():
 
 class _Processes:
     """A Dask scheduler and workers, each a process of its own and without a nanny, as on
-    machines of their own: a worker killed stays dead, and so does the scheduler."""
+    machines of their own: a worker killed stays dead, and so does the scheduler. Six threads
+    a worker, so that every trial of a test runs at once: none waits behind one that waits
+    for it."""
 
     def __init__(self, folder, workers: int = 2) -> None:
         paths = [os.path.dirname(__file__), os.environ.get("PYTHONPATH", "")]
@@ -141,7 +143,7 @@ class _Processes:
             self.address = json.loads(file.read_text())["address"]
             env["SCRATCHNN_TEST_SCHEDULER"] = str(self.scheduler.pid)
             worker = [sys.executable, "-m", "distributed.cli.dask_worker", self.address,
-                      "--nthreads", "1", "--no-nanny", "--no-dashboard"]  # fmt: skip
+                      "--nthreads", "6", "--no-nanny", "--no-dashboard"]  # fmt: skip
             self.workers = [subprocess.Popen(worker, **quiet) for _ in range(workers)]
             with Client(self.address, timeout=30) as client:
                 client.wait_for_workers(workers, timeout=30)
@@ -164,16 +166,30 @@ def processes(tmp_path):
 
 
 def _finish_two(item, folder) -> bool:
-    """Trials 0 and 1 finish (True), and say so with a file; any other waits until both
-    results are back at the driver (False)."""
+    """Trials 0 and 1 finish (True), and leave a file named by their task's key; any other
+    (False) waits until both have finished and the driver has fetched their results (the
+    scheduler has forgotten their keys)."""
     if item < 2:
-        open(os.path.join(folder, f"finished-{item}"), "w").close()
+        _say_finished(folder)
         return True
+    _wait_until_two_fetched(folder)
+    return False
+
+
+def _say_finished(folder) -> None:
+    open(os.path.join(folder, get_worker().get_current_task()), "w").close()
+
+
+def _wait_until_two_fetched(folder) -> None:
+    def known(dask_scheduler, keys):
+        return [key for key in keys if key in dask_scheduler.tasks]
+
     deadline = time.monotonic() + 15
     while len(os.listdir(folder)) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
-    time.sleep(0.5)  # (the driver fetches a result within 0.1 s of its trial's end)
-    return False
+    client, keys = get_client(), os.listdir(folder)
+    while client.run_on_scheduler(known, keys=keys) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _finish_two_then_kill_the_worker(item, folder):
@@ -183,9 +199,8 @@ def _finish_two_then_kill_the_worker(item, folder):
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def test_trials_keep_what_finished_when_every_worker_is_lost(processes, tmp_path):
-    folder = tmp_path / "finished"
-    folder.mkdir()
+def test_trials_keep_what_finished_when_every_worker_is_lost(processes):
+    folder = processes.finished
     start = time.monotonic()
     with pytest.raises(TrialsLostError) as lost:
         map_trials(
@@ -210,9 +225,8 @@ def _finish_two_then_kill_the_scheduler(item, shared):
     time.sleep(10)
 
 
-def test_trials_keep_what_finished_when_the_scheduler_is_lost(processes, tmp_path):
-    shared = (str(tmp_path / "finished"), processes.scheduler.pid)
-    os.mkdir(shared[0])
+def test_trials_keep_what_finished_when_the_scheduler_is_lost(processes):
+    shared = (str(processes.finished), processes.scheduler.pid)
     with pytest.raises(TrialsLostError) as lost:
         map_trials(
             _finish_two_then_kill_the_scheduler, list(range(5)), shared,
@@ -242,7 +256,9 @@ def test_trials_keep_what_finished_when_the_cluster_is_closed(tmp_path):
         deadline = time.monotonic() + 30
         while len(os.listdir(tmp_path)) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(0.5)  # (their results are back at the driver by then)
+        keys = os.listdir(tmp_path)
+        while any(key in cluster.scheduler.tasks for key in keys) and time.monotonic() < deadline:
+            time.sleep(0.05)  # (until the driver has fetched both results)
         cluster.close(timeout=5)
 
     closer = threading.Thread(target=close_after_two)
@@ -263,9 +279,9 @@ def _search_trial_or_kill(config, shared):
     folder = os.environ["SCRATCHNN_TEST_FINISHED"]
     if config["width"] == 4:
         result = _real_run_trial(config, shared)
-        open(os.path.join(folder, f"finished-{config['lr']}"), "w").close()
+        _say_finished(folder)
         return result
-    _finish_two(2, folder)
+    _wait_until_two_fetched(folder)
     os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -328,9 +344,9 @@ def _compare_row_or_kill(row, context):
     folder = os.environ["SCRATCHNN_TEST_FINISHED"]
     if row.value in ("sgd", "adam"):
         result = _real_trained_row(row, context)
-        open(os.path.join(folder, f"finished-{row.value}"), "w").close()
+        _say_finished(folder)
         return result
-    _finish_two(2, folder)
+    _wait_until_two_fetched(folder)
     os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -352,3 +368,54 @@ def test_compare_losing_every_worker_shows_the_finished_rows(processes, monkeypa
     ), line
     shown = [row.split()[0] for row in stdout.splitlines() if row.split()[:1]]
     assert "sgd" in shown and "adam" in shown and "rmsprop" not in shown, stdout
+
+
+class _Kill(snn.callbacks.Callback):
+    """Ends these processes (workers, or the scheduler) after batch 3: the 5th step fails."""
+
+    def __init__(self, processes) -> None:
+        self.processes = processes
+
+    def on_batch_end(self, batch, logs):
+        if batch == 3:
+            for process in self.processes:
+                os.kill(process.pid, signal.SIGKILL)
+
+
+class _StopError(Exception):
+    pass
+
+
+class _StopAfter4Steps(snn.callbacks.Callback):
+    def on_batch_end(self, batch, logs):
+        if batch == 3:
+            raise _StopError
+
+
+@pytest.mark.parametrize("lost", ["workers", "scheduler"])
+def test_data_parallel_fit_losing_the_cluster_says_what_and_keeps_the_last_step(processes, lost):
+    X, y = _data()
+    options = dict(loss="cross_entropy", optimizer="adam", epochs=2, batch_size=32)
+    expected = _model()
+    with pytest.raises(_StopError):
+        expected.fit(X, y, verbose=0, callbacks=[_StopAfter4Steps()], **options)
+    victims = processes.workers if lost == "workers" else [processes.scheduler]
+    model = _model()
+    with pytest.raises(snn.distributed.ClusterLostError) as error:
+        snn.distributed.fit(
+            model, X, y, scheduler=processes.address, callbacks=[_Kill(victims)],
+            no_workers_timeout=1, **options,
+        )  # fmt: skip
+    what = {
+        "workers": "workers lost: data-parallel training lost every worker (none for 1 s)",
+        "scheduler": "scheduler lost: data-parallel training lost its connection to the Dask "
+        "scheduler",
+    }[lost]
+    assert str(error.value) == (
+        f"{what} during epoch 1; the model keeps the weights and optimizer state of its last "
+        "completed step (step 4; epochs_trained 0 and the history count complete epochs only). "
+        "Save it and resume with model.fit or on a cluster with workers."
+    )
+    assert error.value.reason == f"{lost} lost" and isinstance(error.value, RuntimeError)
+    np.testing.assert_allclose(model.get_weights(), expected.get_weights(), rtol=1e-9, atol=1e-12)
+    assert model.epochs_trained == 0

@@ -3,7 +3,9 @@ and what to say when the cluster is lost under the work (:class:`ClusterLostErro
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -167,12 +169,8 @@ def what_was_lost(client: Any, error: BaseException | None = None) -> str | None
 
 def count_workers(client: Any) -> int | None:
     """How many workers the scheduler has now; None when it cannot be asked (lost)."""
-    if what_was_lost(client) is not None:
-        return None
-    try:
-        return len(client.nthreads())
-    except Exception:  # OSError, TimeoutError, CommClosedError, CancelledError: it is gone
-        return None
+    addresses = _ask_for_workers(client)
+    return None if addresses is None else len(addresses)
 
 
 def wait_for_a_worker(client: Any, timeout: float) -> list[str] | None:
@@ -181,12 +179,36 @@ def wait_for_a_worker(client: Any, timeout: float) -> list[str] | None:
     lost meanwhile."""
     deadline = time.monotonic() + timeout
     while True:
+        addresses = _ask_for_workers(client)
+        if not addresses and addresses is not None and time.monotonic() < deadline:
+            time.sleep(0.1)
+            continue
+        return addresses
+
+
+#: Seconds the scheduler has to say which workers it has before it counts as lost.
+_ANSWER_WITHIN = 10.0
+
+
+def _ask_for_workers(client: Any) -> list[str] | None:
+    """:func:`worker_addresses`, or None when the scheduler is lost or does not answer
+    within ``_ANSWER_WITHIN`` seconds (the client may not have seen its connection break
+    yet, and a question to a dead scheduler waits for Dask's 30 s connect timeout)."""
+    if what_was_lost(client) is not None:
+        return None
+    answer: dict[str, Any] = {}
+
+    def ask() -> None:
+        with contextlib.suppress(Exception):  # OSError, CommClosedError, ...: it is gone
+            answer["workers"] = worker_addresses(client)
+
+    asking = threading.Thread(target=ask, daemon=True)
+    asking.start()
+    deadline = time.monotonic() + _ANSWER_WITHIN
+    while asking.is_alive() and time.monotonic() < deadline:
         if what_was_lost(client) is not None:
             return None
-        try:
-            addresses = worker_addresses(client)
-        except Exception:  # the scheduler cannot be asked: lost
-            return None
-        if addresses or time.monotonic() >= deadline:
-            return addresses
-        time.sleep(0.1)
+        asking.join(0.05)
+    if what_was_lost(client) is not None:
+        return None
+    return answer.get("workers")

@@ -273,6 +273,11 @@ class _Finish(callbacks_module.Callback):
             self.weights = self.model.get_weights()
 
 
+#: What a call to a replica raises when its worker was lost (Dask: "Worker holding Actor was
+#: lost", a closed connection, a timeout).
+_WORKER_LOST = (OSError, ConnectionError, TimeoutError, RuntimeError)
+
+
 class DataParallelStep:
     """The step that :func:`scratchnn.training.fit` calls for each global batch: each
     worker's part of the rows to its replica, the shares of the gradient averaged, checked
@@ -310,6 +315,7 @@ class DataParallelStep:
         self.pending = [False] * len(self.replicas)  # replicas restarted after the update
         self.steps = self.moved = self.samples = self.replaced = 0
         self.compute = 0.0
+        self.cluster_lost = False
 
     def _start(self, model_bytes: bytes, rank: int, address: str) -> Any:
         rows = slice(self.bounds[rank], self.bounds[rank + 1])
@@ -325,16 +331,21 @@ class DataParallelStep:
     def _replace(self, rank: int, error: BaseException) -> None:
         """A new replica of rank ``rank`` from the driver's model (which holds the last
         update) on a surviving worker, or :class:`ClusterLostError` when none is left."""
-        alive = wait_for_a_worker(self.client, self.no_workers_timeout)
-        if not alive:
-            self._lost(SCHEDULER_LOST if alive is None else WORKERS_LOST)
-        try:
-            replica = self._start(io.dumps(self.model), rank, alive[rank % len(alive)])
-        except Exception:
-            reason = what_was_lost(self.client)
-            if reason is None:
-                raise
-            self._lost(reason)
+        deadline = time.monotonic() + self.no_workers_timeout
+        while True:
+            alive = wait_for_a_worker(self.client, max(0.0, deadline - time.monotonic()))
+            if not alive:
+                self._lost(SCHEDULER_LOST if alive is None else WORKERS_LOST)
+            try:
+                replica = self._start(io.dumps(self.model), rank, alive[rank % len(alive)])
+                break
+            except Exception:  # that worker is gone too (the scheduler may not know yet)
+                reason = what_was_lost(self.client)
+                if reason is not None:
+                    self._lost(reason)
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.2)
         self.replicas[rank] = replica
         self.replaced += 1
         self.pending[rank] = True  # it already holds the update the others are sent
@@ -348,6 +359,7 @@ class DataParallelStep:
             CLUSTER_CLOSED: "its cluster (closed during training)",
         }[reason]
         epochs = self.model.epochs_trained
+        self.cluster_lost = True  # (nothing left to synchronize at the end of training)
         raise ClusterLostError(
             f"{reason}: data-parallel training lost {what} during epoch {epochs + 1}; the model "
             f"keeps the weights and optimizer state of its last completed step (step "
@@ -362,18 +374,20 @@ class DataParallelStep:
 
     def _gather(self, parts: list[np.ndarray | None]) -> list[Any]:
         """Each replica's result for its part, replacing replicas whose worker was lost."""
-        calls = [self._call(rank, part) for rank, part in enumerate(parts)]
+        calls = [self._send(rank, part) for rank, part in enumerate(parts)]
         results = []
         for rank, call in enumerate(calls):
             for _attempt in range(3):
                 try:
+                    if isinstance(call, BaseException):  # the call itself failed
+                        raise call
                     results.append(call.result())
                     break
                 except ClusterLostError:
                     raise
-                except (OSError, ConnectionError, TimeoutError, RuntimeError) as error:
+                except _WORKER_LOST as error:
                     self._replace(rank, error)
-                    call = self._call(rank, parts[rank])
+                    call = self._send(rank, parts[rank])
             else:
                 raise RuntimeError(
                     f"Data-parallel training could not keep a replica of shard {rank} alive; "
@@ -381,6 +395,14 @@ class DataParallelStep:
                 )
         self.pending = [False] * len(self.replicas)
         return results
+
+    def _send(self, rank: int, part: np.ndarray | None) -> Any:
+        """The call of replica ``rank`` on ``part``, or the error that calling it raised (an
+        actor whose worker is known to be lost refuses calls at once)."""
+        try:
+            return self._call(rank, part)
+        except _WORKER_LOST as error:
+            return error
 
     def __call__(self, start: int, stop: int, x: Any, y: Any, w: Any) -> TrainStep:
         model = self.model
@@ -418,8 +440,10 @@ class DataParallelStep:
         return TrainStep(float(batch_loss), None)
 
     def synchronize(self) -> None:
-        """Every replica applies the last update (the end of training)."""
-        self._gather([None] * len(self.replicas))
+        """Every replica applies the last update (the end of training, unless the cluster
+        was lost)."""
+        if not self.cluster_lost:
+            self._gather([None] * len(self.replicas))
 
     def replica_difference(self, weights: np.ndarray | None) -> float:
         """``max |θ_replica − θ_driver|`` against the driver's weights at the end of training."""

@@ -174,7 +174,8 @@ def _run_round(
         # Unique keys, sent again each round: a worker lost with the only copy of the shared
         # data takes it with it, and Dask cannot recompute scattered data.
         data = None if shared is None else client.scatter([shared], broadcast=True, hash=False)[0]
-        futures = {client.submit(function, items[i], data, pure=False): i for i in pending}
+        # Only `waiting` holds the futures: a result fetched is released on its worker.
+        waiting = {client.submit(function, items[i], data, pure=False): i for i in pending}
     except Exception as error:  # the scheduler went away while the work was being sent
         loss = _gone(client, error, timeout)
         if loss is None:
@@ -182,11 +183,11 @@ def _run_round(
         return pending, loss
     failed: list[int] = []
     loss = _Loss(WORKERS_LOST, "", final=False)
-    waiting = dict(futures)
     no_workers_since: float | None = None
     last_look = time.monotonic()
     while waiting:
-        for future in [f for f in waiting if f.done()]:
+        done = [f for f in waiting if f.done()]
+        for future in done:
             i = waiting.pop(future)
             try:
                 finished[i] = future.result(timeout=max(60.0, 3 * timeout))
@@ -203,6 +204,7 @@ def _run_round(
                 loss = gone
             if loss.final:
                 break
+        done = future = None  # (each result fetched is released on its worker)
         if loss.final or not waiting:
             break
         now = time.monotonic()
