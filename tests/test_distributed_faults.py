@@ -1,7 +1,11 @@
-"""Faults in scale-out, on a LocalCluster of two worker processes: a worker killed in the
+"""Faults in scale-out. On a LocalCluster of two worker processes: a worker killed in the
 middle of data-parallel training, and a worker killed in the middle of a set of trials (what
-``scratchnn search`` and ``compare`` run). Each completes with the result of a run without
-the fault."""
+``scratchnn search`` and ``compare`` run); each completes with the result of a run without
+the fault. Then faults for good, on a scheduler and workers that are processes of their own
+(no nanny to restart them), and on a LocalCluster closed mid-run: every worker killed, the
+scheduler killed, the cluster closed, under ``map_trials``, ``scratchnn search`` and
+``compare`` (through tests/_cli.run) and ``distributed.fit``; each ends with one line that
+says what was lost, and keeps the trials that finished or the model's last step."""
 
 from __future__ import annotations
 
