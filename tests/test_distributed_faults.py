@@ -423,3 +423,8 @@ def test_data_parallel_fit_losing_the_cluster_says_what_and_keeps_the_last_step(
     assert error.value.reason == f"{lost} lost" and isinstance(error.value, RuntimeError)
     np.testing.assert_allclose(model.get_weights(), expected.get_weights(), rtol=1e-9, atol=1e-12)
     assert model.epochs_trained == 0
+
+
+def test_no_workers_timeout_is_checked_before_any_cluster_is_reached():
+    with pytest.raises(ValueError, match=r"no_workers_timeout must be a number of seconds > 0"):
+        map_trials(pow, [1], scheduler="tcp://127.0.0.1:1", no_workers_timeout=0)

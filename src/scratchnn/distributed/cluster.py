@@ -191,7 +191,7 @@ _ANSWER_WITHIN = 10.0
 
 
 def _ask_for_workers(client: Any) -> list[str] | None:
-    """:func:`worker_addresses`, or None when the scheduler is lost or does not answer
+    """The workers' addresses, sorted, or None when the scheduler is lost or does not answer
     within ``_ANSWER_WITHIN`` seconds (the client may not have seen its connection break
     yet, and a question to a dead scheduler waits for Dask's 30 s connect timeout)."""
     if what_was_lost(client) is not None:
@@ -200,7 +200,7 @@ def _ask_for_workers(client: Any) -> list[str] | None:
 
     def ask() -> None:
         with contextlib.suppress(Exception):  # OSError, CommClosedError, ...: it is gone
-            answer["workers"] = worker_addresses(client)
+            answer["workers"] = sorted(client.nthreads())  # (lighter than scheduler_info)
 
     asking = threading.Thread(target=ask, daemon=True)
     asking.start()
