@@ -320,6 +320,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"Every trial written to {args.results}")
     best = results[0]
     if not math.isfinite(float(np.mean(best["scores"]))):
+        if lost is not None:
+            raise TrialsLostError(
+                f"{lost_summary(lost.reason, len(results), len(configs), lost.why)}; every "
+                "finished trial diverged, so nothing was saved. Run the search again on a "
+                "cluster with workers, with smaller learning rates (--lrs).",
+                lost.reason, lost.finished, lost.lost, lost.total, lost.why,
+            )  # fmt: skip
         raise ValueError("Every trial diverged; try smaller learning rates (--lrs).")
     model, task = train_config(data, best, args.loss, n_classes, args.epochs, args.seed)
     held_out = data.X_test is not data.X_train
