@@ -10,6 +10,7 @@ says what was lost, and keeps the trials that finished or the model's last step.
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -428,3 +429,29 @@ def test_data_parallel_fit_losing_the_cluster_says_what_and_keeps_the_last_step(
 def test_no_workers_timeout_is_checked_before_any_cluster_is_reached():
     with pytest.raises(ValueError, match=r"no_workers_timeout must be a number of seconds > 0"):
         map_trials(pow, [1], scheduler="tcp://127.0.0.1:1", no_workers_timeout=0)
+
+
+def _search_trial_diverges_or_kills(config, shared):
+    """Width 4 diverges (a NaN score); width 8 ends its worker's process after those."""
+    if config["width"] == 4:
+        _say_finished(os.environ["SCRATCHNN_TEST_FINISHED"])
+        return {**config, "scores": [math.nan], "seconds": 0.0}
+    _wait_until_two_fetched(os.environ["SCRATCHNN_TEST_FINISHED"])
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_search_losing_every_worker_after_trials_that_diverged_says_both(
+    processes, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(search, "run_trial", _search_trial_diverges_or_kills)
+    out = tmp_path / "best.npz"
+    with dask.config.set({"distributed.scheduler.no-workers-timeout": "1s"}):
+        status, stdout, stderr = run(
+            "search", "blobs", "--method", "grid", "--depths", "1", "--widths", "4,8",
+            "--activations", "tanh", "--lrs", "0.01,0.1", "--batch-sizes", "64",
+            "--scheduler", processes.address, "--out", out,
+        )  # fmt: skip
+    line = error_line(status, stderr)
+    assert "workers lost: 2 of 4 trials finished, 2 were lost" in line
+    assert "every finished trial diverged, so nothing was saved" in line and not out.exists()
+    assert "2 of 4 trials finished in" in stdout  # the table of what finished, still
