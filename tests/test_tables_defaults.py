@@ -281,6 +281,10 @@ def test_an_ensemble_averages_networks_in_one_saved_model(tmp_path, capsys):
     assert train_accuracy >= 0.85 and train_loss < 0.5
     code, out, _ = run(capsys, "predict", out_file, path)
     assert code == 0 and len(out.splitlines()) == 201
+    code, out, _ = run(capsys, "train", path, "--target", "y", "--epochs", "3", "--val-split",
+                       "0", "--ensemble", "2", "--out", out_file, "--quiet")  # fmt: skip
+    assert code == 0 and "--ensemble 2: one network instead, as there is no early stopping" in out
+    assert type(load(out_file).layers[0]).__name__ == "Dense"
 
 
 def test_a_test_file_or_no_test_split_trains_on_every_row(tmp_path, capsys):

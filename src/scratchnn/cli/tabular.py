@@ -662,7 +662,14 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
         )
         fit_rows, val_rows = train_rows[inner_fit], train_rows[inner_val]
     members = getattr(args, "ensemble", None) or ENSEMBLE_MEMBERS
-    members = members if settings.patience is not None else 1  # members need early stopping
+    if settings.patience is None:  # members need early stopping on their own validation part
+        if (getattr(args, "ensemble", None) or 1) > 1:
+            print(
+                f"--ensemble {args.ensemble}: one network instead, as there is no early stopping "
+                f"for {len(train_rows):,} training rows (pass --val-split and --early-stopping "
+                "for an ensemble)."
+            )
+        members = 1
     # an ensemble's members share one encoder (and target scaler), fitted on all training rows
     encoder_rows = train_rows if members > 1 else fit_rows
     encoder = TableEncoder(
