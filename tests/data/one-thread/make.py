@@ -12,9 +12,15 @@ import numpy as np
 
 import scratchnn as snn
 
-rng = np.random.default_rng(7)
-X = rng.normal(size=(640, 20))
-y = (X[:, :3].sum(1) > 0).astype(int) + (X[:, 3] > 1)
-model = snn.MLP([20, 64, 32, 3], seed=11, dtype=np.float64)
-model.fit(X, y, loss="ce", optimizer="adam", epochs=10, batch_size=64, verbose=0)  # 100 steps
-np.save(sys.argv[1], model.get_weights())
+
+def main(path: str) -> None:
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(640, 20))
+    y = (X[:, :3].sum(1) > 0).astype(int) + (X[:, 3] > 1)
+    model = snn.MLP([20, 64, 32, 3], seed=11, dtype=np.float64)
+    model.fit(X, y, loss="ce", optimizer="adam", epochs=10, batch_size=64, verbose=0)  # 100 steps
+    np.save(path, model.get_weights())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
