@@ -282,7 +282,8 @@ class _Conv(Layer):
         np.copyto(fields, view.transpose(order))
         self._cols, self._x_shape, self._out = cols, x.shape, out
         W = self.params["W"].reshape(G, self.out_channels // G, -1)
-        z = np.matmul(W, cols)  # (G, O/G, columns)
+        z = self._scratch.get("z", (G, W.shape[1], cols.shape[2]), x.dtype)
+        np.matmul(W, cols, out=z)  # (G, O/G, columns), into a reused buffer
         # Channels first again, (n, G, O/G, *out), with the bias added in the same pass.
         if self._batch_last:
             z = np.moveaxis(z.reshape(G, -1, *out, n), -1, 0)
@@ -360,11 +361,11 @@ class _Conv(Layer):
         out, pads = self._out, self.pads
         padded = tuple(s + a + b for s, (a, b) in zip(self._x_shape[2:], pads, strict=True))
         if self._batch_last:  # (C, *spatial, N), as the columns
-            dx = np.zeros((C, *padded, n), dtype=dtype)
+            dx = self._scratch.get("dx", (C, *padded, n), dtype, zero=True)
             fields = d_cols.reshape(C, *self.kernel_size, *out, n)
             spatial = 1
         else:  # (C, N, *spatial)
-            dx = np.zeros((C, n, *padded), dtype=dtype)
+            dx = self._scratch.get("dx", (C, n, *padded), dtype, zero=True)
             fields = d_cols.reshape(C, *self.kernel_size, n, *out)
             spatial = 2
         for position in itertools.product(*(range(k) for k in self.kernel_size)):
@@ -374,7 +375,7 @@ class _Conv(Layer):
             )
             dx[(slice(None),) * spatial + where] += fields[(slice(None), *position)]
         dx = np.moveaxis(dx, -1, 0) if self._batch_last else dx.swapaxes(0, 1)
-        return np.ascontiguousarray(dx[self._interior(self._x_shape)])
+        return dx[self._interior(self._x_shape)].copy()  # always a copy: dx is reused
 
     def get_config(self) -> dict[str, Any]:
         return {
