@@ -260,3 +260,13 @@ def test_the_command_line_takes_a_thread_count(tmp_path):
     assert snn.load(out).metadata["training"]["threads"] == 2  # the run's record
     status, _, error = run("train", "digits", "--threads", "0", "--out", tmp_path / "x.npz")
     assert status == 2 and "--threads: expected a whole number >= 1, received '0'" in error
+
+
+def test_recurrent_models_stay_on_one_thread_unless_asked(monkeypatch, rng):
+    monkeypatch.setattr(sharded, "available_threads", lambda: 2)
+    model = snn.Sequential([snn.Embedding(30, 64), snn.LSTM(64, 256), snn.Dense(256, 30)])
+    plan = sharded.plan(model, 64, None)
+    assert (
+        plan.threads == 1 and plan.reason == "LSTM's steps are too small to share between threads"
+    )
+    assert sharded.plan(model, 64, 2).threads == 2

@@ -111,6 +111,12 @@ def plan(model: Model, batch: int, threads: int | None) -> Plan:
         return Plan(1, f"a batch of {batch} rows is too small to split", asked)
     if asked is None and batch * work_per_row(model) < MIN_WORK:
         return Plan(1, "a step this small runs faster on one core")
+    if asked is None:
+        looping = [
+            type(layer).__name__ for _, layer in model.named_layers() if not layer.shards_well
+        ]
+        if looping:
+            return Plan(1, f"{looping[0]}'s steps are too small to share between threads")
     obstacle = obstacle_to_sharding(model)
     if obstacle:
         return Plan(1, obstacle, asked)

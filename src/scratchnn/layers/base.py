@@ -49,6 +49,11 @@ class Layer(Configurable):
     #: True for layers whose training-mode statistics need more than one sample per batch.
     needs_batch_statistics: ClassVar[bool] = False
 
+    #: False for layers whose work is many small steps (a loop over time): on shards of a
+    #: batch, one per thread, they run slower than on the whole batch, so ``fit`` keeps such a
+    #: model on one thread unless told otherwise (:func:`scratchnn.sharded.plan`).
+    shards_well: ClassVar[bool] = True
+
     #: The lowest value each buffer may hold, checked when a file is loaded: a number (e.g.
     #: 0.0 for a running variance) or None for "strictly positive" (a divisor).
     buffer_lows: ClassVar[dict[str, float | None]] = {}
