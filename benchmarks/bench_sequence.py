@@ -195,7 +195,7 @@ class Runner:
             self.X, self.y = X, y
             self.step = self._scratchnn_step
             # The steps fit would take: on several threads when its plan says so.
-            self.plan = sharded.plan(self.model, shape["batch"], None)
+            self.plan = sharded.plan(self.model, shape["batch"], None, X.shape[1:])
             if self.plan.threads > 1:
                 self.threads = sharded.Shards(self.model, self.plan.threads)
         else:

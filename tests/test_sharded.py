@@ -107,10 +107,27 @@ def test_default_shards_only_steps_that_pay(monkeypatch, images, capsys):
     history = xor.fit(X, np.array([0, 1, 1, 0]), loss="bce", optimizer="sgd", verbose=2)
     assert history.threads.threads == 1 and "batch of 4 rows" in history.threads.reason
     assert "thread" not in capsys.readouterr().out  # the usual case says nothing
-    wide = snn.MLP([64, 512, 512, 10], seed=0)
-    data = np.random.default_rng(0).normal(size=(256, 64))
+    mlp = snn.MLP([784, 256, 128, 10], seed=0)  # the products already use the cores
+    digits = np.random.default_rng(0).normal(size=(256, 784))
     labels = np.arange(256) % 10
-    history = wide.fit(data, labels, loss="ce", optimizer="adam", batch_size=128, verbose=2)
+    history = mlp.fit(digits, labels, loss="ce", optimizer="adam", batch_size=128, verbose=2)
+    assert history.threads.threads == 1 and "products already use the cores" in (
+        history.threads.reason
+    )
+    wide = snn.Sequential(  # 25,000 values a row in its layers' outputs
+        [
+            snn.layers.Conv2D(1, 16, 3, padding="same"),
+            snn.layers.ReLU(),
+            snn.layers.MaxPool2D(2),
+            snn.layers.Flatten(),
+            snn.Dense(16 * 14 * 14, 10),
+        ],
+        input_shape=(1, 28, 28),
+        seed=0,
+    )
+    images = digits.reshape(256, 1, 28, 28)
+    capsys.readouterr()
+    history = wide.fit(images, labels, loss="ce", optimizer="adam", batch_size=128, verbose=2)
     assert history.threads.threads == 2
     assert "Training on 2 threads (each batch of 128 rows in 2 shards)" in capsys.readouterr().out
     assert wide.metadata["threads"] == 2
@@ -265,7 +282,7 @@ def test_the_command_line_takes_a_thread_count(tmp_path):
 def test_recurrent_models_stay_on_one_thread_unless_asked(monkeypatch, rng):
     monkeypatch.setattr(sharded, "available_threads", lambda: 2)
     model = snn.Sequential([snn.Embedding(30, 64), snn.LSTM(64, 256), snn.Dense(256, 30)])
-    plan = sharded.plan(model, 64, None)
+    plan = sharded.plan(model, 64, None, (128,))  # 45,000 values a row
     assert (
         plan.threads == 1 and plan.reason == "LSTM's steps are too small to share between threads"
     )

@@ -42,12 +42,14 @@ from typing import Any
 
 import numpy as np
 
+from . import shapes
 from ._validation import check_positive_int
 
-#: A step shards when its batch carries at least this much work (multiply-adds and values
-#: touched, see :func:`work_per_row`): below it, the thread hand-offs (tens of microseconds a
-#: step) cost more than a second core saves.
-MIN_WORK = 2**22
+#: A step shards when its batch's layer outputs hold at least this many values (see
+#: :func:`values_per_row`). The products already use every core through BLAS; what sharding
+#: adds is a second core for the work between them, which grows with the layers' outputs:
+#: LeNet (51,000 values a row) and the small GPT gain, the MNIST MLP (800) runs faster whole.
+MIN_VALUES = 2**21
 
 #: Each shard holds at least this many rows: smaller ones make BLAS products inefficient.
 MIN_ROWS = 8
@@ -63,25 +65,11 @@ def available_threads() -> int:
         return os.cpu_count() or 1
 
 
-def work_per_row(model: Model) -> int:
-    """A rough count of one row's work in a step: every layer's parameters once per position
-    of its output (a Dense layer's multiply-adds; a convolution's, roughly, per output pixel)
-    plus the values of every layer's output."""
-    work = 0
-    for layer, shape in zip(model.layers, model.shapes[1:], strict=True):
-        values = math.prod(d for d in shape if d is not None)
-        channels = shape[0] if len(shape) > 1 and shape[0] else 1
-        positions = max(1, values // channels) if len(shape) > 1 else 1
-        parameters = sum(array.size for _, array in _arrays(layer))
-        work += parameters * positions + values
-    return work
-
-
-def _arrays(layer: Any) -> list[tuple[str, np.ndarray]]:
-    found = list(layer.params.items())
-    for sub in layer.sublayers():
-        found += _arrays(sub)
-    return found
+def values_per_row(model: Model, sample: tuple[int, ...] | None = None) -> int:
+    """The values of every layer's output for one row of shape ``sample`` (the data's; by
+    default the model's declared shapes, where an axis of any size counts once)."""
+    chain = model.shapes if sample is None else shapes.infer_shapes(model.layers, sample)
+    return sum(math.prod(d for d in shape if d is not None) for shape in chain[1:])
 
 
 @dataclass(frozen=True)
@@ -97,7 +85,9 @@ class Plan:
         return f"on {self.threads} thread{'s' if self.threads > 1 else ''} ({self.reason})"
 
 
-def plan(model: Model, batch: int, threads: int | None) -> Plan:
+def plan(
+    model: Model, batch: int, threads: int | None, sample: tuple[int, ...] | None = None
+) -> Plan:
     """Whether ``fit``'s steps on batches of ``batch`` rows use several threads.
 
     ``threads=None`` (the default) uses every core NumPy may use when the step pays for it;
@@ -109,8 +99,8 @@ def plan(model: Model, batch: int, threads: int | None) -> Plan:
     shards = min(threads, batch // MIN_ROWS)
     if shards < 2:
         return Plan(1, f"a batch of {batch} rows is too small to split", asked)
-    if asked is None and batch * work_per_row(model) < MIN_WORK:
-        return Plan(1, "a step this small runs faster on one core")
+    if asked is None and batch * values_per_row(model, sample) < MIN_VALUES:
+        return Plan(1, "its products already use the cores; the rest is too small to share")
     if asked is None:
         looping = [
             type(layer).__name__ for _, layer in model.named_layers() if not layer.shards_well

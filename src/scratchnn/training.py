@@ -148,7 +148,8 @@ class _FitSetup:
         self.verbose = bool(progress)
         self.callbacks += progress + watchers
         batch = self.batch if self.stream is None else (batch_size or 32)
-        self.threads = sharded.plan(model, batch, options.get("threads"))
+        sample = None if self.stream is not None else tuple(self.X.shape[1:])
+        self.threads = sharded.plan(model, batch, options.get("threads"), sample)
 
     def _prepare_arrays(
         self, model: Model, X: Any, y: Any, batch_size: int | None, options: dict[str, Any]
