@@ -32,6 +32,8 @@ EXAMPLES = {
     "GRU": {"in_features": 3, "hidden_size": 5},
     "MultiHeadAttention": {"embed_dim": 8, "num_heads": 2},
     "Residual": {"layers": [snn.LayerNorm(4), snn.Dense(4, 4), snn.GELU()]},
+    "Chain": {"layers": [snn.Dense(4, 3), snn.ReLU()]},
+    "Average": {"members": [snn.Dense(4, 2), snn.layers.Chain([snn.Dense(4, 3), snn.Dense(3, 2)])]},
     "StepLR": {"step_size": 2},
     "ExponentialLR": {"gamma": 0.9},
     "CosineAnnealing": {"T_max": 5},

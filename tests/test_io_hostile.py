@@ -501,6 +501,13 @@ def _specimens():
         (snn.GRU(4, 3), sequence),
         (snn.MultiHeadAttention(4, 2), sequence),
         (snn.Residual([snn.LayerNorm(4), snn.Dense(4, 4), snn.BatchNorm1d(4)]), (4,)),
+        (snn.layers.Chain([snn.Dense(3, 4), snn.BatchNorm1d(4)]), rows),
+        (
+            snn.layers.Average(
+                [snn.Dense(3, 2), snn.layers.Chain([snn.Dense(3, 4), snn.Dense(4, 2)])]
+            ),
+            rows,
+        ),
     ]
 
 

@@ -564,20 +564,11 @@ def _sinusoidal(g: Graph, layer: SinusoidalEncoding, x: str) -> str:
 
 
 def _residual(g: Graph, layer: Residual, x: str) -> str:
-    prefix, branch = g.prefix, x
-    for j, inner in enumerate(layer.layers):
-        if type(inner) not in _LOWERINGS:
-            raise ValueError(
-                f"{inner!r} inside {layer!r} cannot be exported to ONNX: "
-                f"{type(inner).__name__} has no ONNX equivalent."
-            )
-        g.prefix = f"{prefix}.{type(inner).__name__.lower()}_{j}"
-        branch = _LOWERINGS[type(inner)](g, inner, branch)
-    g.prefix = prefix
-    return g.op("Add", [x, branch])
+    """``x + f(x)``, ``f`` the block's layers one after the other (as a Chain)."""
+    return g.op("Add", [x, _chain(g, layer, x)])
 
 
-def _chain(g: Graph, layer: Chain, x: str) -> str:
+def _chain(g: Graph, layer: Chain | Residual, x: str) -> str:
     prefix = g.prefix
     for j, inner in enumerate(layer.layers):
         if type(inner) not in _LOWERINGS:
