@@ -60,7 +60,7 @@ def check_registered(registry: Any, name: Any) -> None:
     except ValueError:
         how = _REGISTER.get(registry.kind, "its registry's register() decorator").format(name=name)
         raise UnregisteredClassError(
-            f"Unknown {registry.kind} {_short(name)}: the file holds a {registry.kind} of this "
+            f"Unknown {registry.kind} {short(name)}: the file holds a {registry.kind} of this "
             "class, which is not registered in this program, so the model cannot be rebuilt "
             f"(the file itself may well be sound). Define the class (or import the module that "
             f"defines it) with {how}, then load the file again."
@@ -90,7 +90,7 @@ def is_number(value: Any) -> bool:
 def check_int(what: str, value: Any, low: int, high: int) -> int:
     if not is_int(value) or not low <= value <= high:
         raise InvalidFileError(
-            f"{what} must be a whole number in [{low}, {high}]; it is {_short(value)}."
+            f"{what} must be a whole number in [{low}, {high}]; it is {short(value)}."
         )
     return value
 
@@ -103,11 +103,12 @@ def check_type(what: str, value: Any, kind: type | tuple[type, ...], optional=Fa
         names = {"dict": "a JSON object", "list": "a JSON list", "str": "a string"}.get(
             names, names
         )
-        raise InvalidFileError(f"{what} must be {names}; it is {_short(value)}.")
+        raise InvalidFileError(f"{what} must be {names}; it is {short(value)}.")
     return value
 
 
-def _short(value: Any) -> str:
+def short(value: Any) -> str:
+    """``repr(value)``, cut to 60 characters, for error messages about a file's contents."""
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -131,16 +132,16 @@ def layer_specs(model: Any) -> tuple[list[dict[str, Any]], Any, Any, Any]:
     seed = model.get("seed")
     if seed is not None and (not is_int(seed) or seed < 0):
         raise InvalidFileError(
-            f"the seed must be a whole number >= 0 or null; it is {_short(seed)}."
+            f"the seed must be a whole number >= 0 or null; it is {short(seed)}."
         )
     dtype = model.get("dtype", "float32")
     if dtype not in ("float32", "float64"):
-        raise InvalidFileError(f"the dtype must be 'float32' or 'float64'; it is {_short(dtype)}.")
+        raise InvalidFileError(f"the dtype must be 'float32' or 'float64'; it is {short(dtype)}.")
     input_shape = model.get("input_shape")
     if input_shape is not None:
         check_type("the model's input_shape", input_shape, list)
         if not 1 <= len(input_shape) <= 8:
-            raise InvalidFileError(f"the input_shape {_short(input_shape)} has 1 to 8 axes.")
+            raise InvalidFileError(f"the input_shape {short(input_shape)} has 1 to 8 axes.")
         for size in input_shape:
             if size is not None:
                 check_int("an input_shape size", size, 1, 2**62)
@@ -243,7 +244,7 @@ def optimizer_layout(info: Any, parameters: int) -> tuple[int, list[list[str]]]:
     names = check_type("the optimizer's state_names", info.get("state_names"), list)
     if shapes not in ([], [[parameters]]):
         raise InvalidFileError(
-            f"the optimizer's state is for parameter shapes {_short(shapes)}, but the model "
+            f"the optimizer's state is for parameter shapes {short(shapes)}, but the model "
             f"has one vector of {parameters} parameters."
         )
     if len(names) != len(shapes):
@@ -252,11 +253,11 @@ def optimizer_layout(info: Any, parameters: int) -> tuple[int, list[list[str]]]:
         check_type("the optimizer's state names", group, list)
         if len(group) > 8 or len(set(map(str, group))) != len(group):
             raise InvalidFileError(
-                f"the optimizer's state names {_short(group)} are not distinct names."
+                f"the optimizer's state names {short(group)} are not distinct names."
             )
         for name in group:
             if not isinstance(name, str) or not _NAME.match(name):
-                raise InvalidFileError(f"{_short(name)} is not an optimizer state name.")
+                raise InvalidFileError(f"{short(name)} is not an optimizer state name.")
     return steps, names
 
 
@@ -287,7 +288,7 @@ def check_schedule_state(schedule: Any, state: Any) -> None:
     if set(state) != set(fresh):
         raise InvalidFileError(
             f"a {type(schedule).__name__} schedule's state has the keys {sorted(fresh)}; the "
-            f"file gives {_short(sorted(map(str, state)))}."
+            f"file gives {short(sorted(map(str, state)))}."
         )
     for key, value in state.items():
         what = f"the schedule's {key}"
@@ -295,15 +296,15 @@ def check_schedule_state(schedule: Any, state: Any) -> None:
         if key == "base_lr":
             if value is not None and not (is_number(value) and 0 <= value < math.inf):
                 raise InvalidFileError(
-                    f"{what} must be a finite number >= 0; it is {_short(value)}."
+                    f"{what} must be a finite number >= 0; it is {short(value)}."
                 )
         elif is_int(default):
             check_int(what, value, 0, MAX_EPOCHS)
         elif isinstance(default, float):
             if not is_number(value) or math.isnan(value):
-                raise InvalidFileError(f"{what} must be a number; it is {_short(value)}.")
+                raise InvalidFileError(f"{what} must be a number; it is {short(value)}.")
         elif type(value) is not type(default):
-            raise InvalidFileError(f"{what} must be like {_short(default)}; it is {_short(value)}.")
+            raise InvalidFileError(f"{what} must be like {short(default)}; it is {short(value)}.")
 
 
 def check_rng_state(what: str, state: Any, fresh: dict[str, Any]) -> None:
@@ -312,13 +313,13 @@ def check_rng_state(what: str, state: Any, fresh: dict[str, Any]) -> None:
     if isinstance(fresh, dict):
         check_type(what, state, dict)
         if set(state) != set(fresh):
-            raise InvalidFileError(f"{what} has the keys {_short(sorted(map(str, state)))}.")
+            raise InvalidFileError(f"{what} has the keys {short(sorted(map(str, state)))}.")
         for key in fresh:
             check_rng_state(f"{what}[{key!r}]", state[key], fresh[key])
     elif is_int(fresh):
         check_int(what, state, 0, 2**128 - 1)
     elif state != fresh:
-        raise InvalidFileError(f"{what} is {_short(state)}, not {_short(fresh)}.")
+        raise InvalidFileError(f"{what} is {short(state)}, not {short(fresh)}.")
 
 
 def check_history(history: Any, epochs: int) -> None:
@@ -331,7 +332,7 @@ def check_history(history: Any, epochs: int) -> None:
         )
     lengths = set()
     for key, values in history.items():
-        check_type(f"the history's {_short(key)}", values, list)
+        check_type(f"the history's {short(key)}", values, list)
         if not all(is_number(value) for value in values):
             raise InvalidFileError(f"the history's {key!r} holds something that is not a number.")
         lengths.add(len(values))

@@ -287,7 +287,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             unknown = set(self.class_weight) - set(self.classes_.tolist())
             if unknown:
                 raise checks.InvalidFileError(
-                    f"params['class_weight'] weighs {checks._short(sorted(map(str, unknown)))}, "
+                    f"params['class_weight'] weighs {checks.short(sorted(map(str, unknown)))}, "
                     "which are not among the classes"
                 )
 
@@ -369,7 +369,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         if not isinstance(self.loss, str) or self.loss not in OUT_ACTIVATION:
             raise checks.InvalidFileError(
                 f"params['loss'] must be one of {', '.join(OUT_ACTIVATION)}; it is "
-                f"{checks._short(self.loss)}"
+                f"{checks.short(self.loss)}"
             )
 
     def _scratchnn_loss(self) -> losses.Loss | None:

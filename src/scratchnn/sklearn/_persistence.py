@@ -129,7 +129,7 @@ class SaveLoad:
         ):
             raise checks.InvalidFileError(
                 f"feature_names_in must list {n_features} column names (strings), one per "
-                f"feature; it is {checks._short(names)}"
+                f"feature; it is {checks.short(names)}"
             )
         curves = {
             key: _numbers(key, state[key], optional=key == "validation_scores")
@@ -154,7 +154,7 @@ class SaveLoad:
         expected = estimator._out_activation_for()
         if state["out_activation"] != expected:
             raise checks.InvalidFileError(
-                f"out_activation is {checks._short(state['out_activation'])}, but this "
+                f"out_activation is {checks.short(state['out_activation'])}, but this "
                 f"{cls.__name__} needs {expected!r}"
             )
         estimator.out_activation_ = expected
@@ -187,7 +187,7 @@ def _not_this_estimator(name: str, path: Any, state: Any) -> str:
         )
     return (
         f"{path} is damaged or inconsistent: its estimator section names "
-        f"{checks._short(found)}, not {name!r}. {_way_out(name)}"
+        f"{checks.short(found)}, not {name!r}. {_way_out(name)}"
     )
 
 
@@ -199,7 +199,7 @@ def _check_keys(what: str, mapping: dict[str, Any], expected: tuple[str, ...]) -
     if missing or extra:
         parts = [f"lacks {', '.join(map(repr, missing))}"] if missing else []
         if extra:
-            parts.append(f"has keys that save never writes: {checks._short(extra)}")
+            parts.append(f"has keys that save never writes: {checks.short(extra)}")
         raise checks.InvalidFileError(f"{what} {' and '.join(parts)}")
 
 
@@ -215,7 +215,7 @@ def _checked_params(cls: type, params: Any) -> dict[str, Any]:
     if not isinstance(verbose, (bool, int)) or verbose < 0:
         raise checks.InvalidFileError(
             f"params['verbose'] must be a flag or a whole number >= 0; it is "
-            f"{checks._short(verbose)}"
+            f"{checks.short(verbose)}"
         )
     if params["random_state"] is not None:
         checks.check_int("params['random_state']", params["random_state"], 0, 2**32 - 1)
@@ -260,7 +260,7 @@ def _checked_class_weight(saved: Any) -> Any:
         ):
             raise checks.InvalidFileError(
                 "params['class_weight'] must be null, 'balanced', or distinct [label, weight] "
-                f"pairs with weights >= 0; it holds {checks._short(pair)}"
+                f"pairs with weights >= 0; it holds {checks.short(pair)}"
             )
         weights[pair[0]] = pair[1]
     return weights
@@ -275,8 +275,8 @@ def _check_network(estimator: Any, model: Any, n_features: int) -> None:
     hidden = list(estimator._hidden())
     if not dense or [layer.out_features for layer in dense[:-1]] != hidden:
         raise checks.InvalidFileError(
-            f"hidden_layer_sizes is {checks._short(tuple(hidden))}, but the network's hidden "
-            f"layers have {checks._short(tuple(layer.out_features for layer in dense[:-1]))} "
+            f"hidden_layer_sizes is {checks.short(tuple(hidden))}, but the network's hidden "
+            f"layers have {checks.short(tuple(layer.out_features for layer in dense[:-1]))} "
             "units"
         )
     if dense[0].in_features != n_features:
@@ -299,7 +299,7 @@ def _check_network(estimator: Any, model: Any, n_features: int) -> None:
 
 
 def _describe(spec: dict[str, Any] | None) -> str:
-    return "missing" if spec is None else checks._short(spec)
+    return "missing" if spec is None else checks.short(spec)
 
 
 def _number(what: str, value: Any, finite: bool) -> None:
@@ -308,9 +308,7 @@ def _number(what: str, value: Any, finite: bool) -> None:
         return
     if not checks.is_number(value) or math.isnan(value) or (finite and math.isinf(value)):
         kind = "a finite number" if finite else "a number"
-        raise checks.InvalidFileError(
-            f"{what} must be null or {kind}; it is {checks._short(value)}"
-        )
+        raise checks.InvalidFileError(f"{what} must be null or {kind}; it is {checks.short(value)}")
 
 
 def _numbers(what: str, values: Any, optional: bool) -> list[float] | None:
@@ -319,7 +317,7 @@ def _numbers(what: str, values: Any, optional: bool) -> list[float] | None:
     for value in values or ():
         if not checks.is_number(value) or not math.isfinite(value):
             raise checks.InvalidFileError(
-                f"{what} must be a list of finite numbers; it holds {checks._short(value)}"
+                f"{what} must be a list of finite numbers; it holds {checks.short(value)}"
             )
     return values
 
@@ -334,14 +332,14 @@ def checked_classes(saved: Any, outputs: int, multilabel: bool) -> np.ndarray:
     if not classes or len(kinds) != 1 or not kinds <= {str, int, float, bool}:
         raise checks.InvalidFileError(
             f"classes must be a non-empty list of labels of one kind (strings or numbers); it "
-            f"is {checks._short(classes)}"
+            f"is {checks.short(classes)}"
         )
     if any(isinstance(label, float) and math.isnan(label) for label in classes) or any(
         b <= a for a, b in itertools.pairwise(classes)
     ):
         raise checks.InvalidFileError(
             f"classes must be distinct and sorted (as fit stores them); they are "
-            f"{checks._short(classes)}"
+            f"{checks.short(classes)}"
         )
     needed = len(classes) if multilabel or len(classes) > 2 else 1
     if needed != outputs:
