@@ -99,9 +99,9 @@ def plan(
     shards = min(threads, batch // MIN_ROWS)
     if shards < 2:
         return Plan(1, f"a batch of {batch} rows is too small to split", asked)
-    if asked is None and batch * values_per_row(model, sample) < MIN_VALUES:
-        return Plan(1, "its products already use the cores; the rest is too small to share")
-    if asked is None:
+    if asked is None:  # the default shards only where it was measured to pay
+        if batch * values_per_row(model, sample) < MIN_VALUES:
+            return Plan(1, "its products already use the cores; the rest is too small to share")
         looping = [
             type(layer).__name__ for _, layer in model.named_layers() if not layer.shards_well
         ]
@@ -152,7 +152,9 @@ class Shards:
         self.model = model
         self.threads = threads
         self.flat_grad = model.parameters().flat.grad
-        self.replicas = [_replica(model, k) for k in range(1, threads)]
+        replicas = [_replica(model, k) for k in range(1, threads)]
+        self.replicas = [replica for replica, _ in replicas]
+        self._replica_grads = [grad for _, grad in replicas]  # each replica's flat gradient
         self._pool: ThreadPoolExecutor | None = None
         self._blas: Any = None
         self._limits: Any = None
@@ -187,50 +189,42 @@ class Shards:
 
     def __call__(self, work: list[Any]) -> list[Any]:
         """``work[k]()`` on thread ``k`` (0 the calling one), the results in shard order; at
-        most ``threads`` jobs (the optimizer's pieces run this way)."""
-        return self._run(work)
-
-    def _run(self, work: list[Any]) -> list[Any]:
-        """``work[k]()`` on thread ``k`` (0 the calling one), the results in shard order."""
+        most ``threads`` jobs (the shards' passes and the optimizer's pieces run this way)."""
         assert self._pool is not None, "Shards is used inside its with block"
         futures = [self._pool.submit(job) for job in work[1:]]
         results = [work[0]()]
         results += [future.result() for future in futures]
         return results
 
+    def _per_shard(self, job: Any) -> list[Any]:
+        """``job(net, rows)`` for each shard of the current batch, on its own thread."""
+        nets = [self.model, *self.replicas]
+        return self(
+            [
+                (lambda net=net, rows=slice(a, b): job(net, rows))
+                for net, a, b in zip(nets, self._bounds, self._bounds[1:], strict=False)
+            ]
+        )
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         """The model's training forward pass over ``x``, shard by shard: ``(batch, ...)``."""
         n = len(x)
         shards = max(1, min(self.threads, n // MIN_ROWS))
         self._bounds = [n * k // shards for k in range(shards + 1)]
-        nets = [self.model, *self.replicas][:shards]
-        outputs = self._run(
-            [
-                (lambda net=net, a=a, b=b: net.forward(x[a:b], training=True))
-                for net, a, b in zip(nets, self._bounds, self._bounds[1:], strict=False)
-            ]
-        )
+        outputs = self._per_shard(lambda net, rows: net.forward(x[rows], training=True))
         return outputs[0] if shards == 1 else np.concatenate(outputs)
 
     def backward(self, grad: np.ndarray) -> None:
         """Backpropagate ``∂L/∂output`` shard by shard; the model's gradients become their sum."""
-        bounds = self._bounds
-        shards = len(bounds) - 1
-        nets = [self.model, *self.replicas][:shards]
-        self._run(
-            [
-                (lambda net=net, a=a, b=b: net.backward(grad[a:b], input_grad=False))
-                for net, a, b in zip(nets, bounds, bounds[1:], strict=False)
-            ]
-        )
-        for replica in self.replicas[: shards - 1]:
-            self.flat_grad += replica.replica_grad
+        self._per_shard(lambda net, rows: net.backward(grad[rows], input_grad=False))
+        for replica_grad in self._replica_grads[: len(self._bounds) - 2]:
+            self.flat_grad += replica_grad
 
 
-def _replica(model: Model, rank: int) -> Model:
-    """A copy of ``model`` for shard ``rank``: the same parameter arrays (read, not copied),
-    gradients of its own (in a flat vector of its own), its own caches, a random stream of its
-    own for dropout, and no L1/L2 term (the model's own shard adds it once)."""
+def _replica(model: Model, rank: int) -> tuple[Model, np.ndarray]:
+    """A copy of ``model`` for shard ``rank`` and its flat gradient vector: the same parameter
+    arrays (read, not copied), gradients of its own (views into that vector), its own caches,
+    a random stream of its own for dropout, and no L1/L2 term (the model's shard adds it once)."""
     memo: dict[int, Any] = {}
     for value in (model.history, model.optimizer, model.loss, model.schedule, model.metadata):
         memo[id(value)] = value
@@ -250,5 +244,4 @@ def _replica(model: Model, rank: int) -> Model:
             theirs.rng = np.random.default_rng([int(mine.rng.integers(2**62)), rank])
         if theirs.has_penalty:
             theirs.l1 = theirs.l2 = 0.0
-    replica.replica_grad = store_grad
-    return replica
+    return replica, store_grad
