@@ -568,31 +568,33 @@ def _residual(g: Graph, layer: Residual, x: str) -> str:
     return g.op("Add", [x, _chain(g, layer, x)])
 
 
+def _lower_inside(g: Graph, inner: Any, x: str, prefix: str, where: str) -> str:
+    """A container's layer ``inner`` lowered with its names under ``prefix``; ``where`` names
+    it in the error when it has no ONNX equivalent."""
+    if type(inner) not in _LOWERINGS:
+        raise ValueError(
+            f"{where} cannot be exported to ONNX: {type(inner).__name__} has no ONNX equivalent."
+        )
+    g.prefix = prefix
+    return _LOWERINGS[type(inner)](g, inner, x)
+
+
 def _chain(g: Graph, layer: Chain | Residual, x: str) -> str:
     prefix = g.prefix
     for j, inner in enumerate(layer.layers):
-        if type(inner) not in _LOWERINGS:
-            raise ValueError(
-                f"{inner!r} inside {type(layer).__name__} cannot be exported to ONNX: "
-                f"{type(inner).__name__} has no ONNX equivalent."
-            )
-        g.prefix = f"{prefix}.{type(inner).__name__.lower()}_{j}"
-        x = _LOWERINGS[type(inner)](g, inner, x)
+        name = f"{prefix}.{type(inner).__name__.lower()}_{j}"
+        x = _lower_inside(g, inner, x, name, f"{inner!r} inside {type(layer).__name__}")
     g.prefix = prefix
     return x
 
 
 def _average(g: Graph, layer: Average, x: str) -> str:
     # the members one after the other on the same input, then Sum / k: one graph
-    prefix, outputs = g.prefix, []
-    for j, member in enumerate(layer.layers):
-        if type(member) not in _LOWERINGS:
-            raise ValueError(
-                f"Member {j} of Average, {member!r}, cannot be exported to ONNX: "
-                f"{type(member).__name__} has no ONNX equivalent."
-            )
-        g.prefix = f"{prefix}.member_{j}"
-        outputs.append(_LOWERINGS[type(member)](g, member, x))
+    prefix = g.prefix
+    outputs = [
+        _lower_inside(g, member, x, f"{prefix}.member_{j}", f"Member {j} of Average, {member!r},")
+        for j, member in enumerate(layer.layers)
+    ]
     g.prefix = prefix
     total = outputs[0] if len(outputs) == 1 else g.op("Sum", outputs)
     return g.op("Div", [total, g.constant("members", float(len(outputs)))])
