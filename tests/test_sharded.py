@@ -276,7 +276,7 @@ def test_the_command_line_takes_a_thread_count(tmp_path):
     assert status == 0 and "Training on 2 threads (each batch of 32 rows in 2 shards)" in text
     assert snn.load(out).metadata["training"]["threads"] == 2  # the run's record
     status, _, error = run("train", "digits", "--threads", "0", "--out", tmp_path / "x.npz")
-    assert status == 2 and "--threads: expected a whole number >= 1, received '0'" in error
+    assert status == 2 and "--threads: expected a positive whole number, received '0'" in error
 
 
 def test_recurrent_models_stay_on_one_thread_unless_asked(monkeypatch, rng):

@@ -296,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0, help="(default 0)")
     train.add_argument(
         "--threads",
-        type=_number(int, lambda n: n >= 1, "a whole number >= 1"),
+        type=_positive_int,
         default=None,
         metavar="N",
         help="threads to train on, each batch split among them (default: the cores, when a "
