@@ -12,13 +12,14 @@ from collections.abc import Iterable
 import numpy as np
 
 from ..shapes import Shape, matches
-from .base import Container, Layer, layers
+from .base import Layer, layers
+from .ensemble import Chain
 
 __all__ = ["Residual"]
 
 
 @layers.register("skip", "residual_block")
-class Residual(Container):
+class Residual(Chain):
     r"""``y = x + f(x)``, with ``f`` the layers given, in order.
 
     .. math::
@@ -58,15 +59,7 @@ class Residual(Container):
         return tuple(input_shape)
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        if not self.built:
-            self.build(dtype=x.dtype)
-        out = x
-        for layer in self.layers:
-            out = layer.forward(out, training)
-        return x + out
+        return x + super().forward(x, training)  # x + f(x), f the layers as a Chain
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        grad = grad_out
-        for layer in reversed(self.layers):
-            grad = layer.backward(grad)
-        return grad_out + grad  # the identity path plus the branch
+        return grad_out + super().backward(grad_out)  # the identity path plus the branch
