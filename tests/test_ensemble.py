@@ -78,3 +78,28 @@ def test_members_with_different_outputs_are_refused():
         snn.Sequential([Average(members)], seed=0)
     with pytest.raises(TypeError, match="non-empty list of Layer"):
         Average([])
+
+
+def test_an_ensemble_model_traces_and_summarizes_its_shapes():
+    members = [
+        snn.layers.Chain([snn.Dense(3, 8), snn.ReLU(), snn.Dense(8, 2)]),
+        snn.Dense(3, 2),
+    ]
+    model = snn.Sequential([snn.layers.Average(members)], seed=0, dtype=np.float64)
+    X = np.random.default_rng(0).normal(size=(5, 3))
+    y = np.array([0, 1, 1, 0, 1])
+    before = model.get_weights()
+    trace = snn.trace_step(model, X, y, "cross_entropy", snn.optim.SGD(lr=0.1))
+    assert [t.output.shape for t in trace.layers] == [(5, 2)]
+    grads = trace.layers[0].grads
+    assert grads["0.0.W"].shape == (3, 8) and grads["1.W"].shape == (3, 2)
+    assert trace.layers[0].grad_input.shape == (5, 3)
+    assert np.array_equal(model.get_weights(), before)  # a trace leaves the model as it was
+    snn.trace_step(model, X, y, "cross_entropy", snn.optim.SGD(lr=0.1), apply=True)
+    assert not np.array_equal(model.get_weights(), before)
+    table = model.summary()
+    assert (
+        "Average" in table
+        and "(None, 2)" in table
+        and f"{3 * 8 + 8 + 8 * 2 + 2 + 3 * 2 + 2:,}" in table
+    )
