@@ -175,3 +175,30 @@ def test_python_users_fit_and_predict_on_raw_columns():
     assert classifier.target_transform is None and classifier.out_features == 2
     with pytest.raises(ValueError, match="task"):
         tabular_mlp(X, labels, task="ranking")
+
+
+def test_robust_scaling_is_median_and_iqr_then_smooth_clip():
+    rng = np.random.default_rng(0)
+    a = np.concatenate([rng.normal(10, 2, 97), [1e6, -1e5, 300.0]])  # three outliers
+    b = np.r_[np.full(90, 5.0), np.arange(10.0)]  # interquartile range 0: the std instead
+    X = {"a": a, "b": b, "c": np.full(100, 7.0)}  # c constant: scale 1
+    encoder = TableEncoder(numeric=["a", "b", "c"], scaling="robust").fit(X)
+    q25, q75 = np.percentile(a, [25, 75])
+    np.testing.assert_allclose(encoder.mean_, [np.median(a), 5.0, 7.0])
+    np.testing.assert_allclose(encoder.scale_, [q75 - q25, b.std(), 1.0])
+    z = (a - np.median(a)) / (q75 - q25)
+    out = encoder.transform(X)
+    np.testing.assert_allclose(out[:, 0], z / np.sqrt(1 + (z / 3) ** 2))
+    assert np.abs(out).max() < 3 and out[97, 0] > 2.99  # the outlier lands near 3, not 1e5
+    # far beyond float64's square (and beyond the training range): ±3, no warning, no NaN
+    with np.errstate(all="raise"):
+        far = encoder.transform({"a": [1e308, -1e308], "b": [5.0, 5.0], "c": [7.0, 7.0]})
+    np.testing.assert_allclose(far[:, 0], [3.0, -3.0])
+    config, arrays = encoder.get_state()
+    assert config["scaling"] == "robust"
+    again = TableEncoder.from_state(json.loads(json.dumps(config)), arrays)
+    np.testing.assert_array_equal(again.transform(X), out)
+    config.pop("scaling")  # a file from before robust scaling: standard
+    assert TableEncoder.from_state(config, arrays).scaling == "standard"
+    with pytest.raises(ValueError, match=r"scaling must be 'standard' or 'robust'\. Received: 'x'"):
+        TableEncoder(scaling="x")

@@ -32,8 +32,11 @@ def table(n: int, seed: int) -> dict[str, np.ndarray]:
     return {"size": size, "town": town, "rooms": rooms, "price": price.round(0).astype(str)}
 
 
-@pytest.mark.parametrize("task", ["regression", "classification"])
-def test_exported_pipeline_matches_predict_on_raw_rows(tmp_path, capsys, task):
+@pytest.mark.parametrize(
+    ("task", "scaling"),
+    [("regression", "standard"), ("classification", "standard"), ("regression", "robust")],
+)
+def test_exported_pipeline_matches_predict_on_raw_rows(tmp_path, capsys, task, scaling):
     data = table(300, 0)
     target = "price" if task == "regression" else "town"
     path = tmp_path / "t.csv"
@@ -43,13 +46,20 @@ def test_exported_pipeline_matches_predict_on_raw_rows(tmp_path, capsys, task):
         writer.writerows(zip(*data.values(), strict=True))
     args = ["train", path, "--target", target, "--layers", "16", "--epochs", "5", "--quiet",
             "--categorical", "rooms", "--max-categories", "5", "--missing-indicator",
-            "--out", tmp_path / "m.npz"]  # fmt: skip
+            "--numeric-scaling", scaling, "--out", tmp_path / "m.npz"]  # fmt: skip
     assert main([str(a) for a in args]) == 0
+    header = capsys.readouterr().out  # the decision, and how to make the other one
+    other = "robust" if scaling == "standard" else "standard"
+    assert f"Numeric columns: {scaling} scaling" in header
+    assert f"(--numeric-scaling {other})." in header
     assert main(["export", str(tmp_path / "m.npz"), str(tmp_path / "m.onnx")]) == 0
     model = load(tmp_path / "m.npz")
+    assert model.preprocessor.scaling == scaling
     new = table(50, 1)
     new["town"][:4] = ["atlantis", "NA", "north", "x3"]  # unseen, missing, known, pooled
     new["rooms"][:2] = ["9", "2.0"]  # unseen, and a number spelled another way
+    if scaling == "robust":  # far beyond the training range: clipped to about ±3
+        new["size"][4:6] = ["1e308", "-5000"]
     session = ort.InferenceSession(str(tmp_path / "m.onnx"))
     assert [i.name for i in session.get_inputs()] == model.preprocessor.input_columns
     got = session.run(None, raw_feeds(model.preprocessor, new))[0]

@@ -154,6 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: off; missing numbers get the training median)",
     )
     train.add_argument(
+        "--numeric-scaling",
+        choices=["standard", "robust"],
+        default=None,
+        help="table files: standard ((x - mean) / std) or robust ((x - median) / IQR, then "
+        "the smooth clip z / sqrt(1 + (z/3)^2)) for numeric columns (default standard)",
+    )
+    train.add_argument(
         "--max-categories",
         type=_at_least_two,
         default=50,

@@ -43,6 +43,7 @@ from .defaults import (
     ENSEMBLE_MEMBERS,
     L2_MAX,
     L2_PER_ROW,
+    NUMERIC_SCALING,
     auto_l2,
     choose,
     network,
@@ -331,6 +332,23 @@ def read_labelled(args: argparse.Namespace) -> Labelled:
     return Labelled(raw, roles, y, classes, fingerprints, tokens)
 
 
+def numeric_scaling(args: argparse.Namespace) -> tuple[str, str]:
+    """How the numeric columns are scaled (``--numeric-scaling``, else
+    :data:`~scratchnn.cli.defaults.NUMERIC_SCALING`) and the header's line about it."""
+    given = getattr(args, "numeric_scaling", None)
+    scaling = given or NUMERIC_SCALING
+    why = "--numeric-scaling" if given else "default; --numeric-scaling"
+    other = "standard" if scaling == "robust" else "robust"
+    if scaling == "robust":
+        words = (
+            "(x - median) / IQR of the training rows, then smoothly clipped into (-3, 3) by "
+            "z / sqrt(1 + (z/3)^2)"
+        )
+    else:
+        words = "(x - mean) / std of the training rows"
+    return scaling, f"Numeric columns: {scaling} scaling, {words} ({why} {other})."
+
+
 def table_dataset(args: argparse.Namespace, seed: int) -> Dataset:
     """A raw table as numeric training and test arrays, for ``compare`` and ``search``: the
     roles, task and target as ``train`` decides them, a ``--test-split`` part set aside at
@@ -339,7 +357,9 @@ def table_dataset(args: argparse.Namespace, seed: int) -> Dataset:
     raw, roles, y, classes, fingerprints, tokens = read_labelled(args)
     rng = np.random.default_rng(seed)
     train_rows, test_rows = _permutation_split(raw.n_rows, args.test_split, rng)
-    encoder = TableEncoder(missing_tokens=tokens).fit(raw.take(train_rows), roles)
+    encoder = TableEncoder(missing_tokens=tokens, scaling=numeric_scaling(args)[0]).fit(
+        raw.take(train_rows), roles
+    )
     for notice in encoder.notices:
         print(notice)
     X_train = encoded(encoder, raw.take(train_rows), training=True)
@@ -570,6 +590,7 @@ def _refit(
         missing_tokens=tokens,
         missing_indicator=args.missing_indicator,
         max_categories=args.max_categories,
+        scaling=numeric_scaling(args)[0],
     ).fit(raw.take(rows), roles)
     X = encoded(encoder, raw.take(rows), training=True)
     scaler = TargetScaler(log1p, poisson).fit(y[rows]) if classes is None else None
@@ -676,6 +697,7 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
         missing_tokens=tokens,
         missing_indicator=args.missing_indicator,
         max_categories=args.max_categories,
+        scaling=numeric_scaling(args)[0],
     ).fit(raw.take(encoder_rows), roles)
     for notice in encoder.notices:
         print(notice)
@@ -747,6 +769,8 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
         else f"auto: min({L2_MAX:g}, {L2_PER_ROW:g} / rows); --l2"
     )
     print(f"L2 weight penalty {l2:g} on every Dense layer ({how}).")
+    if roles.numeric:
+        print(numeric_scaling(args)[1])
     if members > 1:
         print(
             f"Ensemble: {members} networks (seeds {args.seed}..{args.seed + members - 1}), each "
@@ -888,6 +912,7 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
             "ensemble": members,
             "rows_trained": int(trained_rows),
             "target_transform": "log1p" if log1p else None,
+            "numeric_scaling": encoder.scaling,
             "loss": loss_name if loss_name != "auto" else args.loss,
         },
         "metrics": results,

@@ -1,12 +1,17 @@
-"""The fitted front end that turns a raw table into the float matrix a network takes.
+r"""The fitted front end that turns a raw table into the float matrix a network takes.
 
 For numeric columns (as scikit-learn's ``SimpleImputer(strategy="median")`` then
 ``StandardScaler``): a missing value becomes the training median ``m``, then
 :math:`z = (x - μ) / σ` with the training mean and standard deviation of the imputed column
-(σ = 1 for a constant one). Optionally one 0/1 column per numeric column that had missing
-values says "this value was missing". A missing value in a column that had none in training
-is counted in :attr:`TableEncoder.new_missing_`. Infinite numbers (``inf``, ``1e999``) are
-refused with their count and place, as scikit-learn's imputers refuse them, not imputed.
+(σ = 1 for a constant one). With ``scaling="robust"`` (RealMLP's "robust scale + smooth clip",
+Holzmüller et al. 2024) the centre is the training median and the scale the interquartile
+range ``q₇₅ - q₂₅`` (the standard deviation where that is 0, 1 for a constant column), and the
+result is clipped smoothly, :math:`z / \sqrt{1 + (z/3)^2}`, into ``(-3, 3)``: an outlier or a
+value far beyond the training range cannot dominate a row. Optionally one 0/1 column per
+numeric column that had missing values says "this value was missing". A missing value in a
+column that had none in training is counted in :attr:`TableEncoder.new_missing_`. Infinite
+numbers (``inf``, ``1e999``) are refused with their count and place, as scikit-learn's
+imputers refuse them, not imputed.
 
 For categorical columns (as ``OneHotEncoder(handle_unknown="ignore",
 max_categories=...)``): one 0/1 column per category seen in training; a missing value is its
@@ -38,6 +43,24 @@ from .values import (
 
 MISSING_CATEGORY = "(missing)"
 OTHER_CATEGORY = "(other)"
+#: How numeric columns are scaled: ``"standard"`` (mean and standard deviation) or
+#: ``"robust"`` (median and interquartile range, then :func:`smooth_clip`).
+SCALINGS = ("standard", "robust")
+#: The bound of :func:`smooth_clip`.
+CLIP = 3.0
+
+
+def smooth_clip(z: np.ndarray, bound: float = CLIP) -> np.ndarray:
+    r"""RealMLP's smooth clipping :math:`z / \sqrt{1 + (z/b)^2}`: about ``z`` near 0, tending to
+    ``±b`` for large ``|z|``, computed without overflow (``b · z / hypot(b, z)``) for any
+    finite or infinite ``z``.
+
+    Example:
+        >>> smooth_clip(np.array([0.0, 1.0, 3.0, 1e300, -np.inf])).round(4).tolist()
+        [0.0, 0.9487, 2.1213, 3.0, -3.0]
+    """
+    z = np.clip(np.asarray(z, dtype=np.float64), -1e300, 1e300)
+    return bound * (z / np.hypot(bound, z))
 
 
 class TableEncoder:
@@ -56,6 +79,8 @@ class TableEncoder:
             ``"most_frequent"``.
         max_categories: at most this many one-hot columns per categorical column; rarer
             categories are pooled into ``(other)``.
+        scaling: ``"standard"`` (``(x - mean) / std``) or ``"robust"`` (``(x - median) /
+            IQR``, then :func:`smooth_clip`) for the numeric columns.
 
     Example:
         >>> X = {"size": [1.0, None, 3.0], "colour": ["red", "blue", "red"]}
@@ -77,7 +102,10 @@ class TableEncoder:
         missing_indicator: bool = False,
         categorical_missing: str = "category",
         max_categories: int = 50,
+        scaling: str = "standard",
     ) -> None:
+        if scaling not in SCALINGS:
+            raise ValueError(f"scaling must be 'standard' or 'robust'. Received: {scaling!r}.")
         if categorical_missing not in ("category", "most_frequent"):
             raise ValueError(
                 "categorical_missing must be 'category' or 'most_frequent'. Received: "
@@ -98,6 +126,7 @@ class TableEncoder:
         self.missing_indicator = bool(missing_indicator)
         self.categorical_missing = categorical_missing
         self.max_categories = max_categories
+        self.scaling = scaling
         self.roles: ColumnRoles | None = None
         self.unseen_: dict[str, int] = {}
         self.new_missing_: dict[str, int] = {}
@@ -159,6 +188,10 @@ class TableEncoder:
             median = float(np.median(present)) if len(present) else 0.0
             filled = np.where(missing, median, numbers)
             mean, std = _mean_and_std(filled)
+            if self.scaling == "robust":  # centre at the median, scale by the IQR
+                low, high = np.percentile(filled, [25, 75])
+                mean, iqr = median, float(high - low)
+                std = iqr if iqr > 0 and np.isfinite(iqr) else std
             medians.append(median)
             means.append(mean)
             scales.append(std if std > 0 else 1.0)
@@ -263,6 +296,8 @@ class TableEncoder:
             numbers[missing] = self.median_[k]
             with np.errstate(over="ignore"):  # a value far beyond the training range: inf
                 out[:, j] = (numbers - self.mean_[k]) / self.scale_[k]
+            if self.scaling == "robust":
+                out[:, j] = smooth_clip(out[:, j])
             j += 1
         for name in self.indicators:
             out[:, j] = numbers_of(columns[name], self.missing_tokens)[1]
@@ -326,6 +361,7 @@ class TableEncoder:
             "missing_indicator": self.missing_indicator,
             "categorical_missing": self.categorical_missing,
             "max_categories": self.max_categories,
+            "scaling": self.scaling,
             "indicators": list(self.indicators),
             "missing_in_training": self.missing_in_training,
             "categories": {k: list(v) for k, v in self.categories.items()},
@@ -346,6 +382,7 @@ class TableEncoder:
             missing_indicator=bool(config["missing_indicator"]),
             categorical_missing=config["categorical_missing"],
             max_categories=int(config["max_categories"]),
+            scaling=config.get("scaling", "standard"),  # absent from older files
         )
         numeric = [str(n) for n in config["numeric"]]
         categorical = [str(n) for n in config["categorical"]]

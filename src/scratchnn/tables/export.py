@@ -5,7 +5,8 @@ The graph has one input per column the encoder reads, each of shape ``("batch", 
 
 - a numeric column is ``double``; a missing value is NaN. Nodes: ``IsNaN`` → ``Where``
   (the training median) → ``Sub`` (mean) → ``Div`` (scale), and ``Cast(IsNaN)`` for a
-  missing-indicator column.
+  missing-indicator column. With robust scaling the smooth clip follows:
+  ``Clip`` (±1e150, so that the square cannot overflow) → ``3 · z / Sqrt(9 + z·z)``.
 - a categorical column is ``string``, spelled as in training (stripped; numbers as the
   encoder spells them, ``"2"`` not ``"2.0"``); a missing token (``""``, ``"NA"``, ...) is
   missing. Nodes: ``ai.onnx.ml.LabelEncoder`` (category → index; unseen → -1, or the
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .encoder import OTHER_CATEGORY, TableEncoder
+from .encoder import CLIP, OTHER_CATEGORY, TableEncoder
 from .target import TargetScaler
 
 #: The ``ai.onnx.ml`` opset the front end needs (LabelEncoder with string keys).
@@ -54,7 +55,10 @@ def lower_encoder(g: Any, encoder: TableEncoder) -> tuple[list[Any], str]:
         filled = g.op("Where", [missing[column], median, x])
         mean = g.constant(f"{column}.mean", [encoder.mean_[k]], np.float64)
         scale = g.constant(f"{column}.scale", [encoder.scale_[k]], np.float64)
-        pieces.append(g.op("Div", [g.op("Sub", [filled, mean]), scale]))
+        z = g.op("Div", [g.op("Sub", [filled, mean]), scale])
+        if encoder.scaling == "robust":
+            z = _smooth_clip(g, z, column)
+        pieces.append(z)
     for column in encoder.indicators:
         pieces.append(g.op("Cast", [missing[column]], to=tensor.DOUBLE))
     for column, categories in encoder.categories.items():
@@ -82,6 +86,19 @@ def lower_encoder(g: Any, encoder: TableEncoder) -> tuple[list[Any], str]:
     matrix = pieces[0] if len(pieces) == 1 else g.op("Concat", pieces, axis=1)
     elem = helper.np_dtype_to_tensor_dtype(g.dtype)
     return inputs, g.op("Cast", [matrix], to=elem)
+
+
+def _smooth_clip(g: Any, z: str, column: str) -> str:
+    """``b · z / sqrt(b² + z²)`` (:func:`~scratchnn.tables.encoder.smooth_clip`, ``b = 3``) on
+    ``z`` clipped to ±1e150 first: the result is ``±b`` there to float64's precision, and
+    the square cannot overflow to infinity (which would give 0)."""
+    big = g.constant(f"{column}.clip_low", -1e150, np.float64)
+    top = g.constant(f"{column}.clip_high", 1e150, np.float64)
+    z = g.op("Clip", [z, big, top])
+    bound = g.constant(f"{column}.bound", [CLIP], np.float64)
+    square = g.constant(f"{column}.bound_squared", [CLIP * CLIP], np.float64)
+    root = g.op("Sqrt", [g.op("Add", [g.op("Mul", [z, z]), square])])
+    return g.op("Mul", [bound, g.op("Div", [z, root])])
 
 
 def lower_target(g: Any, scaler: TargetScaler, value: str) -> str:
