@@ -27,6 +27,7 @@ EXAMPLES = {
     "Embedding": {"num_embeddings": 10, "embedding_dim": 4},
     "PositionalEmbedding": {"max_length": 16, "embedding_dim": 4},
     "SinusoidalEncoding": {"embedding_dim": 4},
+    "PeriodicEmbedding": {"in_features": 4, "numeric": 2},
     "RNN": {"in_features": 3, "hidden_size": 5},
     "LSTM": {"in_features": 3, "hidden_size": 5, "return_sequences": True},
     "GRU": {"in_features": 3, "hidden_size": 5},

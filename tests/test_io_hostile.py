@@ -493,6 +493,7 @@ def _specimens():
         (snn.Reshape((9, 12)), image),
         (snn.ToChannelsFirst(), (6, 6, 3)),
         (snn.RandomShift(1), image),
+        (snn.PeriodicEmbedding(3, numeric=2, frequencies=4), rows),
         (snn.Embedding(10, 4), (5,)),
         (snn.PositionalEmbedding(8, 4), sequence),
         (snn.SinusoidalEncoding(4), sequence),

@@ -159,6 +159,11 @@ def _layer_models() -> dict[str, Callable[[Any], snn.Sequential]]:
             [snn.Dense(6, 8), snn.Dropout(0.5), snn.Dense(8, 3)], seed=0, dtype=dt
         ),
         "standardize": standardize,
+        "periodic_embedding": lambda dt: snn.Sequential(
+            [snn.PeriodicEmbedding(6, numeric=4, frequencies=3, sigma=0.5), snn.Dense(26, 3)],
+            seed=0,
+            dtype=dt,
+        ),
     }
 
 
@@ -168,7 +173,8 @@ def _deep_model(dtype) -> snn.Sequential:
     model = snn.Sequential(
         [
             snn.Standardize(6),
-            snn.Dense(6, 16),
+            snn.PeriodicEmbedding(6, numeric=3, frequencies=2),
+            snn.Dense(15, 16),
             snn.BatchNorm1d(16),
             snn.ReLU(),
             snn.Dropout(0.2),

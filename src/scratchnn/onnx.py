@@ -13,6 +13,9 @@ model without scratchnn:
 - ``LayerNorm`` → ``LayerNormalization`` from opset 17, else ``ReduceMean``, ``Sub``, ``Sqrt``
   and friends;
 - ``Standardize`` → ``Sub`` + ``Div``.
+- ``PeriodicEmbedding`` → ``Slice`` (the embedded features), ``Unsqueeze``, ``Mul`` (by
+  ``2π C``), ``Sin`` and ``Cos``, ``Concat`` and ``Reshape`` (each feature's sines then
+  cosines), ``Concat`` with the features passed through;
 - ``Conv2D``/``Conv1D`` → ``Conv``; ``MaxPool2D`` → ``MaxPool``; ``AvgPool2D`` →
   ``AveragePool``; ``GlobalAvgPool2D`` → ``GlobalAveragePool`` + ``Flatten``; ``Flatten`` →
   ``Flatten``; ``Reshape`` → ``Reshape``; ``BatchNorm2d`` → ``BatchNormalization``;
@@ -86,6 +89,7 @@ from .layers.conv import Conv1D, Conv2D
 from .layers.embedding import Embedding, PositionalEmbedding, SinusoidalEncoding
 from .layers.ensemble import Average, Chain
 from .layers.normalization2d import BatchNorm2d
+from .layers.numeric_embedding import PeriodicEmbedding
 from .layers.pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 from .layers.recurrent import GRU, LSTM, RNN
 from .layers.regularization2d import Dropout2d
@@ -563,6 +567,21 @@ def _sinusoidal(g: Graph, layer: SinusoidalEncoding, x: str) -> str:
     return g.op("Add", [x, g.op("Sin", [angles])])
 
 
+def _periodic_embedding(g: Graph, layer: PeriodicEmbedding, x: str) -> str:
+    # a = 2π C x_j for the first m features: (batch, m, 1) · (m, k) -> (batch, m, k)
+    m, k, n = layer.numeric, layer.frequencies, layer.in_features
+    starts, ends, axes = _ints(g, "slice", [0], [m], [1])
+    numeric = g.op("Unsqueeze", [g.op("Slice", [x, starts, ends, axes]), _ints(g, "axis", [2])[0]])
+    angles = g.op("Mul", [numeric, g.constant("two_pi_C", 2 * np.pi * layer.params["C"])])
+    waves = g.op("Concat", [g.op("Sin", [angles]), g.op("Cos", [angles])], axis=2)
+    embedded = g.op("Reshape", [waves, g.constant("shape", [-1, 2 * k * m], np.int64)])
+    if m == n:
+        return embedded
+    starts, ends, axes = _ints(g, "rest", [m], [n], [1])
+    rest = g.op("Slice", [x, starts, ends, axes])
+    return g.op("Concat", [embedded, rest], axis=1)
+
+
 def _residual(g: Graph, layer: Residual, x: str) -> str:
     """``x + f(x)``, ``f`` the block's layers one after the other (as a Chain)."""
     return g.op("Add", [x, _chain(g, layer, x)])
@@ -672,6 +691,7 @@ def _recurrent(g: Graph, layer: RNN | LSTM | GRU, x: str) -> str:
 _LOWERINGS.update(
     {
         Embedding: _embedding,
+        PeriodicEmbedding: _periodic_embedding,
         PositionalEmbedding: _positional_embedding,
         SinusoidalEncoding: _sinusoidal,
         Residual: _residual,

@@ -31,6 +31,7 @@ __all__ = [
     "Adam",
     "Dense",
     "Momentum",
+    "PeriodicEmbedding",
     "TutorialSetup",
     "sigmoid",
     "sigmoid_derivative",
@@ -70,6 +71,48 @@ class Dense:
         self.dW = self.x.T @ delta
         self.db = delta.sum(axis=0)
         return delta @ self.W.T
+
+
+class PeriodicEmbedding:
+    """``y = [sin 2πC_j1·x_j .. sin 2πC_jk·x_j, cos 2πC_j1·x_j .. cos 2πC_jk·x_j]`` for each of
+    the first ``m`` features ``j`` (``C: (m, k)``), then the other features as they are.
+
+    ``backward(g)`` stores ``dC[j, i] = Σ_b 2π x[b, j] (g_sin cos a − g_cos sin a)`` and returns
+    ``∂L/∂x``, one number at a time.
+    """
+
+    def __init__(self, C: np.ndarray, n_features: int) -> None:
+        self.C, self.n = np.array(C, dtype=float), n_features
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.x = x
+        m, k = self.C.shape
+        y = np.zeros((len(x), 2 * m * k + self.n - m))
+        for b in range(len(x)):
+            for j in range(m):
+                for i in range(k):
+                    a = 2 * np.pi * self.C[j, i] * x[b, j]
+                    y[b, 2 * k * j + i] = np.sin(a)
+                    y[b, 2 * k * j + k + i] = np.cos(a)
+            for j in range(m, self.n):
+                y[b, 2 * m * k + j - m] = x[b, j]
+        return y
+
+    def backward(self, g: np.ndarray) -> np.ndarray:
+        x, (m, k) = self.x, self.C.shape
+        self.dC = np.zeros_like(self.C)
+        dx = np.zeros_like(x, dtype=float)
+        for b in range(len(x)):
+            for j in range(m):
+                for i in range(k):
+                    a = 2 * np.pi * self.C[j, i] * x[b, j]
+                    # d sin(a)/da = cos(a), d cos(a)/da = -sin(a); da/dC = 2πx, da/dx = 2πC
+                    delta = g[b, 2 * k * j + i] * np.cos(a) - g[b, 2 * k * j + k + i] * np.sin(a)
+                    self.dC[j, i] += 2 * np.pi * x[b, j] * delta
+                    dx[b, j] += 2 * np.pi * self.C[j, i] * delta
+            for j in range(m, self.n):
+                dx[b, j] = g[b, 2 * m * k + j - m]
+        return dx
 
 
 class SGD:

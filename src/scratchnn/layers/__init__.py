@@ -23,6 +23,7 @@ from .embedding import Embedding, PositionalEmbedding, SinusoidalEncoding
 from .ensemble import Average, Chain
 from .normalization import BatchNorm1d, LayerNorm
 from .normalization2d import BatchNorm2d
+from .numeric_embedding import PeriodicEmbedding
 from .pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 from .preprocessing import Standardize
 from .recurrent import GRU, LSTM, RNN
@@ -57,6 +58,7 @@ __all__ = [
     "LeakyReLU",
     "MaxPool2D",
     "MultiHeadAttention",
+    "PeriodicEmbedding",
     "PositionalEmbedding",
     "RandomShift",
     "ReLU",
