@@ -12,6 +12,7 @@ import pytest
 
 from scratchnn.cli.main import main
 from scratchnn.io import load
+from scratchnn.layers import PeriodicEmbedding
 from scratchnn.tables import TableEncoder, read_table, tabular_mlp
 from scratchnn.tables.export import raw_feeds
 
@@ -33,10 +34,15 @@ def table(n: int, seed: int) -> dict[str, np.ndarray]:
 
 
 @pytest.mark.parametrize(
-    ("task", "scaling"),
-    [("regression", "standard"), ("classification", "standard"), ("regression", "robust")],
+    ("task", "scaling", "embedding"),
+    [
+        ("regression", "standard", "none"),
+        ("classification", "standard", "none"),
+        ("regression", "robust", "none"),
+        ("classification", "robust", "periodic"),
+    ],
 )
-def test_exported_pipeline_matches_predict_on_raw_rows(tmp_path, capsys, task, scaling):
+def test_exported_pipeline_matches_predict_on_raw_rows(tmp_path, capsys, task, scaling, embedding):
     data = table(300, 0)
     target = "price" if task == "regression" else "town"
     path = tmp_path / "t.csv"
@@ -46,15 +52,25 @@ def test_exported_pipeline_matches_predict_on_raw_rows(tmp_path, capsys, task, s
         writer.writerows(zip(*data.values(), strict=True))
     args = ["train", path, "--target", target, "--layers", "16", "--epochs", "5", "--quiet",
             "--categorical", "rooms", "--max-categories", "5", "--missing-indicator",
-            "--numeric-scaling", scaling, "--out", tmp_path / "m.npz"]  # fmt: skip
+            "--numeric-scaling", scaling, "--numeric-embedding", embedding,
+            "--out", tmp_path / "m.npz"]  # fmt: skip
     assert main([str(a) for a in args]) == 0
     header = capsys.readouterr().out  # the decision, and how to make the other one
     other = "robust" if scaling == "standard" else "standard"
     assert f"Numeric columns: {scaling} scaling" in header
     assert f"(--numeric-scaling {other})." in header
+    assert ("Numeric embedding: periodic, 8 learned frequencies" in header) == (
+        embedding == "periodic"
+    )
     assert main(["export", str(tmp_path / "m.npz"), str(tmp_path / "m.onnx")]) == 0
     model = load(tmp_path / "m.npz")
     assert model.preprocessor.scaling == scaling
+    assert model.metadata["training"]["numeric_embedding"] == embedding
+    if embedding == "periodic":  # in front of each of the ensemble's networks
+        members = model.layers[0].sublayers()
+        assert len(members) == 3
+        assert all(isinstance(m.layers[0], PeriodicEmbedding) for m in members)
+        assert members[0].layers[0].numeric == len(model.preprocessor.roles.numeric) == 2
     new = table(50, 1)
     new["town"][:4] = ["atlantis", "NA", "north", "x3"]  # unseen, missing, known, pooled
     new["rooms"][:2] = ["9", "2.0"]  # unseen, and a number spelled another way

@@ -62,6 +62,13 @@ L2_MAX = 0.1
 #: range, then RealMLP's smooth clip; :class:`~scratchnn.tables.TableEncoder`). Measured on
 #: the tuning tables in docs/tables.md.
 NUMERIC_SCALING = "standard"
+#: Whether a table's network embeds its numeric columns first (``--numeric-embedding``):
+#: ``"none"`` or ``"periodic"`` (:class:`~scratchnn.layers.PeriodicEmbedding`, with
+#: :data:`EMBEDDING_FREQUENCIES` frequencies per column drawn from ``N(0, EMBEDDING_SIGMA²)``,
+#: ``--embedding-sigma``). Measured on the tuning tables in docs/tables.md.
+NUMERIC_EMBEDDING = "none"
+EMBEDDING_FREQUENCIES = 8
+EMBEDDING_SIGMA = 0.1
 
 
 def network(n: int) -> tuple[list[int], str]:

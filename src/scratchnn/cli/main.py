@@ -161,6 +161,20 @@ def build_parser() -> argparse.ArgumentParser:
         "the smooth clip z / sqrt(1 + (z/3)^2)) for numeric columns (default standard)",
     )
     train.add_argument(
+        "--numeric-embedding",
+        choices=["none", "periodic"],
+        default=None,
+        help="table files: periodic puts a PeriodicEmbedding in front of the network: 8 learned "
+        "frequencies c per numeric column, [sin 2πcx, cos 2πcx] (default none)",
+    )
+    train.add_argument(
+        "--embedding-sigma",
+        type=_positive_float,
+        default=None,
+        metavar="S",
+        help="the standard deviation of the periodic embedding's initial frequencies (default 0.1)",
+    )
+    train.add_argument(
         "--max-categories",
         type=_at_least_two,
         default=50,

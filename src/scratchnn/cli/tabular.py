@@ -18,9 +18,9 @@ import numpy as np
 
 from .. import __version__, callbacks, diagnostics
 from ..datasets.tabular import encode_target
-from ..layers import Average, Chain, Dense
+from ..layers import Average, Chain, Dense, PeriodicEmbedding
 from ..metrics import mae, r2
-from ..model import Sequential
+from ..model import Sequential, mlp_layers
 from ..tables import (
     MISSING_TOKENS,
     RawTable,
@@ -40,9 +40,12 @@ from .build import build_model, make_optimizer, make_schedule, verbosity
 from .data import Dataset
 from .defaults import (
     DEFAULT_LAYERS,
+    EMBEDDING_FREQUENCIES,
+    EMBEDDING_SIGMA,
     ENSEMBLE_MEMBERS,
     L2_MAX,
     L2_PER_ROW,
+    NUMERIC_EMBEDDING,
     NUMERIC_SCALING,
     auto_l2,
     choose,
@@ -349,6 +352,47 @@ def numeric_scaling(args: argparse.Namespace) -> tuple[str, str]:
     return scaling, f"Numeric columns: {scaling} scaling, {words} ({why} {other})."
 
 
+def numeric_embedding(args: argparse.Namespace, numeric: int) -> tuple[str, str]:
+    """Whether the network embeds the ``numeric`` columns first (``--numeric-embedding``,
+    else :data:`~scratchnn.cli.defaults.NUMERIC_EMBEDDING`; "none" without numeric columns)
+    and the header's line about it (empty for "none" by default)."""
+    given = getattr(args, "numeric_embedding", None)
+    choice = (given or NUMERIC_EMBEDDING) if numeric else "none"
+    why = "--numeric-embedding" if given else "default; --numeric-embedding"
+    if choice == "none":
+        return choice, "" if not given else "Numeric embedding: none (--numeric-embedding)."
+    sigma = getattr(args, "embedding_sigma", None) or EMBEDDING_SIGMA
+    return choice, (
+        f"Numeric embedding: periodic, {EMBEDDING_FREQUENCIES} learned frequencies c ~ N(0, "
+        f"{sigma:g}²) per numeric column, [sin 2πcx, cos 2πcx] into the first Dense layer "
+        f"(PeriodicEmbedding; {why} none)."
+    )
+
+
+def table_network(
+    data: Dataset, task: Task, layers: list[int], args: argparse.Namespace, seed: int,
+    numeric: int,
+) -> Sequential:  # fmt: skip
+    """:func:`~scratchnn.cli.build.build_model`'s network for a table's encoded columns, with
+    a :class:`~scratchnn.layers.PeriodicEmbedding` of its first ``numeric`` columns (the
+    encoder's numeric ones) in front where :func:`numeric_embedding` says so."""
+    if numeric_embedding(args, numeric)[0] == "none":
+        return build_model(
+            data, task, layers, args.activation, args.dropout, args.batch_norm, False, seed
+        )
+    sigma = getattr(args, "embedding_sigma", None) or EMBEDDING_SIGMA
+    embed = PeriodicEmbedding(data.n_features, numeric, EMBEDDING_FREQUENCIES, sigma)
+    stack = mlp_layers(
+        [embed.out_features, *layers, task.n_outputs],
+        args.activation,
+        task.output_activation,
+        "auto",
+        batch_norm=args.batch_norm,
+        dropout=args.dropout,
+    )
+    return Sequential([embed, *stack], seed=seed, dtype=np.float32)
+
+
 def table_dataset(args: argparse.Namespace, seed: int) -> Dataset:
     """A raw table as numeric training and test arrays, for ``compare`` and ``search``: the
     roles, task and target as ``train`` decides them, a ``--test-split`` part set aside at
@@ -596,9 +640,7 @@ def _refit(
     scaler = TargetScaler(log1p, poisson).fit(y[rows]) if classes is None else None
     target = y[rows] if scaler is None else scaler.transform(y[rows])
     data = Dataset(raw.source, X, y[rows], X, y[rows], encoder.feature_names_out(), args.target)
-    model = build_model(
-        data, task, layers, args.activation, args.dropout, args.batch_norm, False, args.seed
-    )
+    model = table_network(data, task, layers, args, args.seed, len(encoder.roles.numeric))
     _set_l2(model, l2)
     history = model.fit(
         X,
@@ -629,10 +671,7 @@ def _ensemble(
         fit, val = _permutation_split(len(rows), settings.val_split, split, "--val-split")
         data = Dataset(raw.source, X_all[fit], y[rows][fit], X_all[val], y[rows][val],
                        encoder.feature_names_out(), args.target)  # fmt: skip
-        net = build_model(
-            data, task, layers, args.activation, args.dropout, args.batch_norm, False,
-            args.seed + i,
-        )  # fmt: skip
+        net = table_network(data, task, layers, args, args.seed + i, len(encoder.roles.numeric))
         _set_l2(net, l2)
         with threads():
             net.fit(
@@ -724,9 +763,7 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
         return task.encode(values if scaler is None else scaler.transform(values))
 
     data = Dataset(raw.source, X_fit, y_fit, X_test, y_test, encoder.feature_names_out(), target)
-    model = build_model(
-        data, task, layers, args.activation, args.dropout, args.batch_norm, False, args.seed
-    )
+    model = table_network(data, task, layers, args, args.seed, len(encoder.roles.numeric))
     l2 = args.l2 if getattr(args, "l2", None) is not None else auto_l2(len(train_rows))
     _set_l2(model, l2)
     monitor = "val_loss" if X_val is not None else "loss"
@@ -771,6 +808,9 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
     print(f"L2 weight penalty {l2:g} on every Dense layer ({how}).")
     if roles.numeric:
         print(numeric_scaling(args)[1])
+    embedding, embedding_why = numeric_embedding(args, len(roles.numeric))
+    if embedding_why:
+        print(embedding_why)
     if members > 1:
         print(
             f"Ensemble: {members} networks (seeds {args.seed}..{args.seed + members - 1}), each "
@@ -803,9 +843,9 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
             f"{scaler.mean_[0]:.4g}, std {scaler.scale_[0]:.4g}); predictions come back in "
             "its units."
         )
-    threads, threads_why = blas_threads(
-        settings.batch_size, [encoder.n_features_out, *layers, task.n_outputs]
-    )
+    first = model.layers[0]  # a PeriodicEmbedding widens the first product
+    width = first.out_features if isinstance(first, PeriodicEmbedding) else encoder.n_features_out
+    threads, threads_why = blas_threads(settings.batch_size, [width, *layers, task.n_outputs])
     if threads_why:
         print(threads_why)
     print(model.summary())
@@ -913,6 +953,7 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
             "rows_trained": int(trained_rows),
             "target_transform": "log1p" if log1p else None,
             "numeric_scaling": encoder.scaling,
+            "numeric_embedding": embedding,
             "loss": loss_name if loss_name != "auto" else args.loss,
         },
         "metrics": results,
