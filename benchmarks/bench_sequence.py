@@ -22,7 +22,8 @@ loss read by ``.item()``. PyTorch runs with as many threads as NumPy's BLAS.
 Timing: paired rounds. Each round times ``--steps`` steps of one library, then of the other (the
 order alternating between rounds), after a short pause (``common.settle``); the ratio is the
 median over rounds of the ratio within a round, so a slow spell of the machine hits both sides.
-Tokens per second are ``batch x context / step time``.
+Tokens per second are ``batch x context / step time``. ``--workload gpt`` or
+``--workload lstm`` times only that one.
 
 Peak memory: each implementation runs in a fresh process that resets its resident-set high-water
 mark after building the model and one warm-up step (Linux ``/proc/self/clear_refs``), then
@@ -274,6 +275,12 @@ def main() -> None:
         lambda p: (
             p.add_argument("--rounds", type=int, default=7, help="paired rounds (7)"),
             p.add_argument("--steps", type=int, default=3, help="steps timed per round (3)"),
+            p.add_argument(
+                "--workload",
+                choices=("all", *FULL),
+                default="all",
+                help="time only this workload (all)",
+            ),
             p.add_argument("--child", nargs=2, metavar=("LIBRARY", "WORKLOAD"), help="internal"),
         ),
     )
@@ -291,6 +298,8 @@ def main() -> None:
     targets = Targets()
     rows = []
     for workload, shape in shapes.items():
+        if args.workload not in ("all", workload):
+            continue
         runners = {lib: Runner(lib, workload, shape) for lib in ("scratchnn", "pytorch")}
         # The first step's losses (the same initial weights and batch) show that the two
         # libraries train the same network; it doubles as the warm-up.
