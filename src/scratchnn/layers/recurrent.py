@@ -210,7 +210,7 @@ class _Recurrent(Layer):
         """Every step's input projection ``x_t W + b`` in one product ``(B·T, F) @ (F, G·H)``,
         returned feature-major, ``(T, G·H, B)``: step t's block ``zx[t]`` is contiguous."""
         batch, steps, _ = x.shape
-        rows = self._array("zx_rows", (batch, steps, W.shape[1]))
+        rows = self._array("dz", (batch, steps, W.shape[1]))  # free until the backward loop
         np.matmul(x.reshape(-1, self.input_size), W, out=rows.reshape(-1, W.shape[1]))
         rows += b
         zx = self._array("zx", (steps, W.shape[1], batch))
@@ -276,9 +276,10 @@ class _Recurrent(Layer):
             np.sum(dzh_rows, axis=0, out=self.grads["b_h"])
         return (dzx_rows @ self.params["W"].T).reshape(batch, steps, self.input_size)
 
-    def _gradient_rows(self, name: str) -> np.ndarray:
+    def _gradient_rows(self, name: str = "dz") -> np.ndarray:
         """``(B, T, G·H)``: where the reverse loop stores each step's gate gradients,
-        batch-first (``rows[:, t] = dzᵀ``) for the weight products after the loop."""
+        batch-first (``rows[:, t] = dzᵀ``) for the weight products after the loop. (The
+        forward's input projection uses the array named "dz" before it is transposed.)"""
         batch, steps, _ = self._x.shape
         return self._array(name, (batch, steps, self.gates * self.hidden_size))
 
@@ -368,7 +369,7 @@ class RNN(_Recurrent):
 
     def _run_backward(self, dh_seq, dh_final):
         U, hs = self.params["U"], self._hs
-        dz = self._gradient_rows("dz")
+        dz = self._gradient_rows()
         d = self._array("d", dh_final.shape)
         dh = dh_final
         for t in reversed(range(hs.shape[0] - 1)):
@@ -480,7 +481,7 @@ class LSTM(_Recurrent):
     def _run_backward(self, dh_seq, dh_final):
         U, H = self.params["U"], self.hidden_size
         acts, cs, tanh_c = self._acts, self._cs, self._tanh_c
-        dz = self._gradient_rows("dz")
+        dz = self._gradient_rows()
         d = self._array("d", acts.shape[1:])  # this step's dzᵀ, (4H, B)
         slopes = self._array("slopes", acts.shape[1:])
         dh_next = self._array("dh_next", dh_final.shape)  # δh_t from step t+1: (dz_{t+1} Uᵀ)ᵀ
@@ -592,7 +593,7 @@ class GRU(_Recurrent):
     def _run_backward(self, dh_seq, dh_final):
         U, H = self.params["U"], self.hidden_size
         acts, hs, sn = self._acts, self._hs, self._sn
-        dzx = self._gradient_rows("dzx")
+        dzx = self._gradient_rows()
         dzh = self._gradient_rows("dzh")
         dx_t = self._array("da", acts.shape[1:])  # this step's ∂L/∂aᵀ, (3H, B)
         ds_t = self._array("ds", acts.shape[1:])  # and ∂L/∂sᵀ
