@@ -54,12 +54,14 @@ def test_exported_pipeline_matches_predict_on_raw_rows(tmp_path, capsys, task, s
             "--categorical", "rooms", "--max-categories", "5", "--missing-indicator",
             "--numeric-scaling", scaling, "--numeric-embedding", embedding,
             "--out", tmp_path / "m.npz"]  # fmt: skip
+    if embedding == "periodic":
+        args += ["--embedding-frequencies", 3, "--embedding-sigma", 0.3]
     assert main([str(a) for a in args]) == 0
     header = capsys.readouterr().out  # the decision, and how to make the other one
     other = "robust" if scaling == "standard" else "standard"
     assert f"Numeric columns: {scaling} scaling" in header
     assert f"(--numeric-scaling {other})." in header
-    assert ("Numeric embedding: periodic, 8 learned frequencies" in header) == (
+    assert ("Numeric embedding: periodic, 3 learned frequencies c ~ N(0, 0.3²)" in header) == (
         embedding == "periodic"
     )
     assert main(["export", str(tmp_path / "m.npz"), str(tmp_path / "m.onnx")]) == 0
@@ -71,6 +73,7 @@ def test_exported_pipeline_matches_predict_on_raw_rows(tmp_path, capsys, task, s
         assert len(members) == 3
         assert all(isinstance(m.layers[0], PeriodicEmbedding) for m in members)
         assert members[0].layers[0].numeric == len(model.preprocessor.roles.numeric) == 2
+        assert (members[0].layers[0].frequencies, members[0].layers[0].sigma) == (3, 0.3)
     new = table(50, 1)
     new["town"][:4] = ["atlantis", "NA", "north", "x3"]  # unseen, missing, known, pooled
     new["rooms"][:2] = ["9", "2.0"]  # unseen, and a number spelled another way

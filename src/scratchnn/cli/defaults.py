@@ -64,8 +64,9 @@ L2_MAX = 0.1
 NUMERIC_SCALING = "standard"
 #: Whether a table's network embeds its numeric columns first (``--numeric-embedding``):
 #: ``"none"`` or ``"periodic"`` (:class:`~scratchnn.layers.PeriodicEmbedding`, with
-#: :data:`EMBEDDING_FREQUENCIES` frequencies per column drawn from ``N(0, EMBEDDING_SIGMA²)``,
-#: ``--embedding-sigma``). Measured on the tuning tables in docs/tables.md.
+#: :data:`EMBEDDING_FREQUENCIES` frequencies per column, ``--embedding-frequencies``, drawn from
+#: ``N(0, EMBEDDING_SIGMA²)``, ``--embedding-sigma``). Measured on the tuning tables in
+#: docs/tables.md.
 NUMERIC_EMBEDDING = "none"
 EMBEDDING_FREQUENCIES = 8
 EMBEDDING_SIGMA = 0.1

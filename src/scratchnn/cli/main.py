@@ -164,8 +164,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--numeric-embedding",
         choices=["none", "periodic"],
         default=None,
-        help="table files: periodic puts a PeriodicEmbedding in front of the network: 8 learned "
+        help="table files: periodic puts a PeriodicEmbedding in front of the network: K learned "
         "frequencies c per numeric column, [sin 2πcx, cos 2πcx] (default none)",
+    )
+    train.add_argument(
+        "--embedding-frequencies",
+        type=_positive_int,
+        default=None,
+        metavar="K",
+        help="frequencies per numeric column of the periodic embedding (default 8)",
     )
     train.add_argument(
         "--embedding-sigma",

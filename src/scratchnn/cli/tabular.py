@@ -362,8 +362,9 @@ def numeric_embedding(args: argparse.Namespace, numeric: int) -> tuple[str, str]
     if choice == "none":
         return choice, "" if not given else "Numeric embedding: none (--numeric-embedding)."
     sigma = getattr(args, "embedding_sigma", None) or EMBEDDING_SIGMA
+    k = getattr(args, "embedding_frequencies", None) or EMBEDDING_FREQUENCIES
     return choice, (
-        f"Numeric embedding: periodic, {EMBEDDING_FREQUENCIES} learned frequencies c ~ N(0, "
+        f"Numeric embedding: periodic, {k} learned frequencies c ~ N(0, "
         f"{sigma:g}²) per numeric column, [sin 2πcx, cos 2πcx] into the first Dense layer "
         f"(PeriodicEmbedding; {why} none)."
     )
@@ -381,7 +382,8 @@ def table_network(
             data, task, layers, args.activation, args.dropout, args.batch_norm, False, seed
         )
     sigma = getattr(args, "embedding_sigma", None) or EMBEDDING_SIGMA
-    embed = PeriodicEmbedding(data.n_features, numeric, EMBEDDING_FREQUENCIES, sigma)
+    k = getattr(args, "embedding_frequencies", None) or EMBEDDING_FREQUENCIES
+    embed = PeriodicEmbedding(data.n_features, numeric, k, sigma)
     stack = mlp_layers(
         [embed.out_features, *layers, task.n_outputs],
         args.activation,
