@@ -87,6 +87,7 @@ class _Recurrent(Layer):
         #: ∂L/∂(initial state) after backward, as a tuple like ``state``.
         self.initial_state_grad: tuple[np.ndarray, ...] | None = None
         self._work: dict[str, np.ndarray] = {}
+        self._keep_work = False
 
     # Shapes ---------------------------------------------------------------------------------
 
@@ -128,11 +129,14 @@ class _Recurrent(Layer):
             self.grads[name] = np.zeros(shape, dtype=self.dtype)
 
     def _array(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
-        """A work array kept between calls (uninitialized): a new one only when the shape
-        changes, so a training step does not page in fresh memory for every cached array."""
+        """A work array (uninitialized). In training it is kept for the next call (a new one
+        only when the shape changes), so a step does not page in fresh memory for each of its
+        arrays; outside training nothing is kept beyond what the last forward caches."""
         array = self._work.get(name)
         if array is None or array.shape != shape or array.dtype != self.dtype:
-            array = self._work[name] = np.empty(shape, dtype=self.dtype)
+            array = np.empty(shape, dtype=self.dtype)
+            if self._keep_work:
+                self._work[name] = array
         return array
 
     # Forward --------------------------------------------------------------------------------
@@ -180,7 +184,8 @@ class _Recurrent(Layer):
 
         Args:
             x: ``(batch, time, in_features)``.
-            training: unused (no training-only behaviour).
+            training: whether a backward follows: in training the layer keeps its work
+                arrays from call to call (no training-only math).
             initial_state: h0 ``(batch, hidden)`` (RNN, GRU) or ``(h0, c0)`` (LSTM); zeros
                 if None.
             lengths: ``(batch,)`` integers, each sequence's length (for padded batches).
@@ -198,6 +203,9 @@ class _Recurrent(Layer):
             )
         batch, steps, _ = x.shape
         self._mask = self._step_mask(lengths, batch, steps)
+        self._keep_work = bool(training)
+        if not training:
+            self._work.clear()  # (a large batch to predict leaves no work arrays behind)
         self._x = x = np.ascontiguousarray(x, dtype=self.dtype)
         hs = self._run(x, self._initial(initial_state, batch))  # (T+1, H, B): hs[0] is h0ᵀ
         self.state = tuple(s.T.copy() for s in self._final_state())
