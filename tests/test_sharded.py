@@ -10,6 +10,7 @@ import pytest
 import scratchnn as snn
 from scratchnn import sharded
 from scratchnn.errors import TrainingDivergedError
+from scratchnn.layers.base import ParameterFree, layers
 
 pytest.importorskip("threadpoolctl")
 
@@ -171,6 +172,29 @@ def test_a_diverging_sharded_step_is_refused_and_leaves_the_weights(images):
         model.fit(X * 1e37, y, threads=2, epochs=1, batch_size=32, verbose=0)
     assert np.array_equal(model.get_weights(), before)
     assert model.shards is None
+
+
+@layers.register()
+class ShardedTestAmplify(ParameterFree):
+    """``x · 1e30``: overflows float32 (a RuntimeWarning, unless silenced) on every thread."""
+
+    def forward(self, x, training=False):
+        return x * np.float32(1e30)
+
+    def backward(self, grad_out):
+        return grad_out * np.float32(1e30)
+
+
+def test_an_overflow_on_a_worker_thread_is_refused_without_a_warning(rng):
+    """Every shard runs in the caller's context: train_step's silenced overflow is silenced on
+    the other thread too (the suite turns a RuntimeWarning into an error)."""
+    X = rng.normal(size=(64, 4)).astype(np.float32) * 1e10
+    y = rng.integers(0, 2, size=64)
+    model = snn.Sequential([snn.Dense(4, 8), ShardedTestAmplify(), snn.Dense(8, 2)], seed=0)
+    before = model.get_weights()
+    with pytest.raises(TrainingDivergedError, match="not applied"):
+        model.fit(X, y, loss="ce", optimizer="sgd", threads=2, batch_size=64, verbose=0)
+    assert np.array_equal(model.get_weights(), before)
 
 
 @pytest.mark.parametrize("threads", [0, -1, 1.5, "two"])

@@ -21,9 +21,12 @@ def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     the result keeps full relative precision in both tails (unlike ``0.5 + 0.5 tanh(z/2)``).
     """
     z = np.asarray(z)
-    if out is None:
-        out = np.empty(z.shape, dtype=np.result_type(z, 1.0))
-    np.negative(z, out=out)
+    if out is None and z.dtype.kind == "f" and z.ndim:
+        out = np.negative(z)  # (one call fewer than np.empty and then np.negative into it)
+    else:  # (integers and booleans give float64; a 0-d array stays an array)
+        if out is None:
+            out = np.empty(z.shape, dtype=np.result_type(z, 1.0))
+        np.negative(z, out=out)
     np.logaddexp(0, out, out=out)
     np.negative(out, out=out)
     return np.exp(out, out=out)

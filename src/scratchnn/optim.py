@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import operator
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -63,6 +64,11 @@ def _tensors(parameters: Parameters | Parameter | Iterable[Parameter]) -> list[P
                 f"Received an item of type {type(item).__name__}."
             )
     return tensors
+
+
+def _same(these: list[np.ndarray], those: list[np.ndarray]) -> bool:
+    """Whether two lists hold the very same arrays, in order."""
+    return len(these) == len(those) and all(map(operator.is_, these, those))
 
 
 def clip_grad_norm(parameters: Parameters | Iterable[Parameter], max_norm: float) -> float:
@@ -134,41 +140,68 @@ class Optimizer(Configurable):
         self,
         parameters: Parameters | Parameter | Iterable[Parameter],
         run: Any = None,
+        *,
+        quiet: bool = False,
     ) -> None:
         """Update every parameter in place from its gradient.
 
         ``run`` (optional; :class:`scratchnn.sharded.Shards` passes itself) runs a list of up
         to ``run.threads`` callables at once, ``run(jobs)``, and returns their results in
         order: an :attr:`elementwise` optimizer then computes the update of a flat parameter
-        as that many pieces, with the same numbers as in one piece."""
+        as that many pieces, with the same numbers as in one piece.
+
+        An overflow on the way is not warned about (a non-finite update is refused with
+        :class:`~scratchnn.errors.TrainingDivergedError` instead): the update runs under
+        ``np.errstate(over="ignore", invalid="ignore")``, or, with ``quiet=True``, under the
+        caller's, who then promises to have silenced those warnings already
+        (:meth:`Sequential.train_step` does; entering ``np.errstate`` costs as much as a small
+        model's whole update)."""
         tensors = _tensors(parameters)
         # The layout checks below cost more than a small model's whole update, so they run
-        # only when the arrays change (not on every step of a fit with one flat parameter).
-        arrays = [array for p in tensors for array in (p.value, p.grad)]
-        if self._checked is None or not (
-            len(arrays) == len(self._checked[0])
-            and all(a is b for a, b in zip(arrays, self._checked[0], strict=False))
-            and self._checked[1] is self.state
+        # only when the parameters change: fit passes the same flat Parameter every step (an
+        # immutable tuple, so the same object holds the same arrays).
+        key = tensors[0] if len(tensors) == 1 else [a for p in tensors for a in (p.value, p.grad)]
+        checked = self._checked
+        if checked is None or not (
+            checked[1] is self.state
+            and (
+                checked[0] is key
+                or (type(key) is list and type(checked[0]) is list and _same(key, checked[0]))
+            )
         ):
             self._prepare(tensors)
-            self._checked = (arrays, self.state)
+            self._checked = (key, self.state)
         if self.clip_value is not None:
             clip_grad_value(tensors, self.clip_value)
         if self.clip_norm is not None:
             clip_grad_norm(tensors, self.clip_norm)
         self.step_count += 1
-        # An overflow here is not an error yet: _apply refuses any update that is not finite.
-        with np.errstate(over="ignore", invalid="ignore"):
-            if run is not None and self.elementwise and len(tensors) == 1:
-                tensors, updates = self._updates_in_pieces(tensors[0], run)
-            else:
-                updates = [
-                    self._update(parameter.value, parameter.grad, state, scratch)
-                    for parameter, state, scratch in zip(
-                        tensors, self.state, self._scratch, strict=True
-                    )
-                ]
-            self._apply(tensors, updates)
+        if quiet:
+            self._update_all(tensors, run)
+        else:
+            self._update_all_quietly(tensors, run)
+
+    # (np.errstate as a decorator costs a third less per call than a with-block)
+    @np.errstate(over="ignore", invalid="ignore")
+    def _update_all_quietly(self, tensors: list[Parameter], run: Any) -> None:
+        self._update_all(tensors, run)
+
+    def _update_all(self, tensors: list[Parameter], run: Any) -> None:
+        if run is not None and self.elementwise and len(tensors) == 1:
+            tensors, updates = self._updates_in_pieces(tensors[0], run)
+        elif len(tensors) == 1:  # a model's flat parameter
+            (parameter,) = tensors
+            updates = [
+                self._update(parameter.value, parameter.grad, self.state[0], self._scratch[0])
+            ]
+        else:
+            updates = [
+                self._update(parameter.value, parameter.grad, state, scratch)
+                for parameter, state, scratch in zip(
+                    tensors, self.state, self._scratch, strict=True
+                )
+            ]
+        self._apply(tensors, updates)
 
     def _updates_in_pieces(
         self, tensor: Parameter, run: Any

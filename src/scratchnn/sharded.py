@@ -30,6 +30,7 @@ whole batch), and when a step has enough work to pay for the hand-offs: see :fun
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import functools
 import math
@@ -191,7 +192,9 @@ class Shards:
         """``work[k]()`` on thread ``k`` (0 the calling one), the results in shard order; at
         most ``threads`` jobs (the shards' passes and the optimizer's pieces run this way)."""
         assert self._pool is not None, "Shards is used inside its with block"
-        futures = [self._pool.submit(job) for job in work[1:]]
+        # Each job in a copy of the caller's context: NumPy's errstate (overflow silenced by
+        # train_step, which refuses a non-finite step itself) is a context variable.
+        futures = [self._pool.submit(contextvars.copy_context().run, job) for job in work[1:]]
         results = [work[0]()]
         results += [future.result() for future in futures]
         return results

@@ -316,7 +316,8 @@ class _Batches:
             stop = min(start + self.batch, n)
             if self.order is None:
                 rows: Any = slice(start, stop)
-                xb, yb = self.X[rows], self.y[rows]
+                # (the arrays themselves for a full batch: two views fewer per epoch)
+                xb, yb = (self.X, self.y) if stop - start == n else (self.X[rows], self.y[rows])
             else:
                 rows = self.order[start:stop]
                 xb = np.take(self.X, rows, axis=0, out=self.X_buffer[: stop - start], mode="clip")
@@ -386,6 +387,17 @@ def _validation_logs(model: Model, setup: _FitSetup) -> dict[str, float]:
     return evaluate_prepared(model, X_val, y_val, setup.loss, setup.metrics, w_val)
 
 
+_EVENTS = ("on_train_begin", "on_epoch_begin", "on_batch_end", "on_epoch_end", "on_train_end")
+
+
+def _hooks(callbacks: list[Callback], event: str) -> list[Callable[..., None]]:
+    """The callbacks' ``event`` methods, leaving out those that are the base class's (which
+    do nothing): a full-batch fit of XOR calls every event once per step, thousands of times."""
+    base = getattr(callbacks_module.Callback, event)
+    methods = [getattr(callback, event) for callback in callbacks]
+    return [method for method in methods if getattr(method, "__func__", None) is not base]
+
+
 #: Makes the step of a custom loop: ``make_step(model, setup, batches)`` returns
 #: ``step(start, stop, x, y, w) -> TrainStep``, called for every batch instead of
 #: ``model.train_step`` (the data-parallel step, which sends the batch's rows to workers).
@@ -432,16 +444,21 @@ def fit(
     history = History()
     history.threads = threads
 
-    def notify(method: str, *args: Any) -> None:
-        for callback in callbacks:
-            getattr(callback, method)(*args)
+    hooks = {event: _hooks(callbacks, event) for event in _EVENTS}
+    # (looked up once: a full-batch fit of XOR has an epoch per step)
+    epoch_begin, batch_end, epoch_end = (hooks[e] for e in _EVENTS[1:4])
+
+    def notify(event: str, *args: Any) -> None:
+        for hook in hooks[event]:
+            hook(*args)
 
     with _stop_on_interrupt() as interrupt, shards:
         try:
             notify("on_train_begin", {})
             for _ in range(setup.epochs):
                 epoch = model.epochs_trained
-                notify("on_epoch_begin", epoch, {})
+                for hook in epoch_begin:
+                    hook(epoch, {})
                 epoch_log.reset()
                 for b, (start, stop, xb, yb, wb) in enumerate(batches.epoch(model.rngs.shuffle)):
                     try:
@@ -460,13 +477,17 @@ def fit(
                         history.diverged = True
                         break
                     epoch_log.add(start, stop, step.loss, step.output, wb, yb)
-                    notify("on_batch_end", b, {"loss": step.loss})
+                    if batch_end:
+                        batch_logs = {"loss": step.loss}
+                        for hook in batch_end:
+                            hook(b, batch_logs)
                     if interrupt["hit"] or model.stop_training:
                         break
                 if history.diverged or (interrupt["hit"] and not batches.complete(epoch_log.done)):
                     history.interrupted = interrupt["hit"]
                     break  # a partial epoch is not recorded
-                logs = epoch_log.logs(setup.loss, batches.targets_seen(epoch_log.done))
+                seen = batches.targets_seen(epoch_log.done) if setup.metrics else None
+                logs = epoch_log.logs(setup.loss, seen)
                 if setup.validation is not None:
                     with shards.outside() if threads.threads > 1 else nullcontext():
                         val_logs = _validation_logs(model, setup)
@@ -477,7 +498,8 @@ def fit(
                 model.epochs_trained += 1
                 history.append(epoch, logs)
                 model.history = history  # (callbacks read it)
-                notify("on_epoch_end", epoch, logs)
+                for hook in epoch_end:
+                    hook(epoch, logs)
                 if model.stop_training or interrupt["hit"]:
                     history.interrupted = interrupt["hit"]
                     break

@@ -171,13 +171,14 @@ class Dense(Layer):
         if self.bias:
             # ∂L/∂b = Σ_batch g = 1ᵀg: as a BLAS matrix-vector product this is ~3x faster
             # than np.sum(g, axis=0) for typical batches.
-            n = g_rows.shape[0]
-            if self._ones.shape[0] < n or self._ones.dtype != g.dtype:
-                self._ones = np.ones(n, dtype=g.dtype)
-            np.matmul(self._ones[:n], g_rows, out=self.grads["b"])
+            ones = self._ones  # kept at the batch's length (a new one when that changes)
+            if ones.shape[0] != g_rows.shape[0] or ones.dtype != g.dtype:
+                ones = self._ones = np.ones(g_rows.shape[0], dtype=g.dtype)
+            np.matmul(ones, g_rows, out=self.grads["b"])
         if not input_grad:
             return None
-        return (g_rows @ self.params["W"].T).reshape(*g.shape[:-1], self._in)
+        dx = g_rows @ self.params["W"].T
+        return dx if g.ndim == 2 else dx.reshape(*g.shape[:-1], self._in)
 
     @property
     def has_penalty(self) -> bool:
