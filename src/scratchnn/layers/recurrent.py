@@ -263,10 +263,9 @@ class _Recurrent(Layer):
         batch, steps, _ = self._x.shape
         hidden = self.hidden_size
         if self.return_sequences:
-            dh_seq = self._array("dh_seq", (steps, hidden, batch))  # feature-major, as hs
-            np.copyto(dh_seq, grad_out.transpose(1, 2, 0))
+            dh_seq = grad_out.transpose(1, 2, 0)  # a feature-major view, as hs: (T, H, B)
             if self._mask is not None:
-                dh_seq *= self._mask  # padded outputs are constant 0
+                dh_seq = dh_seq * self._mask  # padded outputs are constant 0
             dh_final = np.zeros((hidden, batch), dtype=self.dtype)
         else:  # only the final state is an output
             dh_seq = None
