@@ -36,6 +36,8 @@ def main(samples: int = 12_000, epochs: int = 12, workdir: str | None = None) ->
 
     model = build()
     print(model.summary())
+    # Half the epochs now, the rest after saving and loading: if EarlyStopping has not ended
+    # this half, fit says so (a NotConvergedWarning), which is true, and training goes on below.
     history = model.fit(
         X,
         y,

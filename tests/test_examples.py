@@ -42,6 +42,7 @@ def test_mnist_example_runs_on_a_slice_of_mnist(monkeypatch, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::scratchnn.NotConvergedWarning")  # its first half, rightly
 def test_toolkit_example_trains_checkpoints_and_resumes(tmp_path, capsys):
     results = _load("toolkit").main(samples=3000, epochs=4, workdir=str(tmp_path))
     assert results["accuracy"] > 0.85

@@ -1016,3 +1016,86 @@ def test_fit_property_batchnorm_refuses_a_batch_of_one_up_front(p):
         assert len(history) == p["epochs"]
         assert model.optimizer.step_count == p["epochs"] * math.ceil(n / batch)
         assert model.predict(X).dtype == np.dtype(p["dtype"])
+
+
+# Convergence honesty: all epochs used before EarlyStopping could end them
+
+
+def _separable(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 2))
+    return X, (X[:, 0] + X[:, 1] > 0).astype(int)
+
+
+def _slow_fit(stopping=("val_loss", 5), **options):
+    X, y = _separable()
+    model = snn.Sequential([snn.Dense(2, 8, activation="relu"), snn.Dense(8, 2)], seed=0)
+    callbacks = [] if stopping is None else [snn.callbacks.EarlyStopping(*stopping)]
+    options = {"epochs": 30, "validation_split": 0.2, "verbose": 0, **options}
+    return model, model.fit(
+        X, y, loss="ce", optimizer=snn.optim.SGD(lr=1e-3), callbacks=callbacks, **options
+    )
+
+
+def test_all_epochs_used_before_early_stopping_warns_at_the_callers_line():
+    with pytest.warns(snn.NotConvergedWarning) as caught:
+        _model, history = _slow_fit()
+    (warning,) = caught
+    message = str(warning.message)
+    assert "fit used all its 30 epochs before EarlyStopping(monitor='val_loss') stopped it" in (
+        message
+    )
+    assert f"validation loss still falling ({history['val_loss'][14]:.4g} at epoch 15, " in (
+        message
+    )
+    assert "epochs=60" in message
+    assert warning.filename == __file__  # stacklevel: the line that called model.fit
+
+
+def test_a_rising_accuracy_counts_as_still_improving():
+    from scratchnn.history import History, still_improving
+
+    history = History()
+    for epoch, value in enumerate([0.5, 0.6, 0.7, 0.8]):
+        history.append(epoch, {"val_accuracy": value})
+    assert still_improving(history, 4, "val_accuracy", higher_is_better=True) == (
+        "val_accuracy still rising (0.6 at epoch 2, 0.8 at the last)"
+    )
+    assert still_improving(history, 4, "val_accuracy") is None  # falling is what a loss does
+
+
+def test_the_not_converged_warning_can_be_filtered_by_its_class():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.simplefilter("ignore", snn.NotConvergedWarning)
+        _model, history = _slow_fit()
+    assert len(history) == 30
+
+
+def test_no_not_converged_warning_without_early_stopping_or_once_it_stopped():
+    # (the suite turns any warning into an error: these fits must stay silent)
+    _slow_fit(stopping=None)  # a fixed number of epochs, as asked
+    _model, history = _slow_fit(stopping=("val_loss", 0, 10.0))  # stopped at the 2nd epoch
+    assert len(history) == 2
+    X, y = _separable()
+    y = np.where(np.random.default_rng(1).random(len(y)) < 0.2, 1 - y, y)  # 20% label noise
+    model = snn.Sequential([snn.Dense(2, 8, activation="relu"), snn.Dense(8, 2)], seed=0)
+    history = model.fit(X, y, loss="ce", optimizer="adam", epochs=100, validation_split=0.2,
+                        callbacks=[snn.callbacks.EarlyStopping(patience=200)],
+                        verbose=0)  # fmt: skip
+    assert len(history) == 100  # all epochs, the validation loss levelled off: no warning
+
+
+def test_the_command_line_keeps_its_own_wording_for_an_unconverged_fit(tmp_path, capsys):
+    """fit's warning is Python (epochs=...); `scratchnn train` says it with --epochs."""
+    from scratchnn.cli.main import main
+
+    X, y = _separable()
+    np.savez(tmp_path / "sep.npz", X=X, y=y)
+    code = main(["train", str(tmp_path / "sep.npz"), "--target", "y", "--epochs", "2",
+                 "--out", str(tmp_path / "m.npz"), "--quiet"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0 and "epochs=4" not in err
+    assert "training stopped at --epochs 2 with the validation loss still falling" in err

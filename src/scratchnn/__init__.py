@@ -8,7 +8,7 @@ import importlib
 
 from . import _registry, functional, initializers, losses, optim
 from ._version import __version__
-from .errors import DataFileError, ScratchnnError, TrainingDivergedError
+from .errors import DataFileError, NotConvergedWarning, ScratchnnError, TrainingDivergedError
 from .gradcheck import GradcheckResult, gradcheck
 from .history import History
 from .layers import (
@@ -125,6 +125,7 @@ __all__ = [
     "LeakyReLU",
     "MaxPool2D",
     "MultiHeadAttention",
+    "NotConvergedWarning",
     "Parameter",
     "Parameters",
     "PeriodicEmbedding",

@@ -23,3 +23,10 @@ class TrainingDivergedError(ScratchnnError, FloatingPointError):
     def __init__(self, message: str, logs: dict[str, float] | None = None) -> None:
         super().__init__(message)
         self.logs = dict(logs) if logs is not None else {"loss": float("nan")}
+
+
+class NotConvergedWarning(UserWarning):
+    """``fit`` used all its epochs before its ``EarlyStopping`` callback could stop it, with
+    the monitored value still improving: the model has probably not converged (as
+    scikit-learn's ``ConvergenceWarning``). Train for more epochs, or with a larger learning
+    rate. To silence it: ``warnings.simplefilter("ignore", scratchnn.NotConvergedWarning)``."""

@@ -65,3 +65,39 @@ class History:
     def __repr__(self) -> str:
         last = ", ".join(f"{key}={values[-1]:.4g}" for key, values in self.history.items())
         return f"History({len(self)} epochs; last: {last})"
+
+
+def still_improving(
+    history: Any, epochs: int, monitor: str, higher_is_better: bool = False
+) -> str | None:
+    """Words for a run that used all its ``epochs`` with ``monitor`` still improving, or None.
+
+    Still improving: the last epoch's value is the best so far and more than 3% better than
+    the value half-way (a cosine schedule flattens the last epochs of any run, converged or
+    not, so the last few epochs alone say little). A run stopped early, or interrupted, has
+    converged as far as it can tell. ``history`` is a :class:`History` or anything with
+    ``len``, ``in``, ``[name]`` and ``interrupted``.
+
+    Example:
+        >>> h = History()
+        >>> for epoch, value in enumerate([1.0, 0.8, 0.6, 0.5]):
+        ...     h.append(epoch, {"val_loss": value})
+        >>> still_improving(h, 4, "val_loss")
+        'validation loss still falling (0.8 at epoch 2, 0.5 at the last)'
+        >>> still_improving(h, 10, "val_loss") is None  # stopped before its 10 epochs
+        True
+    """
+    if history.interrupted or len(history) < max(epochs, 2) or monitor not in history:
+        return None
+    values = history[monitor]
+    back = values[len(values) // 2 - 1] if len(values) > 2 else values[0]
+    if higher_is_better:
+        improving = values[-1] >= max(values) and values[-1] > back + 0.03 * abs(back)
+    else:
+        improving = values[-1] <= min(values) and values[-1] < back - 0.03 * abs(back)
+    if not improving:
+        return None
+    name = {"val_loss": "validation loss", "loss": "training loss"}.get(monitor, monitor)
+    trend = "rising" if higher_is_better else "falling"
+    half = f"epoch {max(len(values) // 2, 1)}"
+    return f"{name} still {trend} ({back:.4g} at {half}, {values[-1]:.4g} at the last)"

@@ -231,14 +231,14 @@ class Optimizer(Configurable):
         """``W ← W(1 − ηλ) − Δ`` for every parameter, or for none if any result would not be
         finite (then :class:`~scratchnn.errors.TrainingDivergedError`; the weights are as
         they were)."""
-        shrink = 1.0
+        shrink, exact = 1.0, False
         if self.decoupled_weight_decay and self.weight_decay:
             shrink = 1 - self.lr * self.weight_decay
-        exact = not (math.isfinite(shrink) and abs(shrink) <= 1)
+            exact = not (math.isfinite(shrink) and abs(shrink) <= 1)
         for delta in updates:
             # One BLAS dot product: a finite Δ·Δ means every |Δᵢ| < √(largest float), so
             # W − Δ cannot overflow for any finite W that is not itself near the largest float.
-            flat = delta.reshape(-1)
+            flat = delta if delta.ndim == 1 else delta.reshape(-1)
             if not math.isfinite(float(np.dot(flat, flat))):
                 exact = True
         if exact:  # rare: huge or non-finite values; check the results entry by entry

@@ -24,6 +24,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
@@ -36,8 +37,8 @@ from . import losses as losses_module
 from . import schedules as schedules_module
 from ._validation import check_number, check_positive_int, column_names
 from .batches import is_batch_source
-from .errors import TrainingDivergedError
-from .history import History
+from .errors import NotConvergedWarning, TrainingDivergedError
+from .history import History, still_improving
 from .preparation import (
     Model,
     evaluate_prepared,
@@ -444,6 +445,8 @@ def fit(
     history = History()
     history.threads = threads
 
+    loss, optimizer, schedule = setup.loss, setup.optimizer, setup.schedule
+    validation, metrics = setup.validation, setup.metrics
     hooks = {event: _hooks(callbacks, event) for event in _EVENTS}
     # (looked up once: a full-batch fit of XOR has an epoch per step)
     epoch_begin, batch_end, epoch_end = (hooks[e] for e in _EVENTS[1:4])
@@ -486,15 +489,15 @@ def fit(
                 if history.diverged or (interrupt["hit"] and not batches.complete(epoch_log.done)):
                     history.interrupted = interrupt["hit"]
                     break  # a partial epoch is not recorded
-                seen = batches.targets_seen(epoch_log.done) if setup.metrics else None
-                logs = epoch_log.logs(setup.loss, seen)
-                if setup.validation is not None:
+                seen = batches.targets_seen(epoch_log.done) if metrics else None
+                logs = epoch_log.logs(loss, seen)
+                if validation is not None:
                     with shards.outside() if threads.threads > 1 else nullcontext():
                         val_logs = _validation_logs(model, setup)
                     logs.update({f"val_{key}": value for key, value in val_logs.items()})
-                logs["lr"] = setup.optimizer.lr
-                if setup.schedule is not None:
-                    setup.schedule.step(setup.optimizer, logs)
+                logs["lr"] = optimizer.lr
+                if schedule is not None:
+                    schedule.step(optimizer, logs)
                 model.epochs_trained += 1
                 history.append(epoch, logs)
                 model.history = history  # (callbacks read it)
@@ -522,4 +525,30 @@ def fit(
             "weights of the last complete batch.",
             file=sys.stderr,
         )
+    elif not (history.diverged or model.stop_training):
+        _warn_if_not_converged(history, setup.epochs, callbacks)
     return history
+
+
+def _warn_if_not_converged(history: History, epochs: int, callbacks: list[Callback]) -> None:
+    """A :class:`NotConvergedWarning` when an ``EarlyStopping`` was to end training but all
+    ``epochs`` ran out first, its value still improving
+    (:func:`scratchnn.history.still_improving`). A fit without one trains for the epochs it
+    was given, as the user asked."""
+    for callback in callbacks:
+        if not isinstance(callback, callbacks_module.EarlyStopping):
+            continue
+        monitor = callback.monitor
+        improving = still_improving(history, epochs, monitor, callback.mode == "max")
+        if improving is None:
+            continue
+        warnings.warn(
+            f"fit used all its {epochs} epochs before EarlyStopping(monitor={monitor!r}) "
+            f"stopped it, with the {improving}: the model has probably not converged. Train "
+            f"longer (epochs={2 * epochs}; EarlyStopping still ends it once {monitor} levels "
+            "off). To silence this: warnings.simplefilter('ignore', "
+            "scratchnn.NotConvergedWarning).",
+            NotConvergedWarning,
+            stacklevel=4,  # the user's model.fit(...) line
+        )
+        return

@@ -7,11 +7,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 
 from .. import __version__
 from .._archive import not_a_regular_file
-from ..errors import DataFileError
+from ..errors import DataFileError, NotConvergedWarning
 from . import (
     commands,
     compare,
@@ -527,6 +528,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     """``args.handler(args)``, with main's handling of errors, Ctrl-C and warnings."""
     with failures.WarningSummary() as warned:
+        # fit's warning speaks Python (epochs=...); a table's training says it in the CLI's
+        # words (--epochs), from the data loss.
+        warnings.filterwarnings("ignore", category=NotConvergedWarning)
         try:
             _refuse_endless_inputs(args)
             status = args.handler(args)

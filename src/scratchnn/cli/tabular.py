@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import __version__, callbacks, diagnostics
 from ..datasets.tabular import encode_target
+from ..history import still_improving
 from ..layers import Average, Chain, Dense, PeriodicEmbedding
 from ..metrics import mae, r2
 from ..model import Sequential, mlp_layers
@@ -486,22 +487,6 @@ class _DataLoss(callbacks.Callback):
         return self.history[key]
 
 
-def _still_improving(history: Any, epochs: int, monitor: str) -> str | None:
-    """Words for a run that used all its ``epochs`` with ``monitor`` still improving (its best
-    value at the last epoch, more than 3% below its value half-way: a cosine schedule flattens
-    the last epochs of any run, converged or not), or None. A run stopped early, or
-    interrupted, has converged as far as it can tell."""
-    if history.interrupted or len(history) < max(epochs, 2) or monitor not in history:
-        return None
-    values = history[monitor]
-    back = values[len(values) // 2 - 1] if len(values) > 2 else values[0]
-    if not (values[-1] <= min(values) and values[-1] < 0.97 * back):
-        return None
-    name = "validation loss" if monitor == "val_loss" else "training loss"
-    half = f"epoch {max(len(values) // 2, 1)}"
-    return f"{name} still falling ({back:.4g} at {half}, {values[-1]:.4g} at the last)"
-
-
 #: Whether a count target trains on log(1 + y) by default. Measured on the two count tables of
 #: the tuning set (refit, 2 seeds): log1p R² -0.022 and 0.067, the plain standardized target
 #: -0.057 and 0.115 (scikit-learn's best: 0.034 and 0.121): R² scores the mean, which log1p
@@ -872,7 +857,7 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
     trained_rows = len(fit_rows)
     unconverged = None
     if not history.interrupted:
-        unconverged = _still_improving(data_loss, settings.epochs, monitor)
+        unconverged = still_improving(data_loss, settings.epochs, monitor)
     if unconverged:
         given = "epochs" not in settings.chosen
         limit = f"--epochs {settings.epochs}" if given else f"the cap of {settings.epochs} epochs"

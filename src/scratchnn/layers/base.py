@@ -104,10 +104,9 @@ class Layer(Configurable):
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    @property
-    def has_penalty(self) -> bool:
-        """Whether ``penalty()`` can be non-zero (so that models skip it otherwise)."""
-        return False
+    #: Whether ``penalty()`` can be non-zero (so that models skip it otherwise). A plain
+    #: attribute here, read at every step; a layer with L1/L2 makes it a property.
+    has_penalty: bool = False
 
     def penalty(self) -> float:
         """The regularization term this layer adds to the loss (0 unless it has one)."""
