@@ -51,8 +51,9 @@ class Embedding(Layer):
         ∂L/∂W_v = \sum_{(b, t):\, x_{bt} = v} ∂L/∂y_{bt}
 
     The lookup is the product of a one-hot row with ``W``; the backward is its transpose, a
-    *scatter-add*: each position's gradient is added to the row of its token (``np.add.at``),
-    with no one-hot matrix ever formed. Rows of tokens absent from the batch get 0.
+    *scatter-add*: each position's gradient is added to the row of its token (the positions
+    grouped by token, each group summed), with no one-hot matrix ever formed. Rows of tokens
+    absent from the batch get 0.
 
     The input is discrete: the output is a step function of the ids, so ``backward`` returns
     zeros of the ids' shape for ``∂L/∂x`` (None with ``input_grad=False``, which a model's
@@ -119,8 +120,15 @@ class Embedding(Layer):
         function has derivative 0), or None with ``input_grad=False``."""
         grad_w = self.grads["W"]
         grad_w[...] = 0
-        # Unbuffered: a token appearing twice gets both of its positions' gradients.
-        np.add.at(grad_w, self._ids.reshape(-1), grad_out.reshape(-1, self.embedding_dim))
+        ids, rows = self._ids.reshape(-1), grad_out.reshape(-1, self.embedding_dim)
+        if ids.size:
+            # The positions grouped by token (a stable sort: in their order), each group's
+            # rows summed at once: the scatter-add of np.add.at(grad_w, ids, rows), ~6x faster
+            # for a language model's batch, as np.add.at adds one row at a time.
+            order = np.argsort(ids, kind="stable")
+            tokens = ids[order]
+            starts = np.flatnonzero(np.r_[True, tokens[1:] != tokens[:-1]])
+            grad_w[tokens[starts]] = np.add.reduceat(rows[order], starts, axis=0)
         return np.zeros(self._ids.shape, dtype=grad_out.dtype) if input_grad else None
 
     def get_config(self) -> dict[str, Any]:
