@@ -242,24 +242,21 @@ class _StallHint(Callback):
     ``optimizer="sgd"`` means PyTorch's default of 1e-3, at which the tutorial's XOR is still
     at 0.2486 after 10,000 epochs)."""
 
+    # It reads the optimizer's step count and the history at the end, rather than counting
+    # batches: a callback called at every step costs a full-batch fit of XOR a tenth of its
+    # step.
     def on_train_begin(self, logs: dict[str, float]) -> None:
         self._fresh = self.model.epochs_trained == 0
-        self._steps, self._epochs = 0, 0
-        self._first = self._last = math.nan
-
-    def on_batch_end(self, batch: int, logs: dict[str, float]) -> None:
-        if self._steps == 0:
-            self._first = float(logs.get("loss", math.nan))
-        self._steps += 1
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
-        self._epochs += 1
-        self._last = float(logs.get("loss", math.nan))
+        self._epochs_before = self.model.epochs_trained
+        self._steps_before = self.model.optimizer.step_count
 
     def on_train_end(self, logs: dict[str, float]) -> None:
-        first, last = self._first, self._last
-        if not (self._fresh and self._steps >= STALL_STEPS and self._epochs >= 2):
+        epochs = self.model.epochs_trained - self._epochs_before
+        steps = self.model.optimizer.step_count - self._steps_before
+        if not (self._fresh and steps >= STALL_STEPS and epochs >= 2):
             return
+        losses = self.model.history["loss"]  # this fit's, as it has completed epochs
+        first, last = float(losses[0]), float(losses[-1])
         if not (math.isfinite(first) and math.isfinite(last) and first > 0):
             return
         if not STALL_FRACTION * first < last <= first:
@@ -267,8 +264,8 @@ class _StallHint(Callback):
         optimizer = self.model.optimizer
         default = " (optimizer='sgd' means lr=0.001, PyTorch's and scikit-learn's default)"
         _warn(
-            f"The loss barely moved in {self._steps:,} steps of gradient descent ({first:.4g} "
-            f"at the first batch, {last:.4g} after {self._epochs:,} epochs, "
+            f"The loss barely moved in {steps:,} steps of gradient descent ({first:.4g} "
+            f"after the first epoch, {last:.4g} after {epochs:,}, "
             f"{(first - last) / first:.1%} lower): {optimizer!r} steps with learning rate "
             f"{optimizer.lr:g}, which may be too small for this problem"
             f"{default if optimizer.lr == 1e-3 else ''}. Try a larger one, e.g. "
