@@ -220,6 +220,20 @@ def test_optimizer_step_alone_refuses_a_non_finite_update():
     np.testing.assert_array_equal(params.flat.value, before)
 
 
+def test_quiet_leaves_the_floating_point_warnings_to_the_caller():
+    """step(quiet=True) is for a caller that silences overflow itself (train_step does): it
+    enters no np.errstate of its own, and refuses the update all the same."""
+    model = model_for()
+    params = model.parameters()
+    params.flat.grad[...] = 1.0
+    before = params.flat.value.copy()
+    with pytest.warns(RuntimeWarning, match="overflow"), pytest.raises(snn.TrainingDivergedError):
+        optim.SGD(lr=1e300).step(params, quiet=True)  # (the suite turns warnings into errors)
+    with np.errstate(over="ignore", invalid="ignore"), pytest.raises(snn.TrainingDivergedError):
+        optim.SGD(lr=1e300).step(params, quiet=True)
+    np.testing.assert_array_equal(params.flat.value, before)
+
+
 def test_huge_but_finite_updates_are_applied_exactly():
     """The fast check (a finite Δ·Δ) falls back to an exact one for huge finite values."""
     model = model_for(dtype=np.float64)
