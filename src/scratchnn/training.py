@@ -447,21 +447,21 @@ def fit(
 
     loss, optimizer, schedule = setup.loss, setup.optimizer, setup.schedule
     validation, metrics = setup.validation, setup.metrics
-    hooks = {event: _hooks(callbacks, event) for event in _EVENTS}
-    # (looked up once: a full-batch fit of XOR has an epoch per step)
-    epoch_begin, batch_end, epoch_end = (hooks[e] for e in _EVENTS[1:4])
+    # Each event's methods, looked up once: a full-batch fit of XOR has an epoch per step.
+    train_begin, epoch_begin, batch_end, epoch_end, train_end = (
+        _hooks(callbacks, event) for event in _EVENTS
+    )
 
-    def notify(event: str, *args: Any) -> None:
-        for hook in hooks[event]:
+    def notify(hooks: list[Callable[..., None]], *args: Any) -> None:
+        for hook in hooks:
             hook(*args)
 
     with _stop_on_interrupt() as interrupt, shards:
         try:
-            notify("on_train_begin", {})
+            notify(train_begin, {})
             for _ in range(setup.epochs):
                 epoch = model.epochs_trained
-                for hook in epoch_begin:
-                    hook(epoch, {})
+                notify(epoch_begin, epoch, {})
                 epoch_log.reset()
                 for b, (start, stop, xb, yb, wb) in enumerate(batches.epoch(model.rngs.shuffle)):
                     try:
@@ -470,7 +470,7 @@ def fit(
                         else:
                             step = custom_step(start, stop, xb, yb, wb)
                     except TrainingDivergedError as error:
-                        notify("on_batch_end", b, error.logs)
+                        notify(batch_end, b, error.logs)
                         if not model.stop_training:  # TerminateOnNaN stops quietly instead
                             raise TrainingDivergedError(
                                 f"Training stopped at epoch {epoch + 1}, batch {b + 1} "
@@ -480,10 +480,8 @@ def fit(
                         history.diverged = True
                         break
                     epoch_log.add(start, stop, step.loss, step.output, wb, yb)
-                    if batch_end:
-                        batch_logs = {"loss": step.loss}
-                        for hook in batch_end:
-                            hook(b, batch_logs)
+                    if batch_end:  # (no logs dict per batch when no callback reads it)
+                        notify(batch_end, b, {"loss": step.loss})
                     if interrupt["hit"] or model.stop_training:
                         break
                 if history.diverged or (interrupt["hit"] and not batches.complete(epoch_log.done)):
@@ -501,8 +499,7 @@ def fit(
                 model.epochs_trained += 1
                 history.append(epoch, logs)
                 model.history = history  # (callbacks read it)
-                for hook in epoch_end:
-                    hook(epoch, logs)
+                notify(epoch_end, epoch, logs)
                 if model.stop_training or interrupt["hit"]:
                     history.interrupted = interrupt["hit"]
                     break
@@ -518,7 +515,7 @@ def fit(
         finally:
             if len(history) or model.history is None:
                 model.history = history
-            notify("on_train_end", {})
+            notify(train_end, {})
     if history.interrupted:
         print(
             f"Training interrupted after {len(history)} complete epoch(s); the model keeps the "
