@@ -278,16 +278,23 @@ def test_trials_keep_what_finished_when_the_cluster_is_closed(tmp_path):
     assert str(error).startswith("cluster closed: 2 of 4 trials finished, 2 were lost (")
 
 
-def _search_trial_or_kill(config, shared):
-    """``scratchnn search``'s trial, for the configurations of width 4; those of width 8 end
-    their worker's process once two trials have finished."""
+def _finish_or_kill(finishes: bool, work):
+    """For the command line's trials and rows: ``work()``, then a file saying it finished,
+    where ``finishes``; otherwise end this worker's process once two that finish have been
+    fetched (the folder is in ``SCRATCHNN_TEST_FINISHED``)."""
     folder = os.environ["SCRATCHNN_TEST_FINISHED"]
-    if config["width"] == 4:
-        result = _real_run_trial(config, shared)
+    if finishes:
+        result = work()
         _say_finished(folder)
         return result
     _wait_until_two_fetched(folder)
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _search_trial_or_kill(config, shared):
+    """``scratchnn search``'s trial, for the configurations of width 4; those of width 8 end
+    their worker's process once two trials have finished."""
+    return _finish_or_kill(config["width"] == 4, lambda: _real_run_trial(config, shared))
 
 
 _real_run_trial = search.run_trial
@@ -346,13 +353,7 @@ def test_search_losing_the_scheduler_before_any_trial_finished_saves_nothing(
 def _compare_row_or_kill(row, context):
     """``scratchnn compare``'s row, for sgd and adam; the others end their worker's process
     once those two have finished."""
-    folder = os.environ["SCRATCHNN_TEST_FINISHED"]
-    if row.value in ("sgd", "adam"):
-        result = _real_trained_row(row, context)
-        _say_finished(folder)
-        return result
-    _wait_until_two_fetched(folder)
-    os.kill(os.getpid(), signal.SIGKILL)
+    return _finish_or_kill(row.value in ("sgd", "adam"), lambda: _real_trained_row(row, context))
 
 
 _real_trained_row = compare._trained_row
@@ -433,11 +434,8 @@ def test_no_workers_timeout_is_checked_before_any_cluster_is_reached():
 
 def _search_trial_diverges_or_kills(config, shared):
     """Width 4 diverges (a NaN score); width 8 ends its worker's process after those."""
-    if config["width"] == 4:
-        _say_finished(os.environ["SCRATCHNN_TEST_FINISHED"])
-        return {**config, "scores": [math.nan], "seconds": 0.0}
-    _wait_until_two_fetched(os.environ["SCRATCHNN_TEST_FINISHED"])
-    os.kill(os.getpid(), signal.SIGKILL)
+    diverged = {**config, "scores": [math.nan], "seconds": 0.0}
+    return _finish_or_kill(config["width"] == 4, lambda: diverged)
 
 
 def test_search_losing_every_worker_after_trials_that_diverged_says_both(
