@@ -70,10 +70,12 @@ def build_model(
     standardize: bool | None = None,
     seed: int = 0,
     init: str = "auto",
+    front: Layer | None = None,
 ) -> Sequential:
-    """``[Standardize] → (Dense → [BatchNorm] → activation → [Dropout]) × hidden → Dense →
-    [output activation]``, with the standardization fitted on the training data; ``init`` is
-    the Dense layers' weight initializer."""
+    """``[Standardize] → [front] → (Dense → [BatchNorm] → activation → [Dropout]) × hidden →
+    Dense → [output activation]``, with the standardization fitted on the training data;
+    ``init`` is the Dense layers' weight initializer; ``front`` a layer of the features (a
+    table's ``PeriodicEmbedding``) whose ``out_features`` the first Dense takes."""
     get_activation(activation)  # an unknown name fails here, with the list of known ones
     stack: list[Layer] = []
     if standardize is None:
@@ -82,8 +84,12 @@ def build_model(
         scaler = Standardize(data.n_features)
         scaler.adapt(data.X_train)
         stack.append(scaler)
+    inputs = data.n_features
+    if front is not None:
+        stack.append(front)
+        inputs = front.out_features
     stack += mlp_layers(
-        [data.n_features, *hidden, task.n_outputs],
+        [inputs, *hidden, task.n_outputs],
         activation,
         task.output_activation,
         init,

@@ -21,7 +21,7 @@ from ..datasets.tabular import encode_target
 from ..history import still_improving
 from ..layers import Average, Chain, Dense, PeriodicEmbedding
 from ..metrics import mae, r2
-from ..model import Sequential, mlp_layers
+from ..model import Sequential
 from ..tables import (
     MISSING_TOKENS,
     RawTable,
@@ -362,8 +362,7 @@ def numeric_embedding(args: argparse.Namespace, numeric: int) -> tuple[str, str]
     why = "--numeric-embedding" if given else "default; --numeric-embedding"
     if choice == "none":
         return choice, "" if not given else "Numeric embedding: none (--numeric-embedding)."
-    sigma = getattr(args, "embedding_sigma", None) or EMBEDDING_SIGMA
-    k = getattr(args, "embedding_frequencies", None) or EMBEDDING_FREQUENCIES
+    k, sigma = _embedding_settings(args)
     return choice, (
         f"Numeric embedding: periodic, {k} learned frequencies c ~ N(0, "
         f"{sigma:g}²) per numeric column, [sin 2πcx, cos 2πcx] into the first Dense layer "
@@ -378,22 +377,22 @@ def table_network(
     """:func:`~scratchnn.cli.build.build_model`'s network for a table's encoded columns, with
     a :class:`~scratchnn.layers.PeriodicEmbedding` of its first ``numeric`` columns (the
     encoder's numeric ones) in front where :func:`numeric_embedding` says so."""
-    if numeric_embedding(args, numeric)[0] == "none":
-        return build_model(
-            data, task, layers, args.activation, args.dropout, args.batch_norm, False, seed
-        )
-    sigma = getattr(args, "embedding_sigma", None) or EMBEDDING_SIGMA
+    front = None
+    if numeric_embedding(args, numeric)[0] != "none":
+        k, sigma = _embedding_settings(args)
+        front = PeriodicEmbedding(data.n_features, numeric, k, sigma)
+    return build_model(
+        data, task, layers, args.activation, args.dropout, args.batch_norm, False, seed,
+        front=front,
+    )  # fmt: skip
+
+
+def _embedding_settings(args: argparse.Namespace) -> tuple[int, float]:
+    """The periodic embedding's frequencies per column and their initial spread: the
+    options, else the defaults."""
     k = getattr(args, "embedding_frequencies", None) or EMBEDDING_FREQUENCIES
-    embed = PeriodicEmbedding(data.n_features, numeric, k, sigma)
-    stack = mlp_layers(
-        [embed.out_features, *layers, task.n_outputs],
-        args.activation,
-        task.output_activation,
-        "auto",
-        batch_norm=args.batch_norm,
-        dropout=args.dropout,
-    )
-    return Sequential([embed, *stack], seed=seed, dtype=np.float32)
+    sigma = getattr(args, "embedding_sigma", None) or EMBEDDING_SIGMA
+    return k, sigma
 
 
 def table_dataset(args: argparse.Namespace, seed: int) -> Dataset:
