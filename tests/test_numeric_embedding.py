@@ -224,3 +224,17 @@ def test_onnx_export_matches_predict(tmp_path, dtype, numeric):
     session = ort.InferenceSession(str(tmp_path / "m.onnx"))
     (got,) = session.run(None, {session.get_inputs()[0].name: X})
     np.testing.assert_allclose(got, model.predict(X), rtol=1e-5, atol=1e-5)
+
+
+def test_trace_step_and_summary():
+    model = embedding_model(3)
+    X, y = batch()
+    before = model.get_weights()
+    trace = snn.trace_step(model, X, y, "mse", snn.optim.SGD(lr=0.1))
+    first = trace.layers[0]
+    assert first.output.shape == (7, 2 * 3 * 3 + 2)  # 3 features x (3 sines, 3 cosines), 2 kept
+    assert first.grads["C"].shape == (3, 3) and first.grad_input.shape == (7, 5)
+    assert np.array_equal(model.get_weights(), before)  # a trace leaves the model as it was
+    table = model.summary()
+    assert "PeriodicEmbedding" in table and "(None, 20)" in table
+    assert "Total parameters: 149" in table
