@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import scratchnn as snn
@@ -71,6 +71,7 @@ def test_a_history_over_the_limit_is_refused_at_save_naming_the_limit_and_the_wa
     text=st.lists(st.text(max_size=12), max_size=400),
     budget=st.integers(8, 400),
 )
+@example(epochs=0, keys=1, text=[], budget=11)  # a history of names and no epochs: none
 def test_whatever_save_writes_load_reads(tmp_path_factory, epochs, keys, text, budget):
     """With the parse budget made small (``budget`` KiB), models with histories and
     metadata of every size either save and load back equal, or are refused by save with the

@@ -65,7 +65,10 @@ def _metadata(model: Sequential, include_optimizer: bool) -> tuple[dict[str, Any
         "scratchnn_version": __version__,
         "model": model.get_config(),
         "epochs_trained": model.epochs_trained,
-        "history": None if model.history is None else model.history.to_dict(),
+        # (a history of no epochs is none: its names with empty lists would load as one)
+        "history": model.history.to_dict()
+        if model.history is not None and len(model.history)
+        else None,
         "metadata": model.metadata,
         "loss": None,
         "optimizer": None,
