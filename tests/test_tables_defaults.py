@@ -266,10 +266,10 @@ def test_an_ensemble_averages_networks_in_one_saved_model(tmp_path, capsys):
 
     path = write_csv(tmp_path / "t.csv", ["a", "b", "y"], separable(200, 0))
     out_file = tmp_path / "m.npz"
-    code, out, _ = run(capsys, "train", path, "--target", "y", "--epochs", "20",
+    code, out, _ = run(capsys, "train", path, "--target", "y", "--epochs", "60",
                        "--early-stopping", "5", "--layers", "8", "--ensemble", "2",
                        "--out", out_file, "--quiet")  # fmt: skip
-    assert code == 0 and "Ensemble: 2 networks (seeds 0..1), each early-stopped" in out
+    assert code == 0 and "Ensemble: 2 networks trained side by side (one packed model)" in out
     assert "Refit" not in out and "The saved model was trained on 160 of the 200 rows" in out
     model = load(out_file)
     assert isinstance(model.layers[0], Average) and len(model.layers[0].layers) == 2
@@ -281,6 +281,12 @@ def test_an_ensemble_averages_networks_in_one_saved_model(tmp_path, capsys):
     assert train_accuracy >= 0.85 and train_loss < 0.5
     code, out, _ = run(capsys, "predict", out_file, path)
     assert code == 0 and len(out.splitlines()) == 201
+    # a network that cannot be packed (BatchNorm) trains its members one after another
+    code, out, _ = run(capsys, "train", path, "--target", "y", "--epochs", "5",
+                       "--early-stopping", "5", "--layers", "8", "--ensemble", "2",
+                       "--batch-norm", "--out", out_file, "--quiet")  # fmt: skip
+    assert code == 0 and "Ensemble: 2 networks (seeds 0..1), each early-stopped" in out
+    assert len(load(out_file).layers[0].layers) == 2
     code, out, _ = run(capsys, "train", path, "--target", "y", "--epochs", "3", "--val-split",
                        "0", "--ensemble", "2", "--out", out_file, "--quiet")  # fmt: skip
     assert code == 0 and "--ensemble 2: one network instead, as there is no early stopping" in out

@@ -35,6 +35,7 @@ __all__ = [
     "CSVLogger",
     "Callback",
     "EarlyStopping",
+    "EarlyStoppingEachMember",
     "LambdaCallback",
     "LearningRateScheduler",
     "LivePlot",
@@ -164,6 +165,102 @@ class EarlyStopping(Callback):
     def on_train_end(self, logs):
         if self.restore_best_weights and self.best_weights is not None:
             self.model.set_weights(self.best_weights)
+
+
+class EarlyStoppingEachMember(Callback):
+    r"""Early stopping for every member of a packed ensemble (:mod:`scratchnn.layers.packed`)
+    on its own validation part, each keeping the weights of its own best epoch.
+
+    At each epoch's end, member ``k``'s validation loss is its loss on its own validation
+    rows (weights ``V[:, k]``) plus its own weight penalty; the logs get ``val_loss``, the sum
+    over the members (as :class:`~scratchnn.losses.EachMember` sums the training loss), and
+    ``val_data_loss``, the same without the penalties. A member whose loss has not improved
+    for ``patience`` epochs is done; training stops when all are. At the end each member's
+    weights are put back to its best epoch's.
+
+    Args:
+        X: the validation inputs, ``(n, ...)`` (the rows any member holds out).
+        y: their prepared targets (as the loss's ``prepare_targets`` gives them).
+        weights: ``(n, K)``: member ``k``'s weight on each row, 0 for rows it trains on.
+        loss: the members' base loss (``EachMember``'s ``base``).
+        patience: epochs without improvement before a member is done.
+
+    Attributes (after training): ``best_epochs``, each member's best epoch (0-based), and
+    ``best``, their validation losses there.
+    """
+
+    def __init__(
+        self, X: np.ndarray, y: np.ndarray, weights: np.ndarray, loss: Any, patience: int
+    ) -> None:
+        self.X, self.y = X, y
+        self.weights = np.asarray(weights, dtype=np.float64)
+        if self.weights.ndim != 2 or len(self.weights) != len(X):
+            raise ValueError(
+                f"weights must have shape ({len(X)}, members); received {self.weights.shape}."
+            )
+        self.loss, self.patience = loss, check_int("patience", patience, 1)
+        self.members = self.weights.shape[1]
+        self.best_epochs: list[int | None] = [None] * self.members
+        self.best = [math.inf] * self.members
+
+    def _packed(self) -> list[Any]:
+        found = [layer for layer in self.model.layers if getattr(layer, "members", None)]
+        if any(layer.members != self.members for layer in found) or not found:
+            raise ValueError(
+                f"EarlyStoppingEachMember needs a model of packed layers with {self.members} "
+                "members (the weights' columns)."
+            )
+        return found
+
+    def on_train_begin(self, logs):
+        self.layers = self._packed()
+        self.wait = [0] * self.members
+        self.best = [math.inf] * self.members
+        self.best_epochs = [None] * self.members
+        self.saved: list[list[dict[str, np.ndarray]] | None] = [None] * self.members
+
+    def member_losses(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each member's validation loss on its own rows, and its weight penalty."""
+        output = self.model.forward_in_batches(self.X)  # (n, K, outputs)
+        data = np.array(
+            [
+                self.loss.forward(output[:, k], self.y, self.weights[:, k])
+                if self.weights[:, k].any()
+                else 0.0
+                for k in range(self.members)
+            ]
+        )
+        penalty = np.zeros(self.members)
+        for layer in self.layers:
+            if layer.has_penalty:
+                squares = np.einsum("kio,kio->k", layer.params["W"], layer.params["W"])
+                penalty += layer.l2 * squares
+        return data, penalty
+
+    def on_epoch_end(self, epoch, logs):
+        data, penalty = self.member_losses()
+        logs["val_loss"], logs["val_data_loss"] = float((data + penalty).sum()), float(data.sum())
+        for k, value in enumerate(data + penalty):
+            if self.wait[k] >= self.patience:
+                continue  # done: its best is kept
+            if value < self.best[k]:
+                self.best[k], self.best_epochs[k], self.wait[k] = float(value), epoch, 0
+                self.saved[k] = [
+                    {name: array[k].copy() for name, array in layer.params.items()}
+                    for layer in self.layers
+                ]
+            else:
+                self.wait[k] += 1
+        if all(w >= self.patience for w in self.wait):
+            self.model.stop_training = True
+
+    def on_train_end(self, logs):
+        for k, saved in enumerate(self.saved):
+            if saved is None:
+                continue
+            for layer, arrays in zip(self.layers, saved, strict=True):
+                for name, value in arrays.items():
+                    layer.params[name][k] = value
 
 
 class ModelCheckpoint(Callback):

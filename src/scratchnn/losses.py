@@ -44,6 +44,7 @@ __all__ = [
     "MSE",
     "BinaryCrossEntropy",
     "CrossEntropy",
+    "EachMember",
     "Huber",
     "Loss",
     "Poisson",
@@ -537,6 +538,105 @@ class SequenceCrossEntropy(Loss):
 
     def get_config(self) -> dict[str, Any]:
         return {"ignore_index": self.ignore_index, **super().get_config()}
+
+
+@losses.register()
+class EachMember(Loss):
+    r"""A loss for a packed ensemble (:mod:`scratchnn.layers.packed`): every member ``k`` is
+    trained on its own copy of ``base``, exactly as if it were trained alone.
+
+    With the members' predictions :math:`p_{ik}` for sample ``i`` and weights :math:`w_{ik}`
+    (member ``k``'s weight on sample ``i``; all 1 when none are given), the loss is the sum of
+    the members' own (weighted mean) losses:
+
+    .. math::
+        L = \sum_k L_k, \qquad L_k = \frac{\sum_i w_{ik}\, ℓ(p_{ik}, y_i)}{\sum_i w_{ik}},
+        \qquad ∂L/∂p_{ik} = ∂L_k/∂p_{ik} = \frac{w_{ik}}{\sum_i w_{ik}}\,
+        ∂ℓ(p_{ik}, y_i)/∂p_{ik}
+
+    A member's gradient is the one it would get alone (so an L2 penalty weighs on it as it
+    would alone), and a weight of 0 keeps a sample out of one member's training (its own
+    validation part) while the others learn from it. A member with no weight in a batch adds
+    nothing. It is the base loss on the ``batch·K`` rows of all members, each target
+    repeated ``K`` times.
+
+    Args:
+        base: the members' loss (a name, config or instance with ``reduction="mean"``).
+        members: how many members ``K`` the predictions hold.
+
+    Shapes: prediction ``(batch, K, outputs)``; target as ``base`` takes it for
+    ``(batch, outputs)``; sample_weight ``(batch,)`` (the same for every member) or
+    ``(batch, K)``.
+
+    Example:
+        >>> import numpy as np
+        >>> p = np.array([[[0.0], [2.0]]])  # one sample, two members
+        >>> loss = EachMember("mse", members=2)
+        >>> loss(p, np.array([[1.0]])), loss(p, np.array([[1.0]]), np.array([[1.0, 0.0]]))
+        (2.0, 1.0)
+        >>> loss.backward()[0, :, 0].tolist()  # member 1 does not learn from this sample
+        [-2.0, 0.0]
+    """
+
+    def __init__(self, base: str | dict | Loss = "mse", members: int = 2) -> None:
+        super().__init__("mean")
+        self.base = get(base)
+        if self.base.reduction != "mean":
+            raise ValueError(f"EachMember needs a base loss with reduction='mean'; {self.base!r}.")
+        self.members = check_int("members", members, 1)
+        self.is_classification = self.base.is_classification
+
+    @property
+    def weights_per_sample(self) -> int:
+        """The width of a 2-D ``sample_weight``: one weight per member."""
+        return self.members
+
+    def forward(self, prediction, target, sample_weight=None) -> float:
+        n, k = prediction.shape[0], self.members
+        if prediction.ndim != 3 or prediction.shape[1] != k:
+            raise ValueError(
+                f"{self!r}: predictions must have shape (batch, {k}, outputs), one row per "
+                f"member; received {prediction.shape}."
+            )
+        self._shape = prediction.shape
+        rows = prediction.reshape(n * k, -1)  # row i·K + k is member k on sample i
+        if sample_weight is None:
+            self._counted = k
+            mean = self.base.forward(rows, np.repeat(target, k, axis=0))
+        else:  # each member's weights summing to 1: the base's mean is then Σ_k L_k / K'
+            w = (
+                sample_weight
+                if sample_weight.ndim == 2
+                else np.repeat(sample_weight[:, None], k, 1)
+            )
+            totals = w.sum(axis=0)
+            self._counted = int(np.count_nonzero(totals))
+            if self._counted < k:  # a member with no weight in this batch: it adds nothing
+                totals = np.where(totals > 0, totals, np.inf)
+            weights = (w / totals).ravel()
+            if not self._counted:
+                self._zero = np.zeros(prediction.shape, dtype=prediction.dtype)
+                return 0.0
+            mean = self.base.forward(rows, np.repeat(target, k, axis=0), weights)
+        self._zero = None
+        return self._counted * mean
+
+    def backward(self) -> np.ndarray:
+        if self._zero is not None:
+            return self._zero
+        grad = self.base.backward().reshape(self._shape)
+        grad *= grad.dtype.type(self._counted)
+        return grad
+
+    def prepare_targets(self, y: Any, n_outputs: int, dtype: np.dtype) -> np.ndarray:
+        return self.base.prepare_targets(y, n_outputs, dtype)
+
+    def output_transform(self, output: np.ndarray) -> np.ndarray:
+        return self.base.output_transform(output)
+
+    def get_config(self) -> dict[str, Any]:
+        base = {"class_name": type(self.base).__name__, "config": self.base.get_config()}
+        return {"base": base, "members": self.members}
 
 
 def get(spec: str | dict | Loss) -> Loss:

@@ -60,10 +60,12 @@ def prepare_weights(
     weights = None
     if sample_weight is not None:
         weights = np.asarray(sample_weight, dtype=np.float64)
-        if weights.shape != (n,):
+        width = getattr(loss, "weights_per_sample", None)  # EachMember: one per member
+        if weights.shape != (n,) and (width is None or weights.shape != (n, width)):
+            also = "" if width is None else f" or one per sample and member, ({n}, {width})"
             raise ValueError(
-                f"sample_weight must have one weight per sample, shape ({n},); received shape "
-                f"{weights.shape}."
+                f"sample_weight must have one weight per sample, shape ({n},){also}; received "
+                f"shape {weights.shape}."
             )
         if not np.isfinite(weights).all() or (weights < 0).any():
             raise ValueError("sample_weight must be finite and >= 0.")
@@ -118,6 +120,8 @@ def with_class_weight(
                 f"class_weight must be a dict or 'balanced'. Received: {class_weight!r}."
             )
         from_classes = table[labels]
+        if weights is not None and weights.ndim == 2:  # one weight per member: the same factor
+            from_classes = from_classes[:, None]
         weights = from_classes if weights is None else weights * from_classes
     if require_positive and weights is not None and weights.sum() <= 0:
         raise ValueError(

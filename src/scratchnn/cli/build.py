@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import optim, schedules
 from ..layers import Layer, Standardize, get_activation
+from ..layers.packed import pack
 from ..model import Sequential, mlp_layers
 from .data import Dataset
 from .tasks import Task
@@ -71,11 +72,14 @@ def build_model(
     seed: int = 0,
     init: str = "auto",
     front: Layer | None = None,
+    members: int = 1,
 ) -> Sequential:
     """``[Standardize] → [front] → (Dense → [BatchNorm] → activation → [Dropout]) × hidden →
     Dense → [output activation]``, with the standardization fitted on the training data;
     ``init`` is the Dense layers' weight initializer; ``front`` a layer of the features (a
-    table's ``PeriodicEmbedding``) whose ``out_features`` the first Dense takes."""
+    table's ``PeriodicEmbedding``) whose ``out_features`` the first Dense takes; ``members``
+    above 1 packs that many such networks side by side (:func:`scratchnn.layers.packed.pack`,
+    outputs ``(batch, members, outputs)``)."""
     get_activation(activation)  # an unknown name fails here, with the list of known ones
     stack: list[Layer] = []
     if standardize is None:
@@ -96,6 +100,8 @@ def build_model(
         batch_norm=batch_norm,
         dropout=dropout,
     )
+    if members > 1:
+        stack = pack(stack, members)
     return Sequential(stack, seed=seed, dtype=np.float32)
 
 

@@ -30,6 +30,9 @@ from typing import Any
 
 LARGE = 20_000
 TARGET_STEPS = 4_000
+#: A table's batch: ``2^round(log2(n / ROWS_PER_BATCH_STEP))`` clipped to ``BATCH_RANGE``.
+ROWS_PER_BATCH_STEP = 50
+BATCH_RANGE = (16, 128)
 #: Fewer training rows than this get no validation part (it would hold under 5 rows).
 MIN_VALIDATION = 25
 
@@ -193,8 +196,9 @@ def choose(
         if n >= LARGE:
             batch_size = 128
         else:
-            batch_size = 2 ** round(math.log2(max(n, 1) / 50)) if n > 50 else 16
-            batch_size = min(max(batch_size, 16), 128, fit_rows)
+            low, high = BATCH_RANGE
+            batch_size = 2 ** round(math.log2(max(n / ROWS_PER_BATCH_STEP, 1)))
+            batch_size = min(max(batch_size, low), high, fit_rows)
     if epochs is None:
         chosen.append("epochs")
         if n >= LARGE:

@@ -16,10 +16,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .. import __version__, callbacks, diagnostics
+from .. import __version__, callbacks, diagnostics, losses
 from ..datasets.tabular import encode_target
 from ..history import still_improving
 from ..layers import Average, Chain, Dense, PeriodicEmbedding
+from ..layers.packed import PackedDense, unpacked
 from ..metrics import mae, r2
 from ..model import Sequential
 from ..tables import (
@@ -372,18 +373,19 @@ def numeric_embedding(args: argparse.Namespace, numeric: int) -> tuple[str, str]
 
 def table_network(
     data: Dataset, task: Task, layers: list[int], args: argparse.Namespace, seed: int,
-    numeric: int,
+    numeric: int, members: int = 1,
 ) -> Sequential:  # fmt: skip
     """:func:`~scratchnn.cli.build.build_model`'s network for a table's encoded columns, with
     a :class:`~scratchnn.layers.PeriodicEmbedding` of its first ``numeric`` columns (the
-    encoder's numeric ones) in front where :func:`numeric_embedding` says so."""
+    encoder's numeric ones) in front where :func:`numeric_embedding` says so; ``members``
+    such networks packed side by side for more than 1."""
     front = None
     if numeric_embedding(args, numeric)[0] != "none":
         k, sigma = _embedding_settings(args)
         front = PeriodicEmbedding(data.n_features, numeric, k, sigma)
     return build_model(
         data, task, layers, args.activation, args.dropout, args.batch_norm, False, seed,
-        front=front,
+        front=front, members=members,
     )  # fmt: skip
 
 
@@ -496,7 +498,7 @@ LOG1P_COUNTS = False
 
 def _set_l2(model: Sequential, l2: float) -> None:
     for layer in model.layers:
-        if isinstance(layer, Dense):
+        if isinstance(layer, (Dense, PackedDense)):
             layer.l2 = l2
 
 
@@ -685,6 +687,54 @@ def _ensemble(
     return model
 
 
+def member_weights(n: int, members: int, val_split: float, seed: int) -> np.ndarray:
+    """``(n, members)``: 1 where member ``k`` trains on a row, 0 where the row is in its own
+    random ``val_split`` validation part (drawn from the seed ``[seed, k]``)."""
+    weights = np.ones((n, members))
+    for k in range(members):
+        _, val = _permutation_split(n, val_split, np.random.default_rng([seed, k]), "--val-split")
+        weights[val, k] = 0.0
+    return weights
+
+
+def _packed_ensemble(
+    args: argparse.Namespace, data: Dataset, target: np.ndarray, task: Task, layers: list[int],
+    l2: float, settings: Any, members: int, fit_callbacks: list[callbacks.Callback],
+    verbose: int,
+) -> tuple[Sequential, Any, callbacks.EarlyStoppingEachMember]:  # fmt: skip
+    """``members`` networks trained side by side in one packed model (``layers.packed``) on
+    all of ``data``'s training rows, each early-stopped on its own random validation part
+    (:func:`member_weights`) and kept at its best epoch; returned as the ordinary ensemble
+    model ``Average([Chain(...), ...])``, with the packed fit's history and its stopper."""
+    model = table_network(data, task, layers, args, args.seed, 0, members)
+    _set_l2(model, l2)
+    weights = member_weights(len(target), members, settings.val_split, args.seed)
+    held = (weights == 0).any(axis=1)  # the rows some member holds out
+    prepared = task.loss.prepare_targets(target[held], task.n_outputs, model.dtype)
+    stopper = callbacks.EarlyStoppingEachMember(
+        data.X_train[held].astype(model.dtype), prepared, 1 - weights[held],
+        losses.get({"class_name": type(task.loss).__name__, "config": task.loss.get_config()}),
+        settings.patience,
+    )  # fmt: skip
+    print(model.summary())
+    history = model.fit(
+        data.X_train,
+        target,
+        sample_weight=weights,
+        loss=losses.EachMember(task.loss, members),
+        optimizer=make_optimizer(args.optimizer, args.lr),
+        schedule=make_schedule(args.schedule, settings.epochs, "val_loss"),
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        callbacks=[stopper, *fit_callbacks],
+        verbose=verbose,
+    )
+    ensemble = Sequential(unpacked(model.layers), seed=args.seed, dtype=model.dtype)
+    ensemble.loss = task.loss
+    ensemble.history, ensemble.epochs_trained = history, model.epochs_trained
+    return ensemble, history, stopper
+
+
 def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, Any]:
     """``scratchnn train FILE --target COL`` on a raw table: the trained model (with its
     encoder, target scaler and metadata attached) and its history."""
@@ -744,6 +794,10 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
         layers, rule = network(len(train_rows))
         layers_why = f"auto: {rule}; --layers"
     refit = getattr(args, "refit", True) and settings.patience is not None and members == 1
+    # side by side in one packed model where the network allows it (not BatchNorm, not a
+    # numeric embedding): a step for all members costs about what one member's step did
+    packed = members > 1 and numeric_embedding(args, len(roles.numeric))[0] == "none"
+    packed = packed and not args.batch_norm
 
     def prepared(values: np.ndarray) -> np.ndarray:
         return task.encode(values if scaler is None else scaler.transform(values))
@@ -797,7 +851,14 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
     embedding, embedding_why = numeric_embedding(args, len(roles.numeric))
     if embedding_why:
         print(embedding_why)
-    if members > 1:
+    if members > 1 and packed:
+        print(
+            f"Ensemble: {members} networks trained side by side (one packed model), each "
+            f"early-stopped on its own random {settings.val_split:.0%} validation part of the "
+            f"{len(train_rows):,} training rows and kept at its best epoch, their outputs "
+            "averaged in one model (--ensemble 1: one network, refit on all rows)."
+        )
+    elif members > 1:
         print(
             f"Ensemble: {members} networks (seeds {args.seed}..{args.seed + members - 1}), each "
             f"early-stopped on its own random {settings.val_split:.0%} validation part of the "
@@ -834,26 +895,38 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
     threads, threads_why = blas_threads(settings.batch_size, [width, *layers, task.n_outputs])
     if threads_why:
         print(threads_why)
-    print(model.summary())
     start = time.perf_counter()
-    with threads():
-        history = model.fit(
-            X_fit,
-            prepared(y_fit),
-            loss=task.loss,
-            optimizer=make_optimizer(args.optimizer, args.lr),
-            schedule=make_schedule(args.schedule, settings.epochs, monitor),
-            epochs=settings.epochs,
-            batch_size=settings.batch_size,
-            validation_data=None if X_val is None else (X_val, prepared(y_val)),
-            callbacks=fit_callbacks,
-            verbose=verbose,
-        )
+    if packed:
+        X_fit, y_fit = encoded(encoder, raw.take(train_rows), training=True), y[train_rows]
+        if not len(test_rows) and test_raw is None:
+            X_test, y_test = X_fit, y_fit
+        data = Dataset(raw.source, X_fit, y_fit, X_test, y_test, encoder.feature_names_out(),
+                       target)  # fmt: skip
+        kept = [c for c in fit_callbacks if not isinstance(c, callbacks.EarlyStopping)]
+        with threads():
+            model, history, member_stop = _packed_ensemble(
+                args, data, prepared(y_fit), task, layers, l2, settings, members, kept, verbose
+            )
+    else:
+        print(model.summary())
+        with threads():
+            history = model.fit(
+                X_fit,
+                prepared(y_fit),
+                loss=task.loss,
+                optimizer=make_optimizer(args.optimizer, args.lr),
+                schedule=make_schedule(args.schedule, settings.epochs, monitor),
+                epochs=settings.epochs,
+                batch_size=settings.batch_size,
+                validation_data=None if X_val is None else (X_val, prepared(y_val)),
+                callbacks=fit_callbacks,
+                verbose=verbose,
+            )
     stopped = next((c for c in fit_callbacks if isinstance(c, callbacks.EarlyStopping)), None)
     note = ""
-    if stopped is not None and stopped.best_epoch is not None:
+    if stopped is not None and stopped.best_epoch is not None and not packed:
         note = f"; best weights from epoch {stopped.best_epoch + 1} restored"
-    trained_rows = len(fit_rows)
+    trained_rows = len(train_rows) if packed else len(fit_rows)
     unconverged = None
     if not history.interrupted:
         unconverged = still_improving(data_loss, settings.epochs, monitor)
@@ -866,7 +939,7 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
             f"converged. Try --epochs {2 * settings.epochs}"
             + (" or a larger --lr." if args.schedule == "none" else "."),
         )
-    if members > 1 and not history.interrupted:
+    if members > 1 and not packed and not history.interrupted:
         model, trained_rows = _ensemble(
             args, raw, encoder, y, train_rows, task, layers, l2, settings, scaler, model,
             members, threads,
@@ -903,7 +976,10 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
     results = {"train": scores(model, task, X_fit, y_fit, scaler)}
     results["test"] = scores(model, task, X_test, y_test, scaler)
     trained = f"{len(history)} epochs"
-    if members > 1 and note:
+    if packed:
+        bests = ", ".join(str(e + 1) for e in member_stop.best_epochs if e is not None)
+        trained += f" ({members} networks side by side, each kept at its best epoch: {bests})"
+    elif members > 1 and note:
         trained += f" (the first of {members} networks, each stopped at its own best)"
         note = ""
     print(f"\nTrained {trained} in {seconds:.1f} s{note}.\n")

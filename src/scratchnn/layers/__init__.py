@@ -24,6 +24,7 @@ from .ensemble import Average, Chain
 from .normalization import BatchNorm1d, LayerNorm
 from .normalization2d import BatchNorm2d
 from .numeric_embedding import PeriodicEmbedding
+from .packed import PackedDense
 from .pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 from .preprocessing import Standardize
 from .recurrent import GRU, LSTM, RNN
@@ -58,6 +59,7 @@ __all__ = [
     "LeakyReLU",
     "MaxPool2D",
     "MultiHeadAttention",
+    "PackedDense",
     "PeriodicEmbedding",
     "PositionalEmbedding",
     "RandomShift",

@@ -1,0 +1,272 @@
+r"""A packed ensemble: ``K`` independent networks trained side by side in one model, each layer
+one batched matrix product over the members instead of ``K`` products (the "packed" or
+"batched" ensembles of TabM, Gorishniy et al. 2024, without their shared weights).
+
+Every member keeps its own weights and gradients; only the arithmetic is stacked. The members'
+outputs come out side by side, ``(batch, K, out)``; :class:`~scratchnn.losses.EachMember`
+trains each member on its own loss, and :func:`unpack` turns the trained members into the
+ordinary ensemble model, ``Average([Chain([Dense, ...]), ...])``, which saves, predicts and
+exports to ONNX like any other.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import initializers
+from .._validation import check_number, check_positive_int
+from ..shapes import Shape
+from .activations import Activation
+from .base import Layer, layers
+from .dense import Dense
+from .ensemble import Average, Chain
+from .regularization import Dropout
+
+__all__ = ["PackedDense", "pack", "packable", "unpacked"]
+
+
+@layers.register()
+class PackedDense(Layer):
+    r"""``K`` fully connected layers side by side, member ``k`` with its own ``W_k`` and
+    ``b_k``:
+
+    .. math::
+        z_k = x_k W_k + b_k \qquad (k = 1, \dots, K)
+
+    The first layer of a packed network gives every member the same input: ``x_k = x``.
+
+    Backward, given ``g_k = ∂L/∂z_k``:
+
+    .. math::
+        ∂L/∂W_k = x_k^T g_k, \qquad ∂L/∂b_k = \sum_{batch} g_k, \qquad
+        ∂L/∂x_k = g_k W_k^T \quad \Bigl(\text{shared input: } ∂L/∂x = \sum_k g_k W_k^T\Bigr)
+
+    Args:
+        in_features: size of each member's input row.
+        out_features: size of each member's output row.
+        members: how many members ``K``.
+        shared_input: whether the input is one ``(batch, in)`` array for all members (the
+            first layer) rather than ``(batch, K, in)``.
+        init: the initializer of each member's ``W_k`` (``"auto"``: He after a ReLU-family
+            activation, else Glorot; the model's hint), drawn member by member with the
+            shape of one Dense layer's weights.
+        l2: the L2 penalty λ₂ on every member's weights: :math:`λ_2 \sum_k \sum W_k^2` in the
+            loss, :math:`2 λ_2 W_k` in ``∂L/∂W_k``.
+
+    Shapes:
+        x: ``(batch, in)`` (shared) or ``(batch, K, in)``, W: ``(K, in, out)``,
+        b: ``(K, out)``, z: ``(batch, K, out)``.
+
+    The outputs are views of a ``(K, batch, out)`` array: the next layer's product reads each
+    member's rows contiguously, with no copy between layers.
+
+    Example:
+        >>> layer = PackedDense(3, 2, members=4, shared_input=True)
+        >>> layer.build(np.random.default_rng(0), np.float64)
+        >>> layer.forward(np.ones((5, 3))).shape
+        (5, 4, 2)
+        >>> x = np.ones((5, 3))
+        >>> bool(np.allclose(layer.forward(x)[:, 1], layer.member(1).forward(x)))
+        True
+    """
+
+    can_skip_input_grad = True
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        members: int,
+        shared_input: bool = False,
+        init: str = "auto",
+        l2: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self._in = check_positive_int("in_features", in_features)
+        self.out_features = check_positive_int("out_features", out_features)
+        self.members = check_positive_int("members", members)
+        self.shared_input = bool(shared_input)
+        if init != "auto":
+            initializers.get(init)
+        self.init = init
+        self.l2 = check_number("l2", l2, 0.0)
+        self._x: np.ndarray | None = None
+        self._ones = np.ones(0)
+
+    @property
+    def in_features(self) -> int:
+        return self._in
+
+    @property
+    def input_shape(self) -> Shape:
+        return (self._in,) if self.shared_input else (self.members, self._in)
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        return (self.members, self.out_features)
+
+    def parameter_shapes(self, input_shape: Shape) -> dict[str, tuple[int, ...]]:
+        k = self.members
+        return {"W": (k, self._in, self.out_features), "b": (k, self.out_features)}
+
+    def buffer_shapes(self, input_shape: Shape) -> dict[str, tuple[int, ...]]:
+        return {}
+
+    def build(
+        self,
+        rng: np.random.Generator | None = None,
+        dtype: np.dtype | type = np.float32,
+        init_hint: str | None = None,
+    ) -> None:
+        super().build(rng, dtype, init_hint)
+        rng = np.random.default_rng() if rng is None else rng
+        init = initializers.get(init_hint or "glorot_uniform" if self.init == "auto" else self.init)
+        shape = (self._in, self.out_features)
+        self.params["W"] = np.stack([init(shape, r, self.dtype) for r in rng.spawn(self.members)])
+        self.params["b"] = np.zeros((self.members, self.out_features), dtype=self.dtype)
+        for name, value in self.params.items():
+            self.grads[name] = np.zeros_like(value)
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        if not self.built:
+            self.build(dtype=x.dtype)
+        xk = x if self.shared_input else x.transpose(1, 0, 2)  # (K, batch, in), or shared
+        self._x = xk
+        z = np.matmul(xk, self.params["W"])  # (K, batch, out)
+        z += self.params["b"][:, None, :]
+        return z.transpose(1, 0, 2)
+
+    def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """Fill ``grads`` and return ``∂L/∂x`` (None with ``input_grad=False``)."""
+        g = grad_out.transpose(1, 0, 2)  # (K, batch, out)
+        x, W = self._x, self.params["W"]
+        np.matmul(x.T if self.shared_input else x.transpose(0, 2, 1), g, out=self.grads["W"])
+        if self.l2:
+            self.grads["W"] += (2 * self.l2) * W
+        ones = self._ones  # ∂L/∂b_k = 1ᵀ g_k, a BLAS product (as Dense)
+        if ones.shape[0] != g.shape[1] or ones.dtype != g.dtype:
+            ones = self._ones = np.ones(g.shape[1], dtype=g.dtype)
+        np.matmul(ones, g, out=self.grads["b"])
+        if not input_grad:
+            return None
+        # (g_k W_kᵀ)ᵀ = W_k g_kᵀ: OpenBLAS multiplies by a transposed right factor of these
+        # small shapes about 2x slower, so the transposed product is taken and read transposed.
+        dx = np.matmul(W, g.transpose(0, 2, 1)).transpose(0, 2, 1)  # (K, batch, in)
+        return dx.sum(axis=0) if self.shared_input else dx.transpose(1, 0, 2)
+
+    @property
+    def has_penalty(self) -> bool:
+        return bool(self.l2)
+
+    def penalty(self) -> float:
+        flat = self.params["W"].ravel()
+        return self.l2 * float(np.dot(flat, flat))
+
+    def member(self, k: int) -> Dense:
+        """Member ``k`` as a :class:`~scratchnn.layers.Dense` layer of its own (a copy of its
+        weights)."""
+        dense = Dense(self._in, self.out_features, l2=self.l2)
+        dense.build(np.random.default_rng(0), self.dtype)  # (its draws are overwritten)
+        dense.params["W"][...] = self.params["W"][k]
+        dense.params["b"][...] = self.params["b"][k]
+        return dense
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "in_features": self._in,
+            "out_features": self.out_features,
+            "members": self.members,
+            "shared_input": self.shared_input,
+            "init": self.init,
+            "l2": self.l2,
+        }
+
+
+def _elementwise(layer: Layer) -> bool:
+    return isinstance(layer, (Activation, Dropout))
+
+
+def packable(stack: list[Layer]) -> str | None:
+    """Why the network ``stack`` cannot be packed by :func:`pack`, or None if it can: after
+    its first Dense layer it may hold only Dense layers (no L1 penalty, no activation of
+    their own) and activations or dropout between them."""
+    dense = [i for i, layer in enumerate(stack) if isinstance(layer, Dense)]
+    if not dense:
+        return "it has no Dense layer"
+    for layer in stack[dense[0] :]:
+        if isinstance(layer, Dense):
+            if layer.l1 or layer.activation is not None or not layer.bias:
+                return f"{layer!r} has an L1 penalty, its own activation or no bias"
+        elif not _elementwise(layer):
+            return f"it holds {type(layer).__name__}, which acts across a row's features"
+    return None
+
+
+def pack(stack: list[Layer], members: int) -> list[Layer]:
+    """The network ``stack`` (``[front..., Dense, activation, ..., Dense]``, unbuilt) with
+    ``members`` members side by side: every Dense a :class:`PackedDense` (the first with a
+    shared input), the layers before the first Dense (a ``Standardize``) shared by all members
+    and the elementwise layers between the Dense layers acting on every member's rows.
+    :func:`unpacked` turns the trained result back into ordinary layers.
+
+    Example:
+        >>> from scratchnn import ReLU
+        >>> [type(layer).__name__ for layer in pack([Dense(3, 4), ReLU(), Dense(4, 1)], 5)]
+        ['PackedDense', 'ReLU', 'PackedDense']
+    """
+    why = packable(stack)
+    if why is not None:
+        raise ValueError(f"This network cannot be packed: {why}.")
+    first = next(i for i, layer in enumerate(stack) if isinstance(layer, Dense))
+    packed = list(stack[:first])
+    for layer in stack[first:]:
+        if isinstance(layer, Dense):
+            packed.append(
+                PackedDense(
+                    layer.in_features,
+                    layer.out_features,
+                    members,
+                    shared_input=len(packed) == first,
+                    init=layer.init,
+                    l2=layer.l2,
+                )
+            )
+        else:
+            packed.append(layer)
+    return packed
+
+
+def unpacked(packed: list[Layer]) -> list[Layer]:
+    """The trained members of a packed network (as :func:`pack` made it) as ordinary layers:
+    the shared front layers, then ``Average([Chain([Dense, ReLU, ...]), ...])``, member ``k``
+    with member ``k``'s weights.
+
+    Example:
+        >>> from scratchnn import ReLU
+        >>> net = pack([Dense(3, 4), ReLU(), Dense(4, 1)], 2)
+        >>> for layer in net:
+        ...     layer.build(np.random.default_rng(0), np.float64)
+        >>> x = out = np.ones((5, 3))
+        >>> for layer in net:
+        ...     out = layer.forward(out)
+        >>> [average] = unpacked(net)
+        >>> bool(np.allclose(average.forward(x), out.mean(axis=1)))
+        True
+    """
+    first = next(i for i, layer in enumerate(packed) if isinstance(layer, PackedDense))
+    sizes = {layer.members for layer in packed if isinstance(layer, PackedDense)}
+    if len(sizes) != 1:
+        raise ValueError(
+            f"A packed network's PackedDense layers must share one member count; {sizes}."
+        )
+    chains = []
+    for k in range(sizes.pop()):
+        chain = [
+            layer.member(k)
+            if isinstance(layer, PackedDense)
+            else type(layer).from_config(layer.get_config())  # an elementwise layer's copy
+            for layer in packed[first:]
+        ]
+        chains.append(Chain(chain))
+    return [*packed[:first], Average(chains)]
