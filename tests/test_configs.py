@@ -28,6 +28,7 @@ EXAMPLES = {
     "PositionalEmbedding": {"max_length": 16, "embedding_dim": 4},
     "SinusoidalEncoding": {"embedding_dim": 4},
     "PeriodicEmbedding": {"in_features": 4, "numeric": 2},
+    "PackedDense": {"in_features": 3, "out_features": 2, "members": 4, "shared_input": True},
     "RNN": {"in_features": 3, "hidden_size": 5},
     "LSTM": {"in_features": 3, "hidden_size": 5, "return_sequences": True},
     "GRU": {"in_features": 3, "hidden_size": 5},
