@@ -128,6 +128,47 @@ def test_validation_logs_reach_on_epoch_end():
     assert epoch_end == [("epoch_end", 0, ("loss", "accuracy", "val_loss", "val_accuracy", "lr"))]
 
 
+class Measures(Callback):
+    """Writes its own log in ``on_epoch_logs`` (and says so in ``provided_logs``)."""
+
+    def __init__(self, values: list[float]) -> None:
+        self.values = values
+        self.seen_lr: list[bool] = []
+
+    def provided_logs(self):
+        return {"val_own"}
+
+    def on_epoch_logs(self, epoch, logs):
+        self.seen_lr.append("lr" in logs)
+        logs["val_own"] = self.values[epoch]
+
+
+def test_a_log_written_in_on_epoch_logs_reaches_the_schedule_history_and_callbacks():
+    """A callback's on_epoch_logs runs before the lr, the schedule and the History: a
+    ReduceLROnPlateau and EarlyStopping monitoring its log are accepted without validation
+    data, act on it, and the History keeps it."""
+    X, y = _data()
+    values = [1.0, 0.5, 0.6, 0.7, 0.8, 0.9]
+    measures, recorder = Measures(values), Recorder()
+    schedule = snn.schedules.ReduceLROnPlateau(monitor="val_own", factor=0.5, patience=1)
+    stop = EarlyStopping(monitor="val_own", patience=3)
+    history = _fit(
+        _model(), X, y, epochs=6, schedule=schedule, callbacks=[measures, stop, recorder]
+    )
+    assert history["val_own"] == values[:5]  # stopped 3 epochs after the best (epoch 1)
+    assert measures.seen_lr == [False] * 5
+    assert history["lr"] == pytest.approx([0.1, 0.1, 0.1, 0.1, 0.05])  # cut after 2 worse
+    assert all("val_own" in event[2] for event in recorder.events if event[0] == "epoch_end")
+
+
+def test_a_monitored_log_no_callback_provides_is_refused_before_training():
+    X, y = _data()
+    model = _model()
+    with pytest.raises(ValueError, match="monitors 'val_own', but fit has no validation"):
+        _fit(model, X, y, callbacks=[EarlyStopping(monitor="val_own")])
+    assert model.epochs_trained == 0
+
+
 def test_non_callback_raises_type_error_before_training():
     X, y = _data()
     model = _model()

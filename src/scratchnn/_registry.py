@@ -34,14 +34,19 @@ class Registry(Generic[T]):
         self._canonical: dict[str, str] = {}
         self._declared: dict[str, str] = {}
 
-    def register(self, *aliases: str) -> Callable[[T], T]:
-        """Decorator: register an entry under its own ``__name__`` and any ``aliases``."""
+    def register(self, *aliases: str, listed: bool = True) -> Callable[[T], T]:
+        """Decorator: register an entry under its own ``__name__`` and any ``aliases``.
+
+        ``listed=False`` registers an entry that configs name but a user never types alone
+        (a wrapper that needs arguments, such as a packed ensemble's loss): it loads from a
+        file but is left out of :meth:`names`, the list an unknown name's error offers."""
 
         def decorator(entry: T) -> T:
             canonical = entry.__name__  # type: ignore[attr-defined]
             for name in (canonical, *aliases):
                 self._entries[normalize_name(name)] = entry
-            self._canonical[canonical] = canonical
+            if listed:
+                self._canonical[canonical] = canonical
             return entry
 
         return decorator

@@ -1,12 +1,18 @@
 """Callbacks: code that runs at fixed points of ``fit``.
 
-The protocol is five methods, each given the current logs (a dict of floats)::
+The protocol is six methods, each given the current logs (a dict of floats)::
 
     on_train_begin(logs)               before the first epoch
     on_epoch_begin(epoch, logs)        epoch counts from 0 over the model's whole life
     on_batch_end(batch, logs)          logs: {"loss": batch loss}
-    on_epoch_end(epoch, logs)          logs: loss, metrics, val_*, lr for the epoch
+    on_epoch_logs(epoch, logs)         logs: loss, metrics, val_*; a callback adds its own
+    on_epoch_end(epoch, logs)          logs: all of the epoch's, lr too, as in the History
     on_train_end(logs)                 after the last epoch, also after an interruption
+
+A callback that measures the epoch itself (one that validates each member of a packed
+ensemble) writes its logs in ``on_epoch_logs`` and names them in ``provided_logs``: the
+schedule, the History and every ``on_epoch_end`` then see them, and ``fit`` accepts a
+schedule or callback that monitors them.
 
 ``fit`` sets ``callback.model`` before training. A callback stops training by setting
 ``self.model.stop_training = True``; training then ends after the current batch.
@@ -59,6 +65,10 @@ class Callback:
         """Names this callback reads from the epoch logs; ``fit`` checks them up front."""
         return set()
 
+    def provided_logs(self) -> set[str]:
+        """Names this callback writes into the epoch logs in :meth:`on_epoch_logs`."""
+        return set()
+
     def on_train_begin(self, logs: dict[str, float]) -> None:
         pass
 
@@ -66,6 +76,9 @@ class Callback:
         pass
 
     def on_batch_end(self, batch: int, logs: dict[str, float]) -> None:
+        pass
+
+    def on_epoch_logs(self, epoch: int, logs: dict[str, float]) -> None:
         pass
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
@@ -171,7 +184,9 @@ class EarlyStoppingEachMember(Callback):
     r"""Early stopping for every member of a packed ensemble (:mod:`scratchnn.layers.packed`)
     on its own validation part, each keeping the weights of its own best epoch.
 
-    At each epoch's end, member ``k``'s validation loss is its loss on its own validation
+    At each epoch's end (in ``on_epoch_logs``, so that a schedule such as
+    :class:`~scratchnn.schedules.ReduceLROnPlateau` and the History see its logs), member
+    ``k``'s validation loss is its loss on its own validation
     rows (weights ``V[:, k]``) plus its own weight penalty; the logs get ``val_loss``, the sum
     over the members (as :class:`~scratchnn.losses.EachMember` sums the training loss), and
     ``val_data_loss``, the same without the penalties. A member whose loss has not improved
@@ -202,6 +217,7 @@ class EarlyStoppingEachMember(Callback):
         self.members = self.weights.shape[1]
         self.best_epochs: list[int | None] = [None] * self.members
         self.best = [math.inf] * self.members
+        self.saved: list[list[dict[str, np.ndarray]] | None] = [None] * self.members
 
     def _packed(self) -> list[Any]:
         found = [layer for layer in self.model.layers if getattr(layer, "members", None)]
@@ -217,7 +233,10 @@ class EarlyStoppingEachMember(Callback):
         self.wait = [0] * self.members
         self.best = [math.inf] * self.members
         self.best_epochs = [None] * self.members
-        self.saved: list[list[dict[str, np.ndarray]] | None] = [None] * self.members
+        self.saved = [None] * self.members
+
+    def provided_logs(self) -> set[str]:
+        return {"val_loss", "val_data_loss"}
 
     def member_losses(self) -> tuple[np.ndarray, np.ndarray]:
         """Each member's validation loss on its own rows, and its weight penalty."""
@@ -237,7 +256,7 @@ class EarlyStoppingEachMember(Callback):
                 penalty += layer.l2 * squares
         return data, penalty
 
-    def on_epoch_end(self, epoch, logs):
+    def on_epoch_logs(self, epoch, logs):
         data, penalty = self.member_losses()
         logs["val_loss"], logs["val_data_loss"] = float((data + penalty).sum()), float(data.sum())
         for k, value in enumerate(data + penalty):

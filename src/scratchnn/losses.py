@@ -540,7 +540,7 @@ class SequenceCrossEntropy(Loss):
         return {"ignore_index": self.ignore_index, **super().get_config()}
 
 
-@losses.register()
+@losses.register(listed=False)
 class EachMember(Loss):
     r"""A loss for a packed ensemble (:mod:`scratchnn.layers.packed`): every member ``k`` is
     trained on its own copy of ``base``, exactly as if it were trained alone.

@@ -265,6 +265,8 @@ def _check_callbacks(
             raise TypeError(f"callbacks must be Callback instances; received {callback!r}.")
     names = ["loss", *(name for name, _ in metrics)]
     logs = {*names, "lr", *(f"val_{name}" for name in names if validation is not None)}
+    for callback in callbacks:
+        logs |= callback.provided_logs()
     # A callback of the user's own may add logs (the logs dict is shared, as in Keras), so an
     # unknown name is refused only when every callback is one of ours.
     ours = all(type(c).__module__ == callbacks_module.__name__ for c in callbacks)
@@ -388,7 +390,14 @@ def _validation_logs(model: Model, setup: _FitSetup) -> dict[str, float]:
     return evaluate_prepared(model, X_val, y_val, setup.loss, setup.metrics, w_val)
 
 
-_EVENTS = ("on_train_begin", "on_epoch_begin", "on_batch_end", "on_epoch_end", "on_train_end")
+_EVENTS = (
+    "on_train_begin",
+    "on_epoch_begin",
+    "on_batch_end",
+    "on_epoch_logs",
+    "on_epoch_end",
+    "on_train_end",
+)
 
 
 def _hooks(callbacks: list[Callback], event: str) -> list[Callable[..., None]]:
@@ -415,8 +424,8 @@ def fit(
         for epoch in range(epochs):
             for x, y in batches:
                 model.train_step(x, y)        # forward, loss, backward, update
-            logs = epoch's mean loss, metrics, validation, lr
-            schedule.step(...); callbacks.on_epoch_end(...)
+            logs = epoch's mean loss, metrics, validation; callbacks.on_epoch_logs(...); lr
+            schedule.step(...); history.append(...); callbacks.on_epoch_end(...)
 
     ``step`` plugs in another way of taking a step (see :data:`StepFactory`); everything
     else (validation, schedules, callbacks, Ctrl-C, the divergence message) stays this loop's.
@@ -448,7 +457,7 @@ def fit(
     loss, optimizer, schedule = setup.loss, setup.optimizer, setup.schedule
     validation, metrics = setup.validation, setup.metrics
     # Each event's methods, looked up once: a full-batch fit of XOR has an epoch per step.
-    train_begin, epoch_begin, batch_end, epoch_end, train_end = (
+    train_begin, epoch_begin, batch_end, epoch_logs, epoch_end, train_end = (
         _hooks(callbacks, event) for event in _EVENTS
     )
 
@@ -493,6 +502,7 @@ def fit(
                     with shards.outside() if threads.threads > 1 else nullcontext():
                         val_logs = _validation_logs(model, setup)
                     logs.update({f"val_{key}": value for key, value in val_logs.items()})
+                notify(epoch_logs, epoch, logs)
                 logs["lr"] = optimizer.lr
                 if schedule is not None:
                     schedule.step(optimizer, logs)
