@@ -361,6 +361,24 @@ def early_stopped(patience: int = 3, l2: float = 1e-3):
     return model, packed, stopper, history, snapshots, own, logged
 
 
+def test_early_stopping_each_member_watches_the_data_loss_not_the_penalty():
+    """With a strong L2 penalty the loss with the penalty keeps falling as the weights
+    shrink; the members stop on their data loss (as the single network's EarlyStopping
+    watches val_data_loss), at other epochs than the penalised loss would give."""
+    _, _, stopper, history, _, own, _ = early_stopped(patience=3, l2=0.05)
+
+    def best_epochs(column: int) -> list[int]:
+        found = []
+        for k in range(K):
+            values = [own[epoch][column][k] for epoch in range(len(history))]
+            best = int(np.argmin(values[: stopper.best_epochs[k] + 4]))
+            found.append(best)
+        return found
+
+    assert stopper.best_epochs == best_epochs(1)
+    assert stopper.best_epochs != best_epochs(0), "the penalty made no difference: raise l2"
+
+
 def test_early_stopping_each_member_keeps_each_members_own_best_epoch():
     patience = 3
     _, packed, stopper, history, snapshots, own, logged = early_stopped(patience)
@@ -371,10 +389,10 @@ def test_early_stopping_each_member_keeps_each_members_own_best_epoch():
         assert val_loss == pytest.approx(float(total.sum()), rel=1e-10)  # the sums over members
         assert val_data_loss == pytest.approx(float(data.sum()), rel=1e-10)
     done_at = []
-    for k in range(K):  # the patience rule replayed on the member's own losses
+    for k in range(K):  # the patience rule replayed on the member's own data losses
         best, best_epoch, wait = np.inf, None, 0
         for epoch in range(epochs):
-            value = own[epoch][0][k]
+            value = own[epoch][1][k]  # (the penalty left out: it falls as the weights shrink)
             if value < best:
                 best, best_epoch, wait = value, epoch, 0
             else:

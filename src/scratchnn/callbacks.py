@@ -186,12 +186,14 @@ class EarlyStoppingEachMember(Callback):
 
     At each epoch's end (in ``on_epoch_logs``, so that a schedule such as
     :class:`~scratchnn.schedules.ReduceLROnPlateau` and the History see its logs), member
-    ``k``'s validation loss is its loss on its own validation
-    rows (weights ``V[:, k]``) plus its own weight penalty; the logs get ``val_loss``, the sum
-    over the members (as :class:`~scratchnn.losses.EachMember` sums the training loss), and
-    ``val_data_loss``, the same without the penalties. A member whose loss has not improved
-    for ``patience`` epochs is done; training stops when all are. At the end each member's
-    weights are put back to its best epoch's.
+    ``k``'s validation loss is its data loss on its own validation rows (weights
+    ``V[:, k]``), without the weight penalty: a loss with the penalty in it keeps falling while
+    the weights shrink, long after the fit to the data stopped improving. The logs get
+    ``val_data_loss``, the sum over the members (as :class:`~scratchnn.losses.EachMember` sums
+    the training loss), and ``val_loss``, the same with each member's penalty added (as fit's
+    ``loss`` has it). A member whose validation loss has not improved for ``patience`` epochs
+    is done; training stops when all are. At the end each member's weights are put back to
+    its best epoch's.
 
     Args:
         X: the validation inputs, ``(n, ...)`` (the rows any member holds out).
@@ -259,7 +261,7 @@ class EarlyStoppingEachMember(Callback):
     def on_epoch_logs(self, epoch, logs):
         data, penalty = self.member_losses()
         logs["val_loss"], logs["val_data_loss"] = float((data + penalty).sum()), float(data.sum())
-        for k, value in enumerate(data + penalty):
+        for k, value in enumerate(data):
             if self.wait[k] >= self.patience:
                 continue  # done: its best is kept
             if value < self.best[k]:

@@ -83,8 +83,9 @@ def train(args: argparse.Namespace) -> int:
         )
     )
     settings = choose(
-        len(data.X_train), args.batch_size, args.epochs, args.val_split, args.early_stopping
-    )
+        len(data.X_train), args.batch_size, args.epochs, args.val_split, args.early_stopping,
+        lr=args.lr,
+    )  # fmt: skip
     X_fit, y_fit, validation = data.X_train, data.y_train, None
     if settings.val_split > 0:
         order = np.random.default_rng(args.seed).permutation(len(X_fit))
@@ -114,7 +115,7 @@ def train(args: argparse.Namespace) -> int:
         X_fit,
         task.encode(y_fit),
         loss=task.loss,
-        optimizer=make_optimizer(args.optimizer, args.lr),
+        optimizer=make_optimizer(args.optimizer, settings.lr),
         schedule=make_schedule(args.schedule, settings.epochs, monitor),
         epochs=settings.epochs,
         batch_size=settings.batch_size,

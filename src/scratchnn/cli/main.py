@@ -223,7 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--optimizer", choices=list(OPTIMIZERS), default="adam", help="(default adam)"
     )
     train.add_argument(
-        "--lr", type=_positive_float, default=1e-3, help="learning rate (default 0.001)"
+        "--lr",
+        type=_positive_float,
+        default=None,
+        help="learning rate (default 0.001; 0.003 for a table file)",
     )
     train.add_argument(
         "--schedule",

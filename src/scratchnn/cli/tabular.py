@@ -49,6 +49,7 @@ from .defaults import (
     L2_PER_ROW,
     NUMERIC_EMBEDDING,
     NUMERIC_SCALING,
+    TABLES,
     auto_l2,
     choose,
     network,
@@ -634,7 +635,7 @@ def _refit(
         X,
         task.encode(target),
         loss=task.loss,
-        optimizer=make_optimizer(args.optimizer, args.lr),
+        optimizer=make_optimizer(args.optimizer, settings.lr),
         schedule=make_schedule(args.schedule, epochs, "loss"),
         epochs=epochs,
         batch_size=settings.batch_size,
@@ -666,7 +667,7 @@ def _ensemble(
                 X_all[fit],
                 target[fit],
                 loss=task.loss,
-                optimizer=make_optimizer(args.optimizer, args.lr),
+                optimizer=make_optimizer(args.optimizer, settings.lr),
                 schedule=make_schedule(args.schedule, settings.epochs, "val_loss"),
                 epochs=settings.epochs,
                 batch_size=settings.batch_size,
@@ -722,7 +723,7 @@ def _packed_ensemble(
         target,
         sample_weight=weights,
         loss=losses.EachMember(task.loss, members),
-        optimizer=make_optimizer(args.optimizer, args.lr),
+        optimizer=make_optimizer(args.optimizer, settings.lr),
         schedule=make_schedule(args.schedule, settings.epochs, "val_loss"),
         epochs=settings.epochs,
         batch_size=settings.batch_size,
@@ -749,8 +750,9 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
     else:
         train_rows, test_rows = _permutation_split(raw.n_rows, args.test_split, rng)
     settings = choose(
-        len(train_rows), args.batch_size, args.epochs, args.val_split, args.early_stopping
-    )
+        len(train_rows), args.batch_size, args.epochs, args.val_split, args.early_stopping,
+        rule=TABLES, lr=args.lr,
+    )  # fmt: skip
     fit_rows, val_rows = train_rows, train_rows[:0]
     if settings.val_split > 0:
         inner_fit, inner_val = _permutation_split(
@@ -914,7 +916,7 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
                 X_fit,
                 prepared(y_fit),
                 loss=task.loss,
-                optimizer=make_optimizer(args.optimizer, args.lr),
+                optimizer=make_optimizer(args.optimizer, settings.lr),
                 schedule=make_schedule(args.schedule, settings.epochs, monitor),
                 epochs=settings.epochs,
                 batch_size=settings.batch_size,
