@@ -239,6 +239,8 @@ _OWN_TEST_FILES = {  # module of the layer type: tests/test_conv_onnx.py
         "residual",
         # tests/test_ensemble.py
         "ensemble",
+        # tests/test_packed.py (its output is (batch, members, outputs))
+        "packed",
     )
 }
 

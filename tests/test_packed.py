@@ -584,3 +584,32 @@ def test_member_weights_hold_out_a_different_part_per_member():
     assert len({tuple(np.flatnonzero(w[:, k] == 0)) for k in range(4)}) == 4
     np.testing.assert_array_equal(w, member_weights(50, 4, 0.2, seed=5))
     assert not np.array_equal(w, member_weights(50, 4, 0.2, seed=6))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("shared", [True, False], ids=["shared", "own-input"])
+def test_onnx_export_matches_predict(shared, dtype, tmp_path):
+    """A packed model exports as MatMul over the members' stacked weights: onnxruntime's
+    (batch, K, outputs) equals predict's at several batch sizes and both ends of the opsets."""
+    pytest.importorskip("onnx", reason="ONNX export is an optional extra: scratchnn[onnx]")
+    ort = pytest.importorskip("onnxruntime", reason="the ONNX extra: scratchnn[onnx]")
+    from scratchnn.onnx import MIN_OPSET, default_opset
+
+    rng = np.random.default_rng(3)
+    stack = [PackedDense(4, 6, K, shared_input=True), snn.ReLU(), PackedDense(6, 2, K)]
+    if not shared:  # an input already split per member: (batch, K, 4)
+        stack = [PackedDense(4, 6, K), snn.Tanh(), PackedDense(6, 2, K)]
+    model = snn.Sequential(stack, seed=0, dtype=dtype)
+    X = rng.normal(size=(64, 4) if shared else (64, K, 4)) * 3
+    model.fit(X, rng.normal(size=(64, 2)), loss=losses.EachMember("mse", K), optimizer="adam",
+              epochs=2, batch_size=16, verbose=0)  # fmt: skip
+    X = X.astype(dtype)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for opset in sorted({MIN_OPSET, default_opset()}):
+        path = tmp_path / f"m{opset}.onnx"
+        snn.export_onnx(model, path, opset=opset)
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        for n in (1, 7, 64):
+            (out,) = session.run(None, {"input": X[:n]})
+            assert out.shape == (n, K, 2) and out.dtype == dtype
+            np.testing.assert_allclose(out, model.predict(X[:n]), rtol=tol, atol=tol)

@@ -4,6 +4,8 @@ Every inference-time layer becomes standard ONNX operators, so any ONNX runtime 
 model without scratchnn:
 
 - ``Dense`` → ``MatMul`` (+ ``Add`` with a bias), then its activation, if any;
+- ``PackedDense`` → ``MatMul`` of the members' stacked weights (``Transpose`` to and from the
+  members-first order) and ``Add``;
 - ``Sigmoid``, ``Tanh``, ``ReLU`` → ``Sigmoid``, ``Tanh``, ``Relu``; ``LeakyReLU`` →
   ``LeakyRelu``; ``ELU`` → ``Elu``; ``GELU`` → ``Gelu`` from opset 20, else built from
   ``Erf`` (exact) or ``Tanh`` (``approximate="tanh"``); ``SiLU`` → ``x·Sigmoid(x)``;
@@ -90,6 +92,7 @@ from .layers.embedding import Embedding, PositionalEmbedding, SinusoidalEncoding
 from .layers.ensemble import Average, Chain
 from .layers.normalization2d import BatchNorm2d
 from .layers.numeric_embedding import PeriodicEmbedding
+from .layers.packed import PackedDense
 from .layers.pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 from .layers.recurrent import GRU, LSTM, RNN
 from .layers.regularization2d import Dropout2d
@@ -299,6 +302,15 @@ def _dense(g: Graph, layer: Dense, x: str) -> str:
     return z
 
 
+def _packed_dense(g: Graph, layer: PackedDense, x: str) -> str:
+    # z_k = x_k W_k + b_k for every member k, one batched MatMul over the members' axis:
+    # (K, batch, in) @ (K, in, out), or (batch, in) @ (K, in, out) broadcast for a shared input.
+    xs = x if layer.shared_input else g.op("Transpose", [x], perm=[1, 0, 2])
+    z = g.op("MatMul", [xs, g.constant("W", layer.params["W"])])  # (K, batch, out)
+    z = g.op("Add", [z, g.constant("b", layer.params["b"][:, None, :])])
+    return g.op("Transpose", [z], perm=[1, 0, 2])  # (batch, K, out)
+
+
 def _batchnorm(g: Graph, layer: BatchNorm1d, x: str) -> str:
     # At inference a fixed per-feature affine map, written as BatchNorm1d.forward computes it:
     # (x - running_mean) · (1/√(running_var + ε)) · γ + β. Runtimes fold ONNX's
@@ -356,6 +368,7 @@ _LOWERINGS: dict[type, _Lowering] = {
     SiLU: _silu,
     Softmax: _softmax,
     Dense: _dense,
+    PackedDense: _packed_dense,
     BatchNorm1d: _batchnorm,
     LayerNorm: _layernorm,
     Standardize: _standardize,
