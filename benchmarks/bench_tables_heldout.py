@@ -267,7 +267,8 @@ def main() -> int:
             print(
                 f"| {name} | {runs[0]['rows']:,} | {note} | {target} | {metric} | "
                 f"{mean['ours']:.3f} | {mean['mlp']:.3f} | {mean['hgb']:.3f} | {gap:+.3f} | "
-                f"{mean['t_ours']:.2f} | {mean['t_mlp']:.2f} | {mean['t_hgb']:.2f} | {ratio:.1f}x |",
+                f"{mean['t_ours']:.2f} | {mean['t_mlp']:.2f} | {mean['t_hgb']:.2f} | "
+                f"{ratio:.1f}x |",
                 flush=True,
             )
             print(f"<!-- {name}: {runs[0]['task']} -->", flush=True)
