@@ -4,7 +4,7 @@ one batched matrix product over the members instead of ``K`` products (the "pack
 
 Every member keeps its own weights and gradients; only the arithmetic is stacked. The members'
 outputs come out side by side, ``(batch, K, out)``; :class:`~scratchnn.losses.EachMember`
-trains each member on its own loss, and :func:`unpack` turns the trained members into the
+trains each member on its own loss, and :func:`unpacked` turns the trained members into the
 ordinary ensemble model, ``Average([Chain([Dense, ...]), ...])``, which saves, predicts and
 exports to ONNX like any other.
 """
