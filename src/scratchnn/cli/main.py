@@ -194,8 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_layers,
         default=DEFAULT_LAYERS,
         metavar="SIZES",
-        help="hidden layer sizes, e.g. 128,64 (default 256,128; for a table file 128,64, 64,32 "
-        "under 50 training rows)",
+        help="hidden layer sizes, e.g. 128,64 (default 256,128; for a table file 64,32, 128,64 "
+        "from 1,000 training rows)",
     )
     train.add_argument(
         "--model",
@@ -239,13 +239,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=None,
         help="passes over the data (default: from the number of training rows n: 10 from "
-        "20,000 rows, else about 4,000 steps' worth, 10..500)",
+        "20,000 rows, else about 4,000 steps' worth, 1,000 for a table file, 10..500)",
     )
     train.add_argument(
         "--batch-size",
         type=_positive_int,
         default=None,
-        help="(default: 128 from 20,000 rows, else n/50 rounded to a power of two, 16..128)",
+        help="(default: 128 from 20,000 rows, else n/50 rounded to a power of two, 16..128; "
+        "for a table file n/25, 32..512)",
     )
     train.add_argument(
         "--val-split",
