@@ -54,6 +54,43 @@ def test_a_shuffled_rank_and_a_counter_with_gaps_are_kept():
     assert infer_roles(columns).numeric == ["rank", "step", "year"]
 
 
+def test_a_balanced_panels_unit_codes_are_categorical_in_any_split():
+    """Rule 7 (issue 28, Cigar: state codes over years): whole numbers with 10-60 codes, each in
+    about as many rows, are a panel's units; numbers with unequal counts (ages) stay numbers.
+    A shuffled file and a random 64% part of it get the same roles."""
+    rng = np.random.default_rng(2)
+    states, years = np.repeat(np.arange(1, 47), 30), np.tile(np.arange(63, 93), 46)
+    n = len(states)
+    columns = {
+        "state": text(states),
+        "year": text(years),
+        "age": text(np.clip(rng.normal(40, 12, n), 18, 90).round()),
+        "few": text(np.arange(n) % 4),  # 4 codes: too few to be units
+        "price": text(rng.normal(size=n).round(3)),
+        "y": text(rng.normal(size=n)),
+    }
+    for rows in (np.arange(n), rng.permutation(n), rng.permutation(n)[: int(0.64 * n)]):
+        part = {name: values[rows] for name, values in columns.items()}
+        roles = infer_roles(part, target="y")
+        assert roles.categorical == ["state", "year"] and roles.numeric == ["age", "few", "price"]
+        assert roles.codes["state"] == "46 codes, each in about as many rows"
+    line = roles.describe()[2]
+    assert line.startswith("Numbers read as categories (2): state (46 codes")
+    assert "--features" in line
+    kept = infer_roles(columns, target="y", features=["state", "price"])  # the override
+    assert kept.numeric == ["state", "price"] and not kept.codes
+
+
+def test_unbalanced_or_rare_codes_stay_numbers():
+    rng = np.random.default_rng(3)
+    skewed = np.concatenate([np.repeat(np.arange(10), 5), np.repeat(10, 200)])  # one dominates
+    rare = np.repeat(np.arange(100), 3)  # 100 codes, 3 rows each: too many, too rare
+    columns = {"skewed": text(skewed), "rare": text(rare[: len(skewed)])}
+    roles = infer_roles(columns)
+    assert roles.numeric == ["skewed", "rare"] and not roles.codes
+    assert infer_roles({"x": text(rng.integers(0, 20, 5))}).numeric == ["x"]  # too few rows
+
+
 def test_few_rows_of_unique_text_stay_categorical():
     columns = {"city": text(["a", "b", "c"]), "x": text([1, 2, 4])}
     assert infer_roles(columns).categorical == ["city"]

@@ -21,7 +21,13 @@ Rules, in order, for every column but the target:
 6. Text with a different value in every row (10 rows or more), or in nearly every row (at
    least :data:`NEAR_UNIQUE` of the rows, 20 distinct values or more): an identifier, e.g. a
    name.
-7. Otherwise numbers are numeric, and text (or a column named in ``categorical``) is
+7. Codes of the units of a panel: whole numbers with :data:`MIN_CODES` to
+   :data:`MAX_CODES` distinct values, each present at least :data:`MIN_PER_CODE` times and
+   about equally often (the rarest at least :data:`CODE_BALANCE` of the commonest): a state
+   code over years, a subject over visits. Categorical, so that a model learns each unit's own
+   level (as trees split on the code) instead of a slope across arbitrary code numbers. A
+   random part of such a table keeps the balance, so the role holds for any split of it.
+8. Otherwise numbers are numeric, and text (or a column named in ``categorical``) is
    categorical.
 """
 
@@ -43,6 +49,13 @@ ROW_NUMBER_DENSITY = 0.55
 ROWS_PER_ID = 50
 #: Text with a distinct value in at least this share of the rows is an identifier.
 NEAR_UNIQUE = 0.9
+#: Whole numbers with MIN_CODES..MAX_CODES distinct values, each at least MIN_PER_CODE times
+#: and the rarest at least CODE_BALANCE times as often as the commonest, are a panel's unit
+#: codes: categorical (rule 7).
+MIN_CODES = 10
+MAX_CODES = 60
+MIN_PER_CODE = 5
+CODE_BALANCE = 0.5
 #: Names (lower case, letters only) that say "index or identifier".
 ID_NAMES = frozenset(
     {
@@ -61,11 +74,13 @@ class ColumnRoles:
         numeric: numeric feature columns, in file order.
         categorical: categorical feature columns, in file order.
         dropped: column -> why it was left out.
+        codes: column of numbers -> why it is categorical (rule 7; for the run header).
     """
 
     numeric: list[str] = field(default_factory=list)
     categorical: list[str] = field(default_factory=list)
     dropped: dict[str, str] = field(default_factory=dict)
+    codes: dict[str, str] = field(default_factory=dict)
 
     @property
     def features(self) -> list[str]:
@@ -82,6 +97,12 @@ class ColumnRoles:
             f"Numeric ({len(self.numeric)}): {_names(self.numeric)}",
             f"Categorical ({len(self.categorical)}): {_names(self.categorical)}",
         ]
+        if self.codes:
+            lines.append(
+                f"Numbers read as categories ({len(self.codes)}): "
+                + ", ".join(f"{_name(n)} ({why})" for n, why in self.codes.items())
+                + " [a panel's unit codes; columns named in --features stay numbers]"
+            )
         if self.dropped:
             lines.append(
                 f"Dropped ({len(self.dropped)}): "
@@ -148,6 +169,25 @@ def _integer_codes(numbers: np.ndarray) -> bool:
         return False
     distinct = len(np.unique(numbers))
     return distinct >= MIN_ROWS_FOR_ID and distinct * ROWS_PER_ID >= len(numbers)
+
+
+def _panel_codes(numbers: np.ndarray) -> bool:
+    """Whole numbers that code a balanced panel's units (rule 7).
+
+    Example:
+        >>> _panel_codes(np.repeat(np.arange(1, 21), 6))    # 20 units, 6 rows each
+        True
+        >>> _panel_codes(np.arange(120) % 40 + 18.0)        # ages: 40 values, 3 rows each
+        False
+    """
+    if not np.all(numbers == np.round(numbers)):
+        return False
+    _, counts = np.unique(numbers, return_counts=True)
+    return bool(
+        MIN_CODES <= len(counts) <= MAX_CODES
+        and counts.min() >= MIN_PER_CODE
+        and counts.min() >= CODE_BALANCE * counts.max()
+    )
 
 
 def infer_roles(
@@ -227,6 +267,10 @@ def infer_roles(
                         f"identifier ({distinct:,} distinct whole numbers in "
                         f"{int(present.sum()):,} rows)"
                     )
+                    continue
+                if _panel_codes(numbers[present]):
+                    roles.categorical.append(name)
+                    roles.codes[name] = f"{distinct} codes, each in about as many rows"
                     continue
             roles.numeric.append(name)
             continue
