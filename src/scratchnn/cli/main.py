@@ -141,7 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--categorical",
         metavar="COLS",
-        help="columns of numbers to one-hot encode as categories (default: text columns only)",
+        help="columns of numbers to one-hot encode as categories (default: text columns, and "
+        "whole-number codes of a balanced panel's units, e.g. a state over years)",
     )
     train.add_argument(
         "--missing",
