@@ -462,10 +462,12 @@ def load_for_trials(args: argparse.Namespace, seed: int) -> Dataset:
 
 
 class _DataLoss(callbacks.Callback):
-    """Adds ``data_loss`` and ``val_data_loss`` to each epoch's logs (for the callbacks after
-    it) and keeps them: ``loss`` and ``val_loss`` less the weights' L2 penalty at the epoch's
-    end. With the penalty in it, a small table's validation loss keeps falling only because
-    the weights shrink: the not-converged check reads the data's loss instead."""
+    """Adds ``data_loss`` and ``val_data_loss`` to each epoch's logs (in ``on_epoch_logs``,
+    so the History and every ``on_epoch_end`` see them) and keeps them: ``loss`` and
+    ``val_loss`` less the weights' L2 penalty at the epoch's end. With the penalty in it, a
+    small table's validation loss keeps falling only because the weights shrink: the
+    not-converged check reads the data's loss instead. It reads ``val_loss`` from the logs,
+    so a callback that writes it (EarlyStoppingEachMember) comes before it."""
 
     def __init__(self) -> None:
         self.history: dict[str, list[float]] = {"loss": [], "val_loss": []}
@@ -730,7 +732,7 @@ def _packed_ensemble(
         schedule=make_schedule(args.schedule, settings.epochs, "val_loss"),
         epochs=settings.epochs,
         batch_size=settings.batch_size,
-        callbacks=[stopper, *fit_callbacks],
+        callbacks=[stopper, *fit_callbacks],  # (the stopper writes the val_loss _DataLoss reads)
         verbose=verbose,
     )
     ensemble = Sequential(unpacked(model.layers), seed=args.seed, dtype=model.dtype)

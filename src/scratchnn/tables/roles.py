@@ -26,7 +26,9 @@ Rules, in order, for every column but the target:
    about equally often (the rarest at least :data:`CODE_BALANCE` of the commonest): a state
    code over years, a subject over visits. Categorical, so that a model learns each unit's own
    level (as trees split on the code) instead of a slope across arbitrary code numbers. A
-   random part of such a table keeps the balance, so the role holds for any split of it.
+   random part of such a table keeps roughly the balance, but the rule reads counts: near its
+   thresholds a part can decide otherwise than the whole file (``train`` decides on the whole
+   file, and ``predict`` reuses the saved roles).
 8. Otherwise numbers are numeric, and text (or a column named in ``categorical``) is
    categorical.
 """
