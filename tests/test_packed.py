@@ -613,3 +613,44 @@ def test_onnx_export_matches_predict(shared, dtype, tmp_path):
             (out,) = session.run(None, {"input": X[:n]})
             assert out.shape == (n, K, 2) and out.dtype == dtype
             np.testing.assert_allclose(out, model.predict(X[:n]), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared", "own-input"])
+def test_matches_the_member_by_member_reference(shared):
+    """The batched products equal K textbook Dense layers (scratchnn.reference), forward and
+    backward, to float64 rounding (the l2 penalty's gradient is the layer's own, added after)."""
+    from scratchnn import reference
+
+    rng = np.random.default_rng(5)
+    layer = PackedDense(4, 3, K, shared_input=shared)
+    layer.build(rng, np.float64)
+    layer.params["b"][...] = rng.normal(size=layer.params["b"].shape)
+    slow = reference.PackedDense(layer.params["W"], layer.params["b"], shared_input=shared)
+    x = rng.normal(size=(6, 4) if shared else (6, K, 4))
+    g = rng.normal(size=(6, K, 3))
+    np.testing.assert_allclose(layer.forward(x), slow.forward(x), rtol=1e-12, atol=1e-12)
+    dx = layer.backward(g)
+    np.testing.assert_allclose(dx, slow.backward(g), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer.grads["W"], slow.dW, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer.grads["b"], slow.db, rtol=1e-12, atol=1e-12)
+
+
+def test_trace_step_and_summary():
+    """trace_step records the packed layers' (batch, K, ...) arrays and leaves the model as it
+    was; summary shows the members' axis and counts every member's parameters."""
+    model = snn.Sequential(
+        [PackedDense(3, 5, K, shared_input=True), snn.ReLU(), PackedDense(5, 2, K)],
+        seed=0, dtype=np.float64,
+    )  # fmt: skip
+    rng = np.random.default_rng(6)
+    X, y = rng.normal(size=(7, 3)), rng.normal(size=(7, 2))
+    before = model.get_weights()
+    trace = snn.trace_step(model, X, y, losses.EachMember("mse", K), snn.optim.SGD(lr=0.1))
+    first, last = trace.layers[0], trace.layers[2]
+    assert first.input.shape == (7, 3) and first.output.shape == (7, K, 5)
+    assert first.grads["W"].shape == (K, 3, 5) and first.grad_input.shape == (7, 3)
+    assert last.grad_output.shape == (7, K, 2) and last.updates["b"].shape == (K, 2)
+    assert np.array_equal(model.get_weights(), before)  # a trace leaves the model as it was
+    table = model.summary()
+    assert f"(None, {K}, 5)" in table and f"(None, {K}, 2)" in table
+    assert f"Total parameters: {K * (3 * 5 + 5) + K * (5 * 2 + 2)}" in table

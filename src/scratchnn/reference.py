@@ -31,6 +31,7 @@ __all__ = [
     "Adam",
     "Dense",
     "Momentum",
+    "PackedDense",
     "PeriodicEmbedding",
     "TutorialSetup",
     "sigmoid",
@@ -71,6 +72,34 @@ class Dense:
         self.dW = self.x.T @ delta
         self.db = delta.sum(axis=0)
         return delta @ self.W.T
+
+
+class PackedDense:
+    """``K`` :class:`Dense` layers side by side, member ``k`` with ``W[k]: (in, out)`` and
+    ``b[k]: (out,)``: ``z[:, k] = x[:, k]·W[k] + b[k]``, or ``x·W[k] + b[k]`` for a shared
+    input ``x: (batch, in)``. Output ``(batch, K, out)``.
+
+    ``backward(delta)`` runs each member's own Dense backward on ``delta[:, k]`` and returns
+    the members' ``∂L/∂x`` side by side, ``(batch, K, in)``, or summed over the members for a
+    shared input (every member read the same ``x``).
+    """
+
+    def __init__(self, W: np.ndarray, b: np.ndarray, shared_input: bool = False) -> None:
+        self.members = [Dense(W_k, b_k) for W_k, b_k in zip(W, b, strict=True)]
+        self.shared_input = shared_input
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        outputs = []
+        for k, member in enumerate(self.members):
+            x_k = x if self.shared_input else x[:, k]
+            outputs.append(member.forward(x_k))
+        return np.stack(outputs, axis=1)
+
+    def backward(self, delta: np.ndarray) -> np.ndarray:
+        grads = [member.backward(delta[:, k]) for k, member in enumerate(self.members)]
+        self.dW = np.stack([member.dW for member in self.members])
+        self.db = np.stack([member.db for member in self.members])
+        return sum(grads) if self.shared_input else np.stack(grads, axis=1)
 
 
 class PeriodicEmbedding:
