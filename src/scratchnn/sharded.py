@@ -55,6 +55,10 @@ MIN_VALUES = 2**21
 #: Each shard holds at least this many rows: smaller ones make BLAS products inefficient.
 MIN_ROWS = 8
 
+#: The attributes that hold a layer's L1/L2 strengths: a replica sets them to 0, so that the
+#: penalty's gradient is added once, by the model's own shard.
+PENALTIES = ("l1", "l2")
+
 Model = Any
 
 
@@ -119,7 +123,7 @@ def obstacle_to_sharding(model: Model) -> str | None:
     for _, layer in model.named_layers():
         if layer.buffers or layer.needs_batch_statistics:
             return f"{type(layer).__name__} needs the whole batch at once"
-        if layer.has_penalty and not (hasattr(layer, "l1") and hasattr(layer, "l2")):
+        if layer.has_penalty and not any(hasattr(layer, name) for name in PENALTIES):
             return f"{type(layer).__name__} has a penalty of its own"
     if _blas_controller() is None:
         return "pip install threadpoolctl to train on several cores"
@@ -245,6 +249,7 @@ def _replica(model: Model, rank: int) -> tuple[Model, np.ndarray]:
             theirs.grads.bind(name, store_grad[start : start + grad.size].reshape(grad.shape))
         if mine.rng is not None:  # dropout masks differ between shards
             theirs.rng = np.random.default_rng([int(mine.rng.integers(2**62)), rank])
-        if theirs.has_penalty:
-            theirs.l1 = theirs.l2 = 0.0
+        for name in PENALTIES:
+            if hasattr(theirs, name):
+                setattr(theirs, name, 0.0)
     return replica, store_grad

@@ -645,6 +645,7 @@ def _refit(
         epochs=epochs,
         batch_size=settings.batch_size,
         verbose=0,
+        threads=getattr(args, "threads", None),
     )
     return encoder, scaler, model, history
 
@@ -683,6 +684,7 @@ def _ensemble(
                     )
                 ],
                 verbose=0,
+                threads=getattr(args, "threads", None),
             )
         nets.append(net)
     model = Sequential(
@@ -734,6 +736,7 @@ def _packed_ensemble(
         batch_size=settings.batch_size,
         callbacks=[stopper, *fit_callbacks],  # (the stopper writes the val_loss _DataLoss reads)
         verbose=verbose,
+        threads=getattr(args, "threads", None),
     )
     ensemble = Sequential(unpacked(model.layers), seed=args.seed, dtype=model.dtype)
     ensemble.loss = task.loss
@@ -930,6 +933,7 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
                 validation_data=None if X_val is None else (X_val, prepared(y_val)),
                 callbacks=fit_callbacks,
                 verbose=verbose,
+                threads=getattr(args, "threads", None),
             )
     stopped = next((c for c in fit_callbacks if isinstance(c, callbacks.EarlyStopping)), None)
     note = ""
@@ -1022,6 +1026,7 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
             "refit": bool(refit and trained_rows == len(train_rows)),
             "ensemble": members,
             "rows_trained": int(trained_rows),
+            "threads": history.threads.threads,
             "target_transform": "log1p" if log1p else None,
             "numeric_scaling": encoder.scaling,
             "numeric_embedding": embedding,
