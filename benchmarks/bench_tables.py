@@ -187,6 +187,7 @@ class OurRun(NamedTuple):
     train_seconds: float
     output: str
     train_wall: float = float("nan")
+    fit_wall: float = float("nan")  # the training alone, as the command times it
 
 
 def train_and_score(
@@ -219,7 +220,10 @@ def train_and_score(
         ours = float(np.mean([p == t for p, t in zip(predicted, truth, strict=True)]))
     else:
         ours = _score(np.array(predicted, float), np.array(truth, float), False)
-    return OurRun(model, raw, train, test, classification, ours, train_seconds, output, train_wall)
+    fit_wall = float(model.metadata["training"]["seconds"])
+    return OurRun(
+        model, raw, train, test, classification, ours, train_seconds, output, train_wall, fit_wall
+    )
 
 
 def one_run(path: Path, target: str, seed: int, work: Path):

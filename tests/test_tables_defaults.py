@@ -226,10 +226,10 @@ def test_near_unique_text_is_an_identifier_but_a_few_categories_are_not():
 
 
 def test_network_and_l2_shrink_with_the_rows():
-    assert network(30)[0] == [64, 32] and network(999)[0] == [64, 32]
-    assert network(1_000)[0] == [128, 64]
+    assert network(30)[0] == [64, 32] and network(19_999)[0] == [64, 32]
+    assert network(20_000)[0] == [128, 64]
     assert network(60_000)[0] == list(NETWORK_SIZES[-1][1]) == [128, 64]
-    sizes = [sum(network(n)[0]) for n in (10, 999, 1_000, 9_999, 10_000, 10**6)]
+    sizes = [sum(network(n)[0]) for n in (10, 999, 1_000, 19_999, 20_000, 10**6)]
     assert sizes == sorted(sizes)
     assert auto_l2(10) == 0.1 and auto_l2(1_000) == pytest.approx(0.004)
 
@@ -247,12 +247,12 @@ def test_the_saved_model_is_refit_on_all_training_rows(tmp_path, capsys):
                        "--early-stopping", "5", "--ensemble", "1", "--out", out_file,
                        "--quiet")  # fmt: skip
     assert code == 0
-    assert "Network: 64-32 (auto: under 1,000 training rows; --layers)." in out
+    assert "Network: 64-32 (auto: under 20,000 training rows; --layers)." in out
     assert "Refit: once early stopping has chosen the epochs on the 32 validation rows" in out
     assert "The saved model was trained on 160 of the 200 rows of t.csv; 40 were held out" in out
     training = load(out_file).metadata["training"]
     assert training["refit"] is True and training["rows_trained"] == 160
-    assert training["layers"] == [64, 32] and training["lr"] == 0.003
+    assert training["layers"] == [64, 32] and training["lr"] == 0.01
     code, out, _ = run(capsys, "train", path, "--target", "y", "--epochs", "30",
                        "--early-stopping", "5", "--no-refit", "--layers", "8", "--ensemble", "1",
                        "--out", out_file, "--quiet")  # fmt: skip

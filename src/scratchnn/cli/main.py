@@ -227,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--lr",
         type=_positive_float,
         default=None,
-        help="learning rate (default 0.001; 0.003 for a table file)",
+        help="learning rate (default 0.001; 0.01 for a table file)",
     )
     train.add_argument(
         "--schedule",
