@@ -209,6 +209,25 @@ def test_lambda_callback_calls_each_function_with_the_method_arguments():
     assert calls == [0, 1, 2]
 
 
+def test_a_lambda_callback_adds_a_log_that_fit_can_monitor():
+    X, y = _data(20)
+    halved = LambdaCallback(
+        on_epoch_logs=lambda epoch, logs: logs.__setitem__("half_loss", logs["loss"] / 2),
+        provides=["half_loss"],
+    )
+    seen: list[float] = []
+    after = LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(logs["half_loss"]))
+    stop = EarlyStopping(monitor="half_loss", patience=100)
+    with pytest.warns(snn.NotConvergedWarning, match="half_loss still falling"):
+        history = _fit(_model(), X, y, epochs=3, callbacks=[halved, stop, after])
+    assert history["half_loss"] == pytest.approx([v / 2 for v in history["loss"]])
+    assert seen == history["half_loss"]
+    with pytest.raises(ValueError, match="half_loss"):  # not provided: not a monitor
+        _fit(_model(), X, y, epochs=1, callbacks=[EarlyStopping(monitor="half_loss")])
+    with pytest.raises(TypeError, match="list of log names"):
+        LambdaCallback(provides="half_loss")
+
+
 # Stopping from a callback
 
 

@@ -668,7 +668,8 @@ def test_a_packed_model_trains_on_two_threads_as_on_one(rng):
                  PackedDense(16, 1, 3, l2=1e-2)]  # fmt: skip
         model = snn.Sequential(stack, seed=2, dtype=np.float64)
         model.fit(X, y, sample_weight=weights, loss=losses.EachMember("mse", 3),
-                  optimizer="adam", epochs=3, batch_size=32, verbose=0, threads=threads)  # fmt: skip
+                  optimizer="adam", epochs=3, batch_size=32, verbose=0,
+                  threads=threads)  # fmt: skip
         return model
 
     one, two = trained(1), trained(2)
@@ -681,10 +682,10 @@ def test_cli_table_takes_a_thread_count(tmp_path):
     """--threads reaches a table's packed fit (it was ignored there); the default keeps a
     small table's steps on one thread, where sharing them does not pay."""
     path = table(tmp_path, "regression")
-    code, out, err = run("train", path, "--target", "y", "--out", tmp_path / "t.npz",
-                         "--threads", 2)  # fmt: skip
+    code, _, err = run("train", path, "--target", "y", "--out", tmp_path / "t.npz",
+                       "--threads", 2)  # fmt: skip
     assert code == 0, err
     assert snn.load(tmp_path / "t.npz").metadata["training"]["threads"] == 2
-    code, out, err = run("train", path, "--target", "y", "--out", tmp_path / "d.npz")
+    code, _, err = run("train", path, "--target", "y", "--out", tmp_path / "d.npz")
     assert code == 0, err
     assert snn.load(tmp_path / "d.npz").metadata["training"]["threads"] == 1

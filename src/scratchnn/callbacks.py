@@ -24,7 +24,7 @@ import math
 import os
 import string
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -419,25 +419,38 @@ class TerminateOnNaN(Callback):
 
 class LambdaCallback(Callback):
     """A callback from plain functions, e.g. ``LambdaCallback(on_epoch_end=lambda e, logs:
-    print(e, logs["loss"]))``. Each argument has the signature of the method it names."""
+    print(e, logs["loss"]))``. Each argument has the signature of the method it names.
+
+    A function given as ``on_epoch_logs`` may add a value to the epoch's logs, which the
+    History, the schedule and every ``on_epoch_end`` then see; name it in ``provides`` to
+    make it a monitor ``fit`` accepts (``EarlyStopping(monitor=...)``)."""
 
     def __init__(
         self,
         on_train_begin: Callable[..., Any] | None = None,
         on_epoch_begin: Callable[..., Any] | None = None,
         on_batch_end: Callable[..., Any] | None = None,
+        on_epoch_logs: Callable[..., Any] | None = None,
         on_epoch_end: Callable[..., Any] | None = None,
         on_train_end: Callable[..., Any] | None = None,
+        provides: Iterable[str] = (),
     ) -> None:
         for name, function in {
             "on_train_begin": on_train_begin,
             "on_epoch_begin": on_epoch_begin,
             "on_batch_end": on_batch_end,
+            "on_epoch_logs": on_epoch_logs,
             "on_epoch_end": on_epoch_end,
             "on_train_end": on_train_end,
         }.items():
             if function is not None:
                 setattr(self, name, check_callable(name, function))
+        if isinstance(provides, str):
+            raise TypeError(f"provides takes a list of log names; received {provides!r}.")
+        self._provides = {str(name) for name in provides}
+
+    def provided_logs(self) -> set[str]:
+        return set(self._provides)
 
 
 def _format_logs(logs: dict[str, float]) -> str:
