@@ -232,6 +232,8 @@ def test_network_and_l2_shrink_with_the_rows():
     sizes = [sum(network(n)[0]) for n in (10, 999, 1_000, 19_999, 20_000, 10**6)]
     assert sizes == sorted(sizes)
     assert auto_l2(10) == 0.1 and auto_l2(1_000) == pytest.approx(0.004)
+    assert auto_l2(1_000, classification=True) == pytest.approx(0.001)  # a classifier's: 1/n
+    assert auto_l2(5, classification=True) == 0.1
 
 
 def separable(n: int, seed: int) -> list[list]:
@@ -253,6 +255,11 @@ def test_the_saved_model_is_refit_on_all_training_rows(tmp_path, capsys):
     training = load(out_file).metadata["training"]
     assert training["refit"] is True and training["rows_trained"] == 160
     assert training["layers"] == [64, 32] and training["lr"] == 0.01
+    assert training["l2"] == pytest.approx(1 / 160)  # a classifier's L2: 1 / rows
+    assert (
+        "L2 weight penalty 0.00625 on every Dense layer (auto: min(0.1, 1 / rows) for "
+        "classes; --l2)." in out
+    )
     code, out, _ = run(capsys, "train", path, "--target", "y", "--epochs", "30",
                        "--early-stopping", "5", "--no-refit", "--layers", "8", "--ensemble", "1",
                        "--out", out_file, "--quiet")  # fmt: skip
@@ -365,3 +372,13 @@ def test_small_networks_train_on_one_blas_thread_and_the_header_says_so(monkeypa
     assert blas_threads(128, [784, 4096, 10])[1] == ""  # large products keep the threads
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
     assert blas_threads(16, [13, 64, 1])[1] == "BLAS threads: OPENBLAS_NUM_THREADS=2 (yours)."
+
+
+def test_a_regression_keeps_the_stronger_l2(tmp_path, capsys):
+    rows = [[a, b, round(a - 2 * b, 4)] for a, b, _ in separable(120, 1)]
+    path = write_csv(tmp_path / "r.csv", ["a", "b", "y"], rows)
+    code, out, _ = run(capsys, "train", path, "--target", "y", "--epochs", "5",
+                       "--out", tmp_path / "r.npz", "--quiet")  # fmt: skip
+    assert code == 0
+    assert "(auto: min(0.1, 4 / rows) for regression; --l2)." in out
+    assert load(tmp_path / "r.npz").metadata["training"]["l2"] == pytest.approx(4 / 96)
