@@ -81,6 +81,10 @@ TUNING = [
     ("Clothing", "Ecdat/Clothing.csv", "tsales", "400 shops, skewed sales"),
     ("Cigar", "Ecdat/Cigar.csv", "sales", "panel: state codes over years"),
     ("Car", "Ecdat/Car.csv", "choice", "choice among 6 cars"),
+    # added in issue 28's fourth round: two more choice tables, of the kind that fails most
+    # on the held-out sets (Catsup, Yogurt, Fishing), so that features for them are developed here
+    ("Cracker", "Ecdat/Cracker.csv", "choice", "brand choice, household id repeated"),
+    ("ModeChoice", "Ecdat/ModeChoice.csv", "mode", "travel mode, 4 options, long format"),
 ]
 
 HELDOUT = [
