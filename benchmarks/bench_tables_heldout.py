@@ -258,8 +258,8 @@ def main() -> int:
     print(f"set: {args.set}, seeds {seeds}, extra options: {extra or 'none'}\n")
     print(
         "| table | rows | what it is | target | metric | scratchnn | sklearn MLP | HGB | "
-        "gap to best | scratchnn CPU s | MLP CPU s | HGB CPU s | CPU / HGB's | wall / HGB's | "
-        "training wall / HGB's |"
+        "gap to best | scratchnn CPU s | MLP CPU s | HGB CPU s | CPU / HGB's | "
+        "command wall / HGB's | training wall / HGB's |"
     )
     print("|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     gaps, near, ratios, wall_ratios, fit_ratios = [], 0, [], [], []

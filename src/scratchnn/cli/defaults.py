@@ -22,10 +22,10 @@ Every choice is overridden by its option (``--batch-size``, ``--epochs``, ``--va
 
 For a table file the network and its L2 penalty follow the rows too (:func:`network`,
 :func:`auto_l2`): under 20,000 training rows a 64-32 network, from 20,000 rows 128-64, with an
-L2 penalty that fades as ``4 / rows``; and the saved model averages :data:`ENSEMBLE_MEMBERS`
-such networks, each early-stopped on its own validation part. These were chosen on the
-tuning tables of ``benchmarks/bench_tables_heldout.py`` and measured once on its two held-out
-sets (docs/tables.md).
+L2 penalty that fades as ``4 / rows`` (``1 / rows`` for a classifier); and the saved model
+averages :data:`ENSEMBLE_MEMBERS` such networks, each early-stopped on its own validation
+part. These were chosen on the tuning tables of ``benchmarks/bench_tables_heldout.py`` and
+then measured on its two held-out sets (docs/tables.md).
 """
 
 from __future__ import annotations
@@ -146,8 +146,13 @@ def auto_l2(n: int, classification: bool = False) -> float:
         >>> auto_l2(400, classification=True)
         0.0025
     """
-    per_row = L2_PER_ROW_CLASSES if classification else L2_PER_ROW
-    return min(L2_MAX, per_row / max(n, 1))
+    return min(L2_MAX, l2_per_row(classification) / max(n, 1))
+
+
+def l2_per_row(classification: bool) -> float:
+    """The numerator of :func:`auto_l2`'s ``per_row / n``: :data:`L2_PER_ROW_CLASSES` for a
+    classifier, :data:`L2_PER_ROW` for a regression."""
+    return L2_PER_ROW_CLASSES if classification else L2_PER_ROW
 
 
 @dataclass

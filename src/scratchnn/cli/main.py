@@ -196,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_LAYERS,
         metavar="SIZES",
         help="hidden layer sizes, e.g. 128,64 (default 256,128; for a table file 64,32, 128,64 "
-        "from 1,000 training rows)",
+        "from 20,000 training rows)",
     )
     train.add_argument(
         "--model",

@@ -46,13 +46,12 @@ from .defaults import (
     EMBEDDING_SIGMA,
     ENSEMBLE_MEMBERS,
     L2_MAX,
-    L2_PER_ROW,
-    L2_PER_ROW_CLASSES,
     NUMERIC_EMBEDDING,
     NUMERIC_SCALING,
     TABLES,
     auto_l2,
     choose,
+    l2_per_row,
     network,
 )
 from .tasks import Task, make_task, task_of
@@ -815,8 +814,8 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
 
     data = Dataset(raw.source, X_fit, y_fit, X_test, y_test, encoder.feature_names_out(), target)
     model = table_network(data, task, layers, args, args.seed, len(encoder.roles.numeric))
-    l2 = args.l2
-    if getattr(args, "l2", None) is None:
+    l2 = getattr(args, "l2", None)
+    if l2 is None:
         l2 = auto_l2(len(train_rows), classification=classes is not None)
     _set_l2(model, l2)
     monitor = "val_loss" if X_val is not None else "loss"
@@ -855,14 +854,13 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
     )
     print(settings.describe(len(train_rows)))
     print(f"Network: {'-'.join(map(str, layers)) or 'no hidden layer'} ({layers_why}).")
-    per_row, kind = (
-        (L2_PER_ROW, "regression") if classes is None else (L2_PER_ROW_CLASSES, "classes")
-    )
-    how = (
-        "--l2"
-        if getattr(args, "l2", None) is not None
-        else f"auto: min({L2_MAX:g}, {per_row:g} / rows) for {kind}; --l2"
-    )
+    how = "--l2"
+    if getattr(args, "l2", None) is None:
+        per_row, kind = (
+            l2_per_row(classes is not None),
+            "regression" if classes is None else "classes",
+        )
+        how = f"auto: min({L2_MAX:g}, {per_row:g} / rows) for {kind}; --l2"
     print(f"L2 weight penalty {l2:g} on every Dense layer ({how}).")
     if roles.numeric:
         print(numeric_scaling(args)[1])
