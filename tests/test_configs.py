@@ -29,6 +29,7 @@ EXAMPLES = {
     "SinusoidalEncoding": {"embedding_dim": 4},
     "PeriodicEmbedding": {"in_features": 4, "numeric": 2},
     "PackedDense": {"in_features": 3, "out_features": 2, "members": 4, "shared_input": True},
+    "PackedPeriodicEmbedding": {"in_features": 4, "numeric": 2, "members": 3, "keep_inputs": True},
     "RNN": {"in_features": 3, "hidden_size": 5},
     "LSTM": {"in_features": 3, "hidden_size": 5, "return_sequences": True},
     "GRU": {"in_features": 3, "hidden_size": 5},

@@ -496,6 +496,7 @@ def _specimens():
         (snn.PeriodicEmbedding(3, numeric=2, frequencies=4), rows),
         (snn.layers.PackedDense(3, 4, members=2, shared_input=True), rows),
         (snn.layers.PackedDense(3, 4, members=2), (2, 3)),
+        (snn.layers.PackedPeriodicEmbedding(3, numeric=2, frequencies=4, members=2), rows),
         (snn.Embedding(10, 4), (5,)),
         (snn.PositionalEmbedding(8, 4), sequence),
         (snn.SinusoidalEncoding(4), sequence),

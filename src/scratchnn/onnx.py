@@ -17,7 +17,8 @@ model without scratchnn:
 - ``Standardize`` → ``Sub`` + ``Div``.
 - ``PeriodicEmbedding`` → ``Slice`` (the embedded features), ``Unsqueeze``, ``Mul`` (by
   ``2π C``), ``Sin`` and ``Cos``, ``Concat`` and ``Reshape`` (each feature's sines then
-  cosines), ``Concat`` with the features passed through;
+  cosines), ``Concat`` with the features passed through; ``PackedPeriodicEmbedding`` the
+  same with the members' frequencies broadcast over a members' axis;
 - ``Conv2D``/``Conv1D`` → ``Conv``; ``MaxPool2D`` → ``MaxPool``; ``AvgPool2D`` →
   ``AveragePool``; ``GlobalAvgPool2D`` → ``GlobalAveragePool`` + ``Flatten``; ``Flatten`` →
   ``Flatten``; ``Reshape`` → ``Reshape``; ``BatchNorm2d`` → ``BatchNormalization``;
@@ -92,7 +93,7 @@ from .layers.embedding import Embedding, PositionalEmbedding, SinusoidalEncoding
 from .layers.ensemble import Average, Chain
 from .layers.normalization2d import BatchNorm2d
 from .layers.numeric_embedding import PeriodicEmbedding
-from .layers.packed import PackedDense
+from .layers.packed import PackedDense, PackedPeriodicEmbedding
 from .layers.pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 from .layers.recurrent import GRU, LSTM, RNN
 from .layers.regularization2d import Dropout2d
@@ -580,19 +581,32 @@ def _sinusoidal(g: Graph, layer: SinusoidalEncoding, x: str) -> str:
     return g.op("Add", [x, g.op("Sin", [angles])])
 
 
-def _periodic_embedding(g: Graph, layer: PeriodicEmbedding, x: str) -> str:
-    # a = 2π C x_j for the first m features: (batch, m, 1) · (m, k) -> (batch, m, k)
+def _periodic_embedding(
+    g: Graph, layer: PeriodicEmbedding | PackedPeriodicEmbedding, x: str
+) -> str:
+    # a = 2π C x_j for the first m features: (batch, m, 1) · (m, k) -> (batch, m, k); packed,
+    # (batch, 1, m, 1) · (K, m, k) -> (batch, K, m, k), the passed-through features repeated
+    # for every member
     m, k, n = layer.numeric, layer.frequencies, layer.in_features
+    packed = isinstance(layer, PackedPeriodicEmbedding)
     starts, ends, axes = _ints(g, "slice", [0], [m], [1])
     numeric = g.op("Unsqueeze", [g.op("Slice", [x, starts, ends, axes]), _ints(g, "axis", [2])[0]])
+    if packed:
+        numeric = g.op("Unsqueeze", [numeric, _ints(g, "members_axis", [1])[0]])
     angles = g.op("Mul", [numeric, g.constant("two_pi_C", 2 * np.pi * layer.params["C"])])
-    waves = g.op("Concat", [g.op("Sin", [angles]), g.op("Cos", [angles])], axis=2)
-    embedded = g.op("Reshape", [waves, g.constant("shape", [-1, 2 * k * m], np.int64)])
-    if m == n:
+    last = 3 if packed else 2
+    waves = g.op("Concat", [g.op("Sin", [angles]), g.op("Cos", [angles])], axis=last)
+    shape = [0, layer.members, 2 * k * m] if packed else [-1, 2 * k * m]
+    embedded = g.op("Reshape", [waves, g.constant("shape", shape, np.int64)])
+    s = layer.passed  # the first feature passed through
+    if s == n:
         return embedded
-    starts, ends, axes = _ints(g, "rest", [m], [n], [1])
+    starts, ends, axes = _ints(g, "rest", [s], [n], [1])
     rest = g.op("Slice", [x, starts, ends, axes])
-    return g.op("Concat", [embedded, rest], axis=1)
+    if packed:  # (batch, n - s) -> (batch, K, n - s)
+        rest = g.op("Unsqueeze", [rest, _ints(g, "rest_axis", [1])[0]])
+        rest = g.op("Expand", [rest, _ints(g, "rest_shape", [1, layer.members, n - s])[0]])
+    return g.op("Concat", [embedded, rest], axis=last - 1)
 
 
 def _residual(g: Graph, layer: Residual, x: str) -> str:
@@ -705,6 +719,7 @@ _LOWERINGS.update(
     {
         Embedding: _embedding,
         PeriodicEmbedding: _periodic_embedding,
+        PackedPeriodicEmbedding: _periodic_embedding,
         PositionalEmbedding: _positional_embedding,
         SinusoidalEncoding: _sinusoidal,
         Residual: _residual,

@@ -104,27 +104,29 @@ class PackedDense:
 
 class PeriodicEmbedding:
     """``y = [sin 2πC_j1·x_j .. sin 2πC_jk·x_j, cos 2πC_j1·x_j .. cos 2πC_jk·x_j]`` for each of
-    the first ``m`` features ``j`` (``C: (m, k)``), then the other features as they are.
+    the first ``m`` features ``j`` (``C: (m, k)``), then the other features as they are (all
+    of them, the embedded ones too, with ``keep_inputs``).
 
     ``backward(g)`` stores ``dC[j, i] = Σ_b 2π x[b, j] (g_sin cos a − g_cos sin a)`` and returns
     ``∂L/∂x``, one number at a time.
     """
 
-    def __init__(self, C: np.ndarray, n_features: int) -> None:
+    def __init__(self, C: np.ndarray, n_features: int, keep_inputs: bool = False) -> None:
         self.C, self.n = np.array(C, dtype=float), n_features
+        self.start = 0 if keep_inputs else len(self.C)  # the first feature passed through
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self.x = x
         m, k = self.C.shape
-        y = np.zeros((len(x), 2 * m * k + self.n - m))
+        y = np.zeros((len(x), 2 * m * k + self.n - self.start))
         for b in range(len(x)):
             for j in range(m):
                 for i in range(k):
                     a = 2 * np.pi * self.C[j, i] * x[b, j]
                     y[b, 2 * k * j + i] = np.sin(a)
                     y[b, 2 * k * j + k + i] = np.cos(a)
-            for j in range(m, self.n):
-                y[b, 2 * m * k + j - m] = x[b, j]
+            for j in range(self.start, self.n):
+                y[b, 2 * m * k + j - self.start] = x[b, j]
         return y
 
     def backward(self, g: np.ndarray) -> np.ndarray:
@@ -139,8 +141,8 @@ class PeriodicEmbedding:
                     delta = g[b, 2 * k * j + i] * np.cos(a) - g[b, 2 * k * j + k + i] * np.sin(a)
                     self.dC[j, i] += 2 * np.pi * x[b, j] * delta
                     dx[b, j] += 2 * np.pi * self.C[j, i] * delta
-            for j in range(m, self.n):
-                dx[b, j] = g[b, 2 * m * k + j - m]
+            for j in range(self.start, self.n):
+                dx[b, j] += g[b, 2 * m * k + j - self.start]
         return dx
 
 

@@ -164,10 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--numeric-embedding",
-        choices=["none", "periodic"],
+        choices=["auto", "none", "periodic"],
         default=None,
         help="table files: periodic puts a PeriodicEmbedding in front of the network: K learned "
-        "frequencies c per numeric column, [sin 2πcx, cos 2πcx] (default none)",
+        "frequencies c per numeric column, [sin 2πcx, cos 2πcx] (default periodic for "
+        "classification, none for regression)",
     )
     train.add_argument(
         "--embedding-frequencies",
@@ -181,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_float,
         default=None,
         metavar="S",
-        help="the standard deviation of the periodic embedding's initial frequencies (default 0.1)",
+        help="the standard deviation of the periodic embedding's initial frequencies (default 1)",
     )
     train.add_argument(
         "--max-categories",

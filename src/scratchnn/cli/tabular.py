@@ -43,6 +43,7 @@ from .data import Dataset
 from .defaults import (
     DEFAULT_LAYERS,
     EMBEDDING_FREQUENCIES,
+    EMBEDDING_KEEP_INPUTS,
     EMBEDDING_SIGMA,
     ENSEMBLE_MEMBERS,
     L2_MAX,
@@ -355,35 +356,54 @@ def numeric_scaling(args: argparse.Namespace) -> tuple[str, str]:
     return scaling, f"Numeric columns: {scaling} scaling, {words} ({why} {other})."
 
 
-def numeric_embedding(args: argparse.Namespace, numeric: int) -> tuple[str, str]:
+def numeric_embedding(
+    args: argparse.Namespace, numeric: int, classification: bool, packed: bool = True
+) -> tuple[str, str]:
     """Whether the network embeds the ``numeric`` columns first (``--numeric-embedding``,
-    else :data:`~scratchnn.cli.defaults.NUMERIC_EMBEDDING`; "none" without numeric columns)
-    and the header's line about it (empty for "none" by default)."""
+    else :data:`~scratchnn.cli.defaults.NUMERIC_EMBEDDING` for the task; "none" without
+    numeric columns): "none", "periodic", or "auto" (networks with and without the embedding
+    trained side by side, the better kept; "none" where the ensemble is not ``packed``); and
+    the header's line about it (empty for "none" by default)."""
     given = getattr(args, "numeric_embedding", None)
-    choice = (given or NUMERIC_EMBEDDING) if numeric else "none"
-    why = "--numeric-embedding" if given else "default; --numeric-embedding"
+    kind = "classification" if classification else "regression"
+    choice = (given or NUMERIC_EMBEDDING[kind]) if numeric else "none"
+    why = "--numeric-embedding" if given else f"default for {kind}; --numeric-embedding"
+    if choice == "auto" and not packed:
+        return "none", (
+            f"Numeric embedding: none (auto compares the two only in a packed ensemble; {why})."
+        )
     if choice == "none":
         return choice, "" if not given else "Numeric embedding: none (--numeric-embedding)."
     k, sigma = _embedding_settings(args)
-    return choice, (
-        f"Numeric embedding: periodic, {k} learned frequencies c ~ N(0, "
-        f"{sigma:g}²) per numeric column, [sin 2πcx, cos 2πcx] into the first Dense layer "
-        f"(PeriodicEmbedding; {why} none)."
+    beside = " beside the numbers themselves" if EMBEDDING_KEEP_INPUTS else ""
+    what = (
+        f"periodic, {k} learned frequencies c ~ N(0, {sigma:g}²) per numeric column, "
+        f"[sin 2πcx, cos 2πcx]{beside}"
     )
+    if choice == "auto":
+        return choice, (
+            f"Numeric embedding: auto: the ensemble is fitted twice, with a {what} and without "
+            "one, on the same validation parts; the fit with the lower validation loss is kept "
+            f"({why} none|periodic)."
+        )
+    return choice, f"Numeric embedding: {what} into the first Dense layer ({why})."
 
 
 def table_network(
     data: Dataset, task: Task, layers: list[int], args: argparse.Namespace, seed: int,
-    numeric: int, members: int = 1,
+    numeric: int, members: int = 1, embedding: str | None = None,
 ) -> Sequential:  # fmt: skip
     """:func:`~scratchnn.cli.build.build_model`'s network for a table's encoded columns, with
     a :class:`~scratchnn.layers.PeriodicEmbedding` of its first ``numeric`` columns (the
-    encoder's numeric ones) in front where :func:`numeric_embedding` says so; ``members``
-    such networks packed side by side for more than 1."""
+    encoder's numeric ones) in front where ``embedding`` (None: :func:`numeric_embedding`'s
+    choice; "auto" builds none) is "periodic"; ``members`` such networks packed side by side
+    for more than 1 (an embedding each)."""
+    if embedding is None:
+        embedding = numeric_embedding(args, numeric, task.classes is not None, members > 1)[0]
     front = None
-    if numeric_embedding(args, numeric)[0] != "none":
+    if embedding == "periodic" and numeric:
         k, sigma = _embedding_settings(args)
-        front = PeriodicEmbedding(data.n_features, numeric, k, sigma)
+        front = PeriodicEmbedding(data.n_features, numeric, k, sigma, EMBEDDING_KEEP_INPUTS)
     return build_model(
         data, task, layers, args.activation, args.dropout, args.batch_norm, False, seed,
         front=front, members=members,
@@ -473,6 +493,9 @@ class _DataLoss(callbacks.Callback):
         self.history: dict[str, list[float]] = {"loss": [], "val_loss": []}
         self.interrupted = False
 
+    def on_train_begin(self, logs):
+        self.history = {"loss": [], "val_loss": []}  # this fit's alone
+
     def provided_logs(self) -> set[str]:
         return {"data_loss", "val_data_loss"}
 
@@ -500,6 +523,28 @@ class _DataLoss(callbacks.Callback):
 #: predicts too low; so counts train as a plain regression, and --target-transform log1p
 #: asks for the transform.
 LOG1P_COUNTS = False
+
+
+class _Trailing(callbacks.Callback):
+    """Stops a fit whose best validation data loss so far has been above another fit's best
+    at the same epoch (``reference``, that fit's ``val_data_loss`` by epoch) for
+    ``patience`` epochs in a row: under ``--numeric-embedding auto``, the embedded fit that
+    trails the plain one that long is not going to be kept, and need not run to its end."""
+
+    def __init__(self, reference: list[float], patience: int) -> None:
+        self.reference = np.minimum.accumulate(np.asarray(reference, dtype=float))
+        self.patience = patience
+
+    def on_train_begin(self, logs):
+        self.best, self.behind, self.stopped_epoch = math.inf, 0, None
+
+    def on_epoch_end(self, epoch, logs):
+        self.best = min(self.best, logs["val_data_loss"])
+        theirs = self.reference[min(epoch, len(self.reference) - 1)]
+        self.behind = self.behind + 1 if self.best > theirs else 0
+        if self.behind >= self.patience:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
 
 
 def _set_l2(model: Sequential, l2: float) -> None:
@@ -708,13 +753,15 @@ def member_weights(n: int, members: int, val_split: float, seed: int) -> np.ndar
 def _packed_ensemble(
     args: argparse.Namespace, data: Dataset, target: np.ndarray, task: Task, layers: list[int],
     l2: float, settings: Any, members: int, fit_callbacks: list[callbacks.Callback],
-    verbose: int,
+    verbose: int, numeric: int, embedding: str,
 ) -> tuple[Sequential, Any, callbacks.EarlyStoppingEachMember]:  # fmt: skip
     """``members`` networks trained side by side in one packed model (``layers.packed``) on
     all of ``data``'s training rows, each early-stopped on its own random validation part
     (:func:`member_weights`) and kept at its best epoch; returned as the ordinary ensemble
-    model ``Average([Chain(...), ...])``, with the packed fit's history and its stopper."""
-    model = table_network(data, task, layers, args, args.seed, 0, members)
+    model ``Average([Chain(...), ...])``, with the packed fit's history and its stopper.
+    ``embedding`` ("none" or "periodic") and ``numeric``, the count of numeric columns, say
+    whether each member embeds them."""
+    model = table_network(data, task, layers, args, args.seed, numeric, members, embedding)
     _set_l2(model, l2)
     weights = member_weights(len(target), members, settings.val_split, args.seed)
     held = (weights == 0).any(axis=1)  # the rows some member holds out
@@ -804,10 +851,9 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
         layers, rule = network(len(train_rows))
         layers_why = f"auto: {rule}; --layers"
     refit = getattr(args, "refit", True) and settings.patience is not None and members == 1
-    # side by side in one packed model where the network allows it (not BatchNorm, not a
-    # numeric embedding): a step for all members costs about what one member's step did
-    packed = members > 1 and numeric_embedding(args, len(roles.numeric))[0] == "none"
-    packed = packed and not args.batch_norm
+    # side by side in one packed model where the network allows it (not BatchNorm): a step
+    # for all members costs about what one member's step did
+    packed = members > 1 and not args.batch_norm
 
     def prepared(values: np.ndarray) -> np.ndarray:
         return task.encode(values if scaler is None else scaler.transform(values))
@@ -864,7 +910,9 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
     print(f"L2 weight penalty {l2:g} on every Dense layer ({how}).")
     if roles.numeric:
         print(numeric_scaling(args)[1])
-    embedding, embedding_why = numeric_embedding(args, len(roles.numeric))
+    embedding, embedding_why = numeric_embedding(
+        args, len(roles.numeric), classes is not None, packed
+    )
     if embedding_why:
         print(embedding_why)
     if members > 1 and packed:
@@ -912,6 +960,7 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
     if threads_why:
         print(threads_why)
     start = time.perf_counter()
+    compared = None  # each kind's validation loss, where auto compares them
     if packed:
         X_fit, y_fit = encoded(encoder, raw.take(train_rows), training=True), y[train_rows]
         if not len(test_rows) and test_raw is None:
@@ -919,10 +968,37 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
         data = Dataset(raw.source, X_fit, y_fit, X_test, y_test, encoder.feature_names_out(),
                        target)  # fmt: skip
         kept = [c for c in fit_callbacks if not isinstance(c, callbacks.EarlyStopping)]
-        with threads():
-            model, history, member_stop = _packed_ensemble(
-                args, data, prepared(y_fit), task, layers, l2, settings, members, kept, verbose
+        fits, losses_by_fit, trailing = {}, {}, None
+        for kind in ("none", "periodic") if embedding == "auto" else (embedding,):
+            with_trailing = kept
+            if embedding == "auto":
+                print(f"Fitting the ensemble {'with' if kind == 'periodic' else 'without'} "
+                      "the periodic embedding:")  # fmt: skip
+            if embedding == "auto" and kind == "periodic":
+                trailing = _Trailing(fits["none"][1]["val_data_loss"], settings.patience)
+                with_trailing = [*kept, trailing]
+            with threads():
+                fits[kind] = _packed_ensemble(
+                    args, data, prepared(y_fit), task, layers, l2, settings, members,
+                    with_trailing, verbose, len(encoder.roles.numeric), kind,
+                )  # fmt: skip
+            losses_by_fit[kind] = data_loss.history
+        if embedding == "auto":  # the same validation parts: the sums compare
+            compared = {kind: float(np.sum(fit[2].best)) for kind, fit in fits.items()}
+            embedding = min(compared, key=compared.__getitem__)
+            cut = ""
+            if trailing is not None and trailing.stopped_epoch is not None:
+                cut = (
+                    f"; the embedded fit stopped at epoch {trailing.stopped_epoch + 1}, "
+                    f"{settings.patience} epochs behind"
+                )
+            print(
+                f"Numeric embedding kept: {embedding} (the members' validation loss "
+                f"{compared['periodic']:.4g} with the embedding, {compared['none']:.4g} "
+                f"without{cut})."
             )
+        model, history, member_stop = fits[embedding]
+        data_loss.history = losses_by_fit[embedding]  # the kept fit's, for the check below
     else:
         print(model.summary())
         with threads():
@@ -1034,6 +1110,7 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
             "target_transform": "log1p" if log1p else None,
             "numeric_scaling": encoder.scaling,
             "numeric_embedding": embedding,
+            "numeric_embedding_losses": compared,
             "loss": loss_name if loss_name != "auto" else args.loss,
         },
         "metrics": results,

@@ -24,7 +24,7 @@ from .ensemble import Average, Chain
 from .normalization import BatchNorm1d, LayerNorm
 from .normalization2d import BatchNorm2d
 from .numeric_embedding import PeriodicEmbedding
-from .packed import PackedDense
+from .packed import PackedDense, PackedPeriodicEmbedding
 from .pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 from .preprocessing import Standardize
 from .recurrent import GRU, LSTM, RNN
@@ -60,6 +60,7 @@ __all__ = [
     "MaxPool2D",
     "MultiHeadAttention",
     "PackedDense",
+    "PackedPeriodicEmbedding",
     "PeriodicEmbedding",
     "PositionalEmbedding",
     "RandomShift",

@@ -10,7 +10,9 @@ learned frequencies,
                 \cos(2π c_{j1} x_j), \dots, \cos(2π c_{jk} x_j)\bigr],
 
 so the next ``Dense`` layer can build high-frequency functions of one feature (a step, a bump)
-from smooth pieces. The frequencies ``c`` start at ``N(0, σ²)`` and are trained.
+from smooth pieces. The frequencies ``c`` start at ``N(0, σ²)`` and are trained. With
+``keep_inputs`` the numbers themselves pass through too (RealMLP's "DenseNet-style" periodic
+embedding), so a trend along ``x_j`` stays one weight away.
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ class PeriodicEmbedding(Layer):
     .. math::
         a_{ji} = 2π\, C_{ji}\, x_j, \qquad
         y = \bigl[\sin a_{0·}, \cos a_{0·},\ \dots,\ \sin a_{m-1,·}, \cos a_{m-1,·},\
-                  x_m, \dots, x_{n-1}\bigr]
+                  x_s, \dots, x_{n-1}\bigr]
+
+    where the passed-through part starts at ``s = m``, or at ``s = 0`` with ``keep_inputs``.
 
     Backward, given ``g = ∂L/∂y`` split into ``g^{\sin}_{ji}``, ``g^{\cos}_{ji}`` and the
     passed-through part ``g^{rest}``; since ``∂\sin a/∂a = \cos a`` and ``∂\cos a/∂a = -\sin a``
@@ -49,7 +53,7 @@ class PeriodicEmbedding(Layer):
         δ_{ji} = g^{\sin}_{ji} \cos a_{ji} - g^{\cos}_{ji} \sin a_{ji}, \qquad
         ∂L/∂C_{ji} = 2π \sum_{batch} x_j\, δ_{ji}, \qquad
         ∂L/∂x_j = 2π \sum_i C_{ji}\, δ_{ji}\ (j < m), \qquad
-        ∂L/∂x_{rest} = g^{rest}
+        ∂L/∂x_{s:} \mathrel{+}= g^{rest}
 
     Args:
         in_features: features per row ``n``.
@@ -59,9 +63,11 @@ class PeriodicEmbedding(Layer):
         frequencies: frequencies ``k`` per feature.
         sigma: the standard deviation σ of the frequencies' initialization; with features
             scaled to about ``±3``, ``σ = 0.1`` starts every angle within about ``±2`` radians.
+        keep_inputs: whether the embedded numbers also pass through unchanged, after the
+            embedding (``s = 0``), rather than only the other features (``s = m``).
 
     Shapes:
-        x: ``(batch, n)``, C: ``(m, k)``, y: ``(batch, 2·k·m + n - m)``.
+        x: ``(batch, n)``, C: ``(m, k)``, y: ``(batch, 2·k·m + n - s)``.
 
     The same math in loops over rows, features and frequencies:
     :class:`scratchnn.reference.PeriodicEmbedding` (the tests check this layer against it).
@@ -81,6 +87,7 @@ class PeriodicEmbedding(Layer):
         numeric: int | None = None,
         frequencies: int = 8,
         sigma: float = 0.1,
+        keep_inputs: bool = False,
     ) -> None:
         super().__init__()
         self._in = check_positive_int("in_features", in_features)
@@ -92,6 +99,7 @@ class PeriodicEmbedding(Layer):
         self.numeric = numeric
         self.frequencies = check_positive_int("frequencies", frequencies)
         self.sigma = check_number("sigma", sigma, 0.0, low_open=True)
+        self.keep_inputs = bool(keep_inputs)
         self._x: np.ndarray | None = None
         self._sin: np.ndarray | None = None
         self._cos: np.ndarray | None = None
@@ -101,9 +109,14 @@ class PeriodicEmbedding(Layer):
         return self._in
 
     @property
+    def passed(self) -> int:
+        """``s``, the first input feature passed through: 0 with ``keep_inputs``, else ``m``."""
+        return 0 if self.keep_inputs else self.numeric
+
+    @property
     def out_features(self) -> int:
-        """``2·k·m`` embedded features, then the ``n - m`` passed through."""
-        return 2 * self.frequencies * self.numeric + self._in - self.numeric
+        """``2·k·m`` embedded features, then the ``n - s`` passed through."""
+        return 2 * self.frequencies * self.numeric + self._in - self.passed
 
     def output_features(self, in_features: int) -> int:
         return self.out_features
@@ -144,7 +157,7 @@ class PeriodicEmbedding(Layer):
         embedded = out[:, : 2 * k * m].reshape(len(x), m, 2 * k)  # a view: v_j per feature
         embedded[:, :, :k] = self._sin
         embedded[:, :, k:] = self._cos
-        out[:, 2 * k * m :] = x[:, m:]
+        out[:, 2 * k * m :] = x[:, self.passed :]
         return out
 
     def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
@@ -156,9 +169,9 @@ class PeriodicEmbedding(Layer):
         np.multiply(TWO_PI, np.einsum("bj,bji->ji", x[:, :m], delta), out=self.grads["C"])
         if not input_grad:
             return None
-        grad_x = np.empty(x.shape, dtype=grad_out.dtype)
+        grad_x = np.zeros(x.shape, dtype=grad_out.dtype)
         grad_x[:, :m] = TWO_PI * np.einsum("bji,ji->bj", delta, self.params["C"])
-        grad_x[:, m:] = grad_out[:, 2 * k * m :]
+        grad_x[:, self.passed :] += grad_out[:, 2 * k * m :]
         return grad_x
 
     def get_config(self) -> dict[str, Any]:
@@ -167,4 +180,5 @@ class PeriodicEmbedding(Layer):
             "numeric": self.numeric,
             "frequencies": self.frequencies,
             "sigma": self.sigma,
+            "keep_inputs": self.keep_inputs,
         }

@@ -2,7 +2,8 @@ r"""A packed ensemble: ``K`` independent networks trained side by side in one mo
 one batched matrix product over the members instead of ``K`` products (the "packed" or
 "batched" ensembles of TabM, Gorishniy et al. 2024, without their shared weights).
 
-Every member keeps its own weights and gradients; only the arithmetic is stacked. The members'
+Every member keeps its own weights and gradients; only the arithmetic is stacked. A
+:class:`PackedPeriodicEmbedding` in front gives every member its own frequencies. The members'
 outputs come out side by side, ``(batch, K, out)``; :class:`~scratchnn.losses.EachMember`
 trains each member on its own loss, and :func:`unpacked` turns the trained members into the
 ordinary ensemble model, ``Average([Chain([Dense, ...]), ...])``, which saves, predicts and
@@ -23,9 +24,10 @@ from .activations import Activation
 from .base import Layer, layers
 from .dense import Dense
 from .ensemble import Average, Chain
+from .numeric_embedding import TWO_PI, PeriodicEmbedding
 from .regularization import Dropout
 
-__all__ = ["PackedDense", "pack", "packable", "unpacked"]
+__all__ = ["PackedDense", "PackedPeriodicEmbedding", "pack", "packable", "unpacked"]
 
 
 @layers.register()
@@ -185,6 +187,160 @@ class PackedDense(Layer):
         }
 
 
+@layers.register()
+class PackedPeriodicEmbedding(Layer):
+    r"""``K`` :class:`~scratchnn.layers.PeriodicEmbedding` layers side by side, member ``k``
+    with its own frequencies ``C_k``, all reading the same row ``x``:
+
+    .. math::
+        a_{kji} = 2π\, C_{kji}\, x_j, \qquad
+        y_k = \bigl[\sin a_{k0·}, \cos a_{k0·},\ \dots,\ \sin a_{k,m-1,·}, \cos a_{k,m-1,·},\
+                    x_s, \dots, x_{n-1}\bigr]
+
+    Backward, given ``g_k = ∂L/∂y_k`` split as for one embedding:
+
+    .. math::
+        δ_{kji} = g^{\sin}_{kji} \cos a_{kji} - g^{\cos}_{kji} \sin a_{kji}, \qquad
+        ∂L/∂C_{kji} = 2π \sum_{batch} x_j\, δ_{kji}, \qquad
+        ∂L/∂x_j = 2π \sum_k \sum_i C_{kji}\, δ_{kji}\ (j < m), \qquad
+        ∂L/∂x_{s:} \mathrel{+}= \sum_k g^{rest}_k
+
+    (the input is shared, so its gradient sums the members'). Frequencies of its own keep a
+    member whole: its early-stopped best epoch restores its embedding with its Dense layers.
+
+    Args:
+        in_features: features per row ``n``.
+        numeric: how many of the first features to embed (``m``; None: all).
+        frequencies: frequencies ``k`` per feature.
+        members: how many members ``K``.
+        sigma: the standard deviation of the frequencies' initialization, ``N(0, σ²)``.
+        keep_inputs: whether the embedded numbers pass through too (``s = 0``, else ``m``).
+
+    Shapes:
+        x: ``(batch, n)``, C: ``(K, m, k)``, y: ``(batch, K, 2·k·m + n - s)``, a view of a
+        ``(K, batch, ...)`` array, as :class:`PackedDense` keeps its outputs.
+
+    Example:
+        >>> layer = PackedPeriodicEmbedding(3, numeric=2, frequencies=4, members=5)
+        >>> layer.build(np.random.default_rng(0), np.float64)
+        >>> x = np.ones((6, 3))
+        >>> layer.forward(x).shape
+        (6, 5, 17)
+        >>> bool(np.allclose(layer.forward(x)[:, 1], layer.member(1).forward(x)))
+        True
+    """
+
+    can_skip_input_grad = True
+
+    def __init__(
+        self,
+        in_features: int,
+        numeric: int | None = None,
+        frequencies: int = 8,
+        members: int = 1,
+        sigma: float = 0.1,
+        keep_inputs: bool = False,
+    ) -> None:
+        super().__init__()
+        one = PeriodicEmbedding(in_features, numeric, frequencies, sigma, keep_inputs)
+        self._in, self.numeric, self.frequencies = one.in_features, one.numeric, one.frequencies
+        self.sigma, self.keep_inputs = one.sigma, one.keep_inputs
+        self.out_features, self.passed = one.out_features, one.passed
+        self.members = check_positive_int("members", members)
+        self._x: np.ndarray | None = None
+        self._sin: np.ndarray | None = None
+        self._cos: np.ndarray | None = None
+
+    @property
+    def in_features(self) -> int:
+        return self._in
+
+    @property
+    def input_shape(self) -> Shape:
+        return (self._in,)
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        return (self.members, self.out_features)
+
+    def parameter_shapes(self, input_shape: Shape) -> dict[str, tuple[int, ...]]:
+        return {"C": (self.members, self.numeric, self.frequencies)}
+
+    def buffer_shapes(self, input_shape: Shape) -> dict[str, tuple[int, ...]]:
+        return {}
+
+    def build(
+        self,
+        rng: np.random.Generator | None = None,
+        dtype: np.dtype | type = np.float32,
+        init_hint: str | None = None,
+    ) -> None:
+        super().build(rng, dtype, init_hint)
+        rng = np.random.default_rng() if rng is None else rng
+        shape = (self.numeric, self.frequencies)  # drawn member by member, as PackedDense's W
+        draws = [self.sigma * r.standard_normal(shape) for r in rng.spawn(self.members)]
+        self.params["C"] = np.stack(draws).astype(self.dtype)
+        self.grads["C"] = np.zeros_like(self.params["C"])
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        if not self.built:
+            self.build(dtype=x.dtype)
+        m, k, K = self.numeric, self.frequencies, self.members
+        self._x = x
+        # x_j repeated k times, (batch, m·k) in C's order: the product with each member's
+        # 2πC then broadcasts over whole rows (over k alone it ran 3x slower)
+        self._xr = np.repeat(x[:, :m], k, axis=1)
+        angles = self._xr * (TWO_PI * self.params["C"]).reshape(K, 1, m * k)  # (K, batch, m·k)
+        self._sin, self._cos = np.sin(angles), np.cos(angles)
+        out = np.empty((K, len(x), self.out_features), dtype=angles.dtype)
+        embedded = out[:, :, : 2 * k * m].reshape(K, len(x), m, 2 * k)  # a view: v_kj
+        embedded[..., :k] = self._sin.reshape(K, len(x), m, k)
+        embedded[..., k:] = self._cos.reshape(K, len(x), m, k)
+        out[:, :, 2 * k * m :] = x[None, :, self.passed :]
+        return out.transpose(1, 0, 2)
+
+    def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """Fill ``grads["C"]`` and return ``∂L/∂x`` (None with ``input_grad=False``)."""
+        m, k, K, x = self.numeric, self.frequencies, self.members, self._x
+        g = grad_out.transpose(1, 0, 2)  # (K, batch, out)
+        gv = g[:, :, : 2 * k * m].reshape(K, len(x), m, 2 * k)
+        shape = (K, len(x), m * k)
+        delta = gv[..., :k].reshape(shape) * self._cos  # ∂L/∂a: (K, batch, m·k)
+        delta -= gv[..., k:].reshape(shape) * self._sin
+        grads = np.einsum("bq,kbq->kq", self._xr, delta).reshape(K, m, k)
+        np.multiply(TWO_PI, grads, out=self.grads["C"])
+        if not input_grad:
+            return None
+        grad_x = np.zeros(x.shape, dtype=grad_out.dtype)
+        two_pi_c = (TWO_PI * self.params["C"]).reshape(K, m * k)
+        grad_x[:, :m] = np.einsum("kbq,kq->bq", delta, two_pi_c).reshape(len(x), m, k).sum(-1)
+        grad_x[:, self.passed :] += g[:, :, 2 * k * m :].sum(axis=0)
+        return grad_x
+
+    def member(self, k: int) -> PeriodicEmbedding:
+        """Member ``k`` as a :class:`~scratchnn.layers.PeriodicEmbedding` of its own (a copy
+        of its frequencies)."""
+        one = PeriodicEmbedding(
+            self._in, self.numeric, self.frequencies, self.sigma, self.keep_inputs
+        )
+        one.build(np.random.default_rng(0), self.dtype)  # (its draws are overwritten)
+        one.params["C"][...] = self.params["C"][k]
+        return one
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "in_features": self._in,
+            "numeric": self.numeric,
+            "frequencies": self.frequencies,
+            "members": self.members,
+            "sigma": self.sigma,
+            "keep_inputs": self.keep_inputs,
+        }
+
+
+#: The layers that hold ``members`` of their own, each with a ``member(k)``.
+PACKED = (PackedDense, PackedPeriodicEmbedding)
+
+
 def _elementwise(layer: Layer) -> bool:
     return isinstance(layer, (Activation, Dropout))
 
@@ -207,9 +363,11 @@ def packable(stack: list[Layer]) -> str | None:
 
 def pack(stack: list[Layer], members: int) -> list[Layer]:
     """The network ``stack`` (``[front..., Dense, activation, ..., Dense]``, unbuilt) with
-    ``members`` members side by side: every Dense a :class:`PackedDense` (the first with a
-    shared input), the layers before the first Dense (a ``Standardize``) shared by all members
-    and the elementwise layers between the Dense layers acting on every member's rows.
+    ``members`` members side by side: every Dense a :class:`PackedDense`, a
+    ``PeriodicEmbedding`` in front a :class:`PackedPeriodicEmbedding` (frequencies per
+    member), the other layers before the first Dense (a ``Standardize``) shared by all members
+    and the elementwise layers between the Dense layers acting on every member's rows. The
+    first PackedDense reads a shared input unless an embedding split it per member.
     :func:`unpacked` turns the trained result back into ordinary layers.
 
     Example:
@@ -221,15 +379,27 @@ def pack(stack: list[Layer], members: int) -> list[Layer]:
     if why is not None:
         raise ValueError(f"This network cannot be packed: {why}.")
     first = next(i for i, layer in enumerate(stack) if isinstance(layer, Dense))
-    packed = list(stack[:first])
+    packed: list[Layer] = []
+    for layer in stack[:first]:
+        if isinstance(layer, PeriodicEmbedding):
+            layer = PackedPeriodicEmbedding(
+                layer.in_features,
+                layer.numeric,
+                layer.frequencies,
+                members,
+                layer.sigma,
+                layer.keep_inputs,
+            )
+        packed.append(layer)
     for layer in stack[first:]:
         if isinstance(layer, Dense):
+            shared = not any(isinstance(done, PACKED) for done in packed)
             packed.append(
                 PackedDense(
                     layer.in_features,
                     layer.out_features,
                     members,
-                    shared_input=len(packed) == first,
+                    shared_input=shared,
                     init=layer.init,
                     l2=layer.l2,
                 )
@@ -242,7 +412,8 @@ def pack(stack: list[Layer], members: int) -> list[Layer]:
 def unpacked(packed: list[Layer]) -> list[Layer]:
     """The trained members of a packed network (as :func:`pack` made it) as ordinary layers:
     copies of the shared front layers, then ``Average([Chain([Dense, ReLU, ...]), ...])``,
-    member ``k`` with member ``k``'s weights. Every layer is new, so the result makes a model
+    member ``k`` with member ``k``'s weights (a chain starts with its ``PeriodicEmbedding``
+    where the network had a packed one). Every layer is new, so the result makes a model
     of its own while the packed one lives on.
 
     Example:
@@ -257,17 +428,15 @@ def unpacked(packed: list[Layer]) -> list[Layer]:
         >>> bool(np.allclose(average.forward(x), out.mean(axis=1)))
         True
     """
-    first = next(i for i, layer in enumerate(packed) if isinstance(layer, PackedDense))
-    sizes = {layer.members for layer in packed if isinstance(layer, PackedDense)}
+    first = next(i for i, layer in enumerate(packed) if isinstance(layer, PACKED))
+    sizes = {layer.members for layer in packed if isinstance(layer, PACKED)}
     if len(sizes) != 1:
-        raise ValueError(
-            f"A packed network's PackedDense layers must share one member count; {sizes}."
-        )
+        raise ValueError(f"A packed network's layers must share one member count; {sizes}.")
     chains = []
     for k in range(sizes.pop()):
         chain = [
             layer.member(k)
-            if isinstance(layer, PackedDense)
+            if isinstance(layer, PACKED)
             else type(layer).from_config(layer.get_config())  # an elementwise layer's copy
             for layer in packed[first:]
         ]
