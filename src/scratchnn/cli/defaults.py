@@ -116,6 +116,9 @@ NUMERIC_EMBEDDING = {"classification": "auto", "regression": "none"}
 EMBEDDING_FREQUENCIES = 8
 EMBEDDING_SIGMA = 1.0
 EMBEDDING_KEEP_INPUTS = True
+#: The most embedded features by default (``2 · frequencies · numeric columns``): fewer than
+#: EMBEDDING_FREQUENCIES frequencies where a table has many numeric columns.
+EMBEDDING_WIDTH = 160
 
 
 def network(n: int) -> tuple[list[int], str]:

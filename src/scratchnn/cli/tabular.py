@@ -45,6 +45,7 @@ from .defaults import (
     EMBEDDING_FREQUENCIES,
     EMBEDDING_KEEP_INPUTS,
     EMBEDDING_SIGMA,
+    EMBEDDING_WIDTH,
     ENSEMBLE_MEMBERS,
     L2_MAX,
     NUMERIC_EMBEDDING,
@@ -374,7 +375,7 @@ def numeric_embedding(
         )
     if choice == "none":
         return choice, "" if not given else "Numeric embedding: none (--numeric-embedding)."
-    k, sigma = _embedding_settings(args)
+    k, sigma = _embedding_settings(args, numeric)
     beside = " beside the numbers themselves" if EMBEDDING_KEEP_INPUTS else ""
     what = (
         f"periodic, {k} learned frequencies c ~ N(0, {sigma:g}²) per numeric column, "
@@ -402,7 +403,7 @@ def table_network(
         embedding = numeric_embedding(args, numeric, task.classes is not None, members > 1)[0]
     front = None
     if embedding == "periodic" and numeric:
-        k, sigma = _embedding_settings(args)
+        k, sigma = _embedding_settings(args, numeric)
         front = PeriodicEmbedding(data.n_features, numeric, k, sigma, EMBEDDING_KEEP_INPUTS)
     return build_model(
         data, task, layers, args.activation, args.dropout, args.batch_norm, False, seed,
@@ -410,10 +411,13 @@ def table_network(
     )  # fmt: skip
 
 
-def _embedding_settings(args: argparse.Namespace) -> tuple[int, float]:
+def _embedding_settings(args: argparse.Namespace, numeric: int) -> tuple[int, float]:
     """The periodic embedding's frequencies per column and their initial spread: the
-    options, else the defaults."""
-    k = getattr(args, "embedding_frequencies", None) or EMBEDDING_FREQUENCIES
+    options, else the defaults (at most ``EMBEDDING_WIDTH / (2 · numeric)`` frequencies, at
+    least one, so that many numeric columns do not multiply the first layer's cost)."""
+    k = getattr(args, "embedding_frequencies", None) or max(
+        1, min(EMBEDDING_FREQUENCIES, EMBEDDING_WIDTH // (2 * max(numeric, 1)))
+    )
     sigma = getattr(args, "embedding_sigma", None) or EMBEDDING_SIGMA
     return k, sigma
 

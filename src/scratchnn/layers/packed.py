@@ -290,11 +290,12 @@ class PackedPeriodicEmbedding(Layer):
         # 2πC then broadcasts over whole rows (over k alone it ran 3x slower)
         self._xr = np.repeat(x[:, :m], k, axis=1)
         angles = self._xr * (TWO_PI * self.params["C"]).reshape(K, 1, m * k)  # (K, batch, m·k)
-        self._sin, self._cos = np.sin(angles), np.cos(angles)
+        angles = angles.reshape(K, len(x), m, k)
         out = np.empty((K, len(x), self.out_features), dtype=angles.dtype)
         embedded = out[:, :, : 2 * k * m].reshape(K, len(x), m, 2 * k)  # a view: v_kj
-        embedded[..., :k] = self._sin.reshape(K, len(x), m, k)
-        embedded[..., k:] = self._cos.reshape(K, len(x), m, k)
+        self._sin, self._cos = embedded[..., :k], embedded[..., k:]  # views, read by backward
+        np.sin(angles, out=self._sin)
+        np.cos(angles, out=self._cos)
         out[:, :, 2 * k * m :] = x[None, :, self.passed :]
         return out.transpose(1, 0, 2)
 
@@ -303,9 +304,9 @@ class PackedPeriodicEmbedding(Layer):
         m, k, K, x = self.numeric, self.frequencies, self.members, self._x
         g = grad_out.transpose(1, 0, 2)  # (K, batch, out)
         gv = g[:, :, : 2 * k * m].reshape(K, len(x), m, 2 * k)
-        shape = (K, len(x), m * k)
-        delta = gv[..., :k].reshape(shape) * self._cos  # ∂L/∂a: (K, batch, m·k)
-        delta -= gv[..., k:].reshape(shape) * self._sin
+        delta = gv[..., :k] * self._cos  # ∂L/∂a: (K, batch, m, k)
+        delta -= gv[..., k:] * self._sin
+        delta = delta.reshape(K, len(x), m * k)
         grads = np.einsum("bq,kbq->kq", self._xr, delta).reshape(K, m, k)
         np.multiply(TWO_PI, grads, out=self.grads["C"])
         if not input_grad:
