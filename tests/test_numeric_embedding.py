@@ -175,7 +175,11 @@ def test_config_round_trip_and_errors():
     layer = PeriodicEmbedding(6, numeric=4, frequencies=2, sigma=0.3)
     config = layer.get_config()
     assert config == {
-        "in_features": 6, "numeric": 4, "frequencies": 2, "sigma": 0.3, "keep_inputs": False
+        "in_features": 6,
+        "numeric": 4,
+        "frequencies": 2,
+        "sigma": 0.3,
+        "keep_inputs": False,
     }
     assert PeriodicEmbedding.from_config(config).get_config() == config
     assert snn.layers.layers.lookup("periodic_embedding") is PeriodicEmbedding

@@ -166,16 +166,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--numeric-embedding",
         choices=["auto", "none", "periodic"],
         default=None,
-        help="table files: periodic puts a PeriodicEmbedding in front of the network: K learned "
-        "frequencies c per numeric column, [sin 2πcx, cos 2πcx] (default periodic for "
-        "classification, none for regression)",
+        help="table files: periodic puts a PeriodicEmbedding in front of each network: K "
+        "learned frequencies c per numeric column, [sin 2πcx, cos 2πcx] beside x; auto fits "
+        "the ensemble with and without it and keeps the lower validation loss (default auto "
+        "for classification, none for regression)",
     )
     train.add_argument(
         "--embedding-frequencies",
         type=_positive_int,
         default=None,
         metavar="K",
-        help="frequencies per numeric column of the periodic embedding (default 8)",
+        help="frequencies per numeric column of the periodic embedding (default 8, fewer "
+        "beyond 10 numeric columns: at most 160 embedded features)",
     )
     train.add_argument(
         "--embedding-sigma",
