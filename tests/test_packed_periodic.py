@@ -314,3 +314,26 @@ def test_trailing_stops_a_fit_that_stays_behind_the_reference():
     assert stopped_at([0.9, 0.7, 0.55, 0.45, 0.45, 0.45, 0.45, 0.45]) is None  # keeps up
     assert stopped_at([0.9, 0.9, 0.9, 0.9, 0.4]) == 3  # behind at epochs 1-3, too late after
     assert stopped_at([0.9, 0.9, 0.4, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9]) is None  # its best holds
+
+
+def test_cli_auto_interrupted_in_the_plain_fit_keeps_it(tmp_path, monkeypatch):
+    """Ctrl-C during the first (plain) fit saves that fit's model, as any interrupted run
+    does, and does not start the embedded one."""
+    import os
+    import signal
+
+    original = EarlyStoppingEachMember.on_epoch_logs
+
+    def interrupting(self, epoch, logs):
+        original(self, epoch, logs)
+        if epoch == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(EarlyStoppingEachMember, "on_epoch_logs", interrupting)
+    code, out, err = run("train", rings(tmp_path), "--target", "kind", "--out",
+                         tmp_path / "i.npz")  # fmt: skip
+    assert code == 0, err
+    assert "Fitting the ensemble with the periodic embedding:" not in out
+    assert "Numeric embedding kept: none (interrupted before the embedded fit)." in out
+    training = snn.load(tmp_path / "i.npz").metadata["training"]
+    assert training["numeric_embedding"] == "none" and training["epochs"] <= 3

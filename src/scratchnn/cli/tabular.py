@@ -987,7 +987,12 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
                     with_trailing, verbose, len(encoder.roles.numeric), kind,
                 )  # fmt: skip
             losses_by_fit[kind] = data_loss.history
-        if embedding == "auto":  # the same validation parts: the sums compare
+            if fits[kind][1].interrupted:
+                break  # Ctrl-C: the fit so far is the model, the other kind is not fitted
+        if embedding == "auto" and len(fits) == 1:
+            embedding, compared = "none", None
+            print("Numeric embedding kept: none (interrupted before the embedded fit).")
+        elif embedding == "auto":  # the same validation parts: the sums compare
             compared = {kind: float(np.sum(fit[2].best)) for kind, fit in fits.items()}
             embedding = min(compared, key=compared.__getitem__)
             cut = ""
