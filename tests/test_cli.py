@@ -467,7 +467,10 @@ def test_info(work):
     # the default for a table, three networks averaged, is saved without an optimizer state
     # (its members were trained apart): it predicts, and --ensemble 1 trains on
     # (a classification table's members start with a PeriodicEmbedding where auto kept one)
-    assert "Average([Chain([" in out
+    model = snn.load(work / "animals.npz")
+    kept = model.metadata["training"]["numeric_embedding"]
+    first = "PeriodicEmbedding(in_features=4" if kept == "periodic" else "Dense(in_features=4,"
+    assert f"Average([Chain([{first}" in out
     assert "Data: animals.csv, 4 features, target 'species', 3 classes (bird, cat, dog)" in out
     assert "Training settings: layers=[16]" in out
     assert "Metrics at save time" in out

@@ -160,8 +160,12 @@ def test_early_stopping_each_member_restores_each_members_frequencies():
               epochs=25, batch_size=10, verbose=0, callbacks=[stopper,
               snn.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: snapshots.append(
                   model.layers[0].params["C"].copy()))])  # fmt: skip
+    assert len(set(stopper.best_epochs)) > 1  # the members stopped apart
     for k, best in enumerate(stopper.best_epochs):
         np.testing.assert_array_equal(model.layers[0].params["C"][k], snapshots[best][k])
+        assert (
+            not np.array_equal(snapshots[-1][k], snapshots[best][k]) or best == len(snapshots) - 1
+        )  # a member kept before the last epoch got older frequencies back
 
 
 def test_two_threads_train_as_one():
@@ -192,6 +196,19 @@ def test_trace_step_summary_and_config():
     assert PackedPeriodicEmbedding.from_config(config).get_config() == config
     with pytest.raises(ValueError, match="numeric"):
         PackedPeriodicEmbedding(3, numeric=4, members=2)
+
+
+def test_pack_refuses_a_layer_across_features_after_the_embedding():
+    """Each member's layers run from its embedding on: a Standardize between the embedding
+    and the first Dense would be rebuilt unfitted in every member, so pack refuses it and says
+    where it may go; before the embedding it stays shared."""
+    embed = PeriodicEmbedding(3, 3, 2)
+    with pytest.raises(ValueError, match="Standardize comes between the PeriodicEmbedding"):
+        pack([embed, snn.Standardize(12), snn.Dense(12, 2)], K)
+    front = [snn.Standardize(3), PeriodicEmbedding(3, 3, 2), snn.Dense(12, 2)]
+    assert [type(layer).__name__ for layer in pack(front, K)] == [
+        "Standardize", "PackedPeriodicEmbedding", "PackedDense",
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("numeric", [5, 3])
@@ -337,3 +354,34 @@ def test_cli_auto_interrupted_in_the_plain_fit_keeps_it(tmp_path, monkeypatch):
     assert "Numeric embedding kept: none (interrupted before the embedded fit)." in out
     training = snn.load(tmp_path / "i.npz").metadata["training"]
     assert training["numeric_embedding"] == "none" and training["epochs"] <= 3
+
+
+def test_cli_auto_interrupted_in_the_embedded_fit_keeps_the_plain_one(tmp_path, monkeypatch):
+    """Ctrl-C during the embedded fit keeps the finished plain fit, says so, and the run
+    counts as interrupted (no not-converged check on a fit that was cut)."""
+    import os
+    import signal
+
+    original = EarlyStoppingEachMember.on_epoch_logs
+    fits: list[int] = []
+
+    def interrupting(self, epoch, logs):
+        original(self, epoch, logs)
+        if epoch == 0:
+            fits.append(id(self))
+        if len(fits) == 2 and epoch == 1:  # the second fit's second epoch
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(EarlyStoppingEachMember, "on_epoch_logs", interrupting)
+    code, out, err = run("train", rings(tmp_path), "--target", "kind", "--out",
+                         tmp_path / "i.npz")  # fmt: skip
+    assert code == 0, err
+    assert "Fitting the ensemble with the periodic embedding:" in out
+    assert "Numeric embedding kept: none (interrupted during the embedded fit)." in out
+    assert "Interrupted: evaluating and saving the model as it is now." in out
+    assert "may not have converged" not in err
+    model = snn.load(tmp_path / "i.npz")
+    assert model.metadata["training"]["numeric_embedding"] == "none"
+    assert model.metadata["training"]["numeric_embedding_losses"] is None
+    [average] = model.layers
+    assert not any(isinstance(chain.layers[0], PeriodicEmbedding) for chain in average.sublayers())

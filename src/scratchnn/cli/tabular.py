@@ -362,9 +362,9 @@ def numeric_embedding(
 ) -> tuple[str, str]:
     """Whether the network embeds the ``numeric`` columns first (``--numeric-embedding``,
     else :data:`~scratchnn.cli.defaults.NUMERIC_EMBEDDING` for the task; "none" without
-    numeric columns): "none", "periodic", or "auto" (networks with and without the embedding
-    trained side by side, the better kept; "none" where the ensemble is not ``packed``); and
-    the header's line about it (empty for "none" by default)."""
+    numeric columns): "none", "periodic", or "auto" (the packed ensemble fitted with and
+    without the embedding, the better kept; "none" where the ensemble is not ``packed``, with
+    a line that says so); and the header's line about it (empty for a default "none")."""
     given = getattr(args, "numeric_embedding", None)
     kind = "classification" if classification else "regression"
     choice = (given or NUMERIC_EMBEDDING[kind]) if numeric else "none"
@@ -378,7 +378,8 @@ def numeric_embedding(
     k, sigma = _embedding_settings(args, numeric)
     beside = " beside the numbers themselves" if EMBEDDING_KEEP_INPUTS else ""
     what = (
-        f"periodic, {k} learned frequencies c ~ N(0, {sigma:g}²) per numeric column, "
+        f"periodic, {k} learned frequenc{'y' if k == 1 else 'ies'} c ~ N(0, {sigma:g}²) per "
+        "numeric column, "
         f"[sin 2πcx, cos 2πcx]{beside}"
     )
     if choice == "auto":
@@ -958,8 +959,11 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
             f"{scaler.mean_[0]:.4g}, std {scaler.scale_[0]:.4g}); predictions come back in "
             "its units."
         )
-    first = model.layers[0]  # a PeriodicEmbedding widens the first product
-    width = first.out_features if isinstance(first, PeriodicEmbedding) else encoder.n_features_out
+    width = encoder.n_features_out  # a PeriodicEmbedding widens the first product
+    if embedding != "none":  # (auto's embedded fit too)
+        k, _ = _embedding_settings(args, len(encoder.roles.numeric))
+        passed = 0 if EMBEDDING_KEEP_INPUTS else len(encoder.roles.numeric)
+        width += 2 * k * len(encoder.roles.numeric) - passed
     threads, threads_why = blas_threads(settings.batch_size, [width, *layers, task.n_outputs])
     if threads_why:
         print(threads_why)
@@ -989,9 +993,12 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
             losses_by_fit[kind] = data_loss.history
             if fits[kind][1].interrupted:
                 break  # Ctrl-C: the fit so far is the model, the other kind is not fitted
-        if embedding == "auto" and len(fits) == 1:
+        if embedding == "auto" and fits[next(reversed(fits))][1].interrupted:
+            # the plain fit, whole or as far as it went; the run counts as interrupted
+            when = "before" if len(fits) == 1 else "during"
             embedding, compared = "none", None
-            print("Numeric embedding kept: none (interrupted before the embedded fit).")
+            fits["none"][1].interrupted = True
+            print(f"Numeric embedding kept: none (interrupted {when} the embedded fit).")
         elif embedding == "auto":  # the same validation parts: the sums compare
             compared = {kind: float(np.sum(fit[2].best)) for kind, fit in fits.items()}
             embedding = min(compared, key=compared.__getitem__)

@@ -348,11 +348,22 @@ def _elementwise(layer: Layer) -> bool:
 
 def packable(stack: list[Layer]) -> str | None:
     """Why the network ``stack`` cannot be packed by :func:`pack`, or None if it can: after
-    its first Dense layer it may hold only Dense layers (no L1 penalty, no activation of
-    their own) and activations or dropout between them."""
+    its first Dense layer (or its PeriodicEmbedding, which becomes each member's own) it may
+    hold only Dense layers (no L1 penalty, no activation of their own) and activations or
+    dropout between them."""
     dense = [i for i, layer in enumerate(stack) if isinstance(layer, Dense)]
     if not dense:
         return "it has no Dense layer"
+    embedding = [
+        i for i, layer in enumerate(stack[: dense[0]]) if isinstance(layer, PeriodicEmbedding)
+    ]
+    for layer in stack[embedding[0] + 1 : dense[0]] if embedding else []:
+        if not _elementwise(layer):
+            return (
+                f"{type(layer).__name__} comes between the PeriodicEmbedding and the first "
+                "Dense layer (each member's layers from the embedding on must be Dense or "
+                "elementwise; put it before the embedding)"
+            )
     for layer in stack[dense[0] :]:
         if isinstance(layer, Dense):
             if layer.l1 or layer.activation is not None or not layer.bias:
