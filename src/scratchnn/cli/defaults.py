@@ -104,6 +104,8 @@ L2_MAX = 0.1
 #: range, then RealMLP's smooth clip; :class:`~scratchnn.tables.TableEncoder`). Measured on
 #: the tuning tables in docs/tables.md.
 NUMERIC_SCALING = "standard"
+#: Early stopping's patience by default: a tenth of the epochs, clipped to this range.
+PATIENCE_RANGE = (10, 30)
 #: Whether a table's network embeds its numeric columns first (``--numeric-embedding``), by
 #: task: ``"none"``, ``"periodic"`` (:class:`~scratchnn.layers.PeriodicEmbedding`, one per
 #: ensemble member, :data:`EMBEDDING_FREQUENCIES` frequencies per column,
@@ -279,7 +281,8 @@ def choose(
             epochs = min(max(math.ceil(rule.target_steps / steps), 10), 500)
     if early_stopping is None:
         chosen.append("early stopping")
-        patience = min(max(epochs // 10, 10), 30) if val_split > 0 else None
+        low, high = PATIENCE_RANGE
+        patience = min(max(epochs // 10, low), high) if val_split > 0 else None
     else:
         patience = early_stopping or None
         if patience and val_split == 0:
