@@ -404,12 +404,18 @@ def table_network(
         embedding = numeric_embedding(args, numeric, task.classes is not None, members > 1)[0]
     front = None
     if embedding == "periodic" and numeric:
-        k, sigma = _embedding_settings(args, numeric)
-        front = PeriodicEmbedding(data.n_features, numeric, k, sigma, EMBEDDING_KEEP_INPUTS)
+        front = _periodic_front(args, data.n_features, numeric)
     return build_model(
         data, task, layers, args.activation, args.dropout, args.batch_norm, False, seed,
         front=front, members=members,
     )  # fmt: skip
+
+
+def _periodic_front(args: argparse.Namespace, features: int, numeric: int) -> PeriodicEmbedding:
+    """The (unbuilt) PeriodicEmbedding of the first ``numeric`` of ``features`` encoded
+    columns, with the options' or the defaults' settings."""
+    k, sigma = _embedding_settings(args, numeric)
+    return PeriodicEmbedding(features, numeric, k, sigma, EMBEDDING_KEEP_INPUTS)
 
 
 def _embedding_settings(args: argparse.Namespace, numeric: int) -> tuple[int, float]:
@@ -961,9 +967,8 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
         )
     width = encoder.n_features_out  # a PeriodicEmbedding widens the first product
     if embedding != "none":  # (auto's embedded fit too)
-        k, _ = _embedding_settings(args, len(encoder.roles.numeric))
-        passed = 0 if EMBEDDING_KEEP_INPUTS else len(encoder.roles.numeric)
-        width += 2 * k * len(encoder.roles.numeric) - passed
+        front = _periodic_front(args, encoder.n_features_out, len(encoder.roles.numeric))
+        width = front.out_features
     threads, threads_why = blas_threads(settings.batch_size, [width, *layers, task.n_outputs])
     if threads_why:
         print(threads_why)

@@ -357,7 +357,8 @@ def packable(stack: list[Layer]) -> str | None:
     embedding = [
         i for i, layer in enumerate(stack[: dense[0]]) if isinstance(layer, PeriodicEmbedding)
     ]
-    for layer in stack[embedding[0] + 1 : dense[0]] if embedding else []:
+    members_from = embedding[0] + 1 if embedding else dense[0]  # each member's own layers
+    for layer in stack[members_from : dense[0]]:
         if not _elementwise(layer):
             return (
                 f"{type(layer).__name__} comes between the PeriodicEmbedding and the first "
