@@ -239,7 +239,7 @@ def test_the_command_line_reports_diagnoses_unless_quiet(tmp_path, monkeypatch, 
         lines = [",".join(f"{v:.4f}" for v in row) + f",{c}" for row, c in zip(X, y, strict=True)]
         (tmp_path / "d.csv").write_text("a,b,c,d,kind\n" + "\n".join(lines) + "\n")
         data = [tmp_path / "d.csv", "--target", "kind"]
-    monkeypatch.setattr(diagnostics, "unit_health", lambda model, *a, **k: ["dense_0: example"])
+    monkeypatch.setattr(diagnostics, "_judge", lambda *a, **k: ["dense_0: example"])  # Diagnose's
     common = ["train", *data, "--epochs", "2"]
     status, out, err = run(*common, "--out", tmp_path / "m.npz")
     assert status == 0, err

@@ -3,6 +3,7 @@ everywhere a user would type them, and so that a model's configuration is plain 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 from collections.abc import Callable
@@ -129,11 +130,7 @@ class Configurable:
 
     def __repr__(self) -> str:
         # The arguments that differ from the constructor's defaults, as scikit-learn shows.
-        defaults = {}
-        for klass in type(self).__mro__:
-            if "__init__" in vars(klass):
-                for name, parameter in inspect.signature(klass.__init__).parameters.items():
-                    defaults.setdefault(name, parameter.default)
+        defaults = _constructor_defaults(type(self))
         try:
             config = self.get_config()
         except NotImplementedError:  # a custom class whose arguments cannot be read back
@@ -144,6 +141,20 @@ class Configurable:
             if not _same(value, defaults.get(key, inspect.Parameter.empty))
         )
         return f"{type(self).__name__}({args})"
+
+
+@functools.cache
+def _constructor_defaults(cls: type) -> dict[str, Any]:
+    """The default of every constructor parameter along ``cls``'s MRO (the nearest wins).
+
+    Cached per class: a model summary shows dozens of components, and reading a signature
+    costs as much as a training step (``object.__init__``'s, parsed from text, most)."""
+    defaults: dict[str, Any] = {}
+    for klass in cls.__mro__:
+        if klass is not object and "__init__" in vars(klass):
+            for name, parameter in inspect.signature(klass.__init__).parameters.items():
+                defaults.setdefault(name, parameter.default)
+    return defaults
 
 
 def _same(value: Any, default: Any) -> bool:

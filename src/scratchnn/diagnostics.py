@@ -309,11 +309,19 @@ def unit_health(
     if X is not None:
         rows = X[:1000] if isinstance(X, np.ndarray) else X  # a table: encoded whole, then cut
         model.forward(model.encode_inputs(rows)[:1000], training=False)
+    return _judge(_hidden_activations(model), dead, saturated)
+
+
+def _hidden_activations(model: Model) -> list[tuple[str, Layer]]:
+    """The activations :func:`unit_health` judges: all but the one producing the output."""
     final = output_layer(model)
+    return [(name, layer) for name, layer in _activations(model) if layer is not final]
+
+
+def _judge(watched: list[tuple[str, Layer]], dead: float, saturated: float) -> list[str]:
+    """:func:`unit_health`'s sentences for the ``watched`` activations' kept outputs."""
     found = []
-    for name, layer in _activations(model):
-        if layer is final:
-            continue
+    for name, layer in watched:
         a = getattr(layer, "_a", None)  # the output each of these layers keeps for backward
         if not isinstance(a, np.ndarray) or a.ndim < 2 or a.size == 0:
             continue
@@ -394,9 +402,14 @@ class Diagnose(Callback):
 
     def on_train_begin(self, logs: dict[str, float]) -> None:
         self._seen: set[str] = set()
+        self._watched = _hidden_activations(self.model)  # (found once: a fit's layers stay)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
-        for message in unit_health(self.model, self.X, self.dead, self.saturated):
+        if self.X is None:  # the epoch's last batch, as each activation kept it
+            messages = _judge(self._watched, self.dead, self.saturated)
+        else:
+            messages = unit_health(self.model, self.X, self.dead, self.saturated)
+        for message in messages:
             key = message.split(":", 1)[0] + (" dead" if "ReLU units" in message else " sat")
             if key in self._seen:
                 continue

@@ -156,7 +156,9 @@ class PackedDense(Layer):
         # ∂L/∂x_k = g_k W_kᵀ, written C-contiguous (K, batch, in) as the layer below keeps its
         # activations: the activation's backward then reads both in one order (computing
         # W_k g_kᵀ and reading it transposed was 3x slower through ReLU at batch 512).
-        dx = np.matmul(g, W.transpose(0, 2, 1))  # (K, batch, in)
+        # (Wᵀ copied contiguous first: NumPy's stacked product of a transposed operand is
+        # slower than the copy and a plain product, 32+4 µs against 44 for 3 x 64 x 32.)
+        dx = np.matmul(g, np.ascontiguousarray(W.transpose(0, 2, 1)))  # (K, batch, in)
         return dx.sum(axis=0) if self.shared_input else dx.transpose(1, 0, 2)
 
     @property
