@@ -231,7 +231,7 @@ def test_network_and_l2_shrink_with_the_rows():
     assert network(60_000)[0] == list(NETWORK_SIZES[-1][1]) == [128, 64]
     sizes = [sum(network(n)[0]) for n in (10, 999, 1_000, 19_999, 20_000, 10**6)]
     assert sizes == sorted(sizes)
-    assert auto_l2(10) == 0.1 and auto_l2(1_000) == pytest.approx(0.004)
+    assert auto_l2(10) == 0.1 and auto_l2(1_000) == pytest.approx(0.002)
     assert auto_l2(1_000, classification=True) == pytest.approx(0.001)  # a classifier's: 1/n
     assert auto_l2(5, classification=True) == 0.1
 
@@ -254,7 +254,7 @@ def test_the_saved_model_is_refit_on_all_training_rows(tmp_path, capsys):
     assert "The saved model was trained on 160 of the 200 rows of t.csv; 40 were held out" in out
     training = load(out_file).metadata["training"]
     assert training["refit"] is True and training["rows_trained"] == 160
-    assert training["layers"] == [64, 32] and training["lr"] == 0.01
+    assert training["layers"] == [64, 32] and training["lr"] == 0.015  # a classifier's rule
     assert training["l2"] == pytest.approx(1 / 160)  # a classifier's L2: 1 / rows
     assert (
         "L2 weight penalty 0.00625 on every Dense layer (auto: min(0.1, 1 / rows) for "
@@ -380,5 +380,5 @@ def test_a_regression_keeps_the_stronger_l2(tmp_path, capsys):
     code, out, _ = run(capsys, "train", path, "--target", "y", "--epochs", "5",
                        "--out", tmp_path / "r.npz", "--quiet")  # fmt: skip
     assert code == 0
-    assert "(auto: min(0.1, 4 / rows) for regression; --l2)." in out
-    assert load(tmp_path / "r.npz").metadata["training"]["l2"] == pytest.approx(4 / 96)
+    assert "(auto: min(0.1, 2 / rows) for regression; --l2)." in out
+    assert load(tmp_path / "r.npz").metadata["training"]["l2"] == pytest.approx(2 / 96)
