@@ -6,7 +6,8 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -144,7 +145,7 @@ class Configurable:
 
 
 @functools.cache
-def _constructor_defaults(cls: type) -> dict[str, Any]:
+def _constructor_defaults(cls: type) -> Mapping[str, Any]:
     """The default of every constructor parameter along ``cls``'s MRO (the nearest wins).
 
     Cached per class: a model summary shows dozens of components, and reading a signature
@@ -154,7 +155,7 @@ def _constructor_defaults(cls: type) -> dict[str, Any]:
         if klass is not object and "__init__" in vars(klass):
             for name, parameter in inspect.signature(klass.__init__).parameters.items():
                 defaults.setdefault(name, parameter.default)
-    return defaults
+    return MappingProxyType(defaults)  # (shared by every instance: read-only)
 
 
 def _same(value: Any, default: Any) -> bool:

@@ -405,7 +405,7 @@ class Diagnose(Callback):
         self._watched = _hidden_activations(self.model)  # (found once: a fit's layers stay)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
-        if self.X is None:  # the epoch's last batch, as each activation kept it
+        if self.X is None:  # the last batch the model ran forward, as each activation kept it
             messages = _judge(self._watched, self.dead, self.saturated)
         else:
             messages = unit_health(self.model, self.X, self.dead, self.saturated)

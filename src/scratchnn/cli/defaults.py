@@ -28,7 +28,7 @@ L2 penalty that fades as ``2 / rows`` (``1 / rows`` for a classifier); and the s
 averages :data:`ENSEMBLE_MEMBERS` such networks, each early-stopped on its own validation
 part; a classifier's ensemble is fitted with and without a periodic embedding of the numeric
 columns, and the better on validation kept (:data:`NUMERIC_EMBEDDING`). These were chosen on
-the tuning tables of ``benchmarks/bench_tables_heldout.py`` and then measured on its two
+the tuning tables of ``benchmarks/bench_tables_heldout.py`` and then measured on its
 held-out sets (docs/tables.md).
 """
 
@@ -55,18 +55,22 @@ class StepRule:
 
 #: Arrays, image folders and the built-in datasets.
 ARRAYS = StepRule(target_steps=4_000, rows_per_batch_step=50, batch_range=(16, 128), lr=1e-3)
-#: Table files. Measured on the 15 tuning tables (2 seeds, three 64-32 / 128-64 networks side
-#: by side; docs/tables.md): against ARRAYS' rule, the same 13 tables within the bar's margin
-#: and the median training time 26x HistGradientBoosting's down to 5x. Then (4 seeds, 64-32
-#: networks for every table): lr 0.01 put 14 tables within the margin, against 13 at 0.003,
-#: 0.006, 0.008 and 0.015 (0.015 and 0.02 lost Wages).
+#: Table files (a classifier's below LARGE rows: TABLE_CLASSES). Measured on the 15 tuning
+#: tables (2 seeds, three 64-32 / 128-64 networks side by side; docs/tables.md): against
+#: ARRAYS' rule, the same 13 tables within the bar's margin and the median training time 26x
+#: HistGradientBoosting's down to 5x. Then (4 seeds, 64-32 networks for every table): lr 0.01
+#: put 14 tables within the margin, against 13 at 0.003, 0.006, 0.008 and 0.015 (0.015 and
+#: 0.02 lost Wages).
 TABLES = StepRule(target_steps=1_000, rows_per_batch_step=25, batch_range=(32, 512), lr=1e-2)
-#: A classification table's rule: half the steps at 1.5 times the learning rate, as its
-#: ensemble is fitted twice by default (:data:`NUMERIC_EMBEDDING`). Measured on the 13
+#: A classification table's rule below :data:`LARGE` rows (every classifier's, whether it
+#: fits its ensemble twice, as :data:`NUMERIC_EMBEDDING`'s auto does with numeric columns, or
+#: once): half the steps at 1.5 times the learning rate. Measured on the 13
 #: classification tables of the tuning set (round 6, 4 seeds, docs/tables.md): against
 #: :data:`TABLES`, 11 within the bar's margin as before (glass -0.029 to -0.017, mpg -0.011 to
-#: -0.021), skulls -0.092 to -0.050, and the training time about halved (ModeChoice 4.3 times
-#: HistGradientBoosting's wall time to 2.1, iris 3.2 to 1.4); on the 22 held-out ones level
+#: -0.021; titanic, with no numeric column, fits once: 0.796 to 0.795), skulls -0.092 to
+#: -0.050, and the training time cut by a third (median 1.4 times HistGradientBoosting's wall
+#: time to 0.9), the slowest halved (ModeChoice 4.3 to 2.1, iris 3.2 to 1.4); on the 22
+#: held-out ones level
 #: (mean change -0.001; Fishing -0.051 to -0.064). On regressions the same rule lost the
 #: tuning tables' Wages and Computers (gap -0.019 to -0.035, -0.029 to -0.033) and
 #: bench_tables' statecrime (R² 0.41 to 0.27) and macrodata (0.77 to 0.71), so a regression
@@ -147,10 +151,11 @@ EMBEDDING_KEEP_INPUTS = True
 EMBEDDING_WIDTH = 160
 
 
-def table_rule(classification: bool) -> StepRule:
-    """The step rule of a table file: :data:`TABLE_CLASSES` for a classifier, else
-    :data:`TABLES`."""
-    return TABLE_CLASSES if classification else TABLES
+def table_rule(classification: bool, n: int) -> StepRule:
+    """The step rule of a table file of ``n`` training rows: :data:`TABLE_CLASSES` for a
+    classifier below :data:`LARGE` rows, else :data:`TABLES` (from LARGE rows only the
+    learning rate is the rule's, and it was measured at TABLES')."""
+    return TABLE_CLASSES if classification and n < LARGE else TABLES
 
 
 def network(n: int) -> tuple[list[int], str]:
@@ -267,7 +272,8 @@ def choose(
     rule: StepRule = ARRAYS,
     lr: float | None = None,
 ) -> Defaults:
-    """The settings for ``n`` training rows by ``rule`` (:data:`ARRAYS` or :data:`TABLES`);
+    """The settings for ``n`` training rows by ``rule`` (:data:`ARRAYS`, :data:`TABLES` or
+    :data:`TABLE_CLASSES`, :func:`table_rule`);
     given values win over the rule.
 
     Example:

@@ -321,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--l2",
         type=_non_negative_float,
         default=None,
-        help="L2 penalty on the Dense weights (default for table files: min(0.1, 4/rows) for "
+        help="L2 penalty on the Dense weights (default for table files: min(0.1, 2/rows) for "
         "regression, min(0.1, 1/rows) for classes; 0 elsewhere)",
     )
     train.add_argument(

@@ -817,7 +817,7 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
         train_rows, test_rows = _permutation_split(raw.n_rows, args.test_split, rng)
     settings = choose(
         len(train_rows), args.batch_size, args.epochs, args.val_split, args.early_stopping,
-        rule=table_rule(classes is not None), lr=args.lr,
+        rule=table_rule(classes is not None, len(train_rows)), lr=args.lr,
     )  # fmt: skip
     fit_rows, val_rows = train_rows, train_rows[:0]
     if settings.val_split > 0:
