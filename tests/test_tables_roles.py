@@ -55,7 +55,7 @@ def test_a_shuffled_rank_and_a_counter_with_gaps_are_kept():
 
 
 def test_a_balanced_panels_unit_codes_are_categorical_in_any_split():
-    """Rule 7 (issue 28, Cigar: state codes over years): whole numbers with 10-60 codes, each in
+    """Rule 7 (issue 28, Cigar: state codes over years): whole numbers with 10-200 codes, each in
     about as many rows, are a panel's units; numbers with unequal counts (ages) stay numbers.
     A shuffled file and a random 64% part of it get the same roles."""
     rng = np.random.default_rng(2)
@@ -84,7 +84,7 @@ def test_a_balanced_panels_unit_codes_are_categorical_in_any_split():
 def test_unbalanced_or_rare_codes_stay_numbers():
     rng = np.random.default_rng(3)
     skewed = np.concatenate([np.repeat(np.arange(10), 5), np.repeat(10, 200)])  # one dominates
-    rare = np.repeat(np.arange(100), 3)  # 100 codes, 3 rows each: too many, too rare
+    rare = np.repeat(np.arange(100), 3)  # 100 codes, 3 rows each: too rare
     columns = {"skewed": text(skewed), "rare": text(rare[: len(skewed)])}
     roles = infer_roles(columns)
     assert roles.numeric == ["skewed", "rare"] and not roles.codes
@@ -176,3 +176,27 @@ def test_target_scaler_round_trip_and_state():
         TargetScaler().transform(y)
     constant = TargetScaler().fit(np.ones(3))
     np.testing.assert_array_equal(constant.transform(np.ones(3)), np.zeros((3, 1)))
+
+
+def test_a_panel_of_many_units_keeps_a_column_for_each():
+    """Sitka (79 trees measured 5 times), Crime (90 counties over 7 years): up to MAX_CODES
+    balanced codes are a panel's units, and the encoder keeps every unit's column, where a
+    text column of as many categories is pooled at max_categories (50)."""
+    from scratchnn.tables import TableEncoder
+    from scratchnn.tables.roles import MAX_CODES
+
+    rng = np.random.default_rng(4)
+    trees = np.repeat(np.arange(1, 80), 5)
+    columns = {
+        "tree": text(trees),
+        "name": np.array([f"t{t}" for t in trees], dtype=object),  # the same units, as text
+        "y": text(rng.normal(size=len(trees))),
+    }
+    roles = infer_roles(columns, target="y")
+    assert roles.codes["tree"] == "79 codes, each in about as many rows"
+    encoder = TableEncoder().fit(columns, roles)
+    assert len(encoder.categories["tree"]) == 79  # every tree its own level
+    assert len(encoder.categories["name"]) == 50  # 49 names and (other)
+    assert not any("'tree'" in notice for notice in encoder.notices)
+    units = np.repeat(np.arange(MAX_CODES + 1), 5)  # more codes than MAX_CODES: numbers
+    assert infer_roles({"unit": text(units), "y": text(units)}, target="y").numeric == ["unit"]

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .reading import decimal_comma_column
-from .roles import ColumnRoles, infer_roles
+from .roles import MAX_CODES, ColumnRoles, infer_roles
 from .values import (
     MISSING_TOKENS,
     as_columns,
@@ -78,7 +78,9 @@ class TableEncoder:
         categorical_missing: ``"category"`` (missing is its own category) or
             ``"most_frequent"``.
         max_categories: at most this many one-hot columns per categorical column; rarer
-            categories are pooled into ``(other)``.
+            categories are pooled into ``(other)``. A panel's unit codes (numbers read as
+            categories, :mod:`~scratchnn.tables.roles` rule 7) keep one column each, up to
+            :data:`~scratchnn.tables.roles.MAX_CODES`.
         scaling: ``"standard"`` (``(x - mean) / std``) or ``"robust"`` (``(x - median) /
             IQR``, then :func:`smooth_clip`) for the numeric columns.
 
@@ -219,12 +221,17 @@ class TableEncoder:
             kept = values.tolist()
             if fill == MISSING_CATEGORY and missing.any():
                 kept.append(MISSING_CATEGORY)
-            if len(kept) > self.max_categories:
-                pooled = len(kept) - (self.max_categories - 1)
-                kept = [*kept[: self.max_categories - 1], OTHER_CATEGORY]
+            # a panel's unit codes (rule 7) keep a column each: each unit's own level is why
+            # they are categories, and the rule bounds their number
+            limit = (
+                max(self.max_categories, MAX_CODES) if name in roles.codes else self.max_categories
+            )
+            if len(kept) > limit:
+                pooled = len(kept) - (limit - 1)
+                kept = [*kept[: limit - 1], OTHER_CATEGORY]
                 self.notices.append(
                     f"Column {name!r} has {len(values)} categories; the {pooled} rarest are "
-                    f"pooled into {OTHER_CATEGORY} (at most {self.max_categories} columns)."
+                    f"pooled into {OTHER_CATEGORY} (at most {limit} columns)."
                 )
             self.categories[name] = sorted(kept)
         self.fitted = True

@@ -55,7 +55,7 @@ NEAR_UNIQUE = 0.9
 #: and the rarest at least CODE_BALANCE times as often as the commonest, are a panel's unit
 #: codes: categorical (rule 7).
 MIN_CODES = 10
-MAX_CODES = 60
+MAX_CODES = 200
 MIN_PER_CODE = 5
 CODE_BALANCE = 0.5
 #: Names (lower case, letters only) that say "index or identifier".
