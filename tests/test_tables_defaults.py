@@ -8,7 +8,16 @@ import numpy as np
 import pytest
 
 from _tables import write_csv
-from scratchnn.cli.defaults import NETWORK_SIZES, auto_l2, network
+from scratchnn.cli.defaults import (
+    LARGE,
+    NETWORK_SIZES,
+    TABLE_CLASSES,
+    TABLES,
+    auto_l2,
+    choose,
+    network,
+    table_rule,
+)
 from scratchnn.cli.main import main
 from scratchnn.datasets.tabular import encode_target
 from scratchnn.io import load
@@ -234,6 +243,15 @@ def test_network_and_l2_shrink_with_the_rows():
     assert auto_l2(10) == 0.1 and auto_l2(1_000) == pytest.approx(0.002)
     assert auto_l2(1_000, classification=True) == pytest.approx(0.001)  # a classifier's: 1/n
     assert auto_l2(5, classification=True) == 0.1
+
+
+def test_a_classifier_takes_half_the_steps_at_a_larger_lr_below_large():
+    assert table_rule(True, 1_000) is TABLE_CLASSES and table_rule(False, 1_000) is TABLES
+    assert table_rule(True, LARGE) is TABLES  # one network, 10 epochs: only the lr differed
+    classes, regression = choose(1_000, rule=TABLE_CLASSES), choose(1_000, rule=TABLES)
+    assert (classes.lr, regression.lr) == (0.015, 0.01)
+    assert classes.batch_size == regression.batch_size == 32
+    assert (classes.epochs, regression.epochs) == (18, 35)  # 500 or 1,000 steps, 29 an epoch
 
 
 def separable(n: int, seed: int) -> list[list]:
