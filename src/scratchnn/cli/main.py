@@ -191,7 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_at_least_two,
         default=50,
         metavar="N",
-        help="one-hot columns per categorical column; rarer categories are pooled (default 50)",
+        help="one-hot columns per categorical column; rarer categories are pooled (default "
+        "50; the unit codes of a panel, numbers read as categories, keep one column each)",
     )
     train.add_argument(
         "--layers",
