@@ -28,6 +28,7 @@ EXAMPLES = {
     "PositionalEmbedding": {"max_length": 16, "embedding_dim": 4},
     "SinusoidalEncoding": {"embedding_dim": 4},
     "PeriodicEmbedding": {"in_features": 4, "numeric": 2},
+    "PiecewiseLinearEncoding": {"in_features": 4, "numeric": 2, "bins": 3, "keep_inputs": True},
     "PackedDense": {"in_features": 3, "out_features": 2, "members": 4, "shared_input": True},
     "PackedPeriodicEmbedding": {"in_features": 4, "numeric": 2, "members": 3, "keep_inputs": True},
     "RNN": {"in_features": 3, "hidden_size": 5},

@@ -494,6 +494,7 @@ def _specimens():
         (snn.ToChannelsFirst(), (6, 6, 3)),
         (snn.RandomShift(1), image),
         (snn.PeriodicEmbedding(3, numeric=2, frequencies=4), rows),
+        (snn.PiecewiseLinearEncoding(3, numeric=2, bins=4), rows),
         (snn.layers.PackedDense(3, 4, members=2, shared_input=True), rows),
         (snn.layers.PackedDense(3, 4, members=2), (2, 3)),
         (snn.layers.PackedPeriodicEmbedding(3, numeric=2, frequencies=4, members=2), rows),

@@ -143,6 +143,11 @@ def _layer_models() -> dict[str, Callable[[Any], snn.Sequential]]:
         model.layers[0].adapt(data)  # the last feature is constant: std 1
         return model
 
+    def piecewise_linear(dtype) -> snn.Sequential:
+        encode = snn.PiecewiseLinearEncoding(6, numeric=4, bins=3)
+        encode.adapt(_inputs() * 2)  # (a few inputs fall beyond the edges)
+        return snn.Sequential([encode, snn.Dense(14, 3)], seed=0, dtype=dtype)
+
     return {
         "dense": lambda dt: snn.Sequential([snn.Dense(6, 5)], seed=0, dtype=dt),
         "dense_no_bias": lambda dt: snn.Sequential([snn.Dense(6, 5, bias=False)], seed=0, dtype=dt),
@@ -159,6 +164,7 @@ def _layer_models() -> dict[str, Callable[[Any], snn.Sequential]]:
             [snn.Dense(6, 8), snn.Dropout(0.5), snn.Dense(8, 3)], seed=0, dtype=dt
         ),
         "standardize": standardize,
+        "piecewise_linear": piecewise_linear,
         "periodic_embedding": lambda dt: snn.Sequential(
             [snn.PeriodicEmbedding(6, numeric=4, frequencies=3, sigma=0.5), snn.Dense(26, 3)],
             seed=0,
@@ -173,8 +179,9 @@ def _deep_model(dtype) -> snn.Sequential:
     model = snn.Sequential(
         [
             snn.Standardize(6),
-            snn.PeriodicEmbedding(6, numeric=3, frequencies=2),
-            snn.Dense(15, 16),
+            snn.PiecewiseLinearEncoding(6, numeric=2, bins=3, keep_inputs=True),
+            snn.PeriodicEmbedding(12, numeric=3, frequencies=2),
+            snn.Dense(21, 16),
             snn.BatchNorm1d(16),
             snn.ReLU(),
             snn.Dropout(0.2),
@@ -199,6 +206,7 @@ def _deep_model(dtype) -> snn.Sequential:
     )
     X = _inputs() * 2 + 5
     model.layers[0].adapt(X)
+    model.layers[1].adapt(model.layers[0].forward(X))
     return _fit(model, X)
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from scratchnn.cli.main import main
 from scratchnn.io import load
-from scratchnn.layers import PeriodicEmbedding
+from scratchnn.layers import PeriodicEmbedding, PiecewiseLinearEncoding
 from scratchnn.tables import TableEncoder, read_table, tabular_mlp
 from scratchnn.tables.export import raw_feeds
 
@@ -40,6 +40,7 @@ def table(n: int, seed: int) -> dict[str, np.ndarray]:
         ("classification", "standard", "none"),
         ("regression", "robust", "none"),
         ("classification", "robust", "periodic"),
+        ("regression", "standard", "piecewise"),
     ],
 )
 def test_exported_pipeline_matches_predict_on_raw_rows(tmp_path, capsys, task, scaling, embedding):
@@ -56,6 +57,8 @@ def test_exported_pipeline_matches_predict_on_raw_rows(tmp_path, capsys, task, s
             "--out", tmp_path / "m.npz"]  # fmt: skip
     if embedding == "periodic":
         args += ["--embedding-frequencies", 3, "--embedding-sigma", 0.3]
+    if embedding == "piecewise":
+        args += ["--embedding-bins", 5]
     assert main([str(a) for a in args]) == 0
     header = capsys.readouterr().out  # the decision, and how to make the other one
     other = "robust" if scaling == "standard" else "standard"
@@ -64,6 +67,8 @@ def test_exported_pipeline_matches_predict_on_raw_rows(tmp_path, capsys, task, s
     assert ("Numeric embedding: periodic, 3 learned frequencies c ~ N(0, 0.3²)" in header) == (
         embedding == "periodic"
     )
+    assert ("Numeric embedding: piecewise-linear, 5 bins per numeric column between the "
+            "quantiles of its training values" in header) == (embedding == "piecewise")  # fmt: skip
     assert main(["export", str(tmp_path / "m.npz"), str(tmp_path / "m.onnx")]) == 0
     model = load(tmp_path / "m.npz")
     assert model.preprocessor.scaling == scaling
@@ -74,6 +79,11 @@ def test_exported_pipeline_matches_predict_on_raw_rows(tmp_path, capsys, task, s
         assert all(isinstance(m.layers[0], PeriodicEmbedding) for m in members)
         assert members[0].layers[0].numeric == len(model.preprocessor.roles.numeric) == 2
         assert (members[0].layers[0].frequencies, members[0].layers[0].sigma) == (3, 0.3)
+    if embedding == "piecewise":  # one encoding in front of the ensemble, which shares it
+        encode = model.layers[0]
+        assert isinstance(encode, PiecewiseLinearEncoding) and encode.bins == 5
+        assert encode.numeric == len(model.preprocessor.roles.numeric) == 1  # size
+        assert encode.keep_inputs and encode.buffers["edges"].shape == (1, 6)
     new = table(50, 1)
     new["town"][:4] = ["atlantis", "NA", "north", "x3"]  # unseen, missing, known, pooled
     new["rooms"][:2] = ["9", "2.0"]  # unseen, and a number spelled another way

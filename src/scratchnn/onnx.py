@@ -19,6 +19,9 @@ model without scratchnn:
   ``2π C``), ``Sin`` and ``Cos``, ``Concat`` and ``Reshape`` (each feature's sines then
   cosines), ``Concat`` with the features passed through; ``PackedPeriodicEmbedding`` the
   same with the members' frequencies broadcast over a members' axis;
+- ``PiecewiseLinearEncoding`` → ``Slice`` and ``Unsqueeze`` (the encoded features), ``Max`` and
+  ``Min`` with the bin edges, ``Sub``, ``Mul`` (by ``1 / width``), ``Reshape``, ``Concat`` with
+  the features passed through: the layer's operations in its order;
 - ``Conv2D``/``Conv1D`` → ``Conv``; ``MaxPool2D`` → ``MaxPool``; ``AvgPool2D`` →
   ``AveragePool``; ``GlobalAvgPool2D`` → ``GlobalAveragePool`` + ``Flatten``; ``Flatten`` →
   ``Flatten``; ``Reshape`` → ``Reshape``; ``BatchNorm2d`` → ``BatchNormalization``;
@@ -92,7 +95,7 @@ from .layers.conv import Conv1D, Conv2D
 from .layers.embedding import Embedding, PositionalEmbedding, SinusoidalEncoding
 from .layers.ensemble import Average, Chain
 from .layers.normalization2d import BatchNorm2d
-from .layers.numeric_embedding import PeriodicEmbedding
+from .layers.numeric_embedding import PeriodicEmbedding, PiecewiseLinearEncoding
 from .layers.packed import PackedDense, PackedPeriodicEmbedding
 from .layers.pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 from .layers.recurrent import GRU, LSTM, RNN
@@ -609,6 +612,24 @@ def _periodic_embedding(
     return g.op("Concat", [embedded, rest], axis=last - 1)
 
 
+def _piecewise_linear(g: Graph, layer: PiecewiseLinearEncoding, x: str) -> str:
+    # e = (min(max(x_j, b_{t-1}), b_t) - b_{t-1}) / w_t for the first m features:
+    # (batch, m, 1) against (m, T) -> (batch, m, T) -> (batch, m·T), then the rest
+    m, T, n = layer.numeric, layer.bins, layer.in_features
+    lower, upper, inverse = layer._bins()
+    starts, ends, axes = _ints(g, "slice", [0], [m], [1])
+    numeric = g.op("Unsqueeze", [g.op("Slice", [x, starts, ends, axes]), _ints(g, "axis", [2])[0]])
+    low = g.constant("lower", lower)
+    held = g.op("Min", [g.op("Max", [numeric, low]), g.constant("upper", upper)])
+    pieces = g.op("Mul", [g.op("Sub", [held, low]), g.constant("inverse_width", inverse)])
+    encoded = g.op("Reshape", [pieces, g.constant("shape", [-1, m * T], np.int64)])
+    s = layer.passed
+    if s == n:
+        return encoded
+    starts, ends, axes = _ints(g, "rest", [s], [n], [1])
+    return g.op("Concat", [encoded, g.op("Slice", [x, starts, ends, axes])], axis=1)
+
+
 def _residual(g: Graph, layer: Residual, x: str) -> str:
     """``x + f(x)``, ``f`` the block's layers one after the other (as a Chain)."""
     return g.op("Add", [x, _chain(g, layer, x)])
@@ -720,6 +741,7 @@ _LOWERINGS.update(
         Embedding: _embedding,
         PeriodicEmbedding: _periodic_embedding,
         PackedPeriodicEmbedding: _periodic_embedding,
+        PiecewiseLinearEncoding: _piecewise_linear,
         PositionalEmbedding: _positional_embedding,
         SinusoidalEncoding: _sinusoidal,
         Residual: _residual,

@@ -33,6 +33,7 @@ __all__ = [
     "Momentum",
     "PackedDense",
     "PeriodicEmbedding",
+    "PiecewiseLinearEncoding",
     "TutorialSetup",
     "sigmoid",
     "sigmoid_derivative",
@@ -143,6 +144,48 @@ class PeriodicEmbedding:
                     dx[b, j] += 2 * np.pi * self.C[j, i] * delta
             for j in range(self.start, self.n):
                 dx[b, j] += g[b, 2 * m * k + j - self.start]
+        return dx
+
+
+class PiecewiseLinearEncoding:
+    """``y = [e_j1 .. e_jT]`` for each of the first ``m`` features ``j`` (``edges: (m, T + 1)``),
+    ``e_jt = clip((x_j − b_j,t−1) / (b_jt − b_j,t−1), 0, 1)`` (0 for a bin of no width), then the
+    other features as they are (all of them, the encoded ones too, with ``keep_inputs``).
+
+    ``backward(g)`` returns ``∂L/∂x``, one number at a time: a piece's slope is ``1 / width``
+    inside its bin and 0 where the clip holds it at 0 or 1.
+    """
+
+    def __init__(self, edges: np.ndarray, n_features: int, keep_inputs: bool = False) -> None:
+        self.edges, self.n = np.array(edges, dtype=float), n_features
+        self.start = 0 if keep_inputs else len(self.edges)  # the first feature passed through
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.x = x
+        m, T = self.edges.shape[0], self.edges.shape[1] - 1
+        y = np.zeros((len(x), m * T + self.n - self.start))
+        for b in range(len(x)):
+            for j in range(m):
+                for t in range(T):
+                    low, high = self.edges[j, t], self.edges[j, t + 1]
+                    if high > low:
+                        y[b, T * j + t] = min(max((x[b, j] - low) / (high - low), 0.0), 1.0)
+            for j in range(self.start, self.n):
+                y[b, m * T + j - self.start] = x[b, j]
+        return y
+
+    def backward(self, g: np.ndarray) -> np.ndarray:
+        x = self.x
+        m, T = self.edges.shape[0], self.edges.shape[1] - 1
+        dx = np.zeros_like(x, dtype=float)
+        for b in range(len(x)):
+            for j in range(m):
+                for t in range(T):
+                    low, high = self.edges[j, t], self.edges[j, t + 1]
+                    if low < x[b, j] < high:  # inside the bin: slope 1 / width
+                        dx[b, j] += g[b, T * j + t] / (high - low)
+            for j in range(self.start, self.n):
+                dx[b, j] += g[b, m * T + j - self.start]
         return dx
 
 

@@ -142,6 +142,7 @@ PATIENCE_RANGE = (10, 30)
 #: tables the embedding overfits (σ = 1: Clothing R² -0.183, Males -0.051) and the plain
 #: network is within the margin on all ten, so regression keeps none (and fits once).
 NUMERIC_EMBEDDING = {"classification": "auto", "regression": "none"}
+EMBEDDING_BINS = 8
 EMBEDDING_FREQUENCIES = 8
 EMBEDDING_SIGMA = 1.0
 EMBEDDING_KEEP_INPUTS = True

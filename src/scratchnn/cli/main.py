@@ -164,12 +164,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--numeric-embedding",
-        choices=["auto", "none", "periodic"],
+        choices=["auto", "none", "periodic", "piecewise"],
         default=None,
         help="table files: periodic puts a PeriodicEmbedding in front of each network: K "
         "learned frequencies c per numeric column, [sin 2πcx, cos 2πcx] beside x; auto fits "
         "the ensemble with and without it and keeps the lower validation loss (default auto "
-        "for classification, none for regression)",
+        "for classification, none for regression); piecewise puts a PiecewiseLinearEncoding "
+        "there instead: B bins per numeric column between the quantiles of its training "
+        "values, how far x has come through each (0 to 1), beside x",
+    )
+    train.add_argument(
+        "--embedding-bins",
+        type=_positive_int,
+        default=None,
+        metavar="B",
+        help="bins per numeric column of the piecewise-linear encoding (default 8)",
     )
     train.add_argument(
         "--embedding-frequencies",

@@ -19,7 +19,7 @@ import numpy as np
 from .. import __version__, callbacks, diagnostics, losses
 from ..datasets.tabular import encode_target
 from ..history import still_improving
-from ..layers import Average, Chain, Dense, PeriodicEmbedding
+from ..layers import Average, Chain, Dense, PeriodicEmbedding, PiecewiseLinearEncoding
 from ..layers.packed import PackedDense, unpacked
 from ..metrics import mae, r2
 from ..model import Sequential
@@ -42,6 +42,7 @@ from .build import build_model, make_optimizer, make_schedule, verbosity
 from .data import Dataset
 from .defaults import (
     DEFAULT_LAYERS,
+    EMBEDDING_BINS,
     EMBEDDING_FREQUENCIES,
     EMBEDDING_KEEP_INPUTS,
     EMBEDDING_SIGMA,
@@ -362,9 +363,10 @@ def numeric_embedding(
 ) -> tuple[str, str]:
     """Whether the network embeds the ``numeric`` columns first (``--numeric-embedding``,
     else :data:`~scratchnn.cli.defaults.NUMERIC_EMBEDDING` for the task; "none" without
-    numeric columns): "none", "periodic", or "auto" (the packed ensemble fitted with and
-    without the embedding, the better kept; "none" where the ensemble is not ``packed``, with
-    a line that says so); and the header's line about it (empty for a default "none")."""
+    numeric columns): "none", "periodic", "piecewise", or "auto" (the packed ensemble fitted
+    with and without the periodic embedding, the better kept; "none" where the ensemble is not
+    ``packed``, with a line that says so); and the header's line about it (empty for a default
+    "none")."""
     given = getattr(args, "numeric_embedding", None)
     kind = "classification" if classification else "regression"
     choice = (given or NUMERIC_EMBEDDING[kind]) if numeric else "none"
@@ -375,8 +377,15 @@ def numeric_embedding(
         )
     if choice == "none":
         return choice, "" if not given else "Numeric embedding: none (--numeric-embedding)."
-    k, sigma = _embedding_settings(args, numeric)
     beside = " beside the numbers themselves" if EMBEDDING_KEEP_INPUTS else ""
+    if choice == "piecewise":
+        bins = _embedding_bins(args)
+        return choice, (
+            f"Numeric embedding: piecewise-linear, {bins} bin{'s' if bins > 1 else ''} per "
+            "numeric column between the quantiles of its training values, how far x has come "
+            f"through each (0 to 1){beside}, into the first Dense layer ({why})."
+        )
+    k, sigma = _embedding_settings(args, numeric)
     what = (
         f"periodic, {k} learned frequenc{'y' if k == 1 else 'ies'} c ~ N(0, {sigma:g}²) per "
         "numeric column, "
@@ -386,7 +395,7 @@ def numeric_embedding(
         return choice, (
             f"Numeric embedding: auto: the ensemble is fitted twice, with a {what} and without "
             "one, on the same validation parts; the fit with the lower validation loss is kept "
-            f"({why} none|periodic)."
+            f"({why} none|periodic|piecewise)."
         )
     return choice, f"Numeric embedding: {what} into the first Dense layer ({why})."
 
@@ -398,13 +407,18 @@ def table_network(
     """:func:`~scratchnn.cli.build.build_model`'s network for a table's encoded columns, with
     a :class:`~scratchnn.layers.PeriodicEmbedding` of its first ``numeric`` columns (the
     encoder's numeric ones) in front where ``embedding`` (None: :func:`numeric_embedding`'s
-    choice; "auto" builds none) is "periodic"; ``members`` such networks packed side by side
-    for more than 1 (an embedding each)."""
+    choice; "auto" builds none) is "periodic", a
+    :class:`~scratchnn.layers.PiecewiseLinearEncoding` adapted to the training rows where it
+    is "piecewise"; ``members`` such networks packed side by side for more than 1 (a periodic
+    embedding each; the piecewise encoding, which learns nothing, shared)."""
     if embedding is None:
         embedding = numeric_embedding(args, numeric, task.classes is not None, members > 1)[0]
     front = None
     if embedding == "periodic" and numeric:
         front = _periodic_front(args, data.n_features, numeric)
+    elif embedding == "piecewise" and numeric:
+        front = _piecewise_front(args, data.n_features, numeric)
+        front.adapt(data.X_train)
     return build_model(
         data, task, layers, args.activation, args.dropout, args.batch_norm, False, seed,
         front=front, members=members,
@@ -416,6 +430,18 @@ def _periodic_front(args: argparse.Namespace, features: int, numeric: int) -> Pe
     columns, with the options' or the defaults' settings."""
     k, sigma = _embedding_settings(args, numeric)
     return PeriodicEmbedding(features, numeric, k, sigma, EMBEDDING_KEEP_INPUTS)
+
+
+def _piecewise_front(
+    args: argparse.Namespace, features: int, numeric: int
+) -> PiecewiseLinearEncoding:
+    """The (unbuilt, unadapted) PiecewiseLinearEncoding of the first ``numeric`` of
+    ``features`` encoded columns, with the option's or the default's bins."""
+    return PiecewiseLinearEncoding(features, numeric, _embedding_bins(args), EMBEDDING_KEEP_INPUTS)
+
+
+def _embedding_bins(args: argparse.Namespace) -> int:
+    return getattr(args, "embedding_bins", None) or EMBEDDING_BINS
 
 
 def _embedding_settings(args: argparse.Namespace, numeric: int) -> tuple[int, float]:
@@ -966,7 +992,9 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
             "its units."
         )
     width = encoder.n_features_out  # a PeriodicEmbedding widens the first product
-    if embedding != "none":  # (auto's embedded fit too)
+    if embedding == "piecewise":
+        width = _piecewise_front(args, width, len(encoder.roles.numeric)).out_features
+    elif embedding != "none":  # (auto's embedded fit too)
         front = _periodic_front(args, encoder.n_features_out, len(encoder.roles.numeric))
         width = front.out_features
     threads, threads_why = blas_threads(settings.batch_size, [width, *layers, task.n_outputs])

@@ -23,7 +23,7 @@ from .embedding import Embedding, PositionalEmbedding, SinusoidalEncoding
 from .ensemble import Average, Chain
 from .normalization import BatchNorm1d, LayerNorm
 from .normalization2d import BatchNorm2d
-from .numeric_embedding import PeriodicEmbedding
+from .numeric_embedding import PeriodicEmbedding, PiecewiseLinearEncoding
 from .packed import PackedDense, PackedPeriodicEmbedding
 from .pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 from .preprocessing import Standardize
@@ -62,6 +62,7 @@ __all__ = [
     "PackedDense",
     "PackedPeriodicEmbedding",
     "PeriodicEmbedding",
+    "PiecewiseLinearEncoding",
     "PositionalEmbedding",
     "RandomShift",
     "ReLU",

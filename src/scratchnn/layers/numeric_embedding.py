@@ -1,5 +1,6 @@
-r"""Periodic embeddings of numeric features (Gorishniy et al., "On Embeddings for Numerical
-Features in Tabular Deep Learning", 2022; RealMLP's and TabM's recipes use them too).
+r"""Embeddings of numeric features (Gorishniy et al., "On Embeddings for Numerical Features in
+Tabular Deep Learning", 2022; RealMLP's and TabM's recipes use them too): periodic, with learned
+frequencies, and piecewise-linear, with bins fitted to the data.
 
 An MLP sees each number as one input, through one weight per unit: it draws a function of
 ``x_j`` from a few ReLU kinks. A periodic embedding first spreads each number over ``k``
@@ -13,6 +14,16 @@ so the next ``Dense`` layer can build high-frequency functions of one feature (a
 from smooth pieces. The frequencies ``c`` start at ``N(0, σ²)`` and are trained. With
 ``keep_inputs`` the numbers themselves pass through too (RealMLP's "DenseNet-style" periodic
 embedding), so a trend along ``x_j`` stays one weight away.
+
+A piecewise-linear encoding cuts each number at fixed bin edges (quantiles of the training
+data) and reports how far it has come through each bin, a value from 0 to 1:
+
+.. math::
+    e_{jt} = \operatorname{clip}\Bigl(\frac{x_j - b_{j,t-1}}{b_{jt} - b_{j,t-1}},\ 0,\ 1\Bigr),
+
+so the next ``Dense`` layer draws any function of ``x_j`` that is linear within each bin (a
+step at an edge, a different slope in each bin) with one weight per bin, as a tree splits at
+thresholds. It has no parameters: its cost is a wider first layer.
 """
 
 from __future__ import annotations
@@ -25,7 +36,7 @@ from .._validation import check_number, check_positive_int
 from ..shapes import Shape
 from .base import Layer, layers
 
-__all__ = ["PeriodicEmbedding"]
+__all__ = ["PeriodicEmbedding", "PiecewiseLinearEncoding"]
 
 TWO_PI = 2 * np.pi
 
@@ -180,5 +191,187 @@ class PeriodicEmbedding(Layer):
             "numeric": self.numeric,
             "frequencies": self.frequencies,
             "sigma": self.sigma,
+            "keep_inputs": self.keep_inputs,
+        }
+
+
+@layers.register()
+class PiecewiseLinearEncoding(Layer):
+    r"""Each of the first ``numeric`` features spread over ``bins`` pieces between bin edges
+    fitted to training data (``adapt``); the other features pass through unchanged.
+
+    For a row ``x``, the numeric features ``j < m`` (``m = numeric``) and their edges
+    ``b_{j0} ≤ b_{j1} ≤ … ≤ b_{jT}`` (``T = bins``), with ``w_{jt} = b_{jt} - b_{j,t-1}``:
+
+    .. math::
+        z_{jt} = (x_j - b_{j,t-1}) / w_{jt}, \qquad e_{jt} = \operatorname{clip}(z_{jt}, 0, 1),
+        \qquad y = \bigl[e_{0·},\ \dots,\ e_{m-1,·},\ x_s, \dots, x_{n-1}\bigr]
+
+    where the passed-through part starts at ``s = m``, or at ``s = 0`` with ``keep_inputs``. A
+    bin of zero width (a repeated quantile, as in a column of few distinct values) gives 0.
+
+    Backward, given ``g = ∂L/∂y`` split into ``g_{jt}`` and the passed-through ``g^{rest}``
+    (the clip passes the gradient only inside a bin):
+
+    .. math::
+        ∂L/∂x_j = \sum_t g_{jt}\, [0 < z_{jt} < 1] / w_{jt}\ (j < m), \qquad
+        ∂L/∂x_{s:} \mathrel{+}= g^{rest}
+
+    The edges are buffers, not parameters: ``adapt(X)`` sets them to the quantiles
+    ``0, 1/T, …, 1`` of each column of ``X``, training leaves them alone, and they are saved
+    with the model. Until ``adapt``, every bin is ``[0, 1]``.
+
+    Args:
+        in_features: features per row ``n``.
+        numeric: how many of the first features to encode (``m``; None: all of them). A table's
+            encoder puts its numeric columns first, so ``numeric`` is their count and the
+            one-hot columns pass through.
+        bins: pieces ``T`` per feature.
+        keep_inputs: whether the encoded numbers also pass through unchanged, after the
+            pieces (``s = 0``), rather than only the other features (``s = m``).
+
+    Shapes:
+        x: ``(batch, n)``, edges: ``(m, T + 1)``, y: ``(batch, T·m + n - s)``.
+
+    The same math in loops over rows, features and bins:
+    :class:`scratchnn.reference.PiecewiseLinearEncoding` (the tests check this layer
+    against it).
+
+    Example:
+        >>> layer = PiecewiseLinearEncoding(2, numeric=1, bins=2)
+        >>> layer.adapt(np.array([[0.0, 5.0], [1.0, 5.0], [4.0, 5.0]]))
+        >>> layer.buffers["edges"].tolist()
+        [[0.0, 1.0, 4.0]]
+        >>> layer.forward(np.array([[0.5, 7.0], [2.5, 7.0], [9.0, 7.0]])).tolist()
+        [[0.5, 0.0, 7.0], [1.0, 0.5, 7.0], [1.0, 1.0, 7.0]]
+    """
+
+    draws_at_build = False
+    can_skip_input_grad = True
+
+    def __init__(
+        self,
+        in_features: int,
+        numeric: int | None = None,
+        bins: int = 8,
+        keep_inputs: bool = False,
+    ) -> None:
+        super().__init__()
+        self._in = check_positive_int("in_features", in_features)
+        numeric = self._in if numeric is None else check_positive_int("numeric", numeric)
+        if numeric > self._in:
+            raise ValueError(
+                f"numeric must be at most in_features ({self._in}). Received: numeric={numeric}."
+            )
+        self.numeric = numeric
+        self.bins = check_positive_int("bins", bins)
+        self.keep_inputs = bool(keep_inputs)
+        self._x: np.ndarray | None = None
+        self._bins_of: bytes | None = None  # the edges that _cached was worked out from
+        self._cached: tuple[np.ndarray, np.ndarray, np.ndarray] = ()  # type: ignore[assignment]
+
+    @property
+    def in_features(self) -> int:
+        return self._in
+
+    @property
+    def passed(self) -> int:
+        """``s``, the first input feature passed through: 0 with ``keep_inputs``, else ``m``."""
+        return 0 if self.keep_inputs else self.numeric
+
+    @property
+    def out_features(self) -> int:
+        """``T·m`` pieces, then the ``n - s`` features passed through."""
+        return self.bins * self.numeric + self._in - self.passed
+
+    def output_features(self, in_features: int) -> int:
+        return self.out_features
+
+    @property
+    def input_shape(self) -> Shape:
+        return (self._in,)
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        return (self.out_features,)
+
+    def parameter_shapes(self, input_shape: Shape) -> dict[str, tuple[int, ...]]:
+        return {}
+
+    def buffer_shapes(self, input_shape: Shape) -> dict[str, tuple[int, ...]]:
+        return {"edges": (self.numeric, self.bins + 1)}
+
+    def build(
+        self,
+        rng: np.random.Generator | None = None,
+        dtype: np.dtype | type = np.float32,
+        init_hint: str | None = None,
+    ) -> None:
+        super().build(rng, dtype, init_hint)
+        unit = np.linspace(0.0, 1.0, self.bins + 1)  # every bin [0, 1] until adapt
+        self.buffers["edges"] = np.tile(unit, (self.numeric, 1)).astype(self.dtype)
+
+    def adapt(self, X: np.ndarray) -> None:
+        """Set each encoded column's edges to its quantiles ``0, 1/T, …, 1`` in ``X``."""
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self._in or len(X) == 0:
+            raise ValueError(
+                f"adapt() needs a non-empty array of shape (n_samples, {self._in}); received "
+                f"shape {X.shape}."
+            )
+        if not np.isfinite(X[:, : self.numeric]).all():
+            raise ValueError("adapt() received NaN or infinity; clean the data first.")
+        if not self.built:
+            # float64 until a model adopts the layer and casts it to the model's dtype
+            self.build(dtype=np.float64)
+        levels = np.linspace(0.0, 1.0, self.bins + 1)
+        self.buffers["edges"] = np.quantile(X[:, : self.numeric], levels, axis=0).T
+
+    def _bins(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each bin's edges ``b_{t-1}`` and ``b_t`` and ``1 / w_t`` (0 for a bin of no width,
+        or a corrupt one that runs backwards), all ``(m, T)``; worked out again only when the
+        edges have changed (``adapt``, or a loaded file)."""
+        edges = self.buffers["edges"]
+        key = edges.tobytes()
+        if self._bins_of != key:
+            width = np.diff(edges, axis=1)
+            inverse = np.zeros_like(width)
+            np.divide(1.0, width, out=inverse, where=width > 0)
+            self._cached = (edges[:, :-1].copy(), edges[:, 1:].copy(), inverse)
+            self._bins_of = key
+        return self._cached
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        if not self.built:
+            self.build(dtype=x.dtype)
+        m, T = self.numeric, self.bins
+        lower, upper, inverse = self._bins()
+        self._x = x
+        # x held within each bin first, so that x - b stays within the bin's width: finite
+        # for any finite x, and 0 in a bin of no width
+        pieces = np.maximum(x[:, :m, None], lower)  # (batch, m, T)
+        np.minimum(pieces, upper, out=pieces)
+        pieces -= lower
+        pieces *= inverse
+        return np.concatenate([pieces.reshape(len(x), m * T), x[:, self.passed :]], axis=1)
+
+    def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """``∂L/∂x`` (None with ``input_grad=False``: the layer has no parameters)."""
+        if not input_grad:
+            return None
+        m, T, x = self.numeric, self.bins, self._x
+        lower, upper, inverse = self._bins()
+        xr = x[:, :m, None]
+        slope = np.where((xr > lower) & (xr < upper), inverse, 0.0)  # (batch, m, T)
+        g = grad_out[:, : m * T].reshape(len(x), m, T)
+        grad_x = np.zeros(x.shape, dtype=grad_out.dtype)
+        grad_x[:, :m] = np.einsum("bjt,bjt->bj", g, slope)
+        grad_x[:, self.passed :] += grad_out[:, m * T :]
+        return grad_x
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "in_features": self._in,
+            "numeric": self.numeric,
+            "bins": self.bins,
             "keep_inputs": self.keep_inputs,
         }
