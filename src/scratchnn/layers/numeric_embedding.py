@@ -41,8 +41,57 @@ __all__ = ["PeriodicEmbedding", "PiecewiseLinearEncoding"]
 TWO_PI = 2 * np.pi
 
 
+class _NumericFront(Layer):
+    """What both embeddings share: ``n = in_features`` features in, each of the first ``m =
+    numeric`` spread over ``width_per_feature`` outputs, then the features from ``s`` on
+    passed through (``s = 0`` with ``keep_inputs``, else ``m``)."""
+
+    can_skip_input_grad = True
+
+    def __init__(self, in_features: int, numeric: int | None, keep_inputs: bool) -> None:
+        super().__init__()
+        self._in = check_positive_int("in_features", in_features)
+        numeric = self._in if numeric is None else check_positive_int("numeric", numeric)
+        if numeric > self._in:
+            raise ValueError(
+                f"numeric must be at most in_features ({self._in}). Received: numeric={numeric}."
+            )
+        self.numeric = numeric
+        self.keep_inputs = bool(keep_inputs)
+        self._x: np.ndarray | None = None
+
+    @property
+    def width_per_feature(self) -> int:
+        """How many outputs each of the first ``m`` features becomes."""
+        raise NotImplementedError
+
+    @property
+    def in_features(self) -> int:
+        return self._in
+
+    @property
+    def passed(self) -> int:
+        """``s``, the first input feature passed through: 0 with ``keep_inputs``, else ``m``."""
+        return 0 if self.keep_inputs else self.numeric
+
+    @property
+    def out_features(self) -> int:
+        """The embedded features, then the ``n - s`` passed through."""
+        return self.width_per_feature * self.numeric + self._in - self.passed
+
+    def output_features(self, in_features: int) -> int:
+        return self.out_features
+
+    @property
+    def input_shape(self) -> Shape:
+        return (self._in,)
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        return (self.out_features,)
+
+
 @layers.register()
-class PeriodicEmbedding(Layer):
+class PeriodicEmbedding(_NumericFront):
     r"""``k`` learned sine and cosine frequencies for each of the first ``numeric`` features;
     the other features pass through unchanged.
 
@@ -90,8 +139,6 @@ class PeriodicEmbedding(Layer):
         (5, 17)
     """
 
-    can_skip_input_grad = True
-
     def __init__(
         self,
         in_features: int,
@@ -100,44 +147,16 @@ class PeriodicEmbedding(Layer):
         sigma: float = 0.1,
         keep_inputs: bool = False,
     ) -> None:
-        super().__init__()
-        self._in = check_positive_int("in_features", in_features)
-        numeric = self._in if numeric is None else check_positive_int("numeric", numeric)
-        if numeric > self._in:
-            raise ValueError(
-                f"numeric must be at most in_features ({self._in}). Received: numeric={numeric}."
-            )
-        self.numeric = numeric
+        super().__init__(in_features, numeric, keep_inputs)
         self.frequencies = check_positive_int("frequencies", frequencies)
         self.sigma = check_number("sigma", sigma, 0.0, low_open=True)
-        self.keep_inputs = bool(keep_inputs)
-        self._x: np.ndarray | None = None
         self._sin: np.ndarray | None = None
         self._cos: np.ndarray | None = None
 
     @property
-    def in_features(self) -> int:
-        return self._in
-
-    @property
-    def passed(self) -> int:
-        """``s``, the first input feature passed through: 0 with ``keep_inputs``, else ``m``."""
-        return 0 if self.keep_inputs else self.numeric
-
-    @property
-    def out_features(self) -> int:
-        """``2·k·m`` embedded features, then the ``n - s`` passed through."""
-        return 2 * self.frequencies * self.numeric + self._in - self.passed
-
-    def output_features(self, in_features: int) -> int:
-        return self.out_features
-
-    @property
-    def input_shape(self) -> Shape:
-        return (self._in,)
-
-    def output_shape(self, input_shape: Shape) -> Shape:
-        return (self.out_features,)
+    def width_per_feature(self) -> int:
+        """``2·k``: a sine and a cosine per frequency."""
+        return 2 * self.frequencies
 
     def parameter_shapes(self, input_shape: Shape) -> dict[str, tuple[int, ...]]:
         return {"C": (self.numeric, self.frequencies)}
@@ -196,7 +215,7 @@ class PeriodicEmbedding(Layer):
 
 
 @layers.register()
-class PiecewiseLinearEncoding(Layer):
+class PiecewiseLinearEncoding(_NumericFront):
     r"""Each of the first ``numeric`` features spread over ``bins`` pieces between bin edges
     fitted to training data (``adapt``); the other features pass through unchanged.
 
@@ -247,7 +266,6 @@ class PiecewiseLinearEncoding(Layer):
     """
 
     draws_at_build = False
-    can_skip_input_grad = True
 
     def __init__(
         self,
@@ -256,43 +274,15 @@ class PiecewiseLinearEncoding(Layer):
         bins: int = 8,
         keep_inputs: bool = False,
     ) -> None:
-        super().__init__()
-        self._in = check_positive_int("in_features", in_features)
-        numeric = self._in if numeric is None else check_positive_int("numeric", numeric)
-        if numeric > self._in:
-            raise ValueError(
-                f"numeric must be at most in_features ({self._in}). Received: numeric={numeric}."
-            )
-        self.numeric = numeric
+        super().__init__(in_features, numeric, keep_inputs)
         self.bins = check_positive_int("bins", bins)
-        self.keep_inputs = bool(keep_inputs)
-        self._x: np.ndarray | None = None
         self._bins_of: bytes | None = None  # the edges that _cached was worked out from
         self._cached: tuple[np.ndarray, np.ndarray, np.ndarray] = ()  # type: ignore[assignment]
 
     @property
-    def in_features(self) -> int:
-        return self._in
-
-    @property
-    def passed(self) -> int:
-        """``s``, the first input feature passed through: 0 with ``keep_inputs``, else ``m``."""
-        return 0 if self.keep_inputs else self.numeric
-
-    @property
-    def out_features(self) -> int:
-        """``T·m`` pieces, then the ``n - s`` features passed through."""
-        return self.bins * self.numeric + self._in - self.passed
-
-    def output_features(self, in_features: int) -> int:
-        return self.out_features
-
-    @property
-    def input_shape(self) -> Shape:
-        return (self._in,)
-
-    def output_shape(self, input_shape: Shape) -> Shape:
-        return (self.out_features,)
+    def width_per_feature(self) -> int:
+        """``T``: a piece per bin."""
+        return self.bins
 
     def parameter_shapes(self, input_shape: Shape) -> dict[str, tuple[int, ...]]:
         return {}
