@@ -277,7 +277,7 @@ class PiecewiseLinearEncoding(_NumericFront):
         super().__init__(in_features, numeric, keep_inputs)
         self.bins = check_positive_int("bins", bins)
         self._bins_of: bytes | None = None  # the edges that _cached was worked out from
-        self._cached: tuple[np.ndarray, np.ndarray, np.ndarray] = ()  # type: ignore[assignment]
+        self._cached: tuple[np.ndarray, ...] = ()
 
     @property
     def width_per_feature(self) -> int:
@@ -316,7 +316,7 @@ class PiecewiseLinearEncoding(_NumericFront):
         levels = np.linspace(0.0, 1.0, self.bins + 1)
         self.buffers["edges"] = np.quantile(X[:, : self.numeric], levels, axis=0).T
 
-    def _bins(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _bins(self) -> tuple[np.ndarray, ...]:
         """Each bin's edges ``b_{t-1}`` and ``b_t`` and ``1 / w_t`` (0 for a bin of no width,
         or a corrupt one that runs backwards), all ``(m, T)``; worked out again only when the
         edges have changed (``adapt``, or a loaded file)."""
