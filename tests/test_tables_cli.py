@@ -76,6 +76,32 @@ def test_train_reports_roles_task_defaults_and_dropped_rows(tmp_path, capsys):
     assert model.target_transform is None
 
 
+@pytest.mark.parametrize(
+    ("choice", "given", "ignored"),
+    [
+        (None, ["--embedding-bins", "4"], ["--embedding-bins"]),  # auto: the periodic one
+        ("periodic", ["--embedding-bins", "4", "--embedding-sigma", "2"], ["--embedding-bins"]),
+        ("piecewise", ["--embedding-frequencies", "3", "--embedding-bins", "4"],
+         ["--embedding-frequencies"]),
+        ("none", ["--embedding-sigma", "2"], ["--embedding-sigma"]),
+        ("piecewise", ["--embedding-bins", "4"], []),
+    ],
+)  # fmt: skip
+def test_an_embedding_option_the_run_does_not_use_is_named(zoo, tmp_path, capsys, choice,
+                                                           given, ignored):  # fmt: skip
+    embedding = [] if choice is None else ["--numeric-embedding", choice]
+    code, _, err = run(capsys, "train", zoo / "zoo.csv", "--target", "species", "--epochs", "2",
+                       "--out", tmp_path / "m.npz", *FAST, *embedding, *given)  # fmt: skip
+    assert code == 0
+    warned = [line for line in err.splitlines() if "is ignored: it sets the" in line]
+    assert [line.split()[3] for line in warned] == ignored
+    for line in warned:
+        kind = "piecewise" if "bins" in line else "periodic"
+        assert f"add --numeric-embedding {kind} to use it." in line
+    kept = load(tmp_path / "m.npz").metadata["training"]["numeric_embedding"]
+    assert kept == choice if choice else kept in ("none", "periodic")  # auto keeps one of two
+
+
 def test_predict_on_new_raw_rows_with_unseen_and_missing_values(zoo, tmp_path, capsys):
     rows = [["x", "3.9", "brown", "4"], ["y", "NA", "green", "2"], ["z", "19", "", "4"]]
     write_csv(tmp_path / "new.csv", ["", "weight", "colour", "legs"], rows)

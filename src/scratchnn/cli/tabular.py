@@ -440,6 +440,23 @@ def _piecewise_front(
     return PiecewiseLinearEncoding(features, numeric, _embedding_bins(args), EMBEDDING_KEEP_INPUTS)
 
 
+def _warn_unused_embedding_options(args: argparse.Namespace, embedding: str) -> None:
+    """A warning for each embedding option given that this run's embedding does not read."""
+    readers = {  # option: the embedding it sets, and the choices that build that one
+        "embedding_frequencies": ("periodic", ("periodic", "auto")),
+        "embedding_sigma": ("periodic", ("periodic", "auto")),
+        "embedding_bins": ("piecewise", ("piecewise",)),
+    }
+    for option, (kind, choices) in readers.items():
+        if getattr(args, option, None) is not None and embedding not in choices:
+            _warn(
+                args,
+                f"--{option.replace('_', '-')} is ignored: it sets the {kind} embedding, and "
+                f"this run's numeric embedding is {embedding}; add --numeric-embedding {kind} "
+                "to use it.",
+            )
+
+
 def _embedding_bins(args: argparse.Namespace) -> int:
     return getattr(args, "embedding_bins", None) or EMBEDDING_BINS
 
@@ -952,6 +969,7 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
     )
     if embedding_why:
         print(embedding_why)
+    _warn_unused_embedding_options(args, embedding)
     if members > 1 and packed:
         print(
             f"Ensemble: {members} networks trained side by side (one packed model), each "
