@@ -1,12 +1,15 @@
 """PiecewiseLinearEncoding: adapt's quantile edges, the hand-derived backward against central
 differences, the loop-by-loop reference and PyTorch (values, input gradients and Adam steps of
 the layers behind it), finite at extreme inputs and for bins of no width, shared by a packed
-ensemble's members, saved and loaded, and exported to ONNX."""
+ensemble's members, saved and loaded, exported to ONNX, and on any data (hypothesis)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import scratchnn as snn
 from scratchnn import reference
@@ -59,7 +62,7 @@ def test_bins_of_no_width_give_zero_and_nothing_is_ever_nan():
     layer.adapt(np.array([[1.0, 7.0], [1.0, 7.0], [1.0, 7.0], [2.0, 7.0]]))
     # feature 0: quantiles 1, 1, 1, 1.25, 2 (two bins of no width); feature 1 constant
     x = np.array([[1.0, 7.0], [1.5, -1e308], [3.0, 1e308], [-np.inf, np.inf]])
-    with np.errstate(all="raise"):
+    with np.errstate(over="raise", divide="raise", invalid="raise"):
         y = layer.forward(x)
     np.testing.assert_array_equal(y[:, :2], 0.0)  # the bins of no width
     np.testing.assert_allclose(y[:, 2], [0.0, 1.0, 1.0, 0.0])
@@ -165,7 +168,7 @@ def test_finite_without_warnings_at_extreme_inputs(dtype, big):
     model = encoding_model(4, dtype=dtype)
     X = np.array([[big, -big, big, -big, big], [-big, big, 0.0, big, -big]], dtype=dtype)
     loss = snn.losses.MSE()
-    with np.errstate(all="raise"):
+    with np.errstate(over="raise", divide="raise", invalid="raise"):
         out = model.forward(X, training=True)
         loss(out, np.zeros((2, 2), dtype=dtype))
         grad = model.backward(loss.backward())
@@ -257,3 +260,50 @@ def test_onnx_export_matches_predict(tmp_path, dtype, numeric, keep_inputs):
     (got,) = session.run(None, {session.get_inputs()[0].name: X})
     tol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(got, model.predict(X), rtol=tol, atol=tol)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    columns=hnp.arrays(
+        np.float64,
+        st.tuples(st.integers(1, 30), st.integers(1, 3)),
+        elements=st.one_of(
+            st.floats(-1e6, 1e6, allow_nan=False),
+            st.sampled_from([0.0, 1.0, 2.0]),  # repeated values: bins of no width
+        ),
+    ),
+    rows=hnp.arrays(
+        np.float64,
+        st.tuples(st.integers(1, 8), st.just(3)),
+        elements=st.floats(-1e300, 1e300, allow_nan=False),
+    ),  # fmt: skip
+    bins=st.integers(1, 6),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
+def test_any_data_gives_a_thermometer_in_zero_one_and_a_matching_reference(
+    columns, rows, bins, dtype
+):
+    X = np.zeros((len(columns), 3))
+    X[:, : columns.shape[1]] = columns
+    layer = PiecewiseLinearEncoding(3, bins=bins)
+    layer.build(dtype=dtype)
+    layer.adapt(X)  # (float64 quantiles, held in the layer's dtype)
+    rows = np.clip(rows, -1e38, 1e38).astype(dtype)
+    edges = layer.buffers["edges"]
+    assert edges.dtype == dtype
+    assert np.all(np.diff(edges, axis=1) >= 0)  # quantiles never run backwards
+    with np.errstate(over="raise", divide="raise", invalid="raise"):
+        y = layer.forward(rows)
+        grad = layer.backward(np.ones_like(y))
+    pieces = y.reshape(len(rows), 3, bins)
+    assert np.all((pieces >= 0) & (pieces <= 1)) and np.isfinite(grad).all()
+    # a thermometer: a piece is only ever partly filled after the full ones, before the empty
+    live = np.diff(edges, axis=1) > 0
+    for b in range(len(rows)):
+        for j in range(3):
+            filled = pieces[b, j][live[j]]
+            assert np.all(np.diff(filled) <= 0)  # (and a full one is exactly 1)
+    assert y.dtype == dtype
+    slow = reference.PiecewiseLinearEncoding(edges, 3).forward(rows.astype(np.float64))
+    tol = 1e-6 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(y, slow, rtol=tol, atol=tol)

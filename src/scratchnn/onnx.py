@@ -20,8 +20,8 @@ model without scratchnn:
   cosines), ``Concat`` with the features passed through; ``PackedPeriodicEmbedding`` the
   same with the members' frequencies broadcast over a members' axis;
 - ``PiecewiseLinearEncoding`` → ``Slice`` and ``Unsqueeze`` (the encoded features), ``Max`` and
-  ``Min`` with the bin edges, ``Sub``, ``Mul`` (by ``1 / width``), ``Reshape``, ``Concat`` with
-  the features passed through: the layer's operations in its order;
+  ``Min`` with the bin edges, ``Sub``, ``Div`` (by the widths), ``Reshape``, ``Concat`` with the
+  features passed through: the layer's operations in its order;
 - ``Conv2D``/``Conv1D`` → ``Conv``; ``MaxPool2D`` → ``MaxPool``; ``AvgPool2D`` →
   ``AveragePool``; ``GlobalAvgPool2D`` → ``GlobalAveragePool`` + ``Flatten``; ``Flatten`` →
   ``Flatten``; ``Reshape`` → ``Reshape``; ``BatchNorm2d`` → ``BatchNormalization``;
@@ -616,12 +616,14 @@ def _piecewise_linear(g: Graph, layer: PiecewiseLinearEncoding, x: str) -> str:
     # e = (min(max(x_j, b_{t-1}), b_t) - b_{t-1}) / w_t for the first m features:
     # (batch, m, 1) against (m, T) -> (batch, m, T) -> (batch, m·T), then the rest
     m, T, n = layer.numeric, layer.bins, layer.in_features
-    lower, upper, inverse = layer._bins()
+    lower, upper, divisor, _, endless = layer._bins()
+    if endless.any():  # x - b may not fit the dtype: the layer gives 0 there, and so here
+        upper = np.where(endless, lower, upper)
     starts, ends, axes = _ints(g, "slice", [0], [m], [1])
     numeric = g.op("Unsqueeze", [g.op("Slice", [x, starts, ends, axes]), _ints(g, "axis", [2])[0]])
     low = g.constant("lower", lower)
     held = g.op("Min", [g.op("Max", [numeric, low]), g.constant("upper", upper)])
-    pieces = g.op("Mul", [g.op("Sub", [held, low]), g.constant("inverse_width", inverse)])
+    pieces = g.op("Div", [g.op("Sub", [held, low]), g.constant("width", divisor)])
     encoded = g.op("Reshape", [pieces, g.constant("shape", [-1, m * T], np.int64)])
     s = layer.passed
     if s == n:

@@ -149,7 +149,8 @@ class PeriodicEmbedding:
 
 class PiecewiseLinearEncoding:
     """``y = [e_j1 .. e_jT]`` for each of the first ``m`` features ``j`` (``edges: (m, T + 1)``),
-    ``e_jt = clip((x_j − b_j,t−1) / (b_jt − b_j,t−1), 0, 1)`` (0 for a bin of no width), then the
+    ``e_jt = (clip(x_j, b_j,t−1, b_jt) − b_j,t−1) / (b_jt − b_j,t−1)`` (0 for a bin of no width),
+    which is ``clip((x_j − b_j,t−1) / (b_jt − b_j,t−1), 0, 1)`` without its overflow, then the
     other features as they are (all of them, the encoded ones too, with ``keep_inputs``).
 
     ``backward(g)`` returns ``∂L/∂x``, one number at a time: a piece's slope is ``1 / width``
@@ -168,8 +169,8 @@ class PiecewiseLinearEncoding:
             for j in range(m):
                 for t in range(T):
                     low, high = self.edges[j, t], self.edges[j, t + 1]
-                    if high > low:
-                        y[b, T * j + t] = min(max((x[b, j] - low) / (high - low), 0.0), 1.0)
+                    if high > low:  # x held within the bin, then its share of the width
+                        y[b, T * j + t] = (min(max(x[b, j], low), high) - low) / (high - low)
             for j in range(self.start, self.n):
                 y[b, m * T + j - self.start] = x[b, j]
         return y

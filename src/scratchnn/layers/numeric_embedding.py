@@ -317,16 +317,22 @@ class PiecewiseLinearEncoding(_NumericFront):
         self.buffers["edges"] = np.quantile(X[:, : self.numeric], levels, axis=0).T
 
     def _bins(self) -> tuple[np.ndarray, ...]:
-        """Each bin's edges ``b_{t-1}`` and ``b_t`` and ``1 / w_t`` (0 for a bin of no width,
-        or a corrupt one that runs backwards), all ``(m, T)``; worked out again only when the
-        edges have changed (``adapt``, or a loaded file)."""
+        """Each bin's edges ``b_{t-1}`` and ``b_t``, ``(m, T)`` each; its width to divide by
+        (1 where the width is 0, negative in a corrupt file, or beyond the dtype: there
+        the bin gives 0); its slope ``1 / w`` (0 in those bins, and where ``1 / w`` itself
+        would overflow); and where the width is beyond the dtype. Worked out again only when
+        the edges have changed (``adapt``, or a loaded file)."""
         edges = self.buffers["edges"]
         key = edges.tobytes()
         if self._bins_of != key:
-            width = np.diff(edges, axis=1)
-            inverse = np.zeros_like(width)
-            np.divide(1.0, width, out=inverse, where=width > 0)
-            self._cached = (edges[:, :-1].copy(), edges[:, 1:].copy(), inverse)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # handled below
+                width = np.diff(edges, axis=1)
+                endless = ~np.isfinite(width)  # edges further apart than the largest float
+                usable = (width > 0) & ~endless
+                divisor = np.where(usable, width, 1).astype(edges.dtype)
+                slope = np.where(usable, 1 / divisor, 0).astype(edges.dtype)
+            slope[~np.isfinite(slope)] = 0.0
+            self._cached = (edges[:, :-1].copy(), edges[:, 1:].copy(), divisor, slope, endless)
             self._bins_of = key
         return self._cached
 
@@ -334,14 +340,16 @@ class PiecewiseLinearEncoding(_NumericFront):
         if not self.built:
             self.build(dtype=x.dtype)
         m, T = self.numeric, self.bins
-        lower, upper, inverse = self._bins()
+        lower, upper, divisor, _, endless = self._bins()
         self._x = x
         # x held within each bin first, so that x - b stays within the bin's width: finite
-        # for any finite x, and 0 in a bin of no width
+        # for any finite x, 0 in a bin of no width, and 1 exactly past a bin
         pieces = np.maximum(x[:, :m, None], lower)  # (batch, m, T)
         np.minimum(pieces, upper, out=pieces)
+        if endless.any():  # (rare) x - b may not fit the dtype there: such bins give 0
+            pieces[:, endless] = lower[endless]
         pieces -= lower
-        pieces *= inverse
+        pieces /= divisor
         return np.concatenate([pieces.reshape(len(x), m * T), x[:, self.passed :]], axis=1)
 
     def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
@@ -349,9 +357,9 @@ class PiecewiseLinearEncoding(_NumericFront):
         if not input_grad:
             return None
         m, T, x = self.numeric, self.bins, self._x
-        lower, upper, inverse = self._bins()
+        lower, upper, _, slope, _ = self._bins()
         xr = x[:, :m, None]
-        slope = np.where((xr > lower) & (xr < upper), inverse, 0.0)  # (batch, m, T)
+        slope = np.where((xr > lower) & (xr < upper), slope, 0.0)  # (batch, m, T)
         g = grad_out[:, : m * T].reshape(len(x), m, T)
         grad_x = np.zeros(x.shape, dtype=grad_out.dtype)
         grad_x[:, :m] = np.einsum("bjt,bjt->bj", g, slope)
