@@ -276,7 +276,7 @@ def test_onnx_export_matches_predict(tmp_path, dtype, numeric, keep_inputs):
         np.float64,
         st.tuples(st.integers(1, 8), st.just(3)),
         elements=st.floats(-1e300, 1e300, allow_nan=False),
-    ),  # fmt: skip
+    ),
     bins=st.integers(1, 6),
     dtype=st.sampled_from([np.float32, np.float64]),
 )
