@@ -73,6 +73,43 @@ def test_bins_of_no_width_give_zero_and_nothing_is_ever_nan():
     np.testing.assert_allclose(g[:, 0], [0.0, 1 / 0.75, 0.0, 0.0])  # slope only inside a bin
 
 
+@pytest.mark.parametrize(
+    ("edges", "used"),
+    [
+        ([-3e38, 3e38, 1.0, 2.0], [False, False, True]),  # too wide for float32, backwards
+        ([0.0, 1e-40, 1.0, 2.0], [False, True, True]),  # so narrow that 1 / w overflows
+    ],
+)
+def test_bins_the_dtype_cannot_use_give_zero_forward_and_backward(edges, used):
+    layer = PiecewiseLinearEncoding(1, bins=3)
+    layer.build(dtype=np.float32)
+    layer.buffers["edges"] = np.array([edges], dtype=np.float32)
+    assert (layer.bin_arrays().slope[0] > 0).tolist() == used
+    x = np.array([[-1e38], [5e-41], [0.5], [1.5], [1e38]], dtype=np.float32)
+    with np.errstate(over="raise", divide="raise", invalid="raise"):
+        y = layer.forward(x)
+        g = layer.backward(np.ones_like(y))
+    unused = ~np.array(used)
+    np.testing.assert_array_equal(y[:, :3][:, unused], 0.0)
+    np.testing.assert_allclose(y[:, 2], [0.0, 0.0, 0.0, 0.5, 1.0])  # the bin [1, 2]
+    assert np.isfinite(g).all() and g[3, 0] == 1.0  # 1.5: inside [1, 2] only
+    slow = reference.PiecewiseLinearEncoding(layer.buffers["edges"], 1, dtype=np.float32)
+    np.testing.assert_allclose(y, slow.forward(x.astype(np.float64)), rtol=1e-6)
+    np.testing.assert_allclose(g, slow.backward(np.ones_like(y, dtype=np.float64)), rtol=1e-6)
+
+
+def test_adapt_refuses_data_whose_quantiles_the_dtype_cannot_hold_and_keeps_its_edges():
+    layer = PiecewiseLinearEncoding(1, bins=2)
+    layer.build(dtype=np.float32)
+    before = layer.buffers["edges"].copy()
+    with pytest.raises(ValueError, match=r"beyond float32 .* scale the data first"):
+        layer.adapt(np.array([[1e39], [-1e39], [0.0]]))
+    np.testing.assert_array_equal(layer.buffers["edges"], before)
+    wide = PiecewiseLinearEncoding(1, bins=3)
+    with pytest.raises(ValueError, match="beyond float64"):
+        wide.adapt(np.array([[1.7e308], [-1.7e308], [1.7e308], [-1.7e308]]))
+
+
 @pytest.mark.parametrize("keep_inputs", [False, True], ids=["rest", "keep-inputs"])
 @pytest.mark.parametrize("numeric", [None, 4, 1])
 def test_gradcheck(numeric, keep_inputs):
@@ -243,8 +280,11 @@ def test_saved_and_loaded_with_its_edges(tmp_path):
         again.layers[0].buffers["edges"], model.layers[0].buffers["edges"]
     )
     np.testing.assert_array_equal(again.predict(X), model.predict(X))
-    # edges that run backwards (a hand-edited file) give empty bins, never NaN
-    again.layers[0].buffers["edges"] = again.layers[0].buffers["edges"][:, ::-1].copy()
+    # edges that run backwards (a hand-edited file) give bins that cannot be used: 0, as in
+    # the reference and the ONNX export
+    layer = again.layers[0]
+    layer.buffers["edges"] = layer.buffers["edges"][:, ::-1].copy()
+    np.testing.assert_array_equal(layer.forward(X)[:, :16], 0.0)
     assert np.isfinite(again.predict(X)).all()
 
 
@@ -298,12 +338,12 @@ def test_any_data_gives_a_thermometer_in_zero_one_and_a_matching_reference(
     pieces = y.reshape(len(rows), 3, bins)
     assert np.all((pieces >= 0) & (pieces <= 1)) and np.isfinite(grad).all()
     # a thermometer: a piece is only ever partly filled after the full ones, before the empty
-    live = np.diff(edges, axis=1) > 0
+    live = layer.bin_arrays().slope > 0  # (a bin of no width, or too narrow, gives 0)
     for b in range(len(rows)):
         for j in range(3):
             filled = pieces[b, j][live[j]]
             assert np.all(np.diff(filled) <= 0)  # (and a full one is exactly 1)
     assert y.dtype == dtype
-    slow = reference.PiecewiseLinearEncoding(edges, 3).forward(rows.astype(np.float64))
+    slow = reference.PiecewiseLinearEncoding(edges, 3, dtype=dtype).forward(rows.astype(np.float64))
     tol = 1e-6 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(y, slow, rtol=tol, atol=tol)

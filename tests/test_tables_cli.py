@@ -102,6 +102,28 @@ def test_an_embedding_option_the_run_does_not_use_is_named(zoo, tmp_path, capsys
     assert kept == choice if choice else kept in ("none", "periodic")  # auto keeps one of two
 
 
+@pytest.mark.parametrize(
+    ("choice", "option"), [("piecewise", "--embedding-bins"), ("periodic", "--embedding-sigma")]
+)
+def test_an_embedding_asked_of_a_table_without_numbers_says_why_it_is_none(
+    tmp_path, capsys, choice, option
+):
+    rows = [
+        [c, s, str(i % 3)] for i, (c, s) in enumerate(zip("abcab" * 12, "xyyxy" * 12, strict=True))
+    ]
+    write_csv(tmp_path / "t.csv", ["colour", "size", "label"], rows)
+    code, out, err = run(capsys, "train", tmp_path / "t.csv", "--target", "label", "--epochs",
+                         "2", "--categorical", "label", "--out", tmp_path / "m.npz", *FAST,
+                         "--numeric-embedding", choice, option, "2")  # fmt: skip
+    assert code == 0
+    assert (
+        f"Numeric embedding: none: the table has no numeric columns to embed "
+        f"(--numeric-embedding {choice})." in out
+    )
+    assert "is ignored" not in err  # the header has said why
+    assert load(tmp_path / "m.npz").metadata["training"]["numeric_embedding"] == "none"
+
+
 def test_predict_on_new_raw_rows_with_unseen_and_missing_values(zoo, tmp_path, capsys):
     rows = [["x", "3.9", "brown", "4"], ["y", "NA", "green", "2"], ["z", "19", "", "4"]]
     write_csv(tmp_path / "new.csv", ["", "weight", "colour", "legs"], rows)

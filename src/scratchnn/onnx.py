@@ -616,14 +616,12 @@ def _piecewise_linear(g: Graph, layer: PiecewiseLinearEncoding, x: str) -> str:
     # e = (min(max(x_j, b_{t-1}), b_t) - b_{t-1}) / w_t for the first m features:
     # (batch, m, 1) against (m, T) -> (batch, m, T) -> (batch, m·T), then the rest
     m, T, n = layer.numeric, layer.bins, layer.in_features
-    lower, upper, divisor, _, endless = layer._bins()
-    if endless.any():  # x - b may not fit the dtype: the layer gives 0 there, and so here
-        upper = np.where(endless, lower, upper)
+    bins = layer.bin_arrays()  # (a bin that cannot be used collapsed onto its lower edge)
     starts, ends, axes = _ints(g, "slice", [0], [m], [1])
     numeric = g.op("Unsqueeze", [g.op("Slice", [x, starts, ends, axes]), _ints(g, "axis", [2])[0]])
-    low = g.constant("lower", lower)
-    held = g.op("Min", [g.op("Max", [numeric, low]), g.constant("upper", upper)])
-    pieces = g.op("Div", [g.op("Sub", [held, low]), g.constant("width", divisor)])
+    low = g.constant("lower", bins.lower)
+    held = g.op("Min", [g.op("Max", [numeric, low]), g.constant("upper", bins.upper)])
+    pieces = g.op("Div", [g.op("Sub", [held, low]), g.constant("width", bins.width)])
     encoded = g.op("Reshape", [pieces, g.constant("shape", [-1, m * T], np.int64)])
     s = layer.passed
     if s == n:

@@ -149,17 +149,26 @@ class PeriodicEmbedding:
 
 class PiecewiseLinearEncoding:
     """``y = [e_j1 .. e_jT]`` for each of the first ``m`` features ``j`` (``edges: (m, T + 1)``),
-    ``e_jt = (clip(x_j, b_j,t−1, b_jt) − b_j,t−1) / (b_jt − b_j,t−1)`` (0 for a bin of no width),
-    which is ``clip((x_j − b_j,t−1) / (b_jt − b_j,t−1), 0, 1)`` without its overflow, then the
+    ``e_jt = (clip(x_j, b_j,t−1, b_jt) − b_j,t−1) / (b_jt − b_j,t−1)`` (0 for a bin that cannot be
+    used: of no width, running backwards, or with a width or ``1 / w`` beyond ``dtype``), which
+    is ``clip((x_j − b_j,t−1) / (b_jt − b_j,t−1), 0, 1)`` without its overflow, then the
     other features as they are (all of them, the encoded ones too, with ``keep_inputs``).
 
     ``backward(g)`` returns ``∂L/∂x``, one number at a time: a piece's slope is ``1 / width``
     inside its bin and 0 where the clip holds it at 0 or 1.
     """
 
-    def __init__(self, edges: np.ndarray, n_features: int, keep_inputs: bool = False) -> None:
+    def __init__(
+        self, edges: np.ndarray, n_features: int, keep_inputs: bool = False, dtype=np.float64
+    ) -> None:
         self.edges, self.n = np.array(edges, dtype=float), n_features
         self.start = 0 if keep_inputs else len(self.edges)  # the first feature passed through
+        self.widest = float(np.finfo(dtype).max)
+        self.narrowest = 1 / self.widest  # a narrower bin's 1 / w overflows
+
+    def usable(self, low: float, high: float) -> bool:
+        """Whether a bin has a width, and a ``1 / w``, that the dtype can hold."""
+        return high > low and self.narrowest <= high - low <= self.widest
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self.x = x
@@ -169,7 +178,7 @@ class PiecewiseLinearEncoding:
             for j in range(m):
                 for t in range(T):
                     low, high = self.edges[j, t], self.edges[j, t + 1]
-                    if high > low:  # x held within the bin, then its share of the width
+                    if self.usable(low, high):  # x held within the bin, then its share
                         y[b, T * j + t] = (min(max(x[b, j], low), high) - low) / (high - low)
             for j in range(self.start, self.n):
                 y[b, m * T + j - self.start] = x[b, j]
@@ -183,7 +192,7 @@ class PiecewiseLinearEncoding:
             for j in range(m):
                 for t in range(T):
                     low, high = self.edges[j, t], self.edges[j, t + 1]
-                    if low < x[b, j] < high:  # inside the bin: slope 1 / width
+                    if self.usable(low, high) and low < x[b, j] < high:  # slope 1 / width
                         dx[b, j] += g[b, T * j + t] / (high - low)
             for j in range(self.start, self.n):
                 dx[b, j] += g[b, m * T + j - self.start]

@@ -375,6 +375,11 @@ def numeric_embedding(
         return "none", (
             f"Numeric embedding: none (auto compares the two only in a packed ensemble; {why})."
         )
+    if given and given != "none" and not numeric:
+        return "none", (
+            f"Numeric embedding: none: the table has no numeric columns to embed "
+            f"(--numeric-embedding {given})."
+        )
     if choice == "none":
         return choice, "" if not given else "Numeric embedding: none (--numeric-embedding)."
     beside = " beside the numbers themselves" if EMBEDDING_KEEP_INPUTS else ""
@@ -440,8 +445,11 @@ def _piecewise_front(
     return PiecewiseLinearEncoding(features, numeric, _embedding_bins(args), EMBEDDING_KEEP_INPUTS)
 
 
-def _warn_unused_embedding_options(args: argparse.Namespace, embedding: str) -> None:
-    """A warning for each embedding option given that this run's embedding does not read."""
+def _warn_unused_embedding_options(args: argparse.Namespace, embedding: str, numeric: int) -> None:
+    """A warning for each embedding option given that this run's embedding does not read
+    (none where the table has no ``numeric`` columns: the header says so)."""
+    if not numeric:
+        return
     readers = {  # option: the embedding it sets, and the choices that build that one
         "embedding_frequencies": ("periodic", ("periodic", "auto")),
         "embedding_sigma": ("periodic", ("periodic", "auto")),
@@ -458,6 +466,8 @@ def _warn_unused_embedding_options(args: argparse.Namespace, embedding: str) -> 
 
 
 def _embedding_bins(args: argparse.Namespace) -> int:
+    """The piecewise-linear encoding's bins per numeric column: the option's, else the
+    default's."""
     return getattr(args, "embedding_bins", None) or EMBEDDING_BINS
 
 
@@ -813,8 +823,9 @@ def _packed_ensemble(
     all of ``data``'s training rows, each early-stopped on its own random validation part
     (:func:`member_weights`) and kept at its best epoch; returned as the ordinary ensemble
     model ``Average([Chain(...), ...])``, with the packed fit's history and its stopper.
-    ``embedding`` ("none" or "periodic") and ``numeric``, the count of numeric columns, say
-    whether each member embeds them."""
+    ``embedding`` ("none", "periodic" or "piecewise") and ``numeric``, the count of numeric
+    columns, say whether the members embed them (a periodic embedding each, or one shared
+    piecewise-linear encoding)."""
     model = table_network(data, task, layers, args, args.seed, numeric, members, embedding)
     _set_l2(model, l2)
     weights = member_weights(len(target), members, settings.val_split, args.seed)
@@ -969,7 +980,7 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
     )
     if embedding_why:
         print(embedding_why)
-    _warn_unused_embedding_options(args, embedding)
+    _warn_unused_embedding_options(args, embedding, len(roles.numeric))
     if members > 1 and packed:
         print(
             f"Ensemble: {members} networks trained side by side (one packed model), each "
@@ -1009,7 +1020,7 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
             f"{scaler.mean_[0]:.4g}, std {scaler.scale_[0]:.4g}); predictions come back in "
             "its units."
         )
-    width = encoder.n_features_out  # a PeriodicEmbedding widens the first product
+    width = encoder.n_features_out  # an embedding widens the first product
     if embedding == "piecewise":
         width = _piecewise_front(args, width, len(encoder.roles.numeric)).out_features
     elif embedding != "none":  # (auto's embedded fit too)

@@ -28,7 +28,7 @@ thresholds. It has no parameters: its cost is a wider first layer.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -36,7 +36,7 @@ from .._validation import check_number, check_positive_int
 from ..shapes import Shape
 from .base import Layer, layers
 
-__all__ = ["PeriodicEmbedding", "PiecewiseLinearEncoding"]
+__all__ = ["Bins", "PeriodicEmbedding", "PiecewiseLinearEncoding"]
 
 TWO_PI = 2 * np.pi
 
@@ -214,6 +214,18 @@ class PeriodicEmbedding(_NumericFront):
         }
 
 
+class Bins(NamedTuple):
+    """A :class:`PiecewiseLinearEncoding`'s bins, ``(m, T)`` each, as its forward and backward
+    (and its ONNX export) use them. A bin that cannot be used (of no width, running backwards,
+    or with a width or ``1 / w`` beyond the dtype) has ``upper = lower``, ``width = 1`` and
+    ``slope = 0``: it gives 0 and passes no gradient."""
+
+    lower: np.ndarray  #: b_{t-1}
+    upper: np.ndarray  #: b_t
+    width: np.ndarray  #: w_t, what the forward divides by
+    slope: np.ndarray  #: 1 / w_t, the backward's slope inside the bin
+
+
 @layers.register()
 class PiecewiseLinearEncoding(_NumericFront):
     r"""Each of the first ``numeric`` features spread over ``bins`` pieces between bin edges
@@ -238,7 +250,9 @@ class PiecewiseLinearEncoding(_NumericFront):
 
     The edges are buffers, not parameters: ``adapt(X)`` sets them to the quantiles
     ``0, 1/T, …, 1`` of each column of ``X``, training leaves them alone, and they are saved
-    with the model. Until ``adapt``, every bin is ``[0, 1]``.
+    with the model. Until ``adapt``, the bins split ``[0, 1]`` evenly. A bin that cannot be
+    used (of no width, running backwards in a corrupt file, or too narrow or too wide for the
+    dtype's arithmetic) gives 0, and passes no gradient.
 
     Args:
         in_features: features per row ``n``.
@@ -276,8 +290,8 @@ class PiecewiseLinearEncoding(_NumericFront):
     ) -> None:
         super().__init__(in_features, numeric, keep_inputs)
         self.bins = check_positive_int("bins", bins)
-        self._bins_of: bytes | None = None  # the edges that _cached was worked out from
-        self._cached: tuple[np.ndarray, ...] = ()
+        self._cache_key: tuple | None = None  # the edges that _cached was worked out from
+        self._cached: Bins | None = None
 
     @property
     def width_per_feature(self) -> int:
@@ -297,7 +311,7 @@ class PiecewiseLinearEncoding(_NumericFront):
         init_hint: str | None = None,
     ) -> None:
         super().build(rng, dtype, init_hint)
-        unit = np.linspace(0.0, 1.0, self.bins + 1)  # every bin [0, 1] until adapt
+        unit = np.linspace(0.0, 1.0, self.bins + 1)  # [0, 1] split evenly until adapt
         self.buffers["edges"] = np.tile(unit, (self.numeric, 1)).astype(self.dtype)
 
     def adapt(self, X: np.ndarray) -> None:
@@ -314,42 +328,47 @@ class PiecewiseLinearEncoding(_NumericFront):
             # float64 until a model adopts the layer and casts it to the model's dtype
             self.build(dtype=np.float64)
         levels = np.linspace(0.0, 1.0, self.bins + 1)
-        self.buffers["edges"] = np.quantile(X[:, : self.numeric], levels, axis=0).T
+        with np.errstate(over="ignore", invalid="ignore"):  # refused just below
+            edges = np.quantile(X[:, : self.numeric], levels, axis=0).T.astype(self.dtype)
+        if not np.isfinite(edges).all():
+            raise ValueError(
+                f"adapt(): the quantiles of these columns are beyond {self.dtype} (values near "
+                f"{np.finfo(self.dtype).max:.3g}); scale the data first (Standardize)."
+            )
+        self.buffers["edges"] = edges
 
-    def _bins(self) -> tuple[np.ndarray, ...]:
-        """Each bin's edges ``b_{t-1}`` and ``b_t``, ``(m, T)`` each; its width to divide by
-        (1 where the width is 0, negative in a corrupt file, or beyond the dtype: there
-        the bin gives 0); its slope ``1 / w`` (0 in those bins, and where ``1 / w`` itself
-        would overflow); and where the width is beyond the dtype. Worked out again only when
-        the edges have changed (``adapt``, or a loaded file)."""
+    def bin_arrays(self) -> Bins:
+        """The bins as the forward and backward use them, worked out again only when the
+        edges have changed (``adapt``, or a loaded file)."""
         edges = self.buffers["edges"]
-        key = edges.tobytes()
-        if self._bins_of != key:
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # handled below
-                width = np.diff(edges, axis=1)
-                endless = ~np.isfinite(width)  # edges further apart than the largest float
-                usable = (width > 0) & ~endless
-                divisor = np.where(usable, width, 1).astype(edges.dtype)
-                slope = np.where(usable, 1 / divisor, 0).astype(edges.dtype)
-            slope[~np.isfinite(slope)] = 0.0
-            self._cached = (edges[:, :-1].copy(), edges[:, 1:].copy(), divisor, slope, endless)
-            self._bins_of = key
+        key = (edges.dtype.str, edges.shape, edges.tobytes())
+        if self._cache_key != key:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # judged below
+                lower, upper = edges[:, :-1], edges[:, 1:]
+                width = upper - lower
+                slope = 1 / width
+            usable = (width > 0) & np.isfinite(width) & np.isfinite(slope)
+            self._cached = Bins(
+                lower.copy(),
+                np.where(usable, upper, lower),  # an unusable bin collapses onto its lower edge
+                np.where(usable, width, 1).astype(edges.dtype),
+                np.where(usable, slope, 0).astype(edges.dtype),
+            )
+            self._cache_key = key
         return self._cached
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         if not self.built:
             self.build(dtype=x.dtype)
         m, T = self.numeric, self.bins
-        lower, upper, divisor, _, endless = self._bins()
+        bins = self.bin_arrays()
         self._x = x
         # x held within each bin first, so that x - b stays within the bin's width: finite
-        # for any finite x, 0 in a bin of no width, and 1 exactly past a bin
-        pieces = np.maximum(x[:, :m, None], lower)  # (batch, m, T)
-        np.minimum(pieces, upper, out=pieces)
-        if endless.any():  # (rare) x - b may not fit the dtype there: such bins give 0
-            pieces[:, endless] = lower[endless]
-        pieces -= lower
-        pieces /= divisor
+        # for any finite x, exactly 1 past a bin, and 0 in a bin that cannot be used
+        pieces = np.maximum(x[:, :m, None], bins.lower)  # (batch, m, T)
+        np.minimum(pieces, bins.upper, out=pieces)
+        pieces -= bins.lower
+        pieces /= bins.width
         return np.concatenate([pieces.reshape(len(x), m * T), x[:, self.passed :]], axis=1)
 
     def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
@@ -357,9 +376,9 @@ class PiecewiseLinearEncoding(_NumericFront):
         if not input_grad:
             return None
         m, T, x = self.numeric, self.bins, self._x
-        lower, upper, _, slope, _ = self._bins()
+        bins = self.bin_arrays()
         xr = x[:, :m, None]
-        slope = np.where((xr > lower) & (xr < upper), slope, 0.0)  # (batch, m, T)
+        slope = np.where((xr > bins.lower) & (xr < bins.upper), bins.slope, 0.0)  # (batch, m, T)
         g = grad_out[:, : m * T].reshape(len(x), m, T)
         grad_x = np.zeros(x.shape, dtype=grad_out.dtype)
         grad_x[:, :m] = np.einsum("bjt,bjt->bj", g, slope)
