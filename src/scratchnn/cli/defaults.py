@@ -145,7 +145,7 @@ NUMERIC_EMBEDDING = {"classification": "auto", "regression": "none"}
 #: ``--numeric-embedding piecewise`` (:class:`~scratchnn.layers.PiecewiseLinearEncoding`, on
 #: request only) cuts each numeric column into this many bins (``--embedding-bins``). Measured
 #: on the tuning tables in docs/tables.md (round 7, 4 seeds): as every table's default it
-#: lifted the regressions (mean gap +0.015 to +0.047) at 1.5 times their training time, and
+#: lifted the regressions (mean gap +0.015 to +0.047) at 1.4 times their training time, and
 #: cost the classifiers their choice tables (within the margin 11 to 8 of 13); 4 and 16 bins
 #: were no better. Its width, bins x numeric columns, has no cap: with many numeric columns
 #: the first layer's product grows with it.
