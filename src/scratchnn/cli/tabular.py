@@ -1020,12 +1020,10 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
             f"{scaler.mean_[0]:.4g}, std {scaler.scale_[0]:.4g}); predictions come back in "
             "its units."
         )
-    width = encoder.n_features_out  # an embedding widens the first product
-    if embedding == "piecewise":
-        width = _piecewise_front(args, width, len(encoder.roles.numeric)).out_features
-    elif embedding != "none":  # (auto's embedded fit too)
-        front = _periodic_front(args, encoder.n_features_out, len(encoder.roles.numeric))
-        width = front.out_features
+    width = encoder.n_features_out
+    if embedding != "none":  # an embedding widens the first product (auto's periodic fit too)
+        front = _piecewise_front if embedding == "piecewise" else _periodic_front
+        width = front(args, width, len(encoder.roles.numeric)).out_features
     threads, threads_why = blas_threads(settings.batch_size, [width, *layers, task.n_outputs])
     if threads_why:
         print(threads_why)
