@@ -1,7 +1,8 @@
 """PiecewiseLinearEncoding: adapt's quantile edges, the hand-derived backward against central
 differences, the loop-by-loop reference and PyTorch (values, input gradients and Adam steps of
 the layers behind it), finite at extreme inputs and for bins of no width, shared by a packed
-ensemble's members, saved and loaded, exported to ONNX, and on any data (hypothesis)."""
+ensemble's members, traced and summarized, saved and loaded (a file declaring a huge one refused
+before allocating), exported to ONNX, and on any data (hypothesis)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import scratchnn as snn
+from _model_files import MEMORY_BOUND, load_cost, with_metadata, write
+from oracles import TorchTwin
 from scratchnn import reference
 from scratchnn.layers import PiecewiseLinearEncoding
 from scratchnn.layers.packed import PackedDense, pack, unpacked
@@ -138,10 +141,11 @@ def test_matches_the_loop_by_loop_reference_and_backward_does_not_accumulate(kee
 
 
 def torch_twin(model: snn.Sequential):
-    """The same network in PyTorch, written from the formula, with the model's weights."""
+    """The same network in PyTorch, written from the formula, with the model's weights (the
+    Dense layers' through :class:`oracles.TorchTwin`)."""
     torch = pytest.importorskip("torch")
     nn = torch.nn
-    encode, hidden, out = model.layers
+    encode = model.layers[0]
     edges = torch.tensor(encode.buffers["edges"].copy())
 
     class Piecewise(nn.Module):
@@ -153,14 +157,10 @@ def torch_twin(model: snn.Sequential):
             pieces = torch.where(width > 0, share.clamp(0, 1), torch.zeros_like(share))
             return torch.cat([pieces.reshape(len(x), -1), x[:, encode.passed :]], dim=1)
 
-    twin = nn.Sequential(
+    module = nn.Sequential(
         Piecewise(), nn.Linear(encode.out_features, 6), nn.Tanh(), nn.Linear(6, 2)
     ).double()
-    with torch.no_grad():
-        for linear, dense in ((twin[1], hidden), (twin[3], out)):
-            linear.weight.copy_(torch.tensor(dense.params["W"].T.copy()))
-            linear.bias.copy_(torch.tensor(dense.params["b"].copy()))
-    return torch, twin
+    return torch, TorchTwin(model, module)
 
 
 @pytest.mark.parametrize("keep_inputs", [False, True], ids=["rest", "keep-inputs"])
@@ -175,28 +175,24 @@ def test_values_gradients_and_adam_steps_match_torch(keep_inputs):
     loss = snn.losses.MSE()
     value = loss(model.forward(X, training=True), y)
     grad_x = model.backward(loss.backward())
-    value_t = torch.nn.functional.mse_loss(twin(X_t), y_t)
+    value_t = torch.nn.functional.mse_loss(twin.module(X_t), y_t)
     value_t.backward()
     np.testing.assert_allclose(value, value_t.item(), rtol=1e-12)
     np.testing.assert_allclose(grad_x, X_t.grad.numpy(), rtol=1e-10, atol=1e-14)
-    np.testing.assert_allclose(
-        model.layers[1].grads["W"], twin[1].weight.grad.numpy().T, rtol=1e-10, atol=1e-14
-    )
+    twin.assert_matches(model, "before the steps", grads=True, rtol=1e-10, atol=1e-14)
 
     optimizer = snn.optim.Adam(lr=0.05)
-    optimizer_t = torch.optim.Adam(twin.parameters(), lr=0.05)
+    optimizer_t = torch.optim.Adam(twin.module.parameters(), lr=0.05)
     for step in range(1, 9):
         value = loss(model.forward(X, training=True), y)
         model.backward(loss.backward())
         optimizer.step(model.parameters())
         optimizer_t.zero_grad()
-        value_t = torch.nn.functional.mse_loss(twin(torch.tensor(X)), y_t)
+        value_t = torch.nn.functional.mse_loss(twin.module(torch.tensor(X)), y_t)
         value_t.backward()
         optimizer_t.step()
         np.testing.assert_allclose(value, value_t.item(), rtol=1e-9, err_msg=f"step {step}")
-    np.testing.assert_allclose(
-        model.layers[1].params["W"], twin[1].weight.detach().numpy().T, rtol=1e-9, atol=1e-12
-    )
+        twin.assert_matches(model, f"step {step}", rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -347,3 +343,41 @@ def test_any_data_gives_a_thermometer_in_zero_one_and_a_matching_reference(
     slow = reference.PiecewiseLinearEncoding(edges, 3, dtype=dtype).forward(rows.astype(np.float64))
     tol = 1e-6 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(y, slow, rtol=tol, atol=tol)
+
+
+def test_trace_step_and_summary():
+    model = encoding_model(4, keep_inputs=True)
+    X = data(rows=7, seed=10)
+    y = np.random.default_rng(11).normal(size=(7, 2))
+    before = model.get_weights()
+    trace = snn.trace_step(model, X, y, "mse", snn.optim.SGD(lr=0.1))
+    first = trace.layers[0]
+    assert first.output.shape == (7, 4 * 4 + 5)  # 4 features x 4 bins, all 5 passed through
+    assert first.grads == {} and first.grad_input.shape == (7, 5)
+    assert np.array_equal(model.get_weights(), before)  # a trace leaves the model as it was
+    table = model.summary()
+    assert "PiecewiseLinearEncoding" in table and "(None, 21)" in table
+    assert "Total parameters: 146" in table  # 21·6 + 6 and 6·2 + 2: the encoding learns nothing
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"in_features": 5, "numeric": 3, "bins": 2**40},
+        {"in_features": 10**12, "numeric": 10**12, "bins": 8},
+    ],
+)
+def test_a_file_declaring_a_huge_encoding_is_refused_before_allocating(tmp_path, config):
+    from scratchnn import io as snn_io
+
+    good = snn_io.dumps(encoding_model(3, dtype=np.float32))
+
+    def edit(meta):
+        meta["model"]["layers"] = [{"class_name": "PiecewiseLinearEncoding", "config": config}]
+        meta["optimizer"] = meta["schedule"] = meta["rng"] = meta["history"] = None
+
+    path = write(tmp_path, with_metadata(good, edit))
+    outcome, _, peak = load_cost(lambda: snn.load(path))
+    assert isinstance(outcome, snn.DataFileError), repr(outcome)
+    assert "do not fit together" not in str(outcome)  # refused for its size, not its chain
+    assert peak < MEMORY_BOUND
