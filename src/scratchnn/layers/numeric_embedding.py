@@ -35,6 +35,7 @@ import numpy as np
 from .._validation import check_number, check_positive_int
 from ..shapes import Shape
 from .base import Layer, layers
+from .preprocessing import adapt_rows
 
 __all__ = ["Bins", "PeriodicEmbedding", "PiecewiseLinearEncoding"]
 
@@ -316,14 +317,7 @@ class PiecewiseLinearEncoding(_NumericFront):
 
     def adapt(self, X: np.ndarray) -> None:
         """Set each encoded column's edges to its quantiles ``0, 1/T, …, 1`` in ``X``."""
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != self._in or len(X) == 0:
-            raise ValueError(
-                f"adapt() needs a non-empty array of shape (n_samples, {self._in}); received "
-                f"shape {X.shape}."
-            )
-        if not np.isfinite(X[:, : self.numeric]).all():
-            raise ValueError("adapt() received NaN or infinity; clean the data first.")
+        X = adapt_rows(X, self._in, finite=self.numeric)  # (the rest is only passed through)
         if not self.built:
             # float64 until a model adopts the layer and casts it to the model's dtype
             self.build(dtype=np.float64)

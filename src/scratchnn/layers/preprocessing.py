@@ -11,6 +11,21 @@ from ..shapes import Shape
 from .base import Layer, layers
 
 
+def adapt_rows(X: np.ndarray, features: int, finite: int | None = None) -> np.ndarray:
+    """``X`` as float64 rows for a layer's ``adapt``, refused unless it is a non-empty
+    ``(n_samples, features)`` array whose first ``finite`` columns (all: None) hold no NaN or
+    infinity."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != features or len(X) == 0:
+        raise ValueError(
+            f"adapt() needs a non-empty array of shape (n_samples, {features}); received shape "
+            f"{X.shape}."
+        )
+    if not np.isfinite(X[:, :finite]).all():
+        raise ValueError("adapt() received NaN or infinity; clean the data first.")
+    return X
+
+
 @layers.register("normalization")
 class Standardize(Layer):
     r"""Standardize each feature with statistics fitted on training data (Keras's
@@ -56,14 +71,7 @@ class Standardize(Layer):
 
     def adapt(self, X: np.ndarray) -> None:
         """Set μ and σ to the per-feature mean and standard deviation of ``X``."""
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != self.num_features or len(X) == 0:
-            raise ValueError(
-                f"adapt() needs a non-empty array of shape (n_samples, {self.num_features}); "
-                f"received shape {X.shape}."
-            )
-        if not np.isfinite(X).all():
-            raise ValueError("adapt() received NaN or infinity; clean the data first.")
+        X = adapt_rows(X, self.num_features)
         if not self.built:
             # float64 until a model adopts the layer and casts it to the model's dtype
             self.build(dtype=np.float64)
