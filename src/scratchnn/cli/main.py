@@ -350,6 +350,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="threads to train on, each batch split among them (default: the cores, when a "
         "step has enough work; the same seed and count give the same model)",
     )
+    train.add_argument(
+        "--jobs",
+        type=int,
+        choices=[1, 2],
+        default=None,
+        help="processes for a table's two fits under --numeric-embedding auto: 2 runs the "
+        "fit with the embedding in a second process beside the one without (default: 2 on "
+        "Linux with two cores, when each fit's steps use one; the same model either way)",
+    )
     train.add_argument("--out", default="model.npz", help="model file (default model.npz)")
     train.add_argument("--plot", metavar="PNG", help="write the training curves")
     outputs.add_force_option(train)

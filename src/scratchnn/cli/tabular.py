@@ -16,9 +16,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .. import __version__, callbacks, diagnostics, losses
+from .. import __version__, callbacks, diagnostics, losses, sharded
 from ..datasets.tabular import encode_target
-from ..history import still_improving
+from ..history import History, still_improving
+from ..io import load, save
 from ..layers import Average, Chain, Dense, PeriodicEmbedding, PiecewiseLinearEncoding
 from ..layers.packed import PackedDense, unpacked
 from ..metrics import mae, r2
@@ -38,6 +39,7 @@ from ..tables.reading import held_out_mask, is_number
 from ..tables.target import MAX_AUTO_CLASSES, count_target
 from ..tables.values import infinite_of, numbers_of, text_of
 from . import data as data_module
+from . import forked
 from .build import build_model, make_optimizer, make_schedule, verbosity
 from .data import Dataset
 from .defaults import (
@@ -591,12 +593,14 @@ LOG1P_COUNTS = False
 
 class _Trailing(callbacks.Callback):
     """Stops a fit whose best validation data loss so far has been above another fit's best
-    at the same epoch (``reference``, that fit's ``val_data_loss`` by epoch) for
-    ``patience`` epochs in a row: under ``--numeric-embedding auto``, the embedded fit that
-    trails the plain one that long is not going to be kept, and need not run to its end."""
+    at the same epoch (``reference``, that fit's ``val_data_loss`` by epoch: a list, or a
+    :class:`~scratchnn.cli.forked.Incoming` whose values arrive as that fit runs in the
+    other process) for ``patience`` epochs in a row: under ``--numeric-embedding auto``, the
+    embedded fit that trails the plain one that long is not going to be kept, and need not
+    run to its end."""
 
-    def __init__(self, reference: list[float], patience: int) -> None:
-        self.reference = np.minimum.accumulate(np.asarray(reference, dtype=float))
+    def __init__(self, reference: Sequence[float] | forked.Incoming, patience: int) -> None:
+        self.reference = reference
         self.patience = patience
 
     def on_train_begin(self, logs):
@@ -604,11 +608,171 @@ class _Trailing(callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs):
         self.best = min(self.best, logs["val_data_loss"])
-        theirs = self.reference[min(epoch, len(self.reference) - 1)]
+        known = self.reference
+        if isinstance(known, forked.Incoming):  # waits for the other fit's epoch if need be
+            known = known.upto(epoch)
+        theirs = float(np.min(known[: epoch + 1]))  # (past their last epoch: their best)
         self.behind = self.behind + 1 if self.best > theirs else 0
         if self.behind >= self.patience:
             self.stopped_epoch = epoch
             self.model.stop_training = True
+
+
+class _Send(callbacks.Callback):
+    """Sends each epoch's ``val_data_loss`` to the embedded fit in the second process (the
+    reference of its :class:`_Trailing`)."""
+
+    def __init__(self, child: forked.Child) -> None:
+        self.child, self.sent = child, 0
+
+    def on_epoch_end(self, epoch, logs):
+        self.child.send(logs["val_data_loss"])
+        self.sent += 1
+
+    def finish(self, history: Any) -> None:
+        """Send the epochs of ``history`` not sent yet (none, as a rule), then the end."""
+        for value in history.history.get("val_data_loss", [])[self.sent :]:
+            self.child.send(value)
+        self.child.done_sending()
+
+
+class _MemberBests(NamedTuple):
+    """What the run reads of an :class:`~scratchnn.callbacks.EarlyStoppingEachMember` (the
+    members' best validation losses and epochs), for a fit that ran in the second process."""
+
+    best: list[float]
+    best_epochs: list[int | None]
+
+
+def _fit_both(
+    fit: Any, data_loss: _DataLoss, patience: int, task: Task, second_process: bool
+) -> tuple[dict[str, tuple[Any, ...]], dict[str, dict], int | None, str | None]:
+    """``--numeric-embedding auto``'s two fits of the packed ensemble, ``fit("none", ...)``
+    and ``fit("periodic", ...)`` (``fit(kind, extra_callbacks)``): one after the other, or
+    with ``second_process`` at once, the embedded one in a forked child
+    (:mod:`scratchnn.cli.forked`) that is told the plain fit's validation loss as it goes, for
+    its :class:`_Trailing`. Either way each fit is the same, and so is the output: the
+    child's is printed after the plain fit's.
+
+    Returns:
+        ``{kind: (model, history, member bests)}``, ``{kind: its data losses}``, the epoch at
+        which the embedded fit stopped for trailing (or None), and whether Ctrl-C came
+        ``"before"`` or ``"during"`` the embedded fit (None: it did not).
+    """
+    fits: dict[str, tuple[Any, ...]] = {}
+    losses_by_fit: dict[str, dict] = {}
+    child = None
+    if second_process:
+
+        def embedded(incoming: forked.Incoming, folder: Any) -> dict[str, Any]:
+            trailing = _Trailing(incoming, patience)
+            model, history, stopper = fit("periodic", [trailing])
+            save(model, folder / "model.npz", include_optimizer=False)
+            plan = history.threads
+            return {
+                "history": history.history, "epoch": history.epoch,
+                "diverged": history.diverged, "threads": [plan.threads, plan.reason, plan.asked],
+                "epochs_trained": model.epochs_trained, "best": list(stopper.best),
+                "best_epochs": list(stopper.best_epochs), "data_losses": data_loss.history,
+                "stopped_epoch": trailing.stopped_epoch,
+            }  # fmt: skip
+
+        child = forked.Child(embedded)
+    try:
+        print("Fitting the ensemble without the periodic embedding:")
+        sender = [_Send(child)] if child is not None else []
+        fits["none"] = fit("none", sender)
+        losses_by_fit["none"] = data_loss.history
+        if fits["none"][1].interrupted:
+            return fits, losses_by_fit, None, "before"  # (the child is stopped below)
+        print("Fitting the ensemble with the periodic embedding:")
+        if child is not None:
+            sender[0].finish(fits["none"][1])
+            try:
+                done = child.result()
+            except KeyboardInterrupt:
+                return fits, losses_by_fit, None, "during"
+            except forked.ChildError as failed:
+                print(f"(The second process did not finish this fit: {failed}. Fitting it here.)")
+            else:
+                sys.stdout.write(done["stdout"])
+                sys.stderr.write(done["stderr"])
+                result = done["result"]
+                model = load(child.folder / "model.npz")
+                model.loss = task.loss
+                history = History()
+                history.history, history.epoch = result["history"], result["epoch"]
+                history.diverged = result["diverged"]
+                history.threads = sharded.Plan(*result["threads"])
+                model.history, model.epochs_trained = history, result["epochs_trained"]
+                fits["periodic"] = (
+                    model,
+                    history,
+                    _MemberBests(result["best"], result["best_epochs"]),
+                )
+                losses_by_fit["periodic"] = result["data_losses"]
+                return fits, losses_by_fit, result["stopped_epoch"], None
+        trailing = _Trailing(fits["none"][1]["val_data_loss"], patience)
+        fits["periodic"] = fit("periodic", [trailing])
+        losses_by_fit["periodic"] = data_loss.history
+        interrupted = "during" if fits["periodic"][1].interrupted else None
+        return fits, losses_by_fit, trailing.stopped_epoch, interrupted
+    finally:
+        if child is not None:
+            child.stop()
+
+
+def _second_process(
+    args: argparse.Namespace, model: Sequential, batch_size: int
+) -> tuple[bool, str]:
+    """Whether auto's embedded fit runs in a second process (``--jobs``), and the header's
+    line about it ("" for none). ``--jobs 2`` runs it there wherever
+    :func:`forked.unavailable` allows and each fit's steps use one core (one BLAS thread, no
+    sharded steps); by default, only where the BLAS library has no worker threads too
+    (:func:`_blas_without_workers`, as the benchmarks set): OpenBLAS starts its workers again in
+    both processes after a fork, and they spin for a while, which on the 2-core machine of
+    docs/tables.md took most of what the second process saves (Mroz 0.34 s to 0.33, against
+    0.25 without them)."""
+    jobs = getattr(args, "jobs", None)
+    if jobs == 1:
+        return False, ""
+    why = forked.unavailable()
+    if not why and not _one_blas_thread():
+        why = "the BLAS library's products use several threads"
+    if not why and sharded.plan(model, batch_size, args.threads).threads > 1:
+        why = "each step is shared among threads (--threads)"
+    if why:
+        return False, f"Jobs: one fit after the other ({why}; --jobs 2)." if jobs == 2 else ""
+    if jobs is None and not _blas_without_workers():
+        return False, (
+            "Jobs: one fit after the other (in a second process the BLAS library's worker "
+            "threads would start again and spin; OPENBLAS_NUM_THREADS=1 or --jobs 2 runs the "
+            "two fits at once)."
+        )
+    return True, (
+        "Jobs: the fit with the embedding runs in a second process beside the one without "
+        f"({'--jobs 2' if jobs else 'auto: two cores, one BLAS thread each'}; --jobs 1: one "
+        "after the other)."
+    )
+
+
+def _blas_without_workers() -> bool:
+    """Whether the environment started the BLAS library on one thread
+    (``OPENBLAS_NUM_THREADS`` or ``OMP_NUM_THREADS`` is 1), so that it has no worker threads
+    to start again in a forked process."""
+    import os
+
+    return any(os.environ.get(name) == "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"))
+
+
+def _one_blas_thread() -> bool:
+    """Whether NumPy's BLAS runs on one thread now (False when threadpoolctl cannot tell)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return False
+    blas = [pool for pool in threadpool_info() if pool.get("user_api") == "blas"]
+    return bool(blas) and all(pool.get("num_threads") == 1 for pool in blas)
 
 
 def _set_l2(model: Sequential, l2: float) -> None:
@@ -1027,6 +1191,17 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
     threads, threads_why = blas_threads(settings.batch_size, [width, *layers, task.n_outputs])
     if threads_why:
         print(threads_why)
+    second_process = False
+    if packed and embedding == "auto":
+        periodic = table_network(
+            data, task, layers, args, args.seed, len(encoder.roles.numeric), members, "periodic"
+        )
+        with threads():
+            second_process, jobs_why = _second_process(args, periodic, settings.batch_size)
+        if jobs_why:
+            print(jobs_why)
+    elif getattr(args, "jobs", None) == 2:
+        print("Jobs: one fit (--jobs 2 runs --numeric-embedding auto's two fits at once).")
     start = time.perf_counter()
     compared = None  # each kind's validation loss, where auto compares them
     if packed:
@@ -1036,36 +1211,34 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
         data = Dataset(raw.source, X_fit, y_fit, X_test, y_test, encoder.feature_names_out(),
                        target)  # fmt: skip
         kept = [c for c in fit_callbacks if not isinstance(c, callbacks.EarlyStopping)]
-        fits, losses_by_fit, trailing = {}, {}, None
-        for kind in ("none", "periodic") if embedding == "auto" else (embedding,):
-            with_trailing = kept
-            if embedding == "auto":
-                print(f"Fitting the ensemble {'with' if kind == 'periodic' else 'without'} "
-                      "the periodic embedding:")  # fmt: skip
-            if embedding == "auto" and kind == "periodic":
-                trailing = _Trailing(fits["none"][1]["val_data_loss"], settings.patience)
-                with_trailing = [*kept, trailing]
+
+        def fit(kind: str, extra: list[callbacks.Callback]) -> tuple[Any, ...]:
             with threads():
-                fits[kind] = _packed_ensemble(
+                return _packed_ensemble(
                     args, data, prepared(y_fit), task, layers, l2, settings, members,
-                    with_trailing, verbose, len(encoder.roles.numeric), kind,
+                    [*kept, *extra], verbose, len(encoder.roles.numeric), kind,
                 )  # fmt: skip
-            losses_by_fit[kind] = data_loss.history
-            if fits[kind][1].interrupted:
-                break  # Ctrl-C: the fit so far is the model, the other kind is not fitted
-        if embedding == "auto" and fits[next(reversed(fits))][1].interrupted:
+
+        if embedding == "auto":
+            with threads():  # (the child inherits the BLAS threads)
+                fits, losses_by_fit, stopped_epoch, interrupted = _fit_both(
+                    fit, data_loss, settings.patience, task, second_process
+                )
+        else:
+            fits = {embedding: fit(embedding, [])}
+            losses_by_fit = {embedding: data_loss.history}
+        if embedding == "auto" and interrupted:
             # the plain fit, whole or as far as it went; the run counts as interrupted
-            when = "before" if len(fits) == 1 else "during"
             embedding, compared = "none", None
             fits["none"][1].interrupted = True
-            print(f"Numeric embedding kept: none (interrupted {when} the embedded fit).")
+            print(f"Numeric embedding kept: none (interrupted {interrupted} the embedded fit).")
         elif embedding == "auto":  # the same validation parts: the sums compare
             compared = {kind: float(np.sum(fit[2].best)) for kind, fit in fits.items()}
             embedding = min(compared, key=compared.__getitem__)
             cut = ""
-            if trailing is not None and trailing.stopped_epoch is not None:
+            if stopped_epoch is not None:
                 cut = (
-                    f"; the embedded fit stopped at epoch {trailing.stopped_epoch + 1}, "
+                    f"; the embedded fit stopped at epoch {stopped_epoch + 1}, "
                     f"{settings.patience} epochs behind"
                 )
             print(
