@@ -723,23 +723,25 @@ def _fit_both(
 
 
 def _second_process(
-    args: argparse.Namespace, model: Sequential, batch_size: int
+    args: argparse.Namespace, embedded_model: Any, batch_size: int
 ) -> tuple[bool, str]:
     """Whether auto's embedded fit runs in a second process (``--jobs``), and the header's
-    line about it ("" for none). ``--jobs 2`` runs it there wherever
-    :func:`forked.unavailable` allows and each fit's steps use one core (one BLAS thread, no
-    sharded steps); by default, only where the BLAS library has no worker threads too
-    (:func:`_blas_without_workers`, as the benchmarks set): OpenBLAS starts its workers again in
-    both processes after a fork, and they spin for a while, which on the 2-core machine of
-    docs/tables.md took most of what the second process saves (Mroz 0.34 s to 0.33, against
-    0.25 without them)."""
+    line about it ("" for none); ``embedded_model()`` builds that fit's model.
+
+    ``--jobs 2`` runs it there wherever :func:`forked.unavailable` allows and each fit's steps
+    use one core (one BLAS thread, no sharded steps); by default, only where the BLAS library
+    has no worker threads either (:func:`_blas_without_workers`, as the benchmarks set):
+    OpenBLAS starts its workers again in both processes after a fork, and they spin for a
+    while, which on the 2-core machine of docs/tables.md took most of what the second process
+    saves (Mroz 0.34 s to 0.33, against 0.25 without them)."""
     jobs = getattr(args, "jobs", None)
     if jobs == 1:
         return False, ""
     why = forked.unavailable()
     if not why and not _one_blas_thread():
         why = "the BLAS library's products use several threads"
-    if not why and sharded.plan(model, batch_size, args.threads).threads > 1:
+    threads = getattr(args, "threads", None)
+    if not why and sharded.plan(embedded_model(), batch_size, threads).threads > 1:
         why = "each step is shared among threads (--threads)"
     if why:
         return False, f"Jobs: one fit after the other ({why}; --jobs 2)." if jobs == 2 else ""
@@ -1193,9 +1195,11 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
         print(threads_why)
     second_process = False
     if packed and embedding == "auto":
-        periodic = table_network(
-            data, task, layers, args, args.seed, len(encoder.roles.numeric), members, "periodic"
-        )
+
+        def periodic() -> Sequential:  # (built only to ask whether its steps are sharded)
+            numeric = len(encoder.roles.numeric)
+            return table_network(data, task, layers, args, args.seed, numeric, members, "periodic")
+
         with threads():
             second_process, jobs_why = _second_process(args, periodic, settings.batch_size)
         if jobs_why:
