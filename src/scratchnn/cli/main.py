@@ -186,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="K",
         help="frequencies per numeric column of the periodic embedding (default 8, fewer "
-        "beyond 10 numeric columns: about 160 embedded features, at least 1 per column)",
+        "beyond 6 numeric columns: about 96 embedded features, at least 1 per column)",
     )
     train.add_argument(
         "--embedding-sigma",
