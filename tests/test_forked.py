@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -225,7 +226,7 @@ def test_the_default_uses_a_second_process_where_the_blas_has_no_worker_threads(
         monkeypatch.delenv(name, raising=False)
     code, out, err = run("train", path, "--target", "y", "--out", tmp_path / "a.npz")
     assert code == 0, err
-    assert "Jobs: one fit after the other (in a second process the BLAS library's worker " in out
+    assert "Jobs: one fit after the other (OPENBLAS_NUM_THREADS=1 lets the two run at once " in out
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
     code, out, err = run("train", path, "--target", "y", "--out", tmp_path / "b.npz")
     assert code == 0, err
@@ -306,3 +307,80 @@ def test_jobs_2_ctrl_c_while_waiting_keeps_the_plain_fit(tmp_path, monkeypatch, 
     assert "Interrupted: evaluating and saving the model as it is now." in out
     assert len(children) == 1 and reaped(children[0])
     assert not list(tmp_path.glob("scratchnn-child-*"))
+
+
+def test_jobs_2_ctrl_c_sent_to_the_second_process_alone_is_ignored(tmp_path, monkeypatch, children):
+    """The child ignores SIGINT, also while its fit runs (fit's own Ctrl-C handler leaves an
+    ignored SIGINT ignored): a signal to it alone cuts nothing short."""
+    path = table(tmp_path, "ring", rows=120)
+    code, _, err = run("train", path, "--target", "y", "--jobs", 1, "--out", tmp_path / "1.npz")
+    assert code == 0, err
+    parent = os.getpid()
+    original = EarlyStoppingEachMember.on_epoch_logs
+
+    def interrupting(self, epoch, logs):
+        original(self, epoch, logs)
+        if epoch == 1 and os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(EarlyStoppingEachMember, "on_epoch_logs", interrupting)
+    code, out, err = run("train", path, "--target", "y", "--jobs", 2, "--out", tmp_path / "2.npz")
+    assert code == 0, err
+    assert "did not finish" not in out and "nterrupted" not in out
+    same_models(tmp_path / "1.npz", tmp_path / "2.npz")
+    assert len(children) == 1 and reaped(children[0])
+
+
+def test_jobs_2_without_a_process_to_fork_fits_one_after_the_other(tmp_path, monkeypatch):
+    path = table(tmp_path, "ring", rows=120)
+    code, _, err = run("train", path, "--target", "y", "--jobs", 1, "--out", tmp_path / "1.npz")
+    assert code == 0, err
+
+    def no_fork():
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(forked, "unavailable", lambda: "")
+    monkeypatch.setattr(os, "fork", no_fork)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    code, out, err = run("train", path, "--target", "y", "--jobs", 2, "--out", tmp_path / "2.npz")
+    assert code == 0, err
+    assert (
+        "(No second process: [Errno 11] Resource temporarily unavailable. The two fits run "
+        "one after the other.)" in out
+    )
+    same_models(tmp_path / "1.npz", tmp_path / "2.npz")
+    assert not list(tmp_path.glob("scratchnn-child-*"))
+
+
+def test_a_second_process_whose_parent_dies_ends_too(tmp_path):
+    """A parent killed outright (SIGKILL: no finally runs) takes its child with it."""
+    import subprocess
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import sys, time\n"
+        "from scratchnn.cli import forked\n"
+        "child = forked.Child(lambda incoming, folder: time.sleep(60) or {})\n"
+        "print(child.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        pid = int(parent.stdout.readline())
+        parent.kill()
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 30  # (a loaded CI machine)
+        while time.monotonic() < deadline:
+            try:  # gone, or ended and waiting for init to reap it (state Z)
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                break
+            if state in ("Z", "X"):
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            pytest.fail("the child outlived its killed parent")
+    finally:
+        parent.kill()
+        parent.stdout.close()

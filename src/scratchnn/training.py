@@ -92,12 +92,16 @@ def evaluate(
 @contextmanager
 def _stop_on_interrupt() -> Iterator[dict[str, bool]]:
     """While active, the first Ctrl-C only sets ``flag["hit"]`` (the loop stops at the end of
-    the batch); the previous handler is reinstated at once, so a second Ctrl-C interrupts."""
+    the batch); the previous handler is reinstated at once, so a second Ctrl-C interrupts.
+    A process that ignores Ctrl-C (a worker whose parent handles it) goes on ignoring it."""
     flag = {"hit": False}
     if threading.current_thread() is not threading.main_thread():
         yield flag  # signal handlers can only be installed from the main thread
         return
     previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.SIG_IGN:
+        yield flag
+        return
 
     def handler(signum, frame):
         flag["hit"] = True

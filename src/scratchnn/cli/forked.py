@@ -16,8 +16,9 @@ talks to its parent through two channels:
 - a private temporary folder for the result: whatever the work returns (JSON), arrays in the
   library's own ``.npz`` format, and what the work printed, to be printed by the parent.
 
-Nothing is pickled. Ctrl-C reaches the parent alone (the child ignores it); the parent then
-stops the child. Anything that goes wrong in the child comes back as :class:`ChildError`,
+Nothing is pickled. Ctrl-C, which a terminal sends to both processes, is the parent's to
+handle: the child ignores it, and the parent stops the child. Linux kills the child when the
+parent dies. Anything that goes wrong in the child comes back as :class:`ChildError`,
 so that the caller can run the work itself instead.
 """
 
@@ -98,26 +99,46 @@ class Child:
         read_end, self._write_end = os.pipe()
         sys.stdout.flush()  # text the parent has not written yet must not be written twice
         sys.stderr.flush()
-        with warnings.catch_warnings():
-            # Python 3.12+ warns on fork while the process has other threads. The only ones
-            # left here (unavailable() refused Python threads) are the BLAS library's workers,
-            # and OpenBLAS re-creates its pool in a forked child (its own fork handlers).
-            warnings.simplefilter("ignore", DeprecationWarning)
-            self.pid = os.fork()
-        if self.pid == 0:  # the child: never returns
+        parent = os.getpid()
+        # Ctrl-C held back until the child ignores it: caught in between, its KeyboardInterrupt
+        # would run the parent's code on in the child.
+        self._mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            with warnings.catch_warnings():
+                # Python 3.12+ warns on fork while the process has other threads. The only
+                # ones left here (unavailable() refused Python threads) are the BLAS library's
+                # workers, and OpenBLAS re-creates its pool in a forked child (its own fork
+                # handlers).
+                warnings.simplefilter("ignore", DeprecationWarning)
+                self.pid = os.fork()
+        except OSError:  # no process to be had (EAGAIN, ENOMEM): nothing left behind
+            signal.pthread_sigmask(signal.SIG_SETMASK, self._mask)
+            os.close(read_end)
             os.close(self._write_end)
-            self._run(work, Incoming(read_end))
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise
+        if self.pid == 0:  # the child: never returns
+            self._run(work, read_end, parent)
+        signal.pthread_sigmask(signal.SIG_SETMASK, self._mask)  # (a Ctrl-C held back: now)
         os.close(read_end)
         self._sending = True
         self._status: int | None = None
 
-    def _run(self, work: Callable[[Incoming, Path], dict[str, Any]], incoming: Incoming) -> None:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-        out, err = io.StringIO(), io.StringIO()
-        sys.stdout, sys.stderr = out, err
+    def _run(
+        self, work: Callable[[Incoming, Path], dict[str, Any]], read_end: int, parent: int
+    ) -> None:
         code = 1
-        try:
-            result = work(incoming, self.folder)
+        try:  # nothing may escape into the parent's code, which this process also holds
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal's Ctrl-C: the parent's
+            signal.pthread_sigmask(signal.SIG_SETMASK, self._mask)
+            _die_with(parent)
+            os.close(self._write_end)
+            out, err = io.StringIO(), io.StringIO()
+            sys.stdout, sys.stderr = out, err
+            null = os.open(os.devnull, os.O_WRONLY)  # the parent's stdout and stderr stay its own
+            os.dup2(null, 1)
+            os.dup2(null, 2)
+            result = work(Incoming(read_end), self.folder)
             result = {"result": result, "stdout": out.getvalue(), "stderr": err.getvalue()}
             part = self.folder / "result.json.part"
             part.write_text(json.dumps(result))
@@ -159,7 +180,9 @@ class Child:
             return json.loads(done.read_text())
         error = self.folder / "error.txt"
         lines = error.read_text().strip().splitlines() if error.is_file() else []
-        why = lines[-1] if lines else f"exit status {os.waitstatus_to_exitcode(self._status)}"
+        code = os.waitstatus_to_exitcode(self._status)
+        ended = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
+        why = lines[-1] if lines else ended
         raise ChildError(why)
 
     def stop(self) -> None:
@@ -176,3 +199,15 @@ class Child:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+def _die_with(parent: int) -> None:
+    """Have Linux kill this process when its parent dies (``PR_SET_PDEATHSIG``), so that a
+    parent killed outright (SIGKILL, or SIGTERM from ``timeout`` or a CI runner) leaves no
+    child fitting on; and end now if the parent is already gone."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    if os.getppid() != parent:
+        os._exit(1)

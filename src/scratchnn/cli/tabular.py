@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import base64
 import math
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -666,7 +667,9 @@ def _fit_both(
 
         def embedded(incoming: forked.Incoming, folder: Any) -> dict[str, Any]:
             trailing = _Trailing(incoming, patience)
-            model, history, stopper = fit("periodic", [trailing])
+            model, history, stopper = fit("periodic", [trailing], lines=True)
+            if history.interrupted:  # (it ignores Ctrl-C: stopped by a signal of its own)
+                raise RuntimeError("the fit was interrupted in the second process")
             save(model, folder / "model.npz", include_optimizer=False)
             plan = history.threads
             return {
@@ -677,7 +680,10 @@ def _fit_both(
                 "stopped_epoch": trailing.stopped_epoch,
             }  # fmt: skip
 
-        child = forked.Child(embedded)
+        try:
+            child = forked.Child(embedded)
+        except OSError as error:  # no second process to be had: one fit after the other
+            print(f"(No second process: {error}. The two fits run one after the other.)")
     try:
         print("Fitting the ensemble without the periodic embedding:")
         sender = [_Send(child)] if child is not None else []
@@ -740,17 +746,17 @@ def _second_process(
     why = forked.unavailable()
     if not why and not _one_blas_thread():
         why = "the BLAS library's products use several threads"
-    threads = getattr(args, "threads", None)
-    if not why and sharded.plan(embedded_model(), batch_size, threads).threads > 1:
-        why = "each step is shared among threads (--threads)"
     if why:
         return False, f"Jobs: one fit after the other ({why}; --jobs 2)." if jobs == 2 else ""
     if jobs is None and not _blas_without_workers():
         return False, (
-            "Jobs: one fit after the other (in a second process the BLAS library's worker "
-            "threads would start again and spin; OPENBLAS_NUM_THREADS=1 or --jobs 2 runs the "
-            "two fits at once)."
+            "Jobs: one fit after the other (OPENBLAS_NUM_THREADS=1 lets the two run at once on "
+            "two cores: with the BLAS library's worker threads they gain nothing)."
         )
+    threads = getattr(args, "threads", None)
+    if sharded.plan(embedded_model(), batch_size, threads).threads > 1:
+        why = "each step is shared among threads (--threads)"
+        return False, f"Jobs: one fit after the other ({why}; --jobs 2)." if jobs == 2 else ""
     return True, (
         "Jobs: the fit with the embedding runs in a second process beside the one without "
         f"({'--jobs 2' if jobs else 'auto: two cores, one BLAS thread each'}; --jobs 1: one "
@@ -762,13 +768,16 @@ def _blas_without_workers() -> bool:
     """Whether the environment started the BLAS library on one thread
     (``OPENBLAS_NUM_THREADS`` or ``OMP_NUM_THREADS`` is 1), so that it has no worker threads
     to start again in a forked process."""
-    import os
-
-    return any(os.environ.get(name) == "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"))
+    if os.environ.get("OPENBLAS_NUM_THREADS"):  # (OpenBLAS reads its own variable first)
+        return os.environ["OPENBLAS_NUM_THREADS"] == "1"
+    return os.environ.get("OMP_NUM_THREADS") == "1"
 
 
 def _one_blas_thread() -> bool:
-    """Whether NumPy's BLAS runs on one thread now (False when threadpoolctl cannot tell)."""
+    """Whether NumPy's BLAS runs on one thread now (threadpoolctl's answer; without it, only
+    where the environment started it on one)."""
+    if _blas_without_workers():
+        return True
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
@@ -1216,11 +1225,14 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
                        target)  # fmt: skip
         kept = [c for c in fit_callbacks if not isinstance(c, callbacks.EarlyStopping)]
 
-        def fit(kind: str, extra: list[callbacks.Callback]) -> tuple[Any, ...]:
+        def fit(kind: str, extra: list[callbacks.Callback], lines: bool = False) -> tuple[Any, ...]:
+            # lines: one line per epoch for a progress bar (the second process's output is
+            # printed after it ends, where a bar would show nothing live)
+            shown = 2 if lines and verbose == 1 else verbose
             with threads():
                 return _packed_ensemble(
                     args, data, prepared(y_fit), task, layers, l2, settings, members,
-                    [*kept, *extra], verbose, len(encoder.roles.numeric), kind,
+                    [*kept, *extra], shown, len(encoder.roles.numeric), kind,
                 )  # fmt: skip
 
         if embedding == "auto":
