@@ -195,6 +195,19 @@ def same_models(first, second) -> None:
     assert meta_a == meta_b
 
 
+def jobs_2_as_jobs_1(tmp_path, path) -> str:
+    """``train --jobs 2`` and ``--jobs 1`` on ``path``: the same model, asserted; the output
+    of ``--jobs 2``."""
+    outs = []
+    for jobs in (1, 2):
+        code, out, err = run("train", path, "--target", "y", "--jobs", jobs, "--out",
+                             tmp_path / f"{jobs}.npz")  # fmt: skip
+        assert code == 0, err
+        outs.append(out)
+    same_models(tmp_path / "1.npz", tmp_path / "2.npz")
+    return outs[1]
+
+
 @pytest.mark.parametrize("kind", ["ring", "line"])
 def test_jobs_2_trains_the_same_model_with_the_same_output_as_jobs_1(tmp_path, kind, children):
     path = table(tmp_path, kind)
@@ -252,9 +265,6 @@ def test_jobs_2_says_why_it_cannot(tmp_path, monkeypatch):
 def test_jobs_2_fits_here_what_the_second_process_could_not(tmp_path, monkeypatch, children):
     """An error in the child (here: its model file cannot be written) is not the run's: the
     embedded fit runs again in this process, to the same model."""
-    path = table(tmp_path, "ring", rows=120)
-    code, _, err = run("train", path, "--target", "y", "--jobs", 1, "--out", tmp_path / "1.npz")
-    assert code == 0, err
     parent = os.getpid()
     save = tabular.save
 
@@ -264,13 +274,11 @@ def test_jobs_2_fits_here_what_the_second_process_could_not(tmp_path, monkeypatc
         return save(*args, **kwargs)
 
     monkeypatch.setattr(tabular, "save", failing)
-    code, out, err = run("train", path, "--target", "y", "--jobs", 2, "--out", tmp_path / "2.npz")
-    assert code == 0, err
+    out = jobs_2_as_jobs_1(tmp_path, table(tmp_path, "ring", rows=120))
     assert (
         "(The second process did not finish this fit: OSError: No space left on device. "
         "Fitting it here.)" in out
     )
-    same_models(tmp_path / "1.npz", tmp_path / "2.npz")
     assert len(children) == 1 and reaped(children[0])
 
 
@@ -312,9 +320,6 @@ def test_jobs_2_ctrl_c_while_waiting_keeps_the_plain_fit(tmp_path, monkeypatch, 
 def test_jobs_2_ctrl_c_sent_to_the_second_process_alone_is_ignored(tmp_path, monkeypatch, children):
     """The child ignores SIGINT, also while its fit runs (fit's own Ctrl-C handler leaves an
     ignored SIGINT ignored): a signal to it alone cuts nothing short."""
-    path = table(tmp_path, "ring", rows=120)
-    code, _, err = run("train", path, "--target", "y", "--jobs", 1, "--out", tmp_path / "1.npz")
-    assert code == 0, err
     parent = os.getpid()
     original = EarlyStoppingEachMember.on_epoch_logs
 
@@ -324,31 +329,23 @@ def test_jobs_2_ctrl_c_sent_to_the_second_process_alone_is_ignored(tmp_path, mon
             os.kill(os.getpid(), signal.SIGINT)
 
     monkeypatch.setattr(EarlyStoppingEachMember, "on_epoch_logs", interrupting)
-    code, out, err = run("train", path, "--target", "y", "--jobs", 2, "--out", tmp_path / "2.npz")
-    assert code == 0, err
+    out = jobs_2_as_jobs_1(tmp_path, table(tmp_path, "ring", rows=120))
     assert "did not finish" not in out and "nterrupted" not in out
-    same_models(tmp_path / "1.npz", tmp_path / "2.npz")
     assert len(children) == 1 and reaped(children[0])
 
 
 def test_jobs_2_without_a_process_to_fork_fits_one_after_the_other(tmp_path, monkeypatch):
-    path = table(tmp_path, "ring", rows=120)
-    code, _, err = run("train", path, "--target", "y", "--jobs", 1, "--out", tmp_path / "1.npz")
-    assert code == 0, err
-
     def no_fork():
         raise BlockingIOError(11, "Resource temporarily unavailable")
 
     monkeypatch.setattr(forked, "unavailable", lambda: "")
     monkeypatch.setattr(os, "fork", no_fork)
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
-    code, out, err = run("train", path, "--target", "y", "--jobs", 2, "--out", tmp_path / "2.npz")
-    assert code == 0, err
+    out = jobs_2_as_jobs_1(tmp_path, table(tmp_path, "ring", rows=120))
     assert (
         "(No second process: [Errno 11] Resource temporarily unavailable. The two fits run "
         "one after the other.)" in out
     )
-    same_models(tmp_path / "1.npz", tmp_path / "2.npz")
     assert not list(tmp_path.glob("scratchnn-child-*"))
 
 
