@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import __version__, callbacks, diagnostics, losses, sharded
 from ..datasets.tabular import encode_target
-from ..history import History, still_improving
+from ..history import still_improving
 from ..io import load, save
 from ..layers import Average, Chain, Dense, PeriodicEmbedding, PiecewiseLinearEncoding
 from ..layers.packed import PackedDense, unpacked
@@ -621,20 +621,14 @@ class _Trailing(callbacks.Callback):
 
 class _Send(callbacks.Callback):
     """Sends each epoch's ``val_data_loss`` to the embedded fit in the second process (the
-    reference of its :class:`_Trailing`)."""
+    reference of its :class:`_Trailing`); ``fit`` calls ``on_epoch_end`` after each epoch it
+    adds to the history, so the child receives the history's values, in order."""
 
     def __init__(self, child: forked.Child) -> None:
-        self.child, self.sent = child, 0
+        self.child = child
 
     def on_epoch_end(self, epoch, logs):
         self.child.send(logs["val_data_loss"])
-        self.sent += 1
-
-    def finish(self, history: Any) -> None:
-        """Send the epochs of ``history`` not sent yet (none, as a rule), then the end."""
-        for value in history.history.get("val_data_loss", [])[self.sent :]:
-            self.child.send(value)
-        self.child.done_sending()
 
 
 class _MemberBests(NamedTuple):
@@ -670,14 +664,12 @@ def _fit_both(
             model, history, stopper = fit("periodic", [trailing], lines=True)
             if history.interrupted:  # (it ignores Ctrl-C: stopped by a signal of its own)
                 raise RuntimeError("the fit was interrupted in the second process")
-            save(model, folder / "model.npz", include_optimizer=False)
+            save(model, folder / "model.npz", include_optimizer=False)  # (with its history)
             plan = history.threads
             return {
-                "history": history.history, "epoch": history.epoch,
                 "diverged": history.diverged, "threads": [plan.threads, plan.reason, plan.asked],
-                "epochs_trained": model.epochs_trained, "best": list(stopper.best),
-                "best_epochs": list(stopper.best_epochs), "data_losses": data_loss.history,
-                "stopped_epoch": trailing.stopped_epoch,
+                "best": list(stopper.best), "best_epochs": list(stopper.best_epochs),
+                "data_losses": data_loss.history, "stopped_epoch": trailing.stopped_epoch,
             }  # fmt: skip
 
         try:
@@ -693,7 +685,7 @@ def _fit_both(
             return fits, losses_by_fit, None, "before"  # (the child is stopped below)
         print("Fitting the ensemble with the periodic embedding:")
         if child is not None:
-            sender[0].finish(fits["none"][1])
+            child.done_sending()
             try:
                 done = child.result()
             except KeyboardInterrupt:
@@ -704,13 +696,11 @@ def _fit_both(
                 sys.stdout.write(done["stdout"])
                 sys.stderr.write(done["stderr"])
                 result = done["result"]
-                model = load(child.folder / "model.npz")
+                model = load(child.folder / "model.npz")  # its history and epochs too
                 model.loss = task.loss
-                history = History()
-                history.history, history.epoch = result["history"], result["epoch"]
+                history = model.history
                 history.diverged = result["diverged"]
                 history.threads = sharded.Plan(*result["threads"])
-                model.history, model.epochs_trained = history, result["epochs_trained"]
                 fits["periodic"] = (
                     model,
                     history,
@@ -746,16 +736,15 @@ def _second_process(
     why = forked.unavailable()
     if not why and not _one_blas_thread():
         why = "the BLAS library's products use several threads"
-    if why:
-        return False, f"Jobs: one fit after the other ({why}; --jobs 2)." if jobs == 2 else ""
-    if jobs is None and not _blas_without_workers():
+    if not why and jobs is None and not _blas_without_workers():
         return False, (
             "Jobs: one fit after the other (OPENBLAS_NUM_THREADS=1 lets the two run at once on "
             "two cores: with the BLAS library's worker threads they gain nothing)."
         )
-    threads = getattr(args, "threads", None)
-    if sharded.plan(embedded_model(), batch_size, threads).threads > 1:
+    shards = getattr(args, "threads", None)
+    if not why and sharded.plan(embedded_model(), batch_size, shards).threads > 1:
         why = "each step is shared among threads (--threads)"
+    if why:
         return False, f"Jobs: one fit after the other ({why}; --jobs 2)." if jobs == 2 else ""
     return True, (
         "Jobs: the fit with the embedding runs in a second process beside the one without "
