@@ -266,14 +266,14 @@ def test_jobs_2_fits_here_what_the_second_process_could_not(tmp_path, monkeypatc
     """An error in the child (here: its model file cannot be written) is not the run's: the
     embedded fit runs again in this process, to the same model."""
     parent = os.getpid()
-    save = tabular.save
+    dumps = tabular.dumps
 
     def failing(*args, **kwargs):
         if os.getpid() != parent:
             raise OSError("No space left on device")
-        return save(*args, **kwargs)
+        return dumps(*args, **kwargs)
 
-    monkeypatch.setattr(tabular, "save", failing)
+    monkeypatch.setattr(tabular, "dumps", failing)
     out = jobs_2_as_jobs_1(tmp_path, table(tmp_path, "ring", rows=120))
     assert (
         "(The second process did not finish this fit: OSError: No space left on device. "

@@ -123,11 +123,12 @@ def infer_shapes(layers: Sequence, input_shape: Sequence | None = None) -> list[
     else:
         shape = tuple(input_shape)
     shapes = [shape]
-    source = "the input"  # the last layer that changed the shape
+    changed = None  # the last layer that changed the shape (its repr only for an error: costly)
     for layer in layers:
         spec = layer.input_shape
         if spec is not None and not matches(spec, shape):
             features = concrete(spec)
+            source = "the input" if changed is None else repr(changed)
             if len(features) == 1 and len(shape) == 1:  # how 2-D models always said it
                 problem = (
                     f"expects {features[0]} input features, but {source} before it gives {shape[0]}"
@@ -139,7 +140,7 @@ def infer_shapes(layers: Sequence, input_shape: Sequence | None = None) -> list[
             raise ValueError(f"{layer!r} {problem}{_flatten_hint(spec, shape)}.")
         following = tuple(layer.output_shape(shape))
         if following != shape:
-            source = repr(layer)
+            changed = layer
         shape = following
         shapes.append(shape)
     return shapes

@@ -20,7 +20,7 @@ import numpy as np
 from .. import __version__, callbacks, diagnostics, losses, sharded
 from ..datasets.tabular import encode_target
 from ..history import still_improving
-from ..io import load, save
+from ..io import dumps, load
 from ..layers import Average, Chain, Dense, PeriodicEmbedding, PiecewiseLinearEncoding
 from ..layers.packed import PackedDense, unpacked
 from ..metrics import mae, r2
@@ -664,7 +664,8 @@ def _fit_both(
             model, history, stopper = fit("periodic", [trailing], lines=True)
             if history.interrupted:  # (it ignores Ctrl-C: stopped by a signal of its own)
                 raise RuntimeError("the fit was interrupted in the second process")
-            save(model, folder / "model.npz", include_optimizer=False)  # (with its history)
+            # (with its history; a scratch file the parent reads at once: not fsynced, as save does)
+            (folder / "model.npz").write_bytes(dumps(model, include_optimizer=False))
             plan = history.threads
             return {
                 "diverged": history.diverged, "threads": [plan.threads, plan.reason, plan.asked],
