@@ -6,6 +6,8 @@ choice between the embedded and the plain ensemble."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -20,9 +22,11 @@ from scratchnn.layers.packed import pack, unpacked
 K = 3
 
 
-def embedding(numeric: int = 3, keep_inputs: bool = False, seed: int = 0):
+def embedding(numeric: int = 3, keep_inputs: bool = False, seed: int = 0, order: str = "blocks"):
     """A float64 PackedPeriodicEmbedding of 5 features, 4 frequencies, K members."""
-    layer = PackedPeriodicEmbedding(5, numeric, 4, members=K, sigma=0.7, keep_inputs=keep_inputs)
+    layer = PackedPeriodicEmbedding(
+        5, numeric, 4, members=K, sigma=0.7, keep_inputs=keep_inputs, order=order
+    )
     layer.build(np.random.default_rng(seed), np.float64)
     return layer
 
@@ -40,11 +44,12 @@ def data(rows: int = 40, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     return X, np.stack([np.sin(2 * X[:, 0]), X[:, 1] * X[:, 3]], axis=1)
 
 
+@pytest.mark.parametrize("order", ["blocks", "features"])
 @pytest.mark.parametrize("keep_inputs", [False, True], ids=["rest", "keep-inputs"])
 @pytest.mark.parametrize("numeric", [5, 3])
-def test_central_differences_of_the_layer(numeric, keep_inputs):
+def test_central_differences_of_the_layer(numeric, keep_inputs, order):
     """∂L/∂C and ∂L/∂x of L = Σ g·y against central differences, float64."""
-    layer = embedding(numeric, keep_inputs)
+    layer = embedding(numeric, keep_inputs, order=order)
     x = np.random.default_rng(2).normal(size=(6, 5))
     g = np.random.default_rng(3).normal(size=(6, K, layer.out_features))
     layer.forward(x)
@@ -60,24 +65,28 @@ def test_central_differences_of_the_layer(numeric, keep_inputs):
     assert layer.backward(g, input_grad=False) is None  # a first layer skips ∂L/∂x
 
 
+@pytest.mark.parametrize("order", ["blocks", "features"])
 @pytest.mark.parametrize("keep_inputs", [False, True], ids=["rest", "keep-inputs"])
-def test_equals_k_periodic_embeddings_and_the_reference(keep_inputs):
-    """Member k's slice of the output, its ∂L/∂C_k and its share of ∂L/∂x are those of one
-    PeriodicEmbedding with C_k (and of the loop-by-loop reference); the input gradient sums
-    the members'."""
-    layer = embedding(3, keep_inputs)
+def test_equals_k_periodic_embeddings_and_the_reference(keep_inputs, order):
+    """Member k's slice of the output (in PeriodicEmbedding's order: feature_order), its
+    ∂L/∂C_k and its share of ∂L/∂x are those of one PeriodicEmbedding with C_k (and of the
+    loop-by-loop reference); the input gradient sums the members'."""
+    layer = embedding(3, keep_inputs, order=order)
     x = np.random.default_rng(2).normal(size=(6, 5)) * 2
     g = np.random.default_rng(3).normal(size=(6, K, layer.out_features))
     y = layer.forward(x)
     assert y.shape == (6, K, 2 * 4 * 3 + (5 if keep_inputs else 2))
     grad_x = layer.backward(g)
     total = np.zeros_like(x)
+    index = layer.feature_order()
+    assert sorted(index) == list(range(layer.out_features))
+    assert (order == "features") == (index == np.arange(layer.out_features)).all()
     for k in range(K):
         one = layer.member(k)
         slow = reference.PeriodicEmbedding(layer.params["C"][k], 5, keep_inputs)
-        np.testing.assert_allclose(y[:, k], one.forward(x), rtol=1e-13, atol=1e-14)
-        np.testing.assert_allclose(y[:, k], slow.forward(x), rtol=1e-12, atol=1e-13)
-        total += slow.backward(g[:, k])
+        np.testing.assert_allclose(y[:, k][:, index], one.forward(x), rtol=1e-13, atol=1e-14)
+        np.testing.assert_allclose(y[:, k][:, index], slow.forward(x), rtol=1e-12, atol=1e-13)
+        total += slow.backward(g[:, k][:, index])
         np.testing.assert_allclose(layer.grads["C"][k], slow.dC, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(grad_x, total, rtol=1e-10, atol=1e-12)
 
@@ -98,8 +107,8 @@ def test_values_gradients_and_adam_steps_match_torch():
     X_t, y_t = torch.tensor(X), torch.tensor(y)
 
     def torch_loss():
-        a = 2 * torch.pi * X_t[None, :, :, None] * C[:, None]  # (K, batch, m=5, k)
-        waves = torch.cat([torch.sin(a), torch.cos(a)], dim=3).reshape(K, len(X), -1)
+        a = (2 * torch.pi * X_t[None, :, :, None] * C[:, None]).reshape(K, len(X), -1)
+        waves = torch.cat([torch.sin(a), torch.cos(a)], dim=2)  # all sines, then all cosines
         inputs = torch.cat([waves, X_t[None].expand(K, -1, -1)], dim=2)
         hidden = torch.relu(inputs @ weights[0] + weights[1][:, None])
         out = hidden @ weights[2] + weights[3][:, None]  # (K, batch, 2)
@@ -145,6 +154,31 @@ def test_pack_gives_each_member_its_embedding_and_unpacked_predicts_the_mean(tmp
     np.testing.assert_array_equal(snn.load(tmp_path / "p.npz").predict(X), model.predict(X))
 
 
+def test_a_config_without_an_order_keeps_periodic_embeddings_order(tmp_path):
+    """A packed embedding saved before the blocks order (its config has no "order") loads in
+    PeriodicEmbedding's order, so the weights after it still read the features they were
+    trained on: the same predictions from the file, and its members' outputs as they were."""
+    model = network()
+    old = model.get_config()
+    old["layers"][0]["config"]["order"] = "features"
+    model = snn.Sequential.from_config(old)
+    X, _ = data()
+    expected = model.predict(X)
+    model.save(tmp_path / "old.npz")
+    with np.load(tmp_path / "old.npz") as archive:  # written as an older scratchnn wrote it
+        arrays = dict(archive)
+    metadata = json.loads(bytes(arrays["__metadata__"]).decode())
+    del metadata["model"]["layers"][0]["config"]["order"]
+    arrays["__metadata__"] = np.frombuffer(json.dumps(metadata).encode(), dtype=np.uint8)
+    np.savez(tmp_path / "before.npz", **arrays)
+    loaded = snn.load(tmp_path / "before.npz")
+    assert loaded.layers[0].order == "features"
+    np.testing.assert_array_equal(loaded.predict(X), expected)
+    embed = loaded.layers[0]
+    for k in range(K):
+        np.testing.assert_allclose(embed.forward(X)[:, k], embed.member(k).forward(X))
+
+
 def test_early_stopping_each_member_restores_each_members_frequencies():
     """A member kept at its best epoch gets that epoch's frequencies back with its Dense
     weights: the embedding is part of the member, not shared."""
@@ -156,8 +190,9 @@ def test_early_stopping_each_member_restores_each_members_frequencies():
     held = (weights == 0).any(axis=1)
     stopper = EarlyStoppingEachMember(X[held], y[held], 1 - weights[held], losses.MSE(), 2)
     snapshots = []
-    model.fit(X, y, sample_weight=weights, loss=losses.EachMember("mse", K), optimizer="adam",
-              epochs=25, batch_size=10, verbose=0, callbacks=[stopper,
+    model.fit(X, y, sample_weight=weights, loss=losses.EachMember("mse", K),
+              optimizer=snn.optim.Adam(0.01), epochs=25, batch_size=10, verbose=0,
+              callbacks=[stopper,
               snn.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: snapshots.append(
                   model.layers[0].params["C"].copy()))])  # fmt: skip
     assert len(set(stopper.best_epochs)) > 1  # the members stopped apart

@@ -18,7 +18,8 @@ model without scratchnn:
 - ``PeriodicEmbedding`` → ``Slice`` (the embedded features), ``Unsqueeze``, ``Mul`` (by
   ``2π C``), ``Sin`` and ``Cos``, ``Concat`` and ``Reshape`` (each feature's sines then
   cosines), ``Concat`` with the features passed through; ``PackedPeriodicEmbedding`` the
-  same with the members' frequencies broadcast over a members' axis;
+  same with the members' frequencies broadcast over a members' axis (its sines and cosines
+  each reshaped to one block, then concatenated, in its default order);
 - ``PiecewiseLinearEncoding`` → ``Slice`` and ``Unsqueeze`` (the encoded features), ``Max`` and
   ``Min`` with the bin edges, ``Sub``, ``Div`` (by the widths), ``Reshape``, ``Concat`` with the
   features passed through: the layer's operations in its order;
@@ -598,9 +599,15 @@ def _periodic_embedding(
         numeric = g.op("Unsqueeze", [numeric, _ints(g, "members_axis", [1])[0]])
     angles = g.op("Mul", [numeric, g.constant("two_pi_C", 2 * np.pi * layer.params["C"])])
     last = 3 if packed else 2
-    waves = g.op("Concat", [g.op("Sin", [angles]), g.op("Cos", [angles])], axis=last)
-    shape = [0, layer.members, 2 * k * m] if packed else [-1, 2 * k * m]
-    embedded = g.op("Reshape", [waves, g.constant("shape", shape, np.int64)])
+    if packed and layer.order == "blocks":  # all sines, then all cosines: (batch, K, 2·m·k)
+        shape = g.constant("shape", [0, layer.members, m * k], np.int64)
+        sines = g.op("Reshape", [g.op("Sin", [angles]), shape])
+        cosines = g.op("Reshape", [g.op("Cos", [angles]), shape])
+        embedded = g.op("Concat", [sines, cosines], axis=2)
+    else:  # each feature's sines, then its cosines
+        waves = g.op("Concat", [g.op("Sin", [angles]), g.op("Cos", [angles])], axis=last)
+        shape = [0, layer.members, 2 * k * m] if packed else [-1, 2 * k * m]
+        embedded = g.op("Reshape", [waves, g.constant("shape", shape, np.int64)])
     s = layer.passed  # the first feature passed through
     if s == n:
         return embedded

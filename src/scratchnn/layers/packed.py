@@ -196,10 +196,19 @@ class PackedPeriodicEmbedding(Layer):
 
     .. math::
         a_{kji} = 2π\, C_{kji}\, x_j, \qquad
-        y_k = \bigl[\sin a_{k0·}, \cos a_{k0·},\ \dots,\ \sin a_{k,m-1,·}, \cos a_{k,m-1,·},\
-                    x_s, \dots, x_{n-1}\bigr]
+        y_k = \bigl[\sin a_{k··},\ \cos a_{k··},\ x_s, \dots, x_{n-1}\bigr]
 
-    Backward, given ``g_k = ∂L/∂y_k`` split as for one embedding:
+    where :math:`\sin a_{k··}` is member ``k``'s ``m·k`` sines, feature by feature
+    (:math:`\sin a_{k00}, \dots, \sin a_{k0,k-1}, \sin a_{k10}, \dots`), and
+    :math:`\cos a_{k··}` its cosines in the same order. These are one PeriodicEmbedding's
+    features in another order (it keeps each feature's sines and cosines together):
+    ``y[..., layer.feature_order()]`` is PeriodicEmbedding's order, and :func:`unpacked`
+    reorders the next Dense layer's rows to match. In this order the sines, the cosines and
+    their gradients are whole rows of ``m·k`` numbers, which NumPy runs through 2-3 times
+    faster than runs of ``k`` (``order="features"`` keeps PeriodicEmbedding's order: files
+    saved before this order have it).
+
+    Backward, given ``g_k = ∂L/∂y_k`` split as the output is:
 
     .. math::
         δ_{kji} = g^{\sin}_{kji} \cos a_{kji} - g^{\cos}_{kji} \sin a_{kji}, \qquad
@@ -217,6 +226,8 @@ class PackedPeriodicEmbedding(Layer):
         members: how many members ``K``.
         sigma: the standard deviation of the frequencies' initialization, ``N(0, σ²)``.
         keep_inputs: whether the embedded numbers pass through too (``s = 0``, else ``m``).
+        order: ``"blocks"`` (all sines, then all cosines, as above) or ``"features"``
+            (PeriodicEmbedding's order, each feature's sines then its cosines).
 
     Shapes:
         x: ``(batch, n)``, C: ``(K, m, k)``, y: ``(batch, K, 2·k·m + n - s)``, a view of a
@@ -228,11 +239,13 @@ class PackedPeriodicEmbedding(Layer):
         >>> x = np.ones((6, 3))
         >>> layer.forward(x).shape
         (6, 5, 17)
-        >>> bool(np.allclose(layer.forward(x)[:, 1], layer.member(1).forward(x)))
+        >>> member = layer.forward(x)[:, 1]  # member 1, in PeriodicEmbedding's order:
+        >>> bool(np.allclose(member[:, layer.feature_order()], layer.member(1).forward(x)))
         True
     """
 
     can_skip_input_grad = True
+    ORDERS = ("blocks", "features")
 
     def __init__(
         self,
@@ -242,6 +255,7 @@ class PackedPeriodicEmbedding(Layer):
         members: int = 1,
         sigma: float = 0.1,
         keep_inputs: bool = False,
+        order: str = "blocks",
     ) -> None:
         super().__init__()
         one = PeriodicEmbedding(in_features, numeric, frequencies, sigma, keep_inputs)
@@ -249,9 +263,32 @@ class PackedPeriodicEmbedding(Layer):
         self.sigma, self.keep_inputs = one.sigma, one.keep_inputs
         self.out_features, self.passed = one.out_features, one.passed
         self.members = check_positive_int("members", members)
+        if order not in self.ORDERS:
+            raise ValueError(f"order must be 'blocks' or 'features'. Received: order={order!r}.")
+        self.order = order
         self._x: np.ndarray | None = None
         self._sin: np.ndarray | None = None
         self._cos: np.ndarray | None = None
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> PackedPeriodicEmbedding:
+        # a config without an order was saved before the blocks order: its next layer's
+        # weights expect PeriodicEmbedding's order
+        return cls(**{"order": "features", **config})
+
+    def feature_order(self) -> np.ndarray:
+        """The index that puts one member's outputs in PeriodicEmbedding's order (feature
+        ``j``'s ``k`` sines, its ``k`` cosines, then the next feature's; the passed-through
+        features last): ``y_k[..., index]``. The identity for ``order="features"``."""
+        return self._from_blocks() if self.order == "blocks" else np.arange(self.out_features)
+
+    def _from_blocks(self) -> np.ndarray:
+        """The blocks order's positions in PeriodicEmbedding's: ``(j, sin|cos, i)`` reads
+        ``(sin|cos, j, i)``."""
+        m, k = self.numeric, self.frequencies
+        index = np.arange(self.out_features)
+        index[: 2 * m * k] = np.arange(2 * m * k).reshape(2, m, k).transpose(1, 0, 2).ravel()
+        return index
 
     @property
     def in_features(self) -> int:
@@ -286,42 +323,44 @@ class PackedPeriodicEmbedding(Layer):
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         if not self.built:
             self.build(dtype=x.dtype)
-        m, k, K = self.numeric, self.frequencies, self.members
+        q, K = self.numeric * self.frequencies, self.members
         self._x = x
         # x_j repeated k times, (batch, m·k) in C's order: the product with each member's
         # 2πC then broadcasts over whole rows (over k alone it ran 3x slower)
-        self._xr = np.repeat(x[:, :m], k, axis=1)
-        angles = self._xr * (TWO_PI * self.params["C"]).reshape(K, 1, m * k)  # (K, batch, m·k)
-        angles = angles.reshape(K, len(x), m, k)
+        self._xr = np.repeat(x[:, : self.numeric], self.frequencies, axis=1)
+        angles = self._xr * (TWO_PI * self.params["C"]).reshape(K, 1, q)  # (K, batch, m·k)
         out = np.empty((K, len(x), self.out_features), dtype=angles.dtype)
-        embedded = out[:, :, : 2 * k * m].reshape(K, len(x), m, 2 * k)  # a view: v_kj
-        self._sin, self._cos = embedded[..., :k], embedded[..., k:]  # views, read by backward
+        self._sin, self._cos = out[:, :, :q], out[:, :, q : 2 * q]  # views, read by backward
         np.sin(angles, out=self._sin)
         np.cos(angles, out=self._cos)
-        out[:, :, 2 * k * m :] = x[None, :, self.passed :]
-        return out.transpose(1, 0, 2)
+        out[:, :, 2 * q :] = x[None, :, self.passed :]
+        y = out.transpose(1, 0, 2)
+        return y if self.order == "blocks" else y[..., self._from_blocks()]
 
     def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         """Fill ``grads["C"]`` and return ``∂L/∂x`` (None with ``input_grad=False``)."""
         m, k, K, x = self.numeric, self.frequencies, self.members, self._x
+        q = m * k
+        if self.order == "features":  # to the blocks order the arithmetic runs in
+            blocks = np.empty_like(grad_out)
+            blocks[..., self._from_blocks()] = grad_out
+            grad_out = blocks
         g = grad_out.transpose(1, 0, 2)  # (K, batch, out)
-        gv = g[:, :, : 2 * k * m].reshape(K, len(x), m, 2 * k)
-        delta = gv[..., :k] * self._cos  # ∂L/∂a: (K, batch, m, k)
-        delta -= gv[..., k:] * self._sin
-        delta = delta.reshape(K, len(x), m * k)
+        delta = g[:, :, :q] * self._cos  # ∂L/∂a: (K, batch, m·k)
+        delta -= g[:, :, q : 2 * q] * self._sin
         grads = np.einsum("bq,kbq->kq", self._xr, delta).reshape(K, m, k)
         np.multiply(TWO_PI, grads, out=self.grads["C"])
         if not input_grad:
             return None
         grad_x = np.zeros(x.shape, dtype=grad_out.dtype)
-        two_pi_c = (TWO_PI * self.params["C"]).reshape(K, m * k)
+        two_pi_c = (TWO_PI * self.params["C"]).reshape(K, q)
         grad_x[:, :m] = np.einsum("kbq,kq->bq", delta, two_pi_c).reshape(len(x), m, k).sum(-1)
-        grad_x[:, self.passed :] += g[:, :, 2 * k * m :].sum(axis=0)
+        grad_x[:, self.passed :] += g[:, :, 2 * q :].sum(axis=0)
         return grad_x
 
     def member(self, k: int) -> PeriodicEmbedding:
         """Member ``k`` as a :class:`~scratchnn.layers.PeriodicEmbedding` of its own (a copy
-        of its frequencies)."""
+        of its frequencies; its outputs are this layer's in :meth:`feature_order`)."""
         one = PeriodicEmbedding(
             self._in, self.numeric, self.frequencies, self.sigma, self.keep_inputs
         )
@@ -337,6 +376,7 @@ class PackedPeriodicEmbedding(Layer):
             "members": self.members,
             "sigma": self.sigma,
             "keep_inputs": self.keep_inputs,
+            "order": self.order,
         }
 
 
@@ -428,8 +468,9 @@ def unpacked(packed: list[Layer]) -> list[Layer]:
     """The trained members of a packed network (as :func:`pack` made it) as ordinary layers:
     copies of the shared front layers, then ``Average([Chain([Dense, ReLU, ...]), ...])``,
     member ``k`` with member ``k``'s weights (a chain starts with its ``PeriodicEmbedding``
-    where the network had a packed one). Every layer is new, so the result makes a model
-    of its own while the packed one lives on.
+    where the network had a packed one, and the next Dense layer's rows follow that
+    embedding's order: :meth:`PackedPeriodicEmbedding.feature_order`). Every layer is new,
+    so the result makes a model of its own while the packed one lives on.
 
     Example:
         >>> from scratchnn import ReLU
@@ -449,12 +490,18 @@ def unpacked(packed: list[Layer]) -> list[Layer]:
         raise ValueError(f"A packed network's layers must share one member count; {sizes}.")
     chains = []
     for k in range(sizes.pop()):
-        chain = [
-            layer.member(k)
-            if isinstance(layer, PACKED)
-            else type(layer).from_config(layer.get_config())  # an elementwise layer's copy
-            for layer in packed[first:]
-        ]
+        chain, order = [], None
+        for layer in packed[first:]:
+            if isinstance(layer, PACKED):
+                one = layer.member(k)
+                if isinstance(layer, PackedPeriodicEmbedding):
+                    order = layer.feature_order()
+                elif order is not None:  # the rows of W in the member's embedding's order
+                    one.params["W"][...] = one.params["W"][order]
+                    order = None
+            else:
+                one = type(layer).from_config(layer.get_config())  # an elementwise layer's copy
+            chain.append(one)
         chains.append(Chain(chain))
     front = copy.deepcopy(packed[:first])  # (its weights and buffers too, as clone copies)
     for layer in front:
