@@ -248,16 +248,20 @@ def test_pack_refuses_a_layer_across_features_after_the_embedding():
 
 @pytest.mark.parametrize("numeric", [5, 3])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_onnx_export_matches_predict(numeric, dtype, tmp_path):
-    """The packed model and its unpacked ensemble both export: onnxruntime's outputs equal
-    predict's at several batch sizes and both ends of the opsets."""
+@pytest.mark.parametrize("order", ["blocks", "features"])
+def test_onnx_export_matches_predict(numeric, dtype, order, tmp_path):
+    """The packed model (in either order) and its unpacked ensemble both export:
+    onnxruntime's outputs equal predict's at several batch sizes and both ends of the
+    opsets."""
     pytest.importorskip("onnx", reason="ONNX export is an optional extra: scratchnn[onnx]")
     ort = pytest.importorskip("onnxruntime", reason="the ONNX extra: scratchnn[onnx]")
     from scratchnn.onnx import MIN_OPSET, default_opset
 
     front = PeriodicEmbedding(5, numeric, 4, sigma=0.7, keep_inputs=numeric == 3)
     stack = [front, snn.Dense(front.out_features, 6), snn.ReLU(), snn.Dense(6, 2)]
-    model = snn.Sequential(pack(stack, K), seed=0, dtype=dtype)
+    packed = pack(stack, K)
+    packed[0].order = order
+    model = snn.Sequential(packed, seed=0, dtype=dtype)
     X, y = data(32)
     model.fit(X, y, loss=losses.EachMember("mse", K), optimizer="adam", epochs=2, batch_size=8,
               verbose=0)  # fmt: skip
