@@ -154,6 +154,21 @@ def test_pack_gives_each_member_its_embedding_and_unpacked_predicts_the_mean(tmp
     np.testing.assert_array_equal(snn.load(tmp_path / "p.npz").predict(X), model.predict(X))
 
 
+def test_a_seed_starts_the_same_network_in_either_order():
+    """pack() draws the first Dense layer's rows where the unpacked member's layer has them,
+    so the blocks order changes the arithmetic's layout, not the network a seed starts."""
+    X, _ = data()
+    blocks = network(seed=5)
+    config = blocks.get_config()
+    config["layers"][0]["config"]["order"] = "features"  # (its layers draw in order)
+    features = snn.Sequential.from_config(config)
+    assert blocks.layers[0].order == "blocks" and features.layers[0].order == "features"
+    np.testing.assert_allclose(blocks.predict(X), features.predict(X), rtol=1e-12, atol=1e-13)
+    index = blocks.layers[0].feature_order()
+    np.testing.assert_array_equal(blocks.layers[1].params["W"][:, index],
+                                  features.layers[1].params["W"])  # fmt: skip
+
+
 def test_a_config_without_an_order_keeps_periodic_embeddings_order(tmp_path):
     """A packed embedding saved before the blocks order (its config has no "order") loads in
     PeriodicEmbedding's order, so the weights after it still read the features they were

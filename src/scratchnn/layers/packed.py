@@ -95,6 +95,11 @@ class PackedDense(Layer):
             initializers.get(init)
         self.init = init
         self.l2 = check_number("l2", l2, 0.0)
+        #: Where the initial draws of W's rows go (None: in order). :func:`pack` sets it after
+        #: a blocks-order embedding, to its feature_order: each row is drawn where the
+        #: unpacked member's Dense layer has it, so that a seed starts the same network as
+        #: in PeriodicEmbedding's order. (Not part of the config: it only places draws.)
+        self.drawn_order: np.ndarray | None = None
         self._x: np.ndarray | None = None
         self._ones = np.ones(0)
 
@@ -126,7 +131,10 @@ class PackedDense(Layer):
         rng = np.random.default_rng() if rng is None else rng
         init = initializers.get(init_hint or "glorot_uniform" if self.init == "auto" else self.init)
         shape = (self._in, self.out_features)
-        self.params["W"] = np.stack([init(shape, r, self.dtype) for r in rng.spawn(self.members)])
+        W = np.stack([init(shape, r, self.dtype) for r in rng.spawn(self.members)])
+        if self.drawn_order is not None:
+            W[:, self.drawn_order] = W.copy()  # row p drawn for the feature at drawn_order[p]
+        self.params["W"] = W
         self.params["b"] = np.zeros((self.members, self.out_features), dtype=self.dtype)
         for name, value in self.params.items():
             self.grads[name] = np.zeros_like(value)
@@ -449,16 +457,18 @@ def pack(stack: list[Layer], members: int) -> list[Layer]:
     for layer in stack[first:]:
         if isinstance(layer, Dense):
             shared = not any(isinstance(done, PACKED) for done in packed)
-            packed.append(
-                PackedDense(
-                    layer.in_features,
-                    layer.out_features,
-                    members,
-                    shared_input=shared,
-                    init=layer.init,
-                    l2=layer.l2,
-                )
+            dense = PackedDense(
+                layer.in_features,
+                layer.out_features,
+                members,
+                shared_input=shared,
+                init=layer.init,
+                l2=layer.l2,
             )
+            embedding = packed[-1] if packed else None
+            if isinstance(embedding, PackedPeriodicEmbedding) and embedding.order == "blocks":
+                dense.drawn_order = embedding.feature_order()
+            packed.append(dense)
         else:
             packed.append(layer)
     return packed
