@@ -254,6 +254,29 @@ def test_a_classifier_takes_half_the_steps_at_a_larger_lr_below_large():
     assert (classes.epochs, regression.epochs) == (18, 35)  # 500 or 1,000 steps, 29 an epoch
 
 
+def test_a_packed_classifiers_steps_are_counted_over_all_its_training_rows(tmp_path, capsys):
+    """A packed ensemble's epoch steps through every training row (each member's own
+    validation rows weighted 0): a classifier's 500 steps are counted over all of them (602
+    rows in batches of 32: 19 steps, 27 epochs), a single network's over the rows beside its
+    validation part (482: 16 steps, 32 epochs), and a regression's too (TABLES' count)."""
+    assert choose(602, rule=TABLE_CLASSES).epochs == 32
+    assert choose(602, rule=TABLE_CLASSES, epoch_rows=602).epochs == 27
+    assert choose(602, rule=TABLE_CLASSES, epoch_rows=602, epochs=5).epochs == 5  # given wins
+    rows = separable(753, 0)
+    classes = write_csv(tmp_path / "c.csv", ["a", "b", "y"], rows)
+    numbers = write_csv(tmp_path / "r.csv", ["a", "b", "y"], [[a, b, a - b] for a, b, _ in rows])
+    header = {}
+    for kind, path, options in (("ensemble", classes, []), ("one", classes, ["--ensemble", "1"]),
+                                ("regression", numbers, [])):  # fmt: skip
+        code, out, _ = run(capsys, "train", path, "--target", "y", *options, "--quiet",
+                           "--out", tmp_path / "m.npz")  # fmt: skip
+        assert code == 0
+        header[kind] = next(li for li in out.splitlines() if li.startswith("Settings for"))
+    assert "602 training rows: batch 32, lr 0.015, up to 27 epochs" in header["ensemble"]
+    assert "602 training rows: batch 32, lr 0.015, up to 32 epochs" in header["one"]
+    assert "602 training rows: batch 32, lr 0.01, up to 63 epochs" in header["regression"]
+
+
 def separable(n: int, seed: int) -> list[list]:
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 2))

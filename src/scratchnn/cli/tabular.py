@@ -1084,6 +1084,14 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
     # side by side in one packed model where the network allows it (not BatchNorm): a step
     # for all members costs about what one member's step did
     packed = members > 1 and not args.batch_norm
+    if packed and classes is not None and "epochs" in settings.chosen:
+        # a classifier's rule counts the packed ensemble's steps, through all training rows
+        # (TABLE_CLASSES); a regression's keeps TABLES' count, which it was measured with
+        settings = choose(
+            len(train_rows), args.batch_size, args.epochs, args.val_split, args.early_stopping,
+            rule=table_rule(classes is not None, len(train_rows)), lr=args.lr,
+            epoch_rows=len(train_rows),
+        )  # fmt: skip
 
     def prepared(values: np.ndarray) -> np.ndarray:
         return task.encode(values if scaler is None else scaler.transform(values))
