@@ -246,6 +246,8 @@ def test_trace_step_summary_and_config():
     assert PackedPeriodicEmbedding.from_config(config).get_config() == config
     with pytest.raises(ValueError, match="numeric"):
         PackedPeriodicEmbedding(3, numeric=4, members=2)
+    with pytest.raises(ValueError, match=r"order must be one of \('blocks', 'features'\)"):
+        PackedPeriodicEmbedding(3, members=2, order="rows")
 
 
 def test_pack_refuses_a_layer_across_features_after_the_embedding():

@@ -1034,10 +1034,15 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
         train_rows, test_rows = np.arange(raw.n_rows), np.arange(0)
     else:
         train_rows, test_rows = _permutation_split(raw.n_rows, args.test_split, rng)
-    settings = choose(
-        len(train_rows), args.batch_size, args.epochs, args.val_split, args.early_stopping,
-        rule=table_rule(classes is not None, len(train_rows)), lr=args.lr,
-    )  # fmt: skip
+
+    def settings_for(epoch_rows: int | None = None) -> Any:
+        return choose(
+            len(train_rows), args.batch_size, args.epochs, args.val_split, args.early_stopping,
+            rule=table_rule(classes is not None, len(train_rows)), lr=args.lr,
+            epoch_rows=epoch_rows,
+        )  # fmt: skip
+
+    settings = settings_for()
     fit_rows, val_rows = train_rows, train_rows[:0]
     if settings.val_split > 0:
         inner_fit, inner_val = _permutation_split(
@@ -1084,14 +1089,10 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
     # side by side in one packed model where the network allows it (not BatchNorm): a step
     # for all members costs about what one member's step did
     packed = members > 1 and not args.batch_norm
-    if packed and classes is not None and "epochs" in settings.chosen:
+    if packed and classes is not None:
         # a classifier's rule counts the packed ensemble's steps, through all training rows
         # (TABLE_CLASSES); a regression's keeps TABLES' count, which it was measured with
-        settings = choose(
-            len(train_rows), args.batch_size, args.epochs, args.val_split, args.early_stopping,
-            rule=table_rule(classes is not None, len(train_rows)), lr=args.lr,
-            epoch_rows=len(train_rows),
-        )  # fmt: skip
+        settings = settings_for(epoch_rows=len(train_rows))
 
     def prepared(values: np.ndarray) -> np.ndarray:
         return task.encode(values if scaler is None else scaler.transform(values))

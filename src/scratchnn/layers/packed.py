@@ -272,7 +272,7 @@ class PackedPeriodicEmbedding(Layer):
         self.out_features, self.passed = one.out_features, one.passed
         self.members = check_positive_int("members", members)
         if order not in self.ORDERS:
-            raise ValueError(f"order must be 'blocks' or 'features'. Received: order={order!r}.")
+            raise ValueError(f"order must be one of {self.ORDERS}. Received: order={order!r}.")
         self.order = order
         self._x: np.ndarray | None = None
         self._sin: np.ndarray | None = None
@@ -465,7 +465,8 @@ def pack(stack: list[Layer], members: int) -> list[Layer]:
                 init=layer.init,
                 l2=layer.l2,
             )
-            embedding = packed[-1] if packed else None
+            # the packed layer before it (elementwise ones between them keep the order)
+            embedding = next((done for done in reversed(packed) if isinstance(done, PACKED)), None)
             if isinstance(embedding, PackedPeriodicEmbedding) and embedding.order == "blocks":
                 dense.drawn_order = embedding.feature_order()
             packed.append(dense)
