@@ -670,11 +670,13 @@ def progress_display(verbose: int | str, epochs: int, steps: int) -> list[Callba
     "auto" is 1 in a terminal or a notebook and 0 otherwise (a pipe, a log file); "plot" is
     "auto" and a :class:`LivePlot` of the loss and metrics.
     """
-    from .notebook import in_notebook, notebook_bar_available
-
     allowed = (0, 1, 2, "auto", "plot")
     if not any(verbose == choice and type(verbose) is not float for choice in allowed):
         raise ValueError(f"verbose must be one of 0, 1, 2, 'auto', 'plot'; received {verbose!r}.")
+    if verbose == 0:  # (a quiet fit does not import the notebook module: a few ms of a small fit)
+        return []
+    from .notebook import in_notebook, notebook_bar_available
+
     shown: list[Callback] = []
     if verbose == "plot":
         shown.append(LivePlot())
