@@ -66,7 +66,7 @@ def test_train_reports_roles_task_defaults_and_dropped_rows(tmp_path, capsys):
     assert "Numeric (2): weight, legs" in out
     assert "Categorical (1): colour" in out
     assert "Dropped (1): '' (row number 1..120)" in out
-    assert "Settings for 95 training rows: batch 32, lr 0.015, up to 167 epochs, early" in out
+    assert "Settings for 95 training rows: batch 64, lr 0.021, up to 125 epochs, early" in out
     assert "Test accuracy:" in out
     model = load(tmp_path / "m.npz")
     assert model.metadata["feature_names"] == ["weight", "legs", "colour"]

@@ -245,22 +245,28 @@ def test_network_and_l2_shrink_with_the_rows():
     assert auto_l2(5, classification=True) == 0.1
 
 
-def test_a_classifier_takes_half_the_steps_at_a_larger_lr_below_large():
+def test_a_classifier_takes_a_quarter_of_the_steps_in_batches_twice_as_large_below_large():
     assert table_rule(True, 1_000) is TABLE_CLASSES and table_rule(False, 1_000) is TABLES
     assert table_rule(True, LARGE) is TABLES  # one network, 10 epochs: only the lr differed
     classes, regression = choose(1_000, rule=TABLE_CLASSES), choose(1_000, rule=TABLES)
-    assert (classes.lr, regression.lr) == (0.015, 0.01)
-    assert classes.batch_size == regression.batch_size == 32
-    assert (classes.epochs, regression.epochs) == (18, 35)  # 500 or 1,000 steps, 29 an epoch
+    assert (classes.lr, regression.lr) == (0.021, 0.01)
+    assert (classes.batch_size, regression.batch_size) == (64, 32)
+    # 250 steps of 64 rows (15 an epoch for 900 rows) against 1,000 of 32 (29 an epoch)
+    assert (classes.epochs, regression.epochs) == (17, 35)
+    # as many epochs as TABLES' batches would give a classifier's 500 steps, from 64 rows on
+    for n in (64, 100, 602, 3_000, 15_000):
+        classes, regression = choose(n, rule=TABLE_CLASSES), choose(n, rule=TABLES)
+        fit_rows = round(n * (1 - classes.val_split))  # (a batch holds at most these)
+        assert classes.batch_size == min(2 * regression.batch_size, fit_rows)
 
 
 def test_a_packed_classifiers_steps_are_counted_over_all_its_training_rows(tmp_path, capsys):
     """A packed ensemble's epoch steps through every training row (each member's own
-    validation rows weighted 0): a classifier's 500 steps are counted over all of them (602
-    rows in batches of 32: 19 steps, 27 epochs), a single network's over the rows beside its
-    validation part (482: 16 steps, 32 epochs), and a regression's too (TABLES' count)."""
+    validation rows weighted 0): a classifier's 250 steps are counted over all of them (602
+    rows in batches of 64: 10 steps, 25 epochs), a single network's over the rows beside its
+    validation part (482: 8 steps, 32 epochs), and a regression's too (TABLES' count)."""
     assert choose(602, rule=TABLE_CLASSES).epochs == 32
-    assert choose(602, rule=TABLE_CLASSES, epoch_rows=602).epochs == 27
+    assert choose(602, rule=TABLE_CLASSES, epoch_rows=602).epochs == 25
     assert choose(602, rule=TABLE_CLASSES, epoch_rows=602, epochs=5).epochs == 5  # given wins
     rows = separable(753, 0)
     classes = write_csv(tmp_path / "c.csv", ["a", "b", "y"], rows)
@@ -272,8 +278,8 @@ def test_a_packed_classifiers_steps_are_counted_over_all_its_training_rows(tmp_p
                            "--out", tmp_path / "m.npz")  # fmt: skip
         assert code == 0
         header[kind] = next(li for li in out.splitlines() if li.startswith("Settings for"))
-    assert "602 training rows: batch 32, lr 0.015, up to 27 epochs" in header["ensemble"]
-    assert "602 training rows: batch 32, lr 0.015, up to 32 epochs" in header["one"]
+    assert "602 training rows: batch 64, lr 0.021, up to 25 epochs" in header["ensemble"]
+    assert "602 training rows: batch 64, lr 0.021, up to 32 epochs" in header["one"]
     assert "602 training rows: batch 32, lr 0.01, up to 63 epochs" in header["regression"]
 
 
@@ -295,7 +301,7 @@ def test_the_saved_model_is_refit_on_all_training_rows(tmp_path, capsys):
     assert "The saved model was trained on 160 of the 200 rows of t.csv; 40 were held out" in out
     training = load(out_file).metadata["training"]
     assert training["refit"] is True and training["rows_trained"] == 160
-    assert training["layers"] == [64, 32] and training["lr"] == 0.015  # a classifier's rule
+    assert training["layers"] == [64, 32] and training["lr"] == 0.021  # a classifier's rule
     assert training["l2"] == pytest.approx(1 / 160)  # a classifier's L2: 1 / rows
     assert (
         "L2 weight penalty 0.00625 on every Dense layer (auto: min(0.1, 1 / rows) for "

@@ -240,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--lr",
         type=_positive_float,
         default=None,
-        help="learning rate (default 0.001; for a table file 0.01, 0.015 for a classifier)",
+        help="learning rate (default 0.001; for a table file 0.01, 0.021 for a classifier)",
     )
     train.add_argument(
         "--schedule",
