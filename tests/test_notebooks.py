@@ -394,3 +394,22 @@ def _check_the_tutorials_numbers(nb):
         np.testing.assert_allclose(_printed_losses(text), expected, rtol=0, atol=1e-10)
     difference = re.search(r"largest difference from the tutorial: (\S+)", printing[1])
     assert float(difference.group(1)) < 1e-10
+
+
+def test_a_quiet_fit_does_not_import_the_notebook_module():
+    # (a table's two quiet fits spent a few ms importing it, and html, for no display)
+    shown = (
+        "import sys, numpy as np, scratchnn as snn\n"
+        "model = snn.MLP([2, 4, 1], seed=0)\n"
+        "model.fit(np.zeros((8, 2)), np.zeros(8), loss='mse', optimizer='adam', epochs=1,\n"
+        "          verbose={verbose})\n"
+        "print('scratchnn.notebook' in sys.modules)\n"
+    )
+    imported = {}
+    for verbose in (0, 2):
+        run = subprocess.run(
+            [sys.executable, "-c", shown.format(verbose=verbose)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        imported[verbose] = run.stdout.strip().splitlines()[-1]
+    assert imported == {0: "False", 2: "True"}  # a display asks whether it is in a kernel

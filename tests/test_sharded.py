@@ -206,10 +206,11 @@ def test_threads_must_be_a_positive_integer(images, threads):
 
 def test_one_thread_gives_the_weights_of_the_code_before_threads():
     """tests/data/one-thread/make.py wrote these with the code from before this module, on one
-    machine: another CPU's BLAS kernel rounds the last bit of some products differently (up to
-    1.1e-16 here, on OpenBLAS's Haswell kernel against the file's SkylakeX), so the file is
-    matched to 1e-12, far below what any change to the step moves in 100 Adam steps; on this
-    machine, threads=1 and the default give exactly the same weights."""
+    machine. Another CPU's BLAS kernel rounds some products' last bit differently, which moved
+    the weights after 100 steps by up to 1.1e-16 (OpenBLAS's Haswell kernel against the file's
+    SkylakeX), so the file is matched to 1e-12: a change to the step moves them far more (an
+    Adam eps of 1.1e-8 instead of 1e-8: 1.3e-7). threads=1 and the default must give exactly
+    the same weights on any machine."""
     rng = np.random.default_rng(7)
     X = rng.normal(size=(640, 20))
     y = (X[:, :3].sum(1) > 0).astype(int) + (X[:, 3] > 1)

@@ -10,6 +10,7 @@ import pytest
 from _tables import write_csv
 from scratchnn.cli.defaults import (
     LARGE,
+    MIN_VALIDATION,
     NETWORK_SIZES,
     TABLE_CLASSES,
     TABLES,
@@ -253,11 +254,12 @@ def test_a_classifier_takes_a_quarter_of_the_steps_in_batches_twice_as_large_bel
     assert (classes.batch_size, regression.batch_size) == (64, 32)
     # 250 steps of 64 rows (15 an epoch for 900 rows) against 1,000 of 32 (29 an epoch)
     assert (classes.epochs, regression.epochs) == (17, 35)
-    # as many epochs as TABLES' batches would give a classifier's 500 steps, from 64 rows on
-    for n in (64, 100, 602, 3_000, 15_000):
+    # a classifier's batch is twice TABLES' for every table below LARGE rows (as a batch holds
+    # at most the rows beside the validation part, under 80 rows it holds all of them)
+    for n in range(MIN_VALIDATION, LARGE):
         classes, regression = choose(n, rule=TABLE_CLASSES), choose(n, rule=TABLES)
-        fit_rows = round(n * (1 - classes.val_split))  # (a batch holds at most these)
-        assert classes.batch_size == min(2 * regression.batch_size, fit_rows)
+        fit_rows = round(n * (1 - classes.val_split))
+        assert classes.batch_size == min(2 * regression.batch_size, fit_rows), n
 
 
 def test_a_packed_classifiers_steps_are_counted_over_all_its_training_rows(tmp_path, capsys):

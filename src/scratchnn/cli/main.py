@@ -253,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=None,
         help="passes over the data (default: from the number of training rows n: 10 from "
-        "20,000 rows, else about 4,000 steps' worth, for a table file 1,000 (500 for a "
+        "20,000 rows, else about 4,000 steps' worth, for a table file 1,000 (250 for a "
         "classifier), 10..500)",
     )
     train.add_argument(
@@ -261,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=None,
         help="(default: 128 from 20,000 rows, else n/50 rounded to a power of two, 16..128; "
-        "for a table file n/25, 32..512)",
+        "for a table file n/25, 32..512, and n/12.5, 64..1024, for a classifier)",
     )
     train.add_argument(
         "--val-split",
