@@ -456,19 +456,19 @@ def pack(stack: list[Layer], members: int) -> list[Layer]:
         packed.append(layer)
     for layer in stack[first:]:
         if isinstance(layer, Dense):
-            shared = not any(isinstance(done, PACKED) for done in packed)
+            # the packed layer before it (elementwise ones between them keep the order); none:
+            # the first Dense layer reads the shared front's output
+            before = next((done for done in reversed(packed) if isinstance(done, PACKED)), None)
             dense = PackedDense(
                 layer.in_features,
                 layer.out_features,
                 members,
-                shared_input=shared,
+                shared_input=before is None,
                 init=layer.init,
                 l2=layer.l2,
             )
-            # the packed layer before it (elementwise ones between them keep the order)
-            embedding = next((done for done in reversed(packed) if isinstance(done, PACKED)), None)
-            if isinstance(embedding, PackedPeriodicEmbedding) and embedding.order == "blocks":
-                dense.drawn_order = embedding.feature_order()
+            if isinstance(before, PackedPeriodicEmbedding) and before.order == "blocks":
+                dense.drawn_order = before.feature_order()
             packed.append(dense)
         else:
             packed.append(layer)
