@@ -87,23 +87,22 @@ TABLES = StepRule(target_steps=1_000, rows_per_batch_step=25, batch_range=(32, 5
 #: -0.045 to -0.099 of the best), MCAS (-0.041 to -0.075) and Labour (-0.030 to -0.040), so a
 #: regression's steps are still counted beside its validation part.
 #: Round 9, for the time bar: batches twice as large (``n / 12.5``, at least 64) and half the
-#: steps, so about as many epochs as before, at √2 times the learning rate (0.015 to 0.021); a
-#: step of these small networks costs about 1.3 times a step of half the batch (Mroz's
-#: embedded fit, 3 x 114-64-32-2: 0.44-0.55 ms at batch 32, 0.56-0.74 at 64). Measured (3 seeds, one
-#: session, cached baselines): on the tuning set's 13 classifiers 13 within the margin (12
-#: before; mpg -0.021 to -0.014), mean gap +0.012 to +0.016 (26 of 26 tables with the
-#: regressions, 25 before); the same batches at lr 0.015 lost skulls (-0.011 to -0.078) and
-#: NaturalPark (+0.011 to -0.054). Then on bench_tables' 6 classifiers (6 within as before;
-#: titanic +0.000 to +0.020) and the held-out sets' (80 of 89 tables with bench_tables', 81
-#: before: singer -0.007 to -0.035 and Catsup -0.013 to -0.021 out, Pima.te -0.020 to +0.015
-#: in; on 5 splits of each table 67 of the 76 held-out tables against 65), Mroz's training 6.0
-#: to 3.7-5.2 times HistGradientBoosting's, ohio 3.3 to 1.8-2.2, titanic 3.3 to 1.2-1.4. 300
-#: steps in batches of the old size (fewer epochs) at lr 0.015 did as well on the held-out
-#: classifiers but less on the tuning ones (mean gap +0.012), and its
-#: regression part (600 steps) lost Somerville and MCAS beyond the margin. Doubling a
-#: regression's batch lost Wages (R² -0.010 to -0.044 at lr 0.02, -0.041 at 0.014), so TABLES
-#: is as it was. (The classifiers measured have at most 4,956 rows, batches of at most 256;
-#: 1,024 keeps the batch twice TABLES' up to LARGE rows.)
+#: steps, so about as many epochs as before, at √2 times the learning rate (0.015 to 0.021); a step
+#: of these small networks costs about 1.3 times a step of half the batch (Mroz's embedded fit, 3 x
+#: 114-64-32-2: 0.44-0.55 ms at batch 32, 0.56-0.74 at 64). Measured (3 seeds, one session, cached
+#: baselines): on the tuning set's 13 classifiers 13 within the margin (12 before; mpg -0.021 to
+#: -0.014), mean gap +0.012 to +0.016 (26 of 26 tables with the regressions, 25 before); the same
+#: batches at lr 0.015 lost skulls (-0.011 to -0.078) and NaturalPark (+0.011 to -0.054). Then on
+#: bench_tables' 6 classifiers (6 within as before; titanic +0.000 to +0.020) and the held-out
+#: sets' (80 of 89 tables with bench_tables', 81 before: singer -0.007 to -0.035 and Catsup -0.013
+#: to -0.021 out, Pima.te -0.020 to +0.015 in; on 5 splits of each table 67 of the 76 held-out
+#: tables against 65), Mroz's training 6.0 to 3.7-5.2 times HistGradientBoosting's, ohio 3.3 to
+#: 1.8-2.2, titanic 3.3 to 1.2-1.4. 300 steps in batches of the old size (fewer epochs) at lr 0.015
+#: did as well on the held-out classifiers but less on the tuning ones (mean gap +0.012), and its
+#: regression part (600 steps) lost Somerville and MCAS beyond the margin. Doubling a regression's
+#: batch lost Wages (R² -0.010 to -0.044 at lr 0.02, -0.041 at 0.014), so TABLES is as it was. (The
+#: classifiers measured have at most 4,956 rows, batches of at most 256; 1,024 keeps the batch
+#: twice TABLES' up to LARGE rows.)
 TABLE_CLASSES = StepRule(
     target_steps=250, rows_per_batch_step=12.5, batch_range=(64, 1024), lr=2.1e-2
 )
