@@ -329,7 +329,7 @@ def test_class_weight_scales_every_member_alike():
 # --- EarlyStoppingEachMember -----------------------------------------------------------------
 
 
-def early_stopped(patience: int = 3, l2: float = 1e-3):
+def early_stopped(patience: int = 3, l2: float = 1e-3, min_delta: float = 0.0):
     """A packed model fit to noise with each member early-stopped on its own 10 of 40 rows,
     with every epoch's weights and each member's own validation loss (recomputed here)."""
     rng = np.random.default_rng(13)
@@ -341,7 +341,7 @@ def early_stopped(patience: int = 3, l2: float = 1e-3):
     model = packed_model(l2=l2)
     packed = [layer for layer in model.layers if isinstance(layer, PackedDense)]
     base = losses.MSE()
-    stopper = EarlyStoppingEachMember(X, y, val, base, patience)
+    stopper = EarlyStoppingEachMember(X, y, val, base, patience, min_delta)
     snapshots, own, logged = [], [], []
 
     def record(epoch, logs):
@@ -409,6 +409,42 @@ def test_early_stopping_each_member_keeps_each_members_own_best_epoch():
     assert len(set(stopper.best_epochs)) > 1, "one best epoch for all: not told apart"
     final = snapshots[-1][0]["W"]
     assert any(not np.array_equal(packed[0].params["W"][k], final[k]) for k in range(K))
+
+
+@pytest.mark.parametrize("min_delta", [0.01, 0.05])
+def test_early_stopping_each_member_min_delta_counts_only_a_fall_beyond_it(min_delta):
+    """With ``min_delta`` an epoch resets a member's patience only when its data loss falls
+    more than ``min_delta`` below the last counted best; its weights are still those of its
+    lowest loss, counted or not. Replayed on the members' own losses."""
+    patience = 3
+    _, packed, stopper, history, snapshots, own, _ = early_stopped(patience, min_delta=min_delta)
+    _, _, _, plain, _, _, _ = early_stopped(patience)
+    assert len(history) < len(plain), "min_delta stopped no sooner: raise it"
+    uncounted = 0
+    for k in range(K):
+        counted, best, best_epoch, wait = np.inf, np.inf, None, 0
+        for epoch in range(len(history)):
+            value = own[epoch][1][k]
+            if value < best:
+                best, best_epoch = value, epoch
+            if value < counted:
+                counted, wait = value - min_delta, 0
+            else:
+                uncounted += value < best + 1e-15 and best_epoch == epoch
+                wait += 1
+                if wait == patience:
+                    break
+        assert stopper.best_epochs[k] == best_epoch, k
+        assert stopper.best[k] == pytest.approx(best, rel=1e-10)
+        for layer, saved in zip(packed, snapshots[best_epoch], strict=True):
+            np.testing.assert_array_equal(layer.params["W"][k], saved["W"][k])
+    assert uncounted, "no best epoch fell by less than min_delta: the rule was not exercised"
+
+
+def test_early_stopping_each_member_rejects_a_bad_min_delta():
+    with pytest.raises(ValueError, match="min_delta"):
+        EarlyStoppingEachMember(np.zeros((6, 3)), np.zeros((6, 2)), np.ones((6, K)),
+                                losses.MSE(), 2, min_delta=float("nan"))  # fmt: skip
 
 
 def test_early_stopping_each_member_val_loss_reaches_the_history():

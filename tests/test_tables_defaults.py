@@ -431,3 +431,41 @@ def test_a_regression_keeps_the_stronger_l2(tmp_path, capsys):
     assert code == 0
     assert "(auto: min(0.1, 2 / rows) for regression; --l2)." in out
     assert load(tmp_path / "r.npz").metadata["training"]["l2"] == pytest.approx(2 / 96)
+
+
+def test_early_stopping_counts_a_fall_of_min_delta_and_the_header_says_so(tmp_path, capsys):
+    """A table's early stopping counts an epoch as an improvement only when the validation
+    loss falls more than --min-delta (default 0.001) below the last counted best: with a
+    fall no loss can make (--min-delta 100), every member is done after its first epoch and
+    the patience, and the run stops there; --min-delta 0 is the plain rule."""
+    path = write_csv(tmp_path / "t.csv", ["a", "b", "y"], separable(200, 0))
+    runs = {}
+    for given in (None, "0", "100"):
+        options = [] if given is None else ["--min-delta", given]
+        code, out, _ = run(capsys, "train", path, "--target", "y", "--quiet", *options,
+                           "--out", tmp_path / "m.npz")  # fmt: skip
+        assert code == 0
+        header = next(li for li in out.splitlines() if li.startswith("Settings for"))
+        runs[given] = header, load(tmp_path / "m.npz").metadata["training"]
+    header, training = runs[None]
+    assert "10 epochs without an improvement of 0.001 on a random 20%" in header
+    assert "least improvement;" in header and header.endswith("--min-delta].")
+    assert training["min_delta"] == 0.001
+    header, training = runs["0"]
+    assert "10 epochs without an improvement on a random 20%" in header
+    assert "least improvement" not in header and "--min-delta" not in header
+    assert training["min_delta"] == 0.0 and training["epochs"] > 11
+    header, training = runs["100"]
+    assert "without an improvement of 100 on" in header
+    assert training["epochs"] == 1 + training["early_stopping"]  # the first epoch, then patience
+
+
+def test_arrays_keep_no_least_improvement_unless_asked(tmp_path, capsys):
+    assert choose(1000).min_delta == 0.0 and choose(1000, rule=TABLES).min_delta == 0.001
+    assert choose(1000, rule=TABLE_CLASSES, min_delta=0.5).min_delta == 0.5
+    code, out, _ = run(capsys, "train", "moons", "--epochs", "40", "--early-stopping", "3",
+                       "--val-split", "0.2", "--min-delta", "100", "--quiet",
+                       "--out", tmp_path / "m.npz")  # fmt: skip
+    assert code == 0
+    assert "without an improvement of 100 on a random 20%" in out
+    assert "Trained 4 epochs" in out, out

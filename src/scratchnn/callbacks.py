@@ -201,13 +201,22 @@ class EarlyStoppingEachMember(Callback):
         weights: ``(n, K)``: member ``k``'s weight on each row, 0 for rows it trains on.
         loss: the members' base loss (``EachMember``'s ``base``).
         patience: epochs without improvement before a member is done.
+        min_delta: how far a member's loss must fall below its last counted best for the
+            epoch to count as an improvement (as EarlyStopping's); its weights are kept at its
+            lowest loss all the same, counted or not.
 
     Attributes (after training): ``best_epochs``, each member's best epoch (0-based), and
     ``best``, their validation losses there.
     """
 
     def __init__(
-        self, X: np.ndarray, y: np.ndarray, weights: np.ndarray, loss: Any, patience: int
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        weights: np.ndarray,
+        loss: Any,
+        patience: int,
+        min_delta: float = 0.0,
     ) -> None:
         self.X, self.y = X, y
         self.weights = np.asarray(weights, dtype=np.float64)
@@ -216,6 +225,7 @@ class EarlyStoppingEachMember(Callback):
                 f"weights must have shape ({len(X)}, members); received {self.weights.shape}."
             )
         self.loss, self.patience = loss, check_int("patience", patience, 1)
+        self.min_delta = abs(check_number("min_delta", min_delta))
         self.members = self.weights.shape[1]
         self.best_epochs: list[int | None] = [None] * self.members
         self.best = [math.inf] * self.members
@@ -234,6 +244,7 @@ class EarlyStoppingEachMember(Callback):
         self.layers = self._packed()
         self.wait = [0] * self.members
         self.best = [math.inf] * self.members
+        self.counted = [math.inf] * self.members  # the loss an improvement must fall below
         self.best_epochs = [None] * self.members
         self.saved = [None] * self.members
 
@@ -265,11 +276,13 @@ class EarlyStoppingEachMember(Callback):
             if self.wait[k] >= self.patience:
                 continue  # done: its best is kept
             if value < self.best[k]:
-                self.best[k], self.best_epochs[k], self.wait[k] = float(value), epoch, 0
+                self.best[k], self.best_epochs[k] = float(value), epoch
                 self.saved[k] = [
                     {name: array[k].copy() for name, array in layer.params.items()}
                     for layer in self.layers
                 ]
+            if value < self.counted[k]:
+                self.counted[k], self.wait[k] = float(value) - self.min_delta, 0
             else:
                 self.wait[k] += 1
         if all(w >= self.patience for w in self.wait):

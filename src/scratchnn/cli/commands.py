@@ -84,7 +84,7 @@ def train(args: argparse.Namespace) -> int:
     )
     settings = choose(
         len(data.X_train), args.batch_size, args.epochs, args.val_split, args.early_stopping,
-        lr=args.lr,
+        lr=args.lr, min_delta=getattr(args, "min_delta", None),
     )  # fmt: skip
     X_fit, y_fit, validation = data.X_train, data.y_train, None
     if settings.val_split > 0:
@@ -98,7 +98,10 @@ def train(args: argparse.Namespace) -> int:
     if settings.patience:
         fit_callbacks.append(
             callbacks.EarlyStopping(
-                monitor=monitor, patience=settings.patience, restore_best_weights=True
+                monitor=monitor,
+                patience=settings.patience,
+                min_delta=settings.min_delta,
+                restore_best_weights=True,
             )
         )
     if not args.quiet:  # dead ReLUs and saturated units named as training goes

@@ -321,6 +321,15 @@ def build_parser() -> argparse.ArgumentParser:
         "0 turns it off (default: epochs/10, 10..30, whenever there is a validation part)",
     )
     train.add_argument(
+        "--min-delta",
+        type=_non_negative_float,
+        default=None,
+        metavar="D",
+        help="early stopping counts an epoch as an improvement when the validation loss falls "
+        "more than D below its best so far (default 0.001 for table files, whose losses are "
+        "per row, on a standardized target for regression; 0 elsewhere)",
+    )
+    train.add_argument(
         "--dropout",
         type=_fraction,
         default=0.0,

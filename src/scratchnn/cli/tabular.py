@@ -954,7 +954,10 @@ def _ensemble(
                 validation_data=(X_all[val], target[val]),
                 callbacks=[
                     callbacks.EarlyStopping(
-                        monitor="val_loss", patience=settings.patience, restore_best_weights=True
+                        monitor="val_loss",
+                        patience=settings.patience,
+                        min_delta=settings.min_delta,
+                        restore_best_weights=True,
                     )
                 ],
                 verbose=0,
@@ -999,7 +1002,7 @@ def _packed_ensemble(
     stopper = callbacks.EarlyStoppingEachMember(
         data.X_train[held].astype(model.dtype), prepared, 1 - weights[held],
         losses.get({"class_name": type(task.loss).__name__, "config": task.loss.get_config()}),
-        settings.patience,
+        settings.patience, settings.min_delta,
     )  # fmt: skip
     print(model.summary())
     history = model.fit(
@@ -1039,7 +1042,7 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
         return choose(
             len(train_rows), args.batch_size, args.epochs, args.val_split, args.early_stopping,
             rule=table_rule(classes is not None, len(train_rows)), lr=args.lr,
-            epoch_rows=epoch_rows,
+            epoch_rows=epoch_rows, min_delta=getattr(args, "min_delta", None),
         )  # fmt: skip
 
     settings = settings_for()
@@ -1115,7 +1118,10 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
     if settings.patience:
         fit_callbacks.append(
             callbacks.EarlyStopping(
-                monitor="val_loss", patience=settings.patience, restore_best_weights=True
+                monitor="val_loss",
+                patience=settings.patience,
+                min_delta=settings.min_delta,
+                restore_best_weights=True,
             )
         )
     verbose = verbosity(args.quiet)
