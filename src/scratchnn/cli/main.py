@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from .. import __version__
 from .._archive import not_a_regular_file
 from ..errors import DataFileError, NotConvergedWarning
+from ..tables.encoder import MAX_CATEGORIES
 from . import (
     commands,
     compare,
@@ -198,10 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--max-categories",
         type=_at_least_two,
-        default=50,
+        default=MAX_CATEGORIES,
         metavar="N",
-        help="one-hot columns per categorical column; rarer categories are pooled (default "
-        "50; the unit codes of a panel, numbers read as categories, keep one column each)",
+        help=f"one-hot columns per categorical column; rarer categories are pooled (default "
+        f"{MAX_CATEGORIES}; the unit codes of a panel, numbers read as categories, keep one "
+        "column each up to that many whatever N is)",
     )
     train.add_argument(
         "--layers",
