@@ -315,10 +315,16 @@ class Defaults:
         Example:
             >>> choose(1000).describe(1000)  # doctest: +NORMALIZE_WHITESPACE
             'Settings for 1,000 training rows: batch 16, lr 0.001, up to 71 epochs, early
-            stopping after 10 epochs without improvement on a random 10% validation part
+            stopping after 10 epochs without an improvement on a random 10% validation part
             (best weights restored) [auto: batch size, learning rate, epochs, validation
             part, early stopping; override with --batch-size, --lr, --epochs, --val-split,
             --early-stopping].'
+            >>> choose(1000, rule=TABLES).describe(1000)  # doctest: +NORMALIZE_WHITESPACE
+            'Settings for 1,000 training rows: batch 32, lr 0.01, up to 35 epochs, early
+            stopping after 10 epochs without an improvement of 0.001 on a random 10%
+            validation part (best weights restored) [auto: batch size, learning rate,
+            epochs, validation part, early stopping, least improvement; override with
+            --batch-size, --lr, --epochs, --val-split, --early-stopping, --min-delta].'
         """
         text = f"Settings for {n:,} training rows: batch {self.batch_size}, lr {self.lr:g}, "
         if self.patience:
