@@ -420,7 +420,7 @@ def test_early_stopping_each_member_min_delta_counts_only_a_fall_beyond_it(min_d
     _, packed, stopper, history, snapshots, own, _ = early_stopped(patience, min_delta=min_delta)
     _, _, _, plain, _, _, _ = early_stopped(patience)
     assert len(history) < len(plain), "min_delta stopped no sooner: raise it"
-    uncounted = 0
+    uncounted, done_at = 0, []
     for k in range(K):
         counted, best, best_epoch, wait = np.inf, np.inf, None, 0
         for epoch in range(len(history)):
@@ -434,10 +434,12 @@ def test_early_stopping_each_member_min_delta_counts_only_a_fall_beyond_it(min_d
                 wait += 1
                 if wait == patience:
                     break
+        done_at.append(epoch)
         assert stopper.best_epochs[k] == best_epoch, k
         assert stopper.best[k] == pytest.approx(best, rel=1e-10)
         for layer, saved in zip(packed, snapshots[best_epoch], strict=True):
             np.testing.assert_array_equal(layer.params["W"][k], saved["W"][k])
+    assert len(history) == max(done_at) + 1  # stopped when the last member ran out of patience
     assert uncounted, "no best epoch fell by less than min_delta: the rule was not exercised"
 
 

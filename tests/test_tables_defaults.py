@@ -460,6 +460,38 @@ def test_early_stopping_counts_a_fall_of_min_delta_and_the_header_says_so(tmp_pa
     assert training["epochs"] == 1 + training["early_stopping"]  # the first epoch, then patience
 
 
+@pytest.mark.parametrize("options", [["--ensemble", "1", "--no-refit"], ["--batch-norm"]])
+def test_a_single_network_and_the_batch_norm_ensemble_stop_on_min_delta_too(
+    tmp_path, capsys, options
+):
+    """Without the packed ensemble (one network, or three trained one after the other with
+    --batch-norm) EarlyStopping gets the same least improvement: no loss falls by 100, so
+    each network stops after its first epoch and the patience."""
+    path = write_csv(tmp_path / "t.csv", ["a", "b", "y"], separable(200, 0))
+    code, _, _ = run(capsys, "train", path, "--target", "y", "--quiet", "--min-delta", "100",
+                       *options, "--out", tmp_path / "m.npz")  # fmt: skip
+    assert code == 0
+    training = load(tmp_path / "m.npz").metadata["training"]
+    assert training["min_delta"] == 100
+    assert training["epochs"] == 1 + training["early_stopping"], training
+
+
+def test_min_delta_without_early_stopping_is_refused(tmp_path, capsys):
+    """--min-delta with no early stopping to apply it to names the fix; without --min-delta
+    such a run records 0."""
+    path = write_csv(tmp_path / "t.csv", ["a", "b", "y"], separable(200, 0))
+    code, _, err = run(capsys, "train", path, "--target", "y", "--early-stopping", "0",
+                       "--min-delta", "0.01", "--quiet", "--out", tmp_path / "m.npz")  # fmt: skip
+    assert code != 0
+    assert "--min-delta 0.01 needs early stopping" in err and "(--early-stopping 0)" in err
+    assert not (tmp_path / "m.npz").exists()
+    code, _, _ = run(capsys, "train", path, "--target", "y", "--early-stopping", "0", "--quiet",
+                     "--out", tmp_path / "m.npz")  # fmt: skip
+    assert code == 0 and load(tmp_path / "m.npz").metadata["training"]["min_delta"] == 0.0
+    with pytest.raises(ValueError, match="pass --early-stopping N and --val-split"):
+        choose(30_000, rule=TABLES, min_delta=0.5)
+
+
 def test_arrays_keep_no_least_improvement_unless_asked(tmp_path, capsys):
     assert choose(1000).min_delta == 0.0 and choose(1000, rule=TABLES).min_delta == 0.001
     assert choose(1000, rule=TABLE_CLASSES, min_delta=0.5).min_delta == 0.5

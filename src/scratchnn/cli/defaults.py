@@ -21,9 +21,11 @@ fitted twice, 250 steps in batches twice as large (about ``n / 12.5``, 64..1024)
 about as many epochs as 500 steps in TABLES' batches, in half the steps.
 
 A table file's early stopping counts an epoch as an improvement only when the validation
-loss falls at least :data:`MIN_IMPROVEMENT` below its last counted best (``--min-delta``; the
-best weights are kept all the same): a fit whose loss creeps down by less stops after its
-patience instead of running to the last epoch.
+loss falls more than :data:`MIN_IMPROVEMENT` below its last counted best (``--min-delta``): a
+fit whose loss creeps down by less stops after its patience instead of running to the last
+epoch. The ensemble's members are kept at their lowest loss all the same; a single network
+(``--ensemble 1``) and the ``--batch-norm`` ensemble stop with :class:`EarlyStopping`, which
+keeps (and refits for) the last counted best, as Keras's does.
 
 Every choice is overridden by its option (``--batch-size``, ``--epochs``, ``--val-split``,
 ``--early-stopping``, ``--min-delta``, ``--lr``; ``--early-stopping 0`` turns early stopping
@@ -64,13 +66,14 @@ class StepRule:
 
 
 #: The least fall of a table's validation loss that counts as an improvement for early
-#: stopping (``--min-delta``): an absolute 0.001 of the members' data loss, which is in fixed
-#: units (nats a row for a classifier; for a regression, squared error on the standardized
-#: target, where 0.001 is 0.001 of R²), far below the bar's margins. Round 10, for the time
-#: bar (3 seeds, cached baselines, one session; docs/tables.md): against 0, the same tables
-#: within the margin in all four sets (26 of 26 tuning, 67 of 76 held-out), every score within
-#: 0.005 of before but cake's (+0.005), and the tables that run to their last epochs while their
-#: loss creeps down cut short: Caschool's training 5.0 to 2.3 times HistGradientBoosting's,
+#: stopping (``--min-delta``): an absolute 0.001 of the members' data loss, which at the
+#: default losses is in fixed units (nats a row for a classifier; for a regression, squared
+#: error on the standardized target, where 0.001 is 0.001 of R²), far below the bar's
+#: margins. Round 10, for the time bar (3 seeds, cached baselines, one session;
+#: docs/tables.md): against 0, the same tables within the margin in all four sets (26 of 26
+#: tuning, 67 of 76 held-out), every score within 0.005 of before but cake's (+0.005), and the
+#: tables that run to their last epochs while their loss creeps down cut short: Caschool's
+#: training 5.0 to 2.3 times HistGradientBoosting's,
 #: Star 2.6 to 1.9, EmplUK 2.7 to 2.0, Mroz 4.3 to 3.6. 0.003 cut more (Computers 3.9 to 2.5)
 #: but cost the tuning set's Clothing 0.021 of R² (+0.022 to +0.001 of the best) and the
 #: held-out Labour its place within the margin (-0.029 to -0.031).
@@ -411,9 +414,18 @@ def choose(
         chosen.append("learning rate")
         lr = rule.lr
     if min_delta is None:
-        min_delta = rule.min_delta
-        if patience and min_delta:
+        min_delta = rule.min_delta if patience else 0.0
+        if min_delta:
             chosen.append("least improvement")
+    elif min_delta and not patience:
+        raise ValueError(
+            f"--min-delta {min_delta:g} needs early stopping, but there is none for {n:,} "
+            "training rows"
+            + (" (--early-stopping 0)" if early_stopping == 0 else "")
+            + "; pass --early-stopping N"
+            + (" and --val-split (e.g. 0.1)" if val_split == 0 else "")
+            + ", or leave --min-delta out."
+        )
     order = ["batch size", "learning rate", "epochs", "validation part", "early stopping",
              "least improvement"]  # fmt: skip
     chosen = [c for c in order if c in chosen]

@@ -14,6 +14,7 @@ from .. import __version__
 from .._archive import not_a_regular_file
 from ..errors import DataFileError, NotConvergedWarning
 from ..tables.encoder import MAX_CATEGORIES
+from ..tables.roles import MAX_CODES
 from . import (
     commands,
     compare,
@@ -203,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"one-hot columns per categorical column; rarer categories are pooled (default "
         f"{MAX_CATEGORIES}; the unit codes of a panel, numbers read as categories, keep one "
-        "column each up to that many whatever N is)",
+        f"column each, up to {MAX_CODES} whatever N is)",
     )
     train.add_argument(
         "--layers",
@@ -328,8 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="D",
         help="early stopping counts an epoch as an improvement when the validation loss falls "
-        "more than D below its best so far (default 0.001 for table files, whose losses are "
-        "per row, on a standardized target for regression; 0 elsewhere)",
+        "more than D below the last counted best (default 0.001 for table files, whose losses "
+        "are per row, on a standardized target for regression; 0 elsewhere); an ensemble's "
+        "members are still kept at their lowest loss",
     )
     train.add_argument(
         "--dropout",
