@@ -361,6 +361,32 @@ def early_stopped(patience: int = 3, l2: float = 1e-3, min_delta: float = 0.0):
     return model, packed, stopper, history, snapshots, own, logged
 
 
+def replayed(own, k: int, epochs: int, patience: int, min_delta: float = 0.0):
+    """The patience rule replayed on member ``k``'s own data losses (the penalty left out: it
+    falls as the weights shrink): its lowest loss and that epoch, the epoch it is done at, and
+    how many of its new lows fell by no more than ``min_delta`` (and so did not count)."""
+    counted, best, best_epoch, wait, uncounted = np.inf, np.inf, None, 0, 0
+    for epoch in range(epochs):
+        value = own[epoch][1][k]
+        if value < best:
+            best, best_epoch = value, epoch
+        if value < counted:
+            counted, wait = value - min_delta, 0
+        else:
+            uncounted += best_epoch == epoch
+            wait += 1
+            if wait == patience:
+                break
+    return best, best_epoch, epoch, uncounted
+
+
+def assert_kept(packed, snapshot, k: int) -> None:
+    """Member ``k``'s weights in every packed layer are those of ``snapshot``'s epoch."""
+    for layer, saved in zip(packed, snapshot, strict=True):
+        for name in ("W", "b"):
+            np.testing.assert_array_equal(layer.params[name][k], saved[name][k])
+
+
 def test_early_stopping_each_member_watches_the_data_loss_not_the_penalty():
     """With a strong L2 penalty the loss with the penalty keeps falling as the weights
     shrink; the members stop on their data loss (as the single network's EarlyStopping
@@ -389,22 +415,12 @@ def test_early_stopping_each_member_keeps_each_members_own_best_epoch():
         assert val_loss == pytest.approx(float(total.sum()), rel=1e-10)  # the sums over members
         assert val_data_loss == pytest.approx(float(data.sum()), rel=1e-10)
     done_at = []
-    for k in range(K):  # the patience rule replayed on the member's own data losses
-        best, best_epoch, wait = np.inf, None, 0
-        for epoch in range(epochs):
-            value = own[epoch][1][k]  # (the penalty left out: it falls as the weights shrink)
-            if value < best:
-                best, best_epoch, wait = value, epoch, 0
-            else:
-                wait += 1
-                if wait == patience:
-                    break
-        done_at.append(epoch)
+    for k in range(K):
+        best, best_epoch, done, _ = replayed(own, k, epochs, patience)
+        done_at.append(done)
         assert stopper.best_epochs[k] == best_epoch, k
         assert stopper.best[k] == pytest.approx(best, rel=1e-10)
-        for layer, saved in zip(packed, snapshots[best_epoch], strict=True):
-            for name in ("W", "b"):
-                np.testing.assert_array_equal(layer.params[name][k], saved[name][k])
+        assert_kept(packed, snapshots[best_epoch], k)
     assert epochs == max(done_at) + 1  # stopped when the last member ran out of patience
     assert len(set(stopper.best_epochs)) > 1, "one best epoch for all: not told apart"
     final = snapshots[-1][0]["W"]
@@ -422,23 +438,12 @@ def test_early_stopping_each_member_min_delta_counts_only_a_fall_beyond_it(min_d
     assert len(history) < len(plain), "min_delta stopped no sooner: raise it"
     uncounted, done_at = 0, []
     for k in range(K):
-        counted, best, best_epoch, wait = np.inf, np.inf, None, 0
-        for epoch in range(len(history)):
-            value = own[epoch][1][k]
-            if value < best:
-                best, best_epoch = value, epoch
-            if value < counted:
-                counted, wait = value - min_delta, 0
-            else:
-                uncounted += value < best + 1e-15 and best_epoch == epoch
-                wait += 1
-                if wait == patience:
-                    break
-        done_at.append(epoch)
+        best, best_epoch, done, lows = replayed(own, k, len(history), patience, min_delta)
+        uncounted += lows
+        done_at.append(done)
         assert stopper.best_epochs[k] == best_epoch, k
         assert stopper.best[k] == pytest.approx(best, rel=1e-10)
-        for layer, saved in zip(packed, snapshots[best_epoch], strict=True):
-            np.testing.assert_array_equal(layer.params["W"][k], saved["W"][k])
+        assert_kept(packed, snapshots[best_epoch], k)
     assert len(history) == max(done_at) + 1  # stopped when the last member ran out of patience
     assert uncounted, "no best epoch fell by less than min_delta: the rule was not exercised"
 
