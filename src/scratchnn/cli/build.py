@@ -7,11 +7,12 @@ import sys
 
 import numpy as np
 
-from .. import optim, schedules
+from .. import callbacks, optim, schedules
 from ..layers import Layer, Standardize, get_activation
 from ..layers.packed import pack
 from ..model import Sequential, mlp_layers
 from .data import Dataset
+from .defaults import Defaults
 from .tasks import Task
 
 #: Optimizer names on the command line: each a constructor taking the learning rate.
@@ -44,6 +45,17 @@ def make_schedule(name: str, epochs: int, monitor: str) -> schedules.Schedule | 
     if name == "plateau":
         return schedules.ReduceLROnPlateau(monitor=monitor, patience=2)
     raise ValueError(f"Unknown schedule {name!r}. Choose one of: {', '.join(SCHEDULES)}.")
+
+
+def make_early_stopping(settings: Defaults, monitor: str = "val_loss") -> callbacks.EarlyStopping:
+    """The early stopping a run's settings describe: their patience and least improvement on
+    ``monitor``, the best weights restored."""
+    return callbacks.EarlyStopping(
+        monitor=monitor,
+        patience=settings.patience,
+        min_delta=settings.min_delta,
+        restore_best_weights=True,
+    )
 
 
 def parse_layers(text: str) -> list[int]:

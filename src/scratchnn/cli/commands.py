@@ -12,14 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__, callbacks, diagnostics
+from .. import __version__, diagnostics
 from .._files import atomic_write
 from ..io import load
 from ..model import Sequential
 from . import data as data_module
 from . import outputs, tabular
 from . import text as text_model
-from .build import build_model, make_optimizer, make_schedule, verbosity
+from .build import build_model, make_early_stopping, make_optimizer, make_schedule, verbosity
 from .cnn import build_cnn
 from .defaults import choose
 from .tasks import Task, make_task, task_of
@@ -96,14 +96,7 @@ def train(args: argparse.Namespace) -> int:
     monitor = "val_loss" if validation is not None else "loss"
     fit_callbacks = []
     if settings.patience:
-        fit_callbacks.append(
-            callbacks.EarlyStopping(
-                monitor=monitor,
-                patience=settings.patience,
-                min_delta=settings.min_delta,
-                restore_best_weights=True,
-            )
-        )
+        fit_callbacks.append(make_early_stopping(settings, monitor))
     if not args.quiet:  # dead ReLUs and saturated units named as training goes
         fit_callbacks.append(diagnostics.Diagnose(report=lambda text: print(f"Diagnosis: {text}")))
     print(

@@ -73,10 +73,10 @@ class StepRule:
 #: docs/tables.md): against 0, the same tables within the margin in all four sets (26 of 26
 #: tuning, 67 of 76 held-out), every score within 0.005 of before but cake's (+0.005), and the
 #: tables that run to their last epochs while their loss creeps down cut short: Caschool's
-#: training 5.0 to 2.3 times HistGradientBoosting's,
-#: Star 2.6 to 1.9, EmplUK 2.7 to 2.0, Mroz 4.3 to 3.6. 0.003 cut more (Computers 3.9 to 2.5)
-#: but cost the tuning set's Clothing 0.021 of R² (+0.022 to +0.001 of the best) and the
-#: held-out Labour its place within the margin (-0.029 to -0.031).
+#: training 5.0 to 2.3 times HistGradientBoosting's, Star 2.6 to 1.9, EmplUK 2.7 to 2.0, Mroz
+#: 4.3 to 3.6. 0.003 cut more (Computers 3.9 to 2.5) but cost the tuning set's Clothing 0.021
+#: of R² (+0.022 to +0.001 of the best) and the held-out Labour its place within the margin
+#: (-0.029 to -0.031).
 MIN_IMPROVEMENT = 1e-3
 #: Arrays, image folders and the built-in datasets.
 ARRAYS = StepRule(target_steps=4_000, rows_per_batch_step=50, batch_range=(16, 128), lr=1e-3)

@@ -41,7 +41,7 @@ from ..tables.target import MAX_AUTO_CLASSES, count_target
 from ..tables.values import infinite_of, numbers_of, text_of
 from . import data as data_module
 from . import forked
-from .build import build_model, make_optimizer, make_schedule, verbosity
+from .build import build_model, make_early_stopping, make_optimizer, make_schedule, verbosity
 from .data import Dataset
 from .defaults import (
     DEFAULT_LAYERS,
@@ -952,14 +952,7 @@ def _ensemble(
                 epochs=settings.epochs,
                 batch_size=settings.batch_size,
                 validation_data=(X_all[val], target[val]),
-                callbacks=[
-                    callbacks.EarlyStopping(
-                        monitor="val_loss",
-                        patience=settings.patience,
-                        min_delta=settings.min_delta,
-                        restore_best_weights=True,
-                    )
-                ],
+                callbacks=[make_early_stopping(settings)],
                 verbose=0,
                 threads=getattr(args, "threads", None),
             )
@@ -1116,14 +1109,7 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
     data_loss = _DataLoss()
     fit_callbacks: list[callbacks.Callback] = [data_loss]
     if settings.patience:
-        fit_callbacks.append(
-            callbacks.EarlyStopping(
-                monitor="val_loss",
-                patience=settings.patience,
-                min_delta=settings.min_delta,
-                restore_best_weights=True,
-            )
-        )
+        fit_callbacks.append(make_early_stopping(settings))
     verbose = verbosity(args.quiet)
     if verbose:  # dead ReLUs and saturated units named as training goes
         fit_callbacks.append(diagnostics.Diagnose(report=lambda text: print(f"Diagnosis: {text}")))

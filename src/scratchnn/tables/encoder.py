@@ -87,9 +87,8 @@ class TableEncoder:
             ``"most_frequent"``.
         max_categories: at most this many one-hot columns per categorical column (default
             :data:`MAX_CATEGORIES`, 200); rarer categories are pooled into ``(other)``. A
-            panel's unit codes (numbers read as
-            categories, :mod:`~scratchnn.tables.roles` rule 7) keep one column each, up to
-            :data:`~scratchnn.tables.roles.MAX_CODES`.
+            panel's unit codes (numbers read as categories, :mod:`~scratchnn.tables.roles`
+            rule 7) keep one column each, up to :data:`~scratchnn.tables.roles.MAX_CODES`.
         scaling: ``"standard"`` (``(x - mean) / std``) or ``"robust"`` (``(x - median) /
             IQR``, then :func:`smooth_clip`) for the numeric columns.
 
