@@ -294,6 +294,9 @@ def info(args: argparse.Namespace) -> int:
         print(f"Preprocessor: {encoder!r}")
         for line in encoder.roles.describe():
             print(f"  {line}")
+        pairs = getattr(encoder, "equalities", [])
+        if pairs:
+            print(f"  Equal columns ({len(pairs)}): {', '.join(p.name for p in pairs)}")
     training = metadata.get("training")
     if training:
         print("Training settings: " + ", ".join(f"{k}={v}" for k, v in training.items()))

@@ -165,6 +165,14 @@ def build_parser() -> argparse.ArgumentParser:
         "the smooth clip z / sqrt(1 + (z/3)^2)) for numeric columns (default standard)",
     )
     train.add_argument(
+        "--equal-columns",
+        choices=["auto", "off"],
+        default=None,
+        help="table files: auto adds a 0/1 feature a==b for each pair of numeric columns that "
+        "the training rows show equal in at least 2%% of rows and 3 times as often as chance "
+        "(a choice table's price paid and the chosen option's price); off: none (default auto)",
+    )
+    train.add_argument(
         "--numeric-embedding",
         choices=["auto", "none", "periodic", "piecewise"],
         default=None,

@@ -51,6 +51,7 @@ from .defaults import (
     EMBEDDING_SIGMA,
     EMBEDDING_WIDTH,
     ENSEMBLE_MEMBERS,
+    EQUAL_COLUMNS,
     L2_MAX,
     NUMERIC_EMBEDDING,
     NUMERIC_SCALING,
@@ -361,6 +362,36 @@ def numeric_scaling(args: argparse.Namespace) -> tuple[str, str]:
     return scaling, f"Numeric columns: {scaling} scaling, {words} ({why} {other})."
 
 
+def equal_columns(args: argparse.Namespace) -> bool:
+    """Whether the encoder looks for equal numeric columns (``--equal-columns``, else
+    :data:`~scratchnn.cli.defaults.EQUAL_COLUMNS`)."""
+    return (getattr(args, "equal_columns", None) or EQUAL_COLUMNS) == "auto"
+
+
+def equal_columns_line(args: argparse.Namespace, encoder: TableEncoder) -> str | None:
+    """The header's line about the equal-column features: which pairs were found, how
+    often they are equal and how far beyond chance (None when none were looked for or found
+    and the option was not given)."""
+    given = getattr(args, "equal_columns", None) is not None
+    if not equal_columns(args):
+        return "Equal columns: not looked for (--equal-columns off)." if given else None
+    pairs = encoder.equalities
+    why = "--equal-columns" if given else "auto; --equal-columns off"
+    if not pairs:
+        if not given or not encoder.roles.numeric:
+            return None
+        return f"Equal columns: no two numeric columns are often equal ({why})."
+    shown = ", ".join(
+        f"{p.first} = {p.second} in {p.share:.0%}"
+        + (" of the training rows" if k == 0 else "")
+        + f" ({p.times_chance:.0f}x{' chance' * (k == 0)})"
+        for k, p in enumerate(pairs[:4])
+    )
+    more = f", and {len(pairs) - 4} more" if len(pairs) > 4 else ""
+    count = f"{len(pairs)} pair{'s' * (len(pairs) > 1)}"
+    return f"Equal columns ({count}, a 0/1 feature a==b each): {shown}{more} ({why})."
+
+
 def numeric_embedding(
     args: argparse.Namespace, numeric: int, classification: bool, packed: bool = True
 ) -> tuple[str, str]:
@@ -493,9 +524,11 @@ def table_dataset(args: argparse.Namespace, seed: int) -> Dataset:
     raw, roles, y, classes, fingerprints, tokens = read_labelled(args)
     rng = np.random.default_rng(seed)
     train_rows, test_rows = _permutation_split(raw.n_rows, args.test_split, rng)
-    encoder = TableEncoder(missing_tokens=tokens, scaling=numeric_scaling(args)[0]).fit(
-        raw.take(train_rows), roles
-    )
+    encoder = TableEncoder(
+        missing_tokens=tokens,
+        scaling=numeric_scaling(args)[0],
+        equal_columns=equal_columns(args),
+    ).fit(raw.take(train_rows), roles)
     for notice in encoder.notices:
         print(notice)
     X_train = encoded(encoder, raw.take(train_rows), training=True)
@@ -895,14 +928,17 @@ def _refit(
     args: argparse.Namespace, raw: RawTable, roles: Any, tokens: list[str], y: np.ndarray,
     rows: np.ndarray, classes: list[Any] | None, task: Task, layers: list[int], l2: float,
     log1p: bool, settings: Any, epochs: int, poisson: bool = False,
+    equalities: Sequence[Any] = (),
 ) -> tuple[TableEncoder, TargetScaler | None, Sequential, Any]:  # fmt: skip
     """The encoder, target scaler, model and history of a fresh fit on all training ``rows``
-    for ``epochs`` epochs (the count early stopping chose), with no validation part."""
+    for ``epochs`` epochs (the count early stopping chose), with no validation part. The
+    encoder keeps the ``equalities`` the header showed (found on the fitting rows)."""
     encoder = TableEncoder(
         missing_tokens=tokens,
         missing_indicator=args.missing_indicator,
         max_categories=args.max_categories,
         scaling=numeric_scaling(args)[0],
+        equal_columns=list(equalities),
     ).fit(raw.take(rows), roles)
     X = encoded(encoder, raw.take(rows), training=True)
     scaler = TargetScaler(log1p, poisson).fit(y[rows]) if classes is None else None
@@ -1061,6 +1097,7 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
         missing_indicator=args.missing_indicator,
         max_categories=args.max_categories,
         scaling=numeric_scaling(args)[0],
+        equal_columns=equal_columns(args),
     ).fit(raw.take(encoder_rows), roles)
     for notice in encoder.notices:
         print(notice)
@@ -1141,6 +1178,8 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
     print(f"L2 weight penalty {l2:g} on every Dense layer ({how}).")
     if roles.numeric:
         print(numeric_scaling(args)[1])
+    if line := equal_columns_line(args, encoder):
+        print(line)
     embedding, embedding_why = numeric_embedding(
         args, len(roles.numeric), classes is not None, packed
     )
@@ -1308,7 +1347,7 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
         with threads():
             encoder, scaler, model, refit_history = _refit(
                 args, raw, roles, tokens, y, train_rows, classes, task, layers, l2, log1p,
-                settings, best, poisson,
+                settings, best, poisson, encoder.equalities,
             )  # fmt: skip
         note = f"; refit for {best} epochs on all {len(train_rows):,} training rows"
         if test_raw is not None:
@@ -1365,6 +1404,7 @@ def train_table(args: argparse.Namespace, metrics_table) -> tuple[Sequential, An
             "threads": history.threads.threads,
             "target_transform": "log1p" if log1p else None,
             "numeric_scaling": encoder.scaling,
+            "equal_columns": "auto" if equal_columns(args) else "off",
             "numeric_embedding": embedding,
             "numeric_embedding_losses": compared,
             "loss": loss_name if loss_name != "auto" else args.loss,

@@ -19,6 +19,11 @@ own category ``(missing)`` (or the most frequent one); a category unseen in trai
 all zeros and is counted in :attr:`TableEncoder.unseen_`; beyond ``max_categories`` the rarest
 categories are pooled into one ``(other)`` column.
 
+With ``equal_columns=True``, one 0/1 column ``a==b`` for each pair of numeric columns that the
+training rows show equal often and far beyond chance (a choice table's price paid and the
+chosen option's price; :mod:`~scratchnn.tables.equal_columns`): 1 where both are present and
+exactly equal.
+
 The encoder is fitted on training rows only and saved inside the model file as JSON plus
 named arrays (:meth:`TableEncoder.get_state` / :meth:`TableEncoder.from_state`), never pickled.
 """
@@ -30,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from .equal_columns import EqualColumns, find_equal_columns
 from .reading import decimal_comma_column
 from .roles import MAX_CODES, ColumnRoles, infer_roles
 from .values import (
@@ -91,6 +97,10 @@ class TableEncoder:
             rule 7) keep one column each, up to :data:`~scratchnn.tables.roles.MAX_CODES`.
         scaling: ``"standard"`` (``(x - mean) / std``) or ``"robust"`` (``(x - median) /
             IQR``, then :func:`smooth_clip`) for the numeric columns.
+        equal_columns: True: add a 0/1 ``a==b`` column for each pair of numeric columns
+            that the training rows show often equal
+            (:func:`~scratchnn.tables.equal_columns.find_equal_columns`); a list of
+            :class:`~scratchnn.tables.equal_columns.EqualColumns`: these pairs; False: none.
 
     Example:
         >>> X = {"size": [1.0, None, 3.0], "colour": ["red", "blue", "red"]}
@@ -113,6 +123,7 @@ class TableEncoder:
         categorical_missing: str = "category",
         max_categories: int = MAX_CATEGORIES,
         scaling: str = "standard",
+        equal_columns: bool | Sequence[EqualColumns] = False,
     ) -> None:
         if scaling not in SCALINGS:
             raise ValueError(f"scaling must be 'standard' or 'robust'. Received: {scaling!r}.")
@@ -137,6 +148,10 @@ class TableEncoder:
         self.categorical_missing = categorical_missing
         self.max_categories = max_categories
         self.scaling = scaling
+        self.equal_columns = (
+            equal_columns if isinstance(equal_columns, bool) else list(equal_columns)
+        )
+        self.equalities: list[EqualColumns] = []
         self.roles: ColumnRoles | None = None
         self.unseen_: dict[str, int] = {}
         self.new_missing_: dict[str, int] = {}
@@ -184,6 +199,7 @@ class TableEncoder:
         if n == 0:
             raise ValueError("fit() needs at least one row.")
         medians, means, scales, indicators, had_missing = [], [], [], [], []
+        read = {}
         lines = getattr(X, "lines", None)
         for name in roles.numeric:
             numbers, missing = numbers_of(columns[name], self.missing_tokens)
@@ -194,6 +210,7 @@ class TableEncoder:
                     "categorical."
                 )
             self._refuse_infinite(name, columns[name], missing, lines)
+            read[name] = (numbers, missing)
             present = numbers[~missing]
             median = float(np.median(present)) if len(present) else 0.0
             filled = np.where(missing, median, numbers)
@@ -213,6 +230,7 @@ class TableEncoder:
         self.mean_ = np.array(means, dtype=np.float64)
         self.scale_ = np.array(scales, dtype=np.float64)
         self.indicators = indicators
+        self.equalities = self._equalities(read)
         self.missing_in_training = had_missing
         self.categories: dict[str, list[str]] = {}
         self.fill: dict[str, str] = {}
@@ -245,6 +263,22 @@ class TableEncoder:
         self.fitted = True
         return self
 
+    def _equalities(self, read: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[EqualColumns]:
+        """The equal-column pairs: found on the training rows, given, or none."""
+        if self.equal_columns is True:
+            return find_equal_columns(read)
+        if self.equal_columns is False:
+            return []
+        pairs = [EqualColumns(*pair) for pair in self.equal_columns]
+        for pair in pairs:
+            for name in (pair.first, pair.second):
+                if name not in read:
+                    raise ValueError(
+                        f"equal_columns names {name!r}, which is not a numeric column. "
+                        f"Numeric columns: {', '.join(map(repr, read)) or 'none'}."
+                    )
+        return pairs
+
     # applying
 
     @property
@@ -254,16 +288,18 @@ class TableEncoder:
         return (
             len(self.roles.numeric)
             + len(self.indicators)
+            + len(self.equalities)
             + sum(len(c) for c in self.categories.values())
         )
 
     def feature_names_out(self) -> list[str]:
-        """The name of every output column: numeric names, ``name_missing`` indicators, and
-        ``name=category`` one-hot columns."""
+        """The name of every output column: numeric names, ``name_missing`` indicators,
+        ``a==b`` equal-column features, and ``name=category`` one-hot columns."""
         self._check_fitted()
         return (
             list(self.roles.numeric)
             + [f"{name}_missing" for name in self.indicators]
+            + [pair.name for pair in self.equalities]
             + [f"{name}={c}" for name, cats in self.categories.items() for c in cats]
         )
 
@@ -290,6 +326,7 @@ class TableEncoder:
         out = np.zeros((n, self.n_features_out), dtype=np.float64)
         lines = getattr(X, "lines", None)
         self.new_missing_ = {}
+        read = {}
         j = 0
         for k, name in enumerate(self.roles.numeric):
             numbers, missing = numbers_of(columns[name], self.missing_tokens)
@@ -308,6 +345,7 @@ class TableEncoder:
             trained_with = self.missing_in_training
             if trained_with is not None and name not in trained_with and missing.any():
                 self.new_missing_[name] = int(missing.sum())
+            read[name] = (numbers.copy() if self.equalities else numbers, missing)
             numbers[missing] = self.median_[k]
             with np.errstate(over="ignore"):  # a value far beyond the training range: inf
                 out[:, j] = (numbers - self.mean_[k]) / self.scale_[k]
@@ -315,7 +353,11 @@ class TableEncoder:
                 out[:, j] = smooth_clip(out[:, j])
             j += 1
         for name in self.indicators:
-            out[:, j] = numbers_of(columns[name], self.missing_tokens)[1]
+            out[:, j] = read[name][1]
+            j += 1
+        for pair in self.equalities:
+            (a, missing_a), (b, missing_b) = read[pair.first], read[pair.second]
+            out[:, j] = (a == b) & ~missing_a & ~missing_b
             j += 1
         self.unseen_ = {}
         for name, cats in self.categories.items():
@@ -378,6 +420,7 @@ class TableEncoder:
             "max_categories": self.max_categories,
             "scaling": self.scaling,
             "indicators": list(self.indicators),
+            "equal_columns": [list(pair) for pair in self.equalities],
             "missing_in_training": self.missing_in_training,
             "categories": {k: list(v) for k, v in self.categories.items()},
             "fill": dict(self.fill),
@@ -404,6 +447,7 @@ class TableEncoder:
         encoder.roles = ColumnRoles(numeric, categorical, dict(config.get("dropped", {})))
         encoder.input_columns = encoder.roles.features
         encoder.indicators = [str(n) for n in config["indicators"]]
+        encoder.equalities = _equal_columns_of(config.get("equal_columns", []), numeric)
         trained_with = config.get("missing_in_training")  # absent from older files: unknown
         encoder.missing_in_training = (
             None if not isinstance(trained_with, list) else [str(n) for n in trained_with]
@@ -433,6 +477,30 @@ class TableEncoder:
             f"TableEncoder({len(self.roles.numeric)} numeric, {len(self.roles.categorical)} "
             f"categorical -> {self.n_features_out} features)"
         )
+
+
+def _equal_columns_of(saved: Any, numeric: list[str]) -> list[EqualColumns]:
+    """The equal-column pairs a model file lists (none in files from before them).
+
+    Raises:
+        ValueError: an entry is not ``[first, second, share, times_chance]`` of two distinct
+            numeric columns and two finite numbers.
+    """
+    if not isinstance(saved, list):
+        raise ValueError("the encoder's equal_columns is not a list")
+    pairs = []
+    for entry in saved:
+        if (
+            not isinstance(entry, list)
+            or len(entry) != 4
+            or entry[0] not in numeric
+            or entry[1] not in numeric
+            or entry[0] == entry[1]
+            or not all(isinstance(x, int | float) and np.isfinite(x) for x in entry[2:])
+        ):
+            raise ValueError(f"the encoder's equal_columns entry {entry!r} is inconsistent")
+        pairs.append(EqualColumns(str(entry[0]), str(entry[1]), float(entry[2]), float(entry[3])))
+    return pairs
 
 
 def _mean_and_std(values: np.ndarray) -> tuple[float, float]:

@@ -7,6 +7,8 @@ The graph has one input per column the encoder reads, each of shape ``("batch", 
   (the training median) → ``Sub`` (mean) → ``Div`` (scale), and ``Cast(IsNaN)`` for a
   missing-indicator column. With robust scaling the smooth clip follows:
   ``Clip`` (±1e150, so that the square cannot overflow) → ``3 · z / Sqrt(9 + z·z)``.
+  An equal-column feature ``a==b`` is ``Cast(Equal(a, b))`` on the raw values (NaN equals
+  nothing, so a missing value gives 0, as in the encoder).
 - a categorical column is ``string``, spelled as in training (stripped; numbers as the
   encoder spells them, ``"2"`` not ``"2.0"``); a missing token (``""``, ``"NA"``, ...) is
   missing. Nodes: ``ai.onnx.ml.LabelEncoder`` (category → index; unseen → -1, or the
@@ -61,6 +63,9 @@ def lower_encoder(g: Any, encoder: TableEncoder) -> tuple[list[Any], str]:
         pieces.append(z)
     for column in encoder.indicators:
         pieces.append(g.op("Cast", [missing[column]], to=tensor.DOUBLE))
+    for pair in encoder.equalities:  # NaN (missing) equals nothing, itself included
+        equal = g.op("Equal", [names[pair.first], names[pair.second]])
+        pieces.append(g.op("Cast", [equal], to=tensor.DOUBLE))
     for column, categories in encoder.categories.items():
         index = {c: i for i, c in enumerate(categories)}
         keys, values = list(categories), list(range(len(categories)))
