@@ -17,14 +17,15 @@ from scratchnn.cli.main import main
 from scratchnn.io import load
 from scratchnn.tables import TableEncoder
 from scratchnn.tables.equal_columns import (
+    MAX_CELLS,
     MAX_COLUMNS,
     MAX_PAIRS,
     MIN_ROWS,
     MIN_SHARE,
     MIN_VALUES,
     TIMES_CHANCE,
-    EqualColumns,
     find_equal_columns,
+    not_searched,
 )
 
 
@@ -102,12 +103,17 @@ def test_a_choice_tables_price_paid_equals_the_chosen_options_price():
 
 def test_a_missing_value_is_never_equal():
     X = {k: v.astype(object) for k, v in choice_table(200, 1).items() if k != "mode"}
+    X["p_bus"] = X["price"].copy()  # the same values, so one median for both
+    X["p_bus"][::3] = X["price"][::3][::-1]  # equal in the other two thirds of the rows
     encoder = TableEncoder(equal_columns=True).fit(X)
-    row = {k: v[:2].copy() for k, v in X.items()}
+    assert encoder.feature_names_out()[5] == "price==p_bus"
+    assert encoder.median_[0] == encoder.median_[1]
+    row = {k: v[:3].copy() for k, v in X.items()}
     row["price"][0], row["p_bus"][0], row["p_train"][0] = None, None, None
     row["price"][1], row["p_bus"][1] = 7.0, 7.0
-    out = encoder.transform(row)
-    np.testing.assert_array_equal(out[:, 5:], [[0, 0, 0], [1, 0, 0]])
+    row["price"][2], row["p_bus"][2] = None, encoder.median_[0]  # the median itself
+    out = encoder.transform(row)  # both missing: both filled with the one median, yet 0
+    np.testing.assert_array_equal(out[:, 5], [0, 1, 0])
 
 
 @pytest.mark.parametrize(
@@ -118,6 +124,8 @@ def test_a_missing_value_is_never_equal():
         (list(range(100)), [*range(99), 5], "equal in 99% of the rows"),
         (list(range(100)), [0, *range(200, 299)], "equal in 1% of the rows"),
         ([1, 2, 3, 4, 5] + [0] * 45, [1, 2, 3, 4, 5] + [9] * 45, "equal in 5 rows only"),
+        ([*range(12), *range(100, 1088)], [*range(12), *range(2000, 2988)], "in 1.2%, 12 rows"),
+        ([7] * 20 + list(range(100, 280)), [7] * 20 + list(range(500, 680)), "on one value"),
     ],
 )
 def test_pairs_the_rule_leaves_out(a, b, why):
@@ -142,8 +150,11 @@ def test_at_most_max_pairs_the_farthest_beyond_chance_and_wide_tables_not_search
     assert {(p.first, p.second) for p in pairs} == every
     order = list(columns)
     assert pairs == sorted(pairs, key=lambda p: (order.index(p.first), order.index(p.second)))
-    wide = {f"x{k}": (base, np.zeros(500, bool)) for k in range(MAX_COLUMNS + 1)}
+    wide = {f"c{k}": columns[f"c{k % 12}"] for k in range(MAX_COLUMNS + 1)}
     assert find_equal_columns(wide) == []
+    assert not_searched(500, MAX_COLUMNS + 1) == f"more than {MAX_COLUMNS} numeric columns"
+    assert len(find_equal_columns(dict(list(wide.items())[:MAX_COLUMNS]))) == MAX_PAIRS
+    assert not_searched(MAX_CELLS // 10 + 1, 10) == f"more than {MAX_CELLS:,} numeric cells"
 
 
 cells = st.one_of(st.none(), st.integers(0, 6).map(float))
@@ -185,12 +196,32 @@ def test_the_pairs_are_saved_given_and_checked_on_loading():
     ):
         with pytest.raises(ValueError, match="equal_columns"):
             TableEncoder.from_state({**config, "equal_columns": bad}, arrays)
-    given_pairs = [EqualColumns("p_bus", "p_car", 0.0, 1.0)]  # used as given, even if rare
-    assert TableEncoder(equal_columns=given_pairs).fit(X).feature_names_out()[-1] == (
-        "p_bus==p_car"
-    )
-    with pytest.raises(ValueError, match="'p_boat', which is not a numeric column"):
-        TableEncoder(equal_columns=[EqualColumns("price", "p_boat", 0.3, 9.0)]).fit(X)
+    for bad in (
+        [["price", "p_bus", True, 50.0]],
+        [["price", "p_bus", 10**400, 50.0]],
+        [["price", "p_bus", -0.1, 50.0]],
+        [["price", "p_bus", 0.3, 50.0], ["p_bus", "price", 0.3, 50.0]],
+    ):
+        with pytest.raises(ValueError, match="equal_columns entry"):
+            TableEncoder.from_state({**config, "equal_columns": bad}, arrays)
+    given = TableEncoder(equal_columns=[("p_bus", "p_car"), encoder.equalities[0]]).fit(X)
+    assert given.feature_names_out()[-2:] == ["p_bus==p_car", "price==p_bus"]
+    assert given.equalities[0].share == 0.0  # measured on these rows: never equal
+    assert given.equalities[1] == encoder.equalities[0]
+    config, arrays = given.get_state()
+    again = TableEncoder.from_state(json.loads(json.dumps(config)), arrays)
+    assert again.equalities == given.equalities
+    assert again.fit(X).equalities == given.equalities  # a loaded encoder refits its pairs
+    assert TableEncoder(equal_columns=np.True_).fit(X).equalities == encoder.equalities
+    for pairs, message in (
+        ([("price", "p_boat")], "'p_boat', which is not a numeric column"),
+        ([("price", "price")], "one column twice"),
+        ([("price", "p_bus"), ("p_bus", "price")], "a pair already listed"),
+        ([("price",)], "not a pair of column names"),
+        ("price==p_bus", "True, False or a list of column pairs"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            TableEncoder(equal_columns=pairs).fit(X)
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +241,7 @@ def test_train_shows_the_pairs_and_saves_them(choices, capsys):
     header = capsys.readouterr().out
     assert (
         "Equal columns (3 pairs, a 0/1 feature a==b each): price = p_bus in 3" in header
-        and "% of the training rows (" in header
+        and "% of the rows (" in header
         and "(auto; --equal-columns off)." in header
     )
     model = load(out)
@@ -228,7 +259,14 @@ def test_train_shows_the_pairs_and_saves_them(choices, capsys):
     assert len(predicted) == 500
 
 
-def test_off_and_a_refit_keep_what_the_header_says(choices, capsys):
+def test_off_and_a_refit_keep_what_the_header_says(choices, capsys, monkeypatch):
+    import scratchnn.tables.encoder as encoder_module
+
+    searches = []
+    search = encoder_module.find_equal_columns
+    monkeypatch.setattr(
+        encoder_module, "find_equal_columns", lambda read: searches.append(1) or search(read)
+    )
     folder, path = choices
     common = ["train", str(path), "--target", "mode", "--layers", "8", "--epochs", "3",
               "--force"]  # fmt: skip
@@ -239,6 +277,7 @@ def test_off_and_a_refit_keep_what_the_header_says(choices, capsys):
     header = capsys.readouterr().out
     assert "refitting on all" in header and "Equal columns (3 pairs" in header
     assert len(load(folder / "one.npz").preprocessor.equalities) == 3
+    assert len(searches) == 1  # the refit keeps the pairs the header named
     data = choice_table(200, 5)
     rows = zip(data["income"], data["mode"], strict=True)
     plain = write_csv(folder / "plain.csv", ["x", "y"], rows)
@@ -247,6 +286,19 @@ def test_off_and_a_refit_keep_what_the_header_says(choices, capsys):
     assert main(args) == 0
     assert "Equal columns: no two numeric columns are often equal (--equal-columns)." in (
         capsys.readouterr().out
+    )
+    rng = np.random.default_rng(7)
+    wide = rng.normal(size=(100, 66)).round(3)
+    wide[::3, 1] = wide[::3, 0]
+    labels = np.where(wide[:, 0] > 0, "yes", "no")
+    rows = [[*r, label] for r, label in zip(wide.tolist(), labels, strict=True)]
+    path = write_csv(folder / "wide.csv", [*(f"x{k}" for k in range(66)), "y"], rows)
+    args = ["train", str(path), "--target", "y", "--layers", "8", "--epochs", "2",
+            "--out", str(folder / "w.npz"), "--force"]  # fmt: skip
+    assert main(args) == 0
+    assert (
+        "Equal columns: not looked for, more than 64 numeric columns (auto; --equal-columns off)."
+        in capsys.readouterr().out
     )
 
 

@@ -169,9 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["auto", "off"],
         default=None,
         help="table files: auto adds a 0/1 feature a==b for each pair of numeric columns that "
-        "the training rows show equal in 2-98%% of rows (10 or more) and 3 times as often as "
-        "chance "
-        "(a choice table's price paid and the chosen option's price); off: none (default auto)",
+        "the training rows show equal in 2-98%% of rows (10 or more), 3 times as often as "
+        "chance, on 2 or more values (a choice table's price paid and the chosen option's "
+        "price); off: none (default auto)",
     )
     train.add_argument(
         "--numeric-embedding",

@@ -377,13 +377,15 @@ def equal_columns_line(args: argparse.Namespace, encoder: TableEncoder) -> str |
         return "Equal columns: not looked for (--equal-columns off)." if given else None
     pairs = encoder.equalities
     why = "--equal-columns" if given else "auto; --equal-columns off"
+    if encoder.equalities_skipped:
+        return f"Equal columns: not looked for, {encoder.equalities_skipped} ({why})."
     if not pairs:
         if not given or not encoder.roles.numeric:
             return None
         return f"Equal columns: no two numeric columns are often equal ({why})."
     shown = ", ".join(
         f"{p.first} = {p.second} in {p.share:.0%}"
-        + (" of the training rows" if k == 0 else "")
+        + (" of the rows" if k == 0 else "")
         + f" ({p.times_chance:.0f}x{' chance' * (k == 0)})"
         for k, p in enumerate(pairs[:4])
     )

@@ -35,7 +35,14 @@ from typing import Any
 
 import numpy as np
 
-from .equal_columns import EqualColumns, find_equal_columns
+from .equal_columns import (
+    EqualColumns,
+    checked_pairs,
+    find_equal_columns,
+    measured,
+    not_searched,
+    saved_pairs,
+)
 from .reading import decimal_comma_column
 from .roles import MAX_CODES, ColumnRoles, infer_roles
 from .values import (
@@ -99,8 +106,9 @@ class TableEncoder:
             IQR``, then :func:`smooth_clip`) for the numeric columns.
         equal_columns: True: add a 0/1 ``a==b`` column for each pair of numeric columns
             that the training rows show often equal
-            (:func:`~scratchnn.tables.equal_columns.find_equal_columns`); a list of
-            :class:`~scratchnn.tables.equal_columns.EqualColumns`: these pairs; False: none.
+            (:func:`~scratchnn.tables.equal_columns.find_equal_columns`); a list of pairs
+            (two column names each, or :class:`~scratchnn.tables.equal_columns.EqualColumns`):
+            these pairs, measured on the training rows; False: none.
 
     Example:
         >>> X = {"size": [1.0, None, 3.0], "colour": ["red", "blue", "red"]}
@@ -148,10 +156,12 @@ class TableEncoder:
         self.categorical_missing = categorical_missing
         self.max_categories = max_categories
         self.scaling = scaling
-        self.equal_columns = (
-            equal_columns if isinstance(equal_columns, bool) else list(equal_columns)
+        self.equal_columns: Any = (  # a list of pairs is checked by fit, against the columns
+            bool(equal_columns) if isinstance(equal_columns, bool | np.bool_) else equal_columns
         )
         self.equalities: list[EqualColumns] = []
+        #: Why the training rows were not searched for equal columns (too wide), or None.
+        self.equalities_skipped: str | None = None
         self.roles: ColumnRoles | None = None
         self.unseen_: dict[str, int] = {}
         self.new_missing_: dict[str, int] = {}
@@ -264,20 +274,16 @@ class TableEncoder:
         return self
 
     def _equalities(self, read: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[EqualColumns]:
-        """The equal-column pairs: found on the training rows, given, or none."""
+        """The equal-column pairs: found on the training rows, or the given ones measured
+        on them, or none."""
+        self.equalities_skipped = None
         if self.equal_columns is True:
+            rows = len(next(iter(read.values()))[0]) if read else 0
+            self.equalities_skipped = not_searched(rows, len(read))
             return find_equal_columns(read)
         if self.equal_columns is False:
             return []
-        pairs = [EqualColumns(*pair) for pair in self.equal_columns]
-        for pair in pairs:
-            for name in (pair.first, pair.second):
-                if name not in read:
-                    raise ValueError(
-                        f"equal_columns names {name!r}, which is not a numeric column. "
-                        f"Numeric columns: {', '.join(map(repr, read)) or 'none'}."
-                    )
-        return pairs
+        return measured(read, checked_pairs(self.equal_columns, list(read)))
 
     # applying
 
@@ -447,7 +453,8 @@ class TableEncoder:
         encoder.roles = ColumnRoles(numeric, categorical, dict(config.get("dropped", {})))
         encoder.input_columns = encoder.roles.features
         encoder.indicators = [str(n) for n in config["indicators"]]
-        encoder.equalities = _equal_columns_of(config.get("equal_columns", []), numeric)
+        encoder.equalities = saved_pairs(config.get("equal_columns", []), numeric)
+        encoder.equal_columns = [(p.first, p.second) for p in encoder.equalities]
         trained_with = config.get("missing_in_training")  # absent from older files: unknown
         encoder.missing_in_training = (
             None if not isinstance(trained_with, list) else [str(n) for n in trained_with]
@@ -477,30 +484,6 @@ class TableEncoder:
             f"TableEncoder({len(self.roles.numeric)} numeric, {len(self.roles.categorical)} "
             f"categorical -> {self.n_features_out} features)"
         )
-
-
-def _equal_columns_of(saved: Any, numeric: list[str]) -> list[EqualColumns]:
-    """The equal-column pairs a model file lists (none in files from before them).
-
-    Raises:
-        ValueError: an entry is not ``[first, second, share, times_chance]`` of two distinct
-            numeric columns and two finite numbers.
-    """
-    if not isinstance(saved, list):
-        raise ValueError("the encoder's equal_columns is not a list")
-    pairs = []
-    for entry in saved:
-        if (
-            not isinstance(entry, list)
-            or len(entry) != 4
-            or entry[0] not in numeric
-            or entry[1] not in numeric
-            or entry[0] == entry[1]
-            or not all(isinstance(x, int | float) and np.isfinite(x) for x in entry[2:])
-        ):
-            raise ValueError(f"the encoder's equal_columns entry {entry!r} is inconsistent")
-        pairs.append(EqualColumns(str(entry[0]), str(entry[1]), float(entry[2]), float(entry[3])))
-    return pairs
 
 
 def _mean_and_std(values: np.ndarray) -> tuple[float, float]:
