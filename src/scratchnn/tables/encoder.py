@@ -240,7 +240,7 @@ class TableEncoder:
         self.mean_ = np.array(means, dtype=np.float64)
         self.scale_ = np.array(scales, dtype=np.float64)
         self.indicators = indicators
-        self.equalities = self._equalities(read)
+        self.equalities = self._equalities(read, n)
         self.missing_in_training = had_missing
         self.categories: dict[str, list[str]] = {}
         self.fill: dict[str, str] = {}
@@ -273,14 +273,15 @@ class TableEncoder:
         self.fitted = True
         return self
 
-    def _equalities(self, read: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[EqualColumns]:
-        """The equal-column pairs: found on the training rows, or the given ones measured
-        on them, or none."""
+    def _equalities(
+        self, read: dict[str, tuple[np.ndarray, np.ndarray]], rows: int
+    ) -> list[EqualColumns]:
+        """The equal-column pairs: found on the ``rows`` training rows, or the given ones
+        measured on them, or none."""
         self.equalities_skipped = None
         if self.equal_columns is True:
-            rows = len(next(iter(read.values()))[0]) if read else 0
             self.equalities_skipped = not_searched(rows, len(read))
-            return find_equal_columns(read)
+            return [] if self.equalities_skipped else find_equal_columns(read)
         if self.equal_columns is False:
             return []
         return measured(read, checked_pairs(self.equal_columns, list(read)))
@@ -333,6 +334,7 @@ class TableEncoder:
         lines = getattr(X, "lines", None)
         self.new_missing_ = {}
         read = {}
+        paired = {name for pair in self.equalities for name in (pair.first, pair.second)}
         j = 0
         for k, name in enumerate(self.roles.numeric):
             numbers, missing = numbers_of(columns[name], self.missing_tokens)
@@ -351,7 +353,7 @@ class TableEncoder:
             trained_with = self.missing_in_training
             if trained_with is not None and name not in trained_with and missing.any():
                 self.new_missing_[name] = int(missing.sum())
-            read[name] = (numbers.copy() if self.equalities else numbers, missing)
+            read[name] = (numbers.copy() if name in paired else numbers, missing)
             numbers[missing] = self.median_[k]
             with np.errstate(over="ignore"):  # a value far beyond the training range: inf
                 out[:, j] = (numbers - self.mean_[k]) / self.scale_[k]

@@ -109,22 +109,14 @@ def find_equal_columns(
     chances = _Chances(numbers)
     found = []
     for i, first in enumerate(names):
-        a, missing_a = numbers[first]
         for second in names[i + 1 :]:
-            b, missing_b = numbers[second]
-            both = ~missing_a & ~missing_b
-            present_both = int(both.sum())
-            if present_both == 0:
-                continue
-            equal = both & (a == b)
-            count = int(equal.sum())
-            share = count / present_both
-            if count < MIN_ROWS or not MIN_SHARE <= share <= 1 - MIN_SHARE:
+            equal, share = _agreement(numbers, first, second)
+            if int(equal.sum()) < MIN_ROWS or not MIN_SHARE <= share <= 1 - MIN_SHARE:
                 continue
             chance = chances(first, second)  # > 0: they share a value
             if share < TIMES_CHANCE * chance:
                 continue
-            if not _distinct_at_least(a[equal], MIN_VALUES):
+            if not _distinct_at_least(numbers[first][0][equal], MIN_VALUES):
                 continue
             found.append(EqualColumns(first, second, share, share / chance))
     kept = sorted(found, key=lambda pair: -pair.times_chance)[:MAX_PAIRS]
@@ -169,9 +161,7 @@ def measured(
     are never equal)."""
     chances, out = _Chances(numbers), []
     for first, second in pairs:
-        (a, missing_a), (b, missing_b) = numbers[first], numbers[second]
-        both = ~missing_a & ~missing_b
-        share = float((both & (a == b)).sum()) / max(int(both.sum()), 1)
+        share = _agreement(numbers, first, second)[1]
         chance = chances(first, second) if share > 0 else 0.0
         out.append(EqualColumns(first, second, share, share / chance if chance > 0 else 0.0))
     return out
@@ -202,6 +192,17 @@ def saved_pairs(entries: Any, numeric: Sequence[str]) -> list[EqualColumns]:
         EqualColumns(first, second, float(entry[2]), float(entry[3]))
         for (first, second), entry in zip(names, entries, strict=True)
     ]
+
+
+def _agreement(
+    numbers: dict[str, tuple[np.ndarray, np.ndarray]], first: str, second: str
+) -> tuple[np.ndarray, float]:
+    """The rows where both columns are present and equal ``(n,)``, and their share of the
+    rows where both are present (0 where there are none)."""
+    (a, missing_a), (b, missing_b) = numbers[first], numbers[second]
+    both = ~missing_a & ~missing_b
+    equal = both & (a == b)
+    return equal, int(equal.sum()) / max(int(both.sum()), 1)
 
 
 class _Chances:
