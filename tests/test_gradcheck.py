@@ -164,6 +164,11 @@ def test_dense_parameter_gradients_have_the_textbook_form():
     np.testing.assert_allclose(layer.grads["W"], x.T @ g, rtol=1e-12)
     np.testing.assert_allclose(layer.grads["b"], g.sum(axis=0), rtol=1e-12)
     np.testing.assert_allclose(grad_x, g @ layer.params["W"].T, rtol=1e-12)
+    for rows in (2, 5, 7):  # an epoch's shorter last batch, then a longer one
+        layer.forward(x := rng.standard_normal((rows, 3)))
+        layer.backward(g := rng.standard_normal((rows, 4)))
+        np.testing.assert_allclose(layer.grads["b"], g.sum(axis=0), rtol=1e-12)
+        np.testing.assert_allclose(layer.grads["W"], x.T @ g, rtol=1e-12)
 
 
 # --------------------------------------------------------------------------------------------

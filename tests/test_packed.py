@@ -68,12 +68,13 @@ def test_gradcheck(shared, l2):
     assert "input" in result.errors
 
 
+@pytest.mark.parametrize("outputs", [4, 1])  # (one output: ∂L/∂x as an outer product)
 @pytest.mark.parametrize("shared", [True, False], ids=["shared", "unshared"])
-def test_central_differences_of_the_layer_alone_with_l2(shared):
+def test_central_differences_of_the_layer_alone_with_l2(shared, outputs):
     """L = Σ G ⊙ z + λ Σ W²: the layer's own backward and penalty, without gradcheck."""
-    layer = built(PackedDense(3, 4, K, shared_input=shared, l2=0.3))
+    layer = built(PackedDense(3, outputs, K, shared_input=shared, l2=0.3))
     x = layer_input(layer)
-    G = np.random.default_rng(3).normal(size=(6, K, 4))
+    G = np.random.default_rng(3).normal(size=(6, K, outputs))
 
     def f() -> float:
         return float(np.sum(G * layer.forward(x))) + layer.penalty()
@@ -86,13 +87,14 @@ def test_central_differences_of_the_layer_alone_with_l2(shared):
     np.testing.assert_allclose(dx, central_differences(f, x, 1e-6), rtol=1e-7, atol=1e-8)
 
 
+@pytest.mark.parametrize("outputs", [4, 1])
 @pytest.mark.parametrize("shared", [True, False], ids=["shared", "unshared"])
-def test_equals_k_separate_dense_layers(shared):
-    layer = built(PackedDense(3, 4, K, shared_input=shared, l2=0.1))
+def test_equals_k_separate_dense_layers(shared, outputs):
+    layer = built(PackedDense(3, outputs, K, shared_input=shared, l2=0.1))
     x = layer_input(layer)
-    g = np.random.default_rng(4).normal(size=(6, K, 4))
+    g = np.random.default_rng(4).normal(size=(6, K, outputs))
     z = layer.forward(x, training=True)
-    assert z.shape == (6, K, 4)
+    assert z.shape == (6, K, outputs)
     dx = layer.backward(g)
     dx_members = []
     for k in range(K):
@@ -240,6 +242,36 @@ def test_each_member_is_the_sum_of_the_members_base_losses(base, weights):
     np.testing.assert_allclose(grad, expected_grad, rtol=1e-12, atol=1e-15)
     if weights == "one_member_empty":
         assert not grad[:, 2].any()
+
+
+@pytest.mark.parametrize("base", ["mse", "cross_entropy", "poisson"])
+def test_each_member_each_is_every_members_own_loss(base):
+    """each(): member k's own weighted loss, 0 for a member with no weight (MSE's all
+    members at once, the others member by member)."""
+    rng = np.random.default_rng(11)
+    n, outputs = 9, 2
+    p = rng.normal(size=(n, K, outputs))
+    y = {
+        "mse": rng.normal(size=(n, outputs)),
+        "cross_entropy": rng.integers(0, outputs, n),
+        "poisson": rng.poisson(2.0, (n, outputs)).astype(float),
+    }[base]
+    w = rng.uniform(0.0, 2.0, (n, K))
+    w[:, 1] = 0.0
+    loss = losses.EachMember(base, K)
+    own = loss.each(p, y, w)
+    expected = [losses.get(base).forward(p[:, k], y, w[:, k]) for k in (0, 2)]
+    assert own.shape == (K,) and own[1] == 0.0
+    np.testing.assert_allclose(own[[0, 2]], expected, rtol=1e-12)
+
+
+def test_each_member_mse_refuses_targets_of_another_shape():
+    loss = losses.EachMember("mse", K)
+    for target in (np.zeros((4, 3)), np.zeros((5, 2)), np.zeros(4)):
+        with pytest.raises(ValueError, match=r"need targets of shape \(4, 2\)"):
+            loss(np.zeros((4, K, 2)), target)
+        with pytest.raises(ValueError, match=r"need targets of shape \(4, 2\)"):
+            loss.each(np.zeros((4, K, 2)), target, np.ones((4, K)))
 
 
 def test_each_member_cross_entropy_matches_torch():

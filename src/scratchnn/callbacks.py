@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._validation import check_bool, check_callable, check_choice, check_int, check_number
+from .losses import EachMember
 
 if TYPE_CHECKING:
     from .schedules import Schedule
@@ -227,6 +228,7 @@ class EarlyStoppingEachMember(Callback):
         self.loss, self.patience = loss, check_int("patience", patience, 1)
         self.min_delta = abs(check_number("min_delta", min_delta))
         self.members = self.weights.shape[1]
+        self._each = EachMember(loss, self.members)  # each member's loss on its own rows
         self.best_epochs: list[int | None] = [None] * self.members
         self.best = [math.inf] * self.members
         self.saved: list[list[dict[str, np.ndarray]] | None] = [None] * self.members
@@ -254,19 +256,12 @@ class EarlyStoppingEachMember(Callback):
     def member_losses(self) -> tuple[np.ndarray, np.ndarray]:
         """Each member's validation loss on its own rows, and its weight penalty."""
         output = self.model.forward_in_batches(self.X)  # (n, K, outputs)
-        data = np.array(
-            [
-                self.loss.forward(output[:, k], self.y, self.weights[:, k])
-                if self.weights[:, k].any()
-                else 0.0
-                for k in range(self.members)
-            ]
-        )
+        data = self._each.each(output, self.y, self.weights)
         penalty = np.zeros(self.members)
         for layer in self.layers:
             if layer.has_penalty:
-                squares = np.einsum("kio,kio->k", layer.params["W"], layer.params["W"])
-                penalty += layer.l2 * squares
+                W = layer.params["W"].reshape(self.members, 1, -1)
+                penalty += layer.l2 * np.matmul(W, W.transpose(0, 2, 1)).ravel()
         return data, penalty
 
     def on_epoch_logs(self, epoch, logs):

@@ -593,40 +593,99 @@ class EachMember(Loss):
 
     def forward(self, prediction, target, sample_weight=None) -> float:
         n, k = prediction.shape[0], self.members
+        self._check_prediction(prediction)
+        self._shape = prediction.shape
+        self._zero = self._weighted = None
+        shares = None if sample_weight is None else self._shares(sample_weight)
+        if shares is not None and not self._counted:
+            self._zero = np.zeros(prediction.shape, dtype=prediction.dtype)
+            return 0.0
+        if type(self.base) is MSE:
+            return self._mse(prediction, target, shares)
+        rows = prediction.reshape(n * k, -1)  # row i·K + k is member k on sample i
+        if shares is None:
+            self._counted = k
+            mean = self.base.forward(rows, np.repeat(target, k, axis=0))
+        else:  # each member's weights summing to 1: the base's mean is then Σ_k L_k / K'
+            mean = self.base.forward(rows, np.repeat(target, k, axis=0), shares.ravel())
+        return self._counted * mean
+
+    def _check_prediction(self, prediction: np.ndarray) -> None:
+        k = self.members
         if prediction.ndim != 3 or prediction.shape[1] != k:
             raise ValueError(
                 f"{self!r}: predictions must have shape (batch, {k}, outputs), one row per "
                 f"member; received {prediction.shape}."
             )
-        self._shape = prediction.shape
-        rows = prediction.reshape(n * k, -1)  # row i·K + k is member k on sample i
-        if sample_weight is None:
+
+    def _shares(self, sample_weight: np.ndarray) -> np.ndarray:
+        r"""``(batch, K)``: each member's weights over its total, :math:`w_{ik} / \sum_i
+        w_{ik}` (0 for a member with no weight in the batch); sets ``_counted``, the members
+        that have weight."""
+        k = self.members
+        w = sample_weight if sample_weight.ndim == 2 else np.repeat(sample_weight[:, None], k, 1)
+        totals = w.sum(axis=0)
+        self._counted = int(np.count_nonzero(totals))
+        if self._counted < k:  # a member with no weight in this batch: it adds nothing
+            totals = np.where(totals > 0, totals, np.inf)
+        return w / totals
+
+    def _mse(self, prediction: np.ndarray, target: np.ndarray, shares: np.ndarray | None) -> float:
+        r"""The base MSE's loss for all members at once, with the targets broadcast rather than
+        repeated: :math:`L = \sum_k \sum_i s_{ik} \frac1m \sum_j (p_{ikj} - y_{ij})^2` and
+        :math:`∂L/∂p_{ikj} = \frac2m s_{ik} (p_{ikj} - y_{ij})`, with the shares
+        :math:`s_{ik}` (``1/batch`` unweighted) and ``m`` outputs. The same numbers as the
+        general path in five array operations instead of a dozen: every step of a regression
+        table's ensemble takes it."""
+        n, k, outputs = prediction.shape
+        d = self._differences(prediction, target)  # (batch, K, outputs)
+        if shares is None:
             self._counted = k
-            mean = self.base.forward(rows, np.repeat(target, k, axis=0))
-        else:  # each member's weights summing to 1: the base's mean is then Σ_k L_k / K'
-            w = (
-                sample_weight
-                if sample_weight.ndim == 2
-                else np.repeat(sample_weight[:, None], k, 1)
+            weighted = d * prediction.dtype.type(1 / (n * outputs))
+        else:
+            weighted = d * (shares / outputs).astype(prediction.dtype)[:, :, None]
+        self._weighted = weighted  # s·d/m: the gradient is twice it
+        return float(np.dot(weighted.ravel(), d.ravel()))
+
+    def _differences(self, prediction: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """``p - y`` for every member, ``(batch, K, outputs)``, the targets broadcast."""
+        n, _, outputs = prediction.shape
+        if target.shape != (n, outputs):
+            raise ValueError(
+                f"{self!r}: predictions of shape {prediction.shape} need targets of shape "
+                f"({n}, {outputs}); received {target.shape}."
             )
-            totals = w.sum(axis=0)
-            self._counted = int(np.count_nonzero(totals))
-            if self._counted < k:  # a member with no weight in this batch: it adds nothing
-                totals = np.where(totals > 0, totals, np.inf)
-            weights = (w / totals).ravel()
-            if not self._counted:
-                self._zero = np.zeros(prediction.shape, dtype=prediction.dtype)
-                return 0.0
-            mean = self.base.forward(rows, np.repeat(target, k, axis=0), weights)
-        self._zero = None
-        return self._counted * mean
+        return prediction - target[:, None, :]
 
     def backward(self) -> np.ndarray:
         if self._zero is not None:
             return self._zero
+        if self._weighted is not None:
+            return self._weighted * self._weighted.dtype.type(2)
         grad = self.base.backward().reshape(self._shape)
         grad *= grad.dtype.type(self._counted)
         return grad
+
+    def each(
+        self, prediction: np.ndarray, target: np.ndarray, sample_weight: np.ndarray
+    ) -> np.ndarray:
+        """``(K,)``: each member's own loss :math:`L_k` (0 for a member with no weight), as
+        :class:`~scratchnn.callbacks.EarlyStoppingEachMember` reads them on the validation
+        rows. Shapes as :meth:`forward`'s, ``sample_weight`` ``(batch, K)``."""
+        self._check_prediction(prediction)
+        weights = np.asarray(sample_weight, dtype=np.float64)
+        totals = weights.sum(axis=0)
+        if type(self.base) is MSE:  # Σ_i w_ik Σ_j d²_ikj / (m Σ_i w_ik), all members at once
+            squares = np.square(self._differences(prediction, target)).sum(axis=2)  # (batch, K)
+            sums = np.einsum("ik,ik->k", weights, squares)
+            counted = totals > 0
+            return np.where(counted, sums, 0.0) / np.where(counted, totals, 1.0) / target.shape[1]
+        return np.array(
+            [
+                self.base.forward(prediction[:, k], target, weights[:, k]) if totals[k] else 0.0
+                for k in range(self.members)
+            ]
+        )
 
     def prepare_targets(self, y: Any, n_outputs: int, dtype: np.dtype) -> np.ndarray:
         return self.base.prepare_targets(y, n_outputs, dtype)

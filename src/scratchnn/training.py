@@ -303,7 +303,8 @@ def _progress_display(verbose: int | str, epochs: int, steps: int) -> list[Callb
 class _Batches:
     """The mini-batches of one epoch, in the seeded shuffled order (or in order).
 
-    Shuffled rows are gathered into two preallocated buffers, reused every batch."""
+    Shuffled rows (and their weights) are gathered into preallocated buffers, reused every
+    batch."""
 
     def __init__(
         self, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None, batch: int, shuffle: bool
@@ -313,23 +314,31 @@ class _Batches:
         if self.shuffle:
             self.X_buffer = np.empty((batch, *X.shape[1:]), dtype=X.dtype)
             self.y_buffer = np.empty((batch, *y.shape[1:]), dtype=y.dtype)
+            if weights is not None:
+                self.w_buffer = np.empty((batch, *weights.shape[1:]), dtype=weights.dtype)
         self.order: np.ndarray | None = None
 
     def epoch(self, rng: np.random.Generator) -> Iterator[tuple[int, int, Any, Any, Any]]:
         """Yields ``(start, stop, x, y, weights)`` for each batch; ``order`` is this epoch's."""
         n = len(self.X)
         self.order = rng.permutation(n) if self.shuffle else None
+        weights = self.weights
         for start in range(0, n, self.batch):
             stop = min(start + self.batch, n)
+            wb = None
             if self.order is None:
                 rows: Any = slice(start, stop)
                 # (the arrays themselves for a full batch: two views fewer per epoch)
                 xb, yb = (self.X, self.y) if stop - start == n else (self.X[rows], self.y[rows])
+                if weights is not None:
+                    wb = weights if stop - start == n else weights[rows]
             else:
-                rows = self.order[start:stop]
-                xb = np.take(self.X, rows, axis=0, out=self.X_buffer[: stop - start], mode="clip")
-                yb = np.take(self.y, rows, axis=0, out=self.y_buffer[: stop - start], mode="clip")
-            yield start, stop, xb, yb, None if self.weights is None else self.weights[rows]
+                rows, size = self.order[start:stop], stop - start
+                xb = np.take(self.X, rows, axis=0, out=self.X_buffer[:size], mode="clip")
+                yb = np.take(self.y, rows, axis=0, out=self.y_buffer[:size], mode="clip")
+                if weights is not None:
+                    wb = np.take(weights, rows, axis=0, out=self.w_buffer[:size], mode="clip")
+            yield start, stop, xb, yb, wb
 
     def rows(self, start: int, stop: int) -> np.ndarray:
         """The indices into ``X`` of this epoch's samples ``start:stop``."""

@@ -171,10 +171,11 @@ class Dense(Layer):
         if self.bias:
             # ∂L/∂b = Σ_batch g = 1ᵀg: as a BLAS matrix-vector product this is ~3x faster
             # than np.sum(g, axis=0) for typical batches.
-            ones = self._ones  # kept at the batch's length (a new one when that changes)
-            if ones.shape[0] != g_rows.shape[0] or ones.dtype != g.dtype:
-                ones = self._ones = np.ones(g_rows.shape[0], dtype=g.dtype)
-            np.matmul(ones, g_rows, out=self.grads["b"])
+            rows = g_rows.shape[0]
+            ones = self._ones  # kept at the longest batch's length (an epoch's last is shorter)
+            if ones.shape[0] < rows or ones.dtype != g.dtype:
+                ones = self._ones = np.ones(rows, dtype=g.dtype)
+            np.matmul(ones[:rows], g_rows, out=self.grads["b"])
         if not input_grad:
             return None
         dx = g_rows @ self.params["W"].T

@@ -155,12 +155,16 @@ class PackedDense(Layer):
         np.matmul(x.T if self.shared_input else x.transpose(0, 2, 1), g, out=self.grads["W"])
         if self.l2:
             self.grads["W"] += (2 * self.l2) * W
+        rows = g.shape[1]
         ones = self._ones  # ∂L/∂b_k = 1ᵀ g_k, a BLAS product (as Dense)
-        if ones.shape[0] != g.shape[1] or ones.dtype != g.dtype:
-            ones = self._ones = np.ones(g.shape[1], dtype=g.dtype)
-        np.matmul(ones, g, out=self.grads["b"])
+        if ones.shape[0] < rows or ones.dtype != g.dtype:  # (kept for an epoch's last batch)
+            ones = self._ones = np.ones(rows, dtype=g.dtype)
+        np.matmul(ones[:rows], g, out=self.grads["b"])
         if not input_grad:
             return None
+        if self.out_features == 1:  # g_k W_kᵀ of one column is an outer product: no BLAS call
+            dx = g * W.transpose(0, 2, 1)  # (K, batch, 1) x (K, 1, in)
+            return dx.sum(axis=0) if self.shared_input else dx.transpose(1, 0, 2)
         # ∂L/∂x_k = g_k W_kᵀ, written C-contiguous (K, batch, in) as the layer below keeps its
         # activations: the activation's backward then reads both in one order (computing
         # W_k g_kᵀ and reading it transposed was 3x slower through ReLU at batch 512).
