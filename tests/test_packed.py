@@ -265,13 +265,16 @@ def test_each_member_each_is_every_members_own_loss(base):
     np.testing.assert_allclose(own[[0, 2]], expected, rtol=1e-12)
 
 
-def test_each_member_mse_refuses_targets_of_another_shape():
+def test_each_member_mse_and_cross_entropy_refuse_targets_of_another_shape():
     loss = losses.EachMember("mse", K)
     for target in (np.zeros((4, 3)), np.zeros((5, 2)), np.zeros(4)):
         with pytest.raises(ValueError, match=r"need targets of shape \(4, 2\)"):
             loss(np.zeros((4, K, 2)), target)
         with pytest.raises(ValueError, match=r"need targets of shape \(4, 2\)"):
             loss.each(np.zeros((4, K, 2)), target, np.ones((4, K)))
+    cross_entropy = losses.EachMember("cross_entropy", K)
+    with pytest.raises(ValueError, match=r"need 4 class labels; received labels of shape \(5,\)"):
+        cross_entropy(np.zeros((4, K, 2)), np.zeros(5, dtype=int))
 
 
 def test_each_member_cross_entropy_matches_torch():

@@ -595,13 +595,15 @@ class EachMember(Loss):
         n, k = prediction.shape[0], self.members
         self._check_prediction(prediction)
         self._shape = prediction.shape
-        self._zero = self._weighted = None
+        self._zero = self._weighted = self._log_p = None
         shares = None if sample_weight is None else self._shares(sample_weight)
         if shares is not None and not self._counted:
             self._zero = np.zeros(prediction.shape, dtype=prediction.dtype)
             return 0.0
         if type(self.base) is MSE:
             return self._mse(prediction, target, shares)
+        if type(self.base) is CrossEntropy and self.base.from_logits and target.ndim == 1:
+            return self._cross_entropy(prediction, target, shares)
         rows = prediction.reshape(n * k, -1)  # row i·K + k is member k on sample i
         if shares is None:
             self._counted = k
@@ -647,6 +649,37 @@ class EachMember(Loss):
         self._weighted = weighted  # s·d/m: the gradient is twice it
         return float(np.dot(weighted.ravel(), d.ravel()))
 
+    def _cross_entropy(
+        self, prediction: np.ndarray, labels: np.ndarray, shares: np.ndarray | None
+    ) -> float:
+        r"""The base cross-entropy from logits for all members at once, the labels broadcast
+        rather than repeated: :math:`L = -\sum_k \sum_i s_{ik} \log p_{ik y_i}` and
+        :math:`∂L/∂z_{ik} = s_{ik} (p_{ik} - \operatorname{onehot}(y_i))`, with
+        :math:`p_{ik} = \operatorname{softmax}(z_{ik})` and the shares :math:`s_{ik}`
+        (``1/batch`` unweighted): every step of a classification table's ensemble takes it."""
+        n, k, classes = prediction.shape
+        if labels.shape != (n,):
+            raise ValueError(
+                f"{self!r}: predictions of shape {prediction.shape} need {n} class labels; "
+                f"received labels of shape {labels.shape}."
+            )
+        # (log-softmax of the rows: its path for a few columns is faster than along a 3-D axis)
+        log_p = log_softmax(prediction.reshape(n * k, classes)).reshape(n, k, classes)
+        onehot = np.eye(classes, dtype=prediction.dtype)[labels][:, None, :]  # (batch, 1, classes)
+        picked = (log_p * onehot).sum(axis=2)  # log p_{ik y_i}, (batch, K)
+        if shares is None:
+            self._counted = k
+            shares = np.full((n, k), 1 / n)
+        per = shares.astype(prediction.dtype)
+        self._log_p, self._onehot, self._per = log_p, onehot, per
+        return -float(np.dot(per.ravel(), picked.ravel()))
+
+    def _cross_entropy_gradient(self) -> np.ndarray:
+        grad = np.exp(self._log_p)  # softmax(z)
+        grad -= self._onehot
+        grad *= self._per[:, :, None]
+        return grad
+
     def _differences(self, prediction: np.ndarray, target: np.ndarray) -> np.ndarray:
         """``p - y`` for every member, ``(batch, K, outputs)``, the targets broadcast."""
         n, _, outputs = prediction.shape
@@ -662,6 +695,8 @@ class EachMember(Loss):
             return self._zero
         if self._weighted is not None:
             return self._weighted * self._weighted.dtype.type(2)
+        if self._log_p is not None:
+            return self._cross_entropy_gradient()
         grad = self.base.backward().reshape(self._shape)
         grad *= grad.dtype.type(self._counted)
         return grad
