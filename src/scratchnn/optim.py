@@ -491,12 +491,13 @@ class Adam(Optimizer):
         if self.amsgrad:  # v ← max over time of v
             v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
         # Δ = η·m̂ / (√v̂ + ε), with the bias corrections m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ) applied
-        # as scalars (as PyTorch does): √v̂ = √v / √(1−β2ᵗ), and η·m̂ = (η/(1−β1ᵗ))·m.
+        # as scalars (as PyTorch does): with c = √(1−β2ᵗ), √v̂ + ε = (√v + c·ε)/c, so
+        # Δ = (η·c/(1−β1ᵗ))·m / (√v + c·ε): one pass fewer than dividing √v by c first.
+        c = math.sqrt(1 - beta2**t)
         np.sqrt(v, out=step)
-        step /= math.sqrt(1 - beta2**t)
-        step += self.eps  # √v̂ + ε
+        step += self.eps * c  # c·(√v̂ + ε)
         np.divide(m, step, out=step)
-        step *= self.lr / (1 - beta1**t)
+        step *= self.lr * c / (1 - beta1**t)
         return step
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
