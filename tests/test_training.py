@@ -87,6 +87,38 @@ def test_no_global_random_state_is_used_or_changed(blobs):
     assert h1.to_dict() == h2.to_dict()
 
 
+def test_fit_collects_only_its_own_objects_and_leaves_the_collector_as_it_was(blobs):
+    """During fit the objects that existed before it sit in the collector's permanent
+    generation (a collection does not look at them); cycles made during fit are still
+    collected, and afterwards nothing is frozen. A process's own frozen objects stay so."""
+    import gc
+
+    X, y = blobs
+    seen = []
+
+    def during(epoch, logs):
+        a, b = [], []
+        a.append(b)
+        b.append(a)  # a cycle made during fit, garbage at once
+        del a, b
+        seen.append((gc.get_freeze_count(), gc.collect()))
+
+    assert gc.get_freeze_count() == 0
+    _train(1, X, y, callbacks=[LambdaCallback(on_epoch_end=during)])
+    assert all(frozen > 0 and collected >= 2 for frozen, collected in seen), seen
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
+    gc.freeze()  # a process that froze objects of its own
+    try:
+        own = gc.get_freeze_count()
+        seen.clear()
+        _train(1, X, y, callbacks=[LambdaCallback(on_epoch_end=during)])
+        # (not frozen again by fit, nor thawed; a frozen object that dies leaves the count)
+        assert all(0.9 * own < frozen <= own for frozen, _ in seen), (own, seen)
+        assert 0.9 * own < gc.get_freeze_count() <= own
+    finally:
+        gc.unfreeze()
+
+
 def test_fit_remembers_loss_and_optimizer_and_continues_exactly(blobs):
     X, y = blobs
     once = snn.MLP([4, 8, 3], seed=0)
