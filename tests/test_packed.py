@@ -5,6 +5,8 @@ MLPs) as oracles, per-member sample weights, files, and the CLI's model and repr
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -247,7 +249,9 @@ def test_each_member_is_the_sum_of_the_members_base_losses(base, weights):
 @pytest.mark.parametrize("base", ["mse", "cross_entropy", "poisson"])
 def test_each_member_each_is_every_members_own_loss(base):
     """each(): member k's own weighted loss, 0 for a member with no weight (MSE's all
-    members at once, the others member by member)."""
+    members at once, the others member by member), against PyTorch's per-sample losses."""
+    torch = pytest.importorskip("torch", reason="PyTorch is the oracle here: the dev extra")
+    functional = torch.nn.functional
     rng = np.random.default_rng(11)
     n, outputs = 9, 2
     p = rng.normal(size=(n, K, outputs))
@@ -258,11 +262,61 @@ def test_each_member_each_is_every_members_own_loss(base):
     }[base]
     w = rng.uniform(0.0, 2.0, (n, K))
     w[:, 1] = 0.0
-    loss = losses.EachMember(base, K)
-    own = loss.each(p, y, w)
-    expected = [losses.get(base).forward(p[:, k], y, w[:, k]) for k in (0, 2)]
+    own = losses.EachMember(base, K).each(p, y, w)
+    per_sample = {
+        "mse": lambda p_k, y_k: functional.mse_loss(p_k, y_k, reduction="none").mean(1),
+        "cross_entropy": lambda p_k, y_k: functional.cross_entropy(p_k, y_k, reduction="none"),
+        "poisson": lambda p_k, y_k: functional.poisson_nll_loss(p_k, y_k, reduction="none").mean(1),
+    }[base]
+    expected = []
+    for k in (0, 2):
+        values = per_sample(torch.tensor(p[:, k]), torch.tensor(y)).numpy()
+        expected.append(np.sum(w[:, k] * values) / np.sum(w[:, k]))
     assert own.shape == (K,) and own[1] == 0.0
     np.testing.assert_allclose(own[[0, 2]], expected, rtol=1e-12)
+
+
+class _Generic(losses.MSE):
+    """MSE by another type: EachMember's general path, the fast one's oracle."""
+
+
+class _GenericCrossEntropy(losses.CrossEntropy):
+    pass
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(
+    ("base", "general", "outputs"),
+    [("mse", _Generic, 3), ("cross_entropy", _GenericCrossEntropy, 4),
+     ("cross_entropy", _GenericCrossEntropy, 300)],  # (many classes: no classes² one-hot)
+)  # fmt: skip
+def test_each_member_fast_paths_equal_the_general_one(base, general, outputs, dtype):
+    rng = np.random.default_rng(12)
+    n = 10
+    p = rng.normal(size=(n, K, outputs)).astype(dtype)
+    if base == "mse":
+        y = rng.normal(size=(n, outputs)).astype(dtype)
+    else:
+        y = rng.integers(0, outputs, n)
+        p[0, 0, (y[0] + 1) % outputs] = -np.inf  # a class given no chance: still finite
+    tolerance = 1e-12 if dtype == np.float64 else 2e-6
+    for w in (None, rng.uniform(0, 2, n), rng.uniform(0, 2, (n, K)), np.zeros((n, K))):
+        fast, slow = losses.EachMember(base, K), losses.EachMember(general(), K)
+        value, expected = fast(p, y, w), slow(p, y, w)
+        assert math.isfinite(value)
+        assert value == pytest.approx(expected, rel=tolerance, abs=1e-12)
+        grad = fast.backward()
+        assert grad.dtype == dtype
+        np.testing.assert_allclose(grad, slow.backward(), rtol=tolerance, atol=1e-7)
+        np.testing.assert_array_equal(fast.backward(), grad)  # backward twice: the same
+
+
+def test_each_member_refuses_sample_weights_of_another_shape():
+    p, y = np.zeros((4, K, 2)), np.zeros((4, 2))
+    for loss in (losses.EachMember("mse", K), losses.EachMember(_Generic(), K)):
+        for shape in [(1,), (1, K), (4, 1), (4, K + 1), (5,)]:
+            with pytest.raises(ValueError, match=rf"must have shape \(4,\).*\(4, {K}\)"):
+                loss(p, y, np.ones(shape))
 
 
 def test_each_member_mse_and_cross_entropy_refuse_targets_of_another_shape():

@@ -596,7 +596,7 @@ class EachMember(Loss):
         self._check_prediction(prediction)
         self._shape = prediction.shape
         self._zero = self._weighted = self._log_p = None
-        shares = None if sample_weight is None else self._shares(sample_weight)
+        shares = None if sample_weight is None else self._shares(sample_weight, n)
         if shares is not None and not self._counted:
             self._zero = np.zeros(prediction.shape, dtype=prediction.dtype)
             return 0.0
@@ -620,11 +620,16 @@ class EachMember(Loss):
                 f"member; received {prediction.shape}."
             )
 
-    def _shares(self, sample_weight: np.ndarray) -> np.ndarray:
+    def _shares(self, sample_weight: np.ndarray, n: int) -> np.ndarray:
         r"""``(batch, K)``: each member's weights over its total, :math:`w_{ik} / \sum_i
         w_{ik}` (0 for a member with no weight in the batch); sets ``_counted``, the members
         that have weight."""
         k = self.members
+        if sample_weight.shape not in ((n, k), (n,)):
+            raise ValueError(
+                f"{self!r}: sample_weight must have shape ({n},) (one weight a sample) or "
+                f"({n}, {k}) (one a sample and member); received {sample_weight.shape}."
+            )
         w = sample_weight if sample_weight.ndim == 2 else np.repeat(sample_weight[:, None], k, 1)
         totals = w.sum(axis=0)
         self._counted = int(np.count_nonzero(totals))
@@ -665,8 +670,8 @@ class EachMember(Loss):
             )
         # (log-softmax of the rows: its path for a few columns is faster than along a 3-D axis)
         log_p = log_softmax(prediction.reshape(n * k, classes)).reshape(n, k, classes)
-        onehot = np.eye(classes, dtype=prediction.dtype)[labels][:, None, :]  # (batch, 1, classes)
-        picked = (log_p * onehot).sum(axis=2)  # log p_{ik y_i}, (batch, K)
+        picked = log_p[np.arange(n)[:, None], np.arange(k), labels[:, None]]  # log p_{ik y_i}
+        onehot = (labels[:, None] == np.arange(classes))[:, None, :]  # (batch, 1, classes)
         if shares is None:
             self._counted = k
             shares = np.full((n, k), 1 / n)
