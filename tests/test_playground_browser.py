@@ -82,9 +82,14 @@ def page(browser):
 
 
 def open_page(page, server, config: dict | None = None) -> None:
+    """A fresh load of the page at ``config`` (ready once its first run has started). From
+    blank: going from the page to the same page with another hash is no load at all, only a
+    hashchange, whose new run would land whenever its request returns, possibly after the
+    test's next click (a step then seen undone by the new run's epoch 0)."""
     url = server.url
     if config:
         url += "#" + "&".join(f"{k}={v}" for k, v in config.items())
+    page.goto("about:blank")
     page.goto(url)
     page.wait_for_selector("body[data-ready='1']", timeout=TIMEOUT_MS)
 
