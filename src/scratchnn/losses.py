@@ -558,7 +558,8 @@ class EachMember(Loss):
     would alone), and a weight of 0 keeps a sample out of one member's training (its own
     validation part) while the others learn from it. A member with no weight in a batch adds
     nothing. It is the base loss on the ``batch·K`` rows of all members, each target
-    repeated ``K`` times.
+    repeated ``K`` times; with MSE, or cross-entropy from logits and class labels, the same
+    numbers come from all members at once, the targets broadcast (a table's every step).
 
     Args:
         base: the members' loss (a name, config or instance with ``reduction="mean"``).
@@ -642,8 +643,8 @@ class EachMember(Loss):
         repeated: :math:`L = \sum_k \sum_i s_{ik} \frac1m \sum_j (p_{ikj} - y_{ij})^2` and
         :math:`∂L/∂p_{ikj} = \frac2m s_{ik} (p_{ikj} - y_{ij})`, with the shares
         :math:`s_{ik}` (``1/batch`` unweighted) and ``m`` outputs. The same numbers as the
-        general path in five array operations instead of a dozen: every step of a regression
-        table's ensemble takes it."""
+        general path in five array operations instead of about sixteen: every step of a
+        regression table's ensemble takes it."""
         n, k, outputs = prediction.shape
         d = self._differences(prediction, target)  # (batch, K, outputs)
         if shares is None:
