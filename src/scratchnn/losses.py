@@ -645,10 +645,9 @@ class EachMember(Loss):
         :math:`s_{ik}` (``1/batch`` unweighted) and ``m`` outputs. The same numbers as the
         general path in five array operations instead of about sixteen: every step of a
         regression table's ensemble takes it."""
-        n, k, outputs = prediction.shape
+        n, _, outputs = prediction.shape
         d = self._differences(prediction, target)  # (batch, K, outputs)
         if shares is None:
-            self._counted = k
             weighted = d * prediction.dtype.type(1 / (n * outputs))
         else:
             weighted = d * (shares / outputs).astype(prediction.dtype)[:, :, None]
@@ -674,7 +673,6 @@ class EachMember(Loss):
         picked = log_p[np.arange(n)[:, None], np.arange(k), labels[:, None]]  # log p_{ik y_i}
         onehot = (labels[:, None] == np.arange(classes))[:, None, :]  # (batch, 1, classes)
         if shares is None:
-            self._counted = k
             shares = np.full((n, k), 1 / n)
         per = shares.astype(prediction.dtype)
         self._log_p, self._onehot, self._per = log_p, onehot, per
